@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, found from this module's path (never from the current directory). */
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** One local Cassandra node, as `wire-stack up` started it. */
+export interface StackCassandraNode {
+  readonly name: string;
+  readonly address: string;
+  readonly cqlPort: number;
+  readonly jmxPort: number;
+  readonly storagePort: number;
+  readonly instanceId: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+}
+
+/** An S3-compatible endpoint of the local stack. */
+export interface StackS3Endpoint {
+  readonly endpoint: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly region: string;
+  readonly logFile: string;
+}
+
+/** What `$WIRE_STACK_DIR/stack.json` holds: the running local stack. */
+export interface StackInfo {
+  readonly stackDir: string;
+  readonly cacheDir: string;
+  readonly clusterName: string;
+  readonly cassandra: {
+    readonly version: string;
+    readonly nodes: readonly StackCassandraNode[];
+  };
+  /** The on-prem MinIO (the backup source). */
+  readonly minio: StackS3Endpoint;
+  /** The "AWS S3" side: versioned, Object Lock capable. */
+  readonly vault: StackS3Endpoint & { readonly bucket: string; readonly archiveBucket: string };
+  readonly deployHost: { readonly instanceId: string; readonly wireServerPath: string };
+  /** Host profile (`host.env`) per managed instance id. */
+  readonly hosts: Readonly<Record<string, { readonly envFile: string; readonly binDir: string }>>;
+}
+
+/** Directory of the local stack state: `$WIRE_STACK_DIR` or `<repo>/.local-stack`. */
+export function stackDir(): string {
+  return process.env.WIRE_STACK_DIR ?? join(repoRoot, '.local-stack');
+}
+
+/** Reads `stack.json`; throws with the fix when the stack has not been brought up. */
+export function readStackInfo(dir: string = stackDir()): StackInfo {
+  const file = join(dir, 'stack.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
+  } catch (error) {
+    throw new Error(`local stack is not up (${file} unreadable): run 'npm run stack -- up'`, { cause: error });
+  }
+}
