@@ -55,6 +55,8 @@ export function readStackInfo(dir: string = stackDir()): StackInfo {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as StackInfo;
   } catch (error) {
-    throw new Error(`local stack is not up (${file} unreadable): run 'npm run stack -- up'`, { cause: error });
+    throw new Error(`local stack is not up (${file} unreadable): run 'npm run stack -- up'`, {
+      cause: error,
+    });
   }
 }

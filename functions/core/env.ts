@@ -24,7 +24,9 @@ export function optionalEnv(name: string): string | undefined {
 export function requireEnv(name: string): string {
   const value = optionalEnv(name);
   if (value === undefined || value === '') {
-    throw new Error(`environment variable ${name} is not set: the stack sets it on the function; locally the runner copies it from the template`);
+    throw new Error(
+      `environment variable ${name} is not set: the stack sets it on the function; locally the runner copies it from the template`,
+    );
   }
   return value;
 }

@@ -1,0 +1,233 @@
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import type { WireBackupConfig } from '../../lib/config.js';
+import { InvalidInputError, WireBackupError } from './errors.js';
+import {
+  allocateBackupId,
+  backupIdPattern,
+  manifestKey,
+  startedKey,
+  wireServerArchiveKey,
+} from './vault-layout.js';
+
+/** Components a backup (or restore) can cover. */
+export const componentNames = ['wireServer', 'cassandra', 'minio'] as const;
+/** One component. */
+export type ComponentName = (typeof componentNames)[number];
+
+/**
+ * Execution input of the backup state machine. The schedule sends `{}`; an operator may narrow the
+ * components or add a reason. Anything else is refused, so a typo never silently changes a backup.
+ */
+export const backupInputSchema = z
+  .object({
+    components: z.array(z.enum(componentNames)).min(1, 'name at least one component').optional(),
+    reason: z.string().max(200).optional(),
+    trigger: z.enum(['schedule', 'manual', 'drill']).optional(),
+  })
+  .strict();
+
+/** Validated backup input. */
+export type BackupInput = z.infer<typeof backupInputSchema>;
+
+/** One node as the backup plan carries it (all SSM parameters are strings). */
+export interface PlannedNode {
+  readonly instanceId: string;
+  readonly name: string;
+  /** files.tsv of this node in the previous complete backup, or '' (upload everything). */
+  readonly previousFilesKey: string;
+  readonly captureSchema: 'true' | 'false';
+}
+
+/** What Prepare hands to the rest of the state machine. */
+export interface BackupPlan {
+  readonly backupId: string;
+  readonly startedAt: string;
+  readonly executionId: string;
+  readonly vaultBucket: string;
+  readonly clusterName: string;
+  readonly components: Readonly<Record<ComponentName, boolean>>;
+  readonly previousBackupId: string | null;
+  readonly cassandra: {
+    readonly dataDir: string;
+    readonly keyspaces: string;
+    readonly allowPartial: boolean;
+    readonly nodes: readonly PlannedNode[];
+    readonly downNodes: readonly {
+      readonly instanceId: string;
+      readonly name: string;
+      readonly reason: string;
+    }[];
+  };
+  readonly wireServer: {
+    readonly instanceId: string;
+    readonly path: string;
+    readonly archiveKey: string;
+    readonly compressionLevel: string;
+    readonly expectedEntries: readonly string[];
+  };
+  readonly minio: {
+    readonly buckets: readonly string[];
+    readonly previousManifestKeys: Readonly<Record<string, string>>;
+    readonly batchMaxObjects: number;
+  };
+}
+
+/** The subset of a committed manifest that planning reads. */
+interface PreviousManifest {
+  readonly backupId: string;
+  readonly cassandra?: {
+    readonly nodes?: readonly { readonly instanceId: string; readonly filesKey: string }[];
+  };
+  readonly minio?: {
+    readonly buckets?: readonly { readonly bucket: string; readonly manifestKey: string }[];
+  };
+}
+
+/** Parses execution input; the error names each bad field. */
+export function parseBackupInput(raw: unknown): BackupInput {
+  const result = backupInputSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const fields = result.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+    throw new InvalidInputError(
+      `backup input rejected (${fields}). Expected {} or {"components": ["wireServer","cassandra","minio"], "reason": "..."}`,
+    );
+  }
+  return result.data;
+}
+
+/** Lists complete backups (those with a manifest), newest first. */
+export async function listCompleteBackups(s3: S3Client, bucket: string): Promise<string[]> {
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: 'backups/',
+        Delimiter: '/',
+        ContinuationToken: token,
+      }),
+    );
+    for (const p of page.CommonPrefixes ?? []) {
+      const id = p.Prefix?.slice('backups/'.length, -1);
+      if (id && backupIdPattern.test(id)) ids.push(id);
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  ids.sort().reverse();
+  const complete: string[] = [];
+  for (const id of ids) {
+    if (await readJsonOrUndefined(s3, bucket, manifestKey(id))) complete.push(id);
+  }
+  return complete;
+}
+
+/** Reads a JSON object, or undefined when it does not exist. */
+export async function readJsonOrUndefined<T = unknown>(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<T | undefined> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return JSON.parse(await (out.Body as { transformToString(): Promise<string> }).transformToString()) as T;
+  } catch (error) {
+    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+}
+
+/** Collaborators of {@link prepareBackup}. */
+export interface PrepareDeps {
+  readonly s3: S3Client;
+  readonly vaultBucket: string;
+  readonly config: WireBackupConfig;
+  readonly now: () => Date;
+}
+
+/**
+ * Validates the input, allocates the backup id, finds the newest complete backup (for differential
+ * and incremental work) and writes the `started` marker.
+ */
+export async function prepareBackup(
+  rawInput: unknown,
+  executionId: string,
+  deps: PrepareDeps,
+): Promise<BackupPlan> {
+  const input = parseBackupInput(rawInput);
+  const { config, s3, vaultBucket } = deps;
+  const now = deps.now();
+  const backupId = allocateBackupId(now);
+  if (await readJsonOrUndefined(s3, vaultBucket, startedKey(backupId))) {
+    throw new WireBackupError(
+      `backup ${backupId} already started in this second (another execution?): start it again in a second`,
+    );
+  }
+  const wanted = new Set<ComponentName>(input.components ?? componentNames);
+  const [previousId] = await listCompleteBackups(s3, vaultBucket);
+  const previous = previousId
+    ? await readJsonOrUndefined<PreviousManifest>(s3, vaultBucket, manifestKey(previousId))
+    : undefined;
+  const previousNodeFiles = new Map(
+    (previous?.cassandra?.nodes ?? []).map((n) => [n.instanceId, n.filesKey]),
+  );
+  const previousBuckets = Object.fromEntries(
+    (previous?.minio?.buckets ?? [])
+      .filter((b) => config.minio.buckets.includes(b.bucket))
+      .map((b) => [b.bucket, b.manifestKey]),
+  );
+
+  const plan: BackupPlan = {
+    backupId,
+    startedAt: now.toISOString(),
+    executionId,
+    vaultBucket,
+    clusterName: config.clusterName,
+    components: {
+      wireServer: wanted.has('wireServer'),
+      cassandra: wanted.has('cassandra'),
+      minio: wanted.has('minio'),
+    },
+    previousBackupId: previousId ?? null,
+    cassandra: {
+      dataDir: config.cassandra.dataDir,
+      keyspaces: config.cassandra.keyspaces.join(','),
+      allowPartial: config.cassandra.allowPartial,
+      nodes: config.cassandra.nodes.map((n, i) => ({
+        instanceId: n.instanceId,
+        name: n.name,
+        previousFilesKey: previousNodeFiles.get(n.instanceId) ?? '',
+        captureSchema: i === 0 ? 'true' : 'false',
+      })),
+      downNodes: [],
+    },
+    wireServer: {
+      instanceId: config.wireServer.instanceId,
+      path: config.wireServer.path,
+      archiveKey: wireServerArchiveKey(backupId),
+      compressionLevel: String(config.wireServer.compressionLevel),
+      expectedEntries: config.wireServer.expectedEntries,
+    },
+    minio: {
+      buckets: config.minio.buckets,
+      previousManifestKeys: previousBuckets,
+      batchMaxObjects: config.minio.batchMaxObjects,
+    },
+  };
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: vaultBucket,
+      Key: startedKey(backupId),
+      Body: JSON.stringify({ backupId, startedAt: plan.startedAt, executionId, input }, null, 2),
+      ContentType: 'application/json',
+    }),
+  );
+  return plan;
+}

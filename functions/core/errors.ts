@@ -1,0 +1,50 @@
+/**
+ * Named errors. Step Functions `Retry`/`Catch` match on `error.name`, so names are stable and listed
+ * here, in one place. Each message names the host, file, bucket or field at fault and the fix.
+ */
+
+/** Base of every wire-backup error: sets `name` from the subclass and keeps `cause`. */
+export class WireBackupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Execution input or configuration failed validation (never retried). */
+export class InvalidInputError extends WireBackupError {}
+/** A preflight check failed: a node not UN, a tool missing, a bucket unreachable. */
+export class PreflightFailedError extends WireBackupError {}
+/** A host-side script (SSM command) failed; the message carries its stderr tail. */
+export class HostCommandError extends WireBackupError {}
+/** A keyspace named in the configuration or input does not exist. */
+export class KeyspaceNotFoundError extends WireBackupError {}
+/** A source bucket does not exist or is not readable. */
+export class BucketNotFoundError extends WireBackupError {}
+/** A vault object is missing, has the wrong size, or its checksum does not match. */
+export class VerificationFailedError extends WireBackupError {}
+/** The wire-server archive is not a valid, non-empty gzip'd TAR with the expected entries. */
+export class ArchiveInvalidError extends WireBackupError {}
+/** A transient failure talking to S3 or MinIO (retried by the state machine). */
+export class TransientStorageError extends WireBackupError {}
+/** A backup id that has no manifest (unknown, incomplete or failed backup). */
+export class BackupNotFoundError extends WireBackupError {}
+/** A restore refused before writing anything (confirmation, non-empty target, node down). */
+export class RestoreRefusedError extends WireBackupError {}
+/** Restored data does not match what the backup recorded. */
+export class RestoreVerificationError extends WireBackupError {}
+
+/** Every error name the state machines match on. */
+export const errorNames = {
+  invalidInput: 'InvalidInputError',
+  preflightFailed: 'PreflightFailedError',
+  hostCommand: 'HostCommandError',
+  keyspaceNotFound: 'KeyspaceNotFoundError',
+  bucketNotFound: 'BucketNotFoundError',
+  verificationFailed: 'VerificationFailedError',
+  archiveInvalid: 'ArchiveInvalidError',
+  transientStorage: 'TransientStorageError',
+  backupNotFound: 'BackupNotFoundError',
+  restoreRefused: 'RestoreRefusedError',
+  restoreVerification: 'RestoreVerificationError',
+} as const;

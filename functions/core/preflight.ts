@@ -1,0 +1,66 @@
+import type { BackupPlan, PlannedNode } from './backup-plan.js';
+import { PreflightFailedError } from './errors.js';
+import { type NodeStatus, parseNodetoolStatus } from './nodetool.js';
+
+/** One node's preflight as the Map state returns it: a result, or the caught error. */
+export interface NodePreflight {
+  readonly node: PlannedNode;
+  readonly result?: {
+    readonly nodetoolStatusB64?: string;
+    readonly cassandraVersion?: string;
+    readonly hostname?: string;
+  };
+  readonly error?: { readonly Error?: string; readonly Cause?: string };
+}
+
+/** Plan after preflight, with the cluster's state recorded. */
+export type PreflightedPlan = BackupPlan & {
+  readonly cluster: { readonly nodes: readonly NodeStatus[]; readonly cassandraVersion: string | null };
+};
+
+/**
+ * Decides whether the backup may go on: every configured node answered its preflight and every node
+ * of the ring is `UN`, or — when `cassandra.allowPartial` is set — at least one is, and the others
+ * are recorded as down in the plan (and later in the manifest).
+ */
+export function evaluatePreflight(plan: BackupPlan, nodes: readonly NodePreflight[]): PreflightedPlan {
+  if (!plan.components.cassandra) return { ...plan, cluster: { nodes: [], cassandraVersion: null } };
+  const failed = nodes.filter((n) => n.error || !n.result);
+  const ok = nodes.filter((n) => n.result && !n.error);
+  const statusText = ok.map((n) => n.result?.nodetoolStatusB64).find((s) => s);
+  const ring = statusText ? parseNodetoolStatus(Buffer.from(statusText, 'base64').toString('utf8')) : [];
+  const notUp = ring.filter((r) => r.status !== 'U' || r.state !== 'N');
+  const problems = [
+    ...failed.map(
+      (n) => `${n.node.name} (${n.node.instanceId}): ${n.error?.Cause ?? n.error?.Error ?? 'no answer'}`,
+    ),
+    ...notUp.map((r) => `Cassandra node ${r.address} (host id ${r.hostId}) is ${r.status}${r.state}`),
+  ];
+  if (ok.length === 0) {
+    throw new PreflightFailedError(
+      `no Cassandra node passed preflight: ${problems.join('; ')}. Check the nodes and the SSM agent on each host.`,
+    );
+  }
+  if (problems.length > 0 && !plan.cassandra.allowPartial) {
+    throw new PreflightFailedError(
+      `Cassandra is not healthy: ${problems.join('; ')}. Start the node(s) and retry, or set cassandra.allowPartial to back up the nodes that are up.`,
+    );
+  }
+  const healthy = ok.map((n, i) => ({
+    ...n.node,
+    captureSchema: i === 0 ? ('true' as const) : ('false' as const),
+  }));
+  return {
+    ...plan,
+    cassandra: {
+      ...plan.cassandra,
+      nodes: healthy,
+      downNodes: failed.map((n) => ({
+        instanceId: n.node.instanceId,
+        name: n.node.name,
+        reason: n.error?.Cause ?? 'no answer',
+      })),
+    },
+    cluster: { nodes: ring, cassandraVersion: ok[0]?.result?.cassandraVersion ?? null },
+  };
+}

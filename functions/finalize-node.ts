@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { finalizeNode, type NodeManifestSummary } from './core/cassandra-node.js';
+import { optionalEnv } from './core/env.js';
+import { parseEvent, vault } from './core/handler-kit.js';
+
+const eventSchema = z.object({
+  backupId: z.string(),
+  vaultBucket: z.string(),
+  clusterName: z.string(),
+  node: z.looseObject({ instanceId: z.string(), name: z.string() }),
+  snapshot: z.looseObject({
+    hostId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a Cassandra host id'),
+    address: z.string().optional(),
+    inventoryKey: z.string(),
+    nodeKey: z.string().optional(),
+    schemaKey: z.string().optional(),
+  }),
+});
+
+/** Verifies a node's uploaded files against the vault and writes its manifest and files list. */
+export async function handler(event: unknown): Promise<NodeManifestSummary> {
+  const args = parseEvent('finalize-node', eventSchema, event);
+  const { s3 } = vault();
+  return finalizeNode(args, { s3, deepVerify: optionalEnv('VAULT_DEEP_VERIFY') !== 'false' });
+}

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { parseConfig } from '../lib/config.js';
+import { type BackupPlan, prepareBackup } from './core/backup-plan.js';
+import { requireEnv } from './core/env.js';
+import { parseEvent, vault } from './core/handler-kit.js';
+import { logEvent } from './core/telemetry.js';
+
+const eventSchema = z.object({ input: z.unknown(), execution: z.string() });
+
+/** Prepare: validate input, allocate the backup id, find the previous backup, write `started`. */
+export async function handler(event: unknown): Promise<BackupPlan> {
+  const { input, execution } = parseEvent('prepare', eventSchema, event);
+  const { s3, bucket } = vault();
+  const config = parseConfig(JSON.parse(requireEnv('WIRE_BACKUP_CONFIG')), 'WIRE_BACKUP_CONFIG');
+  const plan = await prepareBackup(input, execution, {
+    s3,
+    vaultBucket: bucket,
+    config,
+    now: () => new Date(),
+  });
+  logEvent('info', 'backup started', { backupId: plan.backupId, previousBackupId: plan.previousBackupId });
+  return plan;
+}

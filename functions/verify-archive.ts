@@ -1,0 +1,3 @@
+export async function handler(_event: unknown): Promise<unknown> {
+  throw new Error('not yet');
+}

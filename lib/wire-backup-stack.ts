@@ -1,0 +1,243 @@
+import { Arn, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { backupDefinition } from '../statemachines/backup.js';
+import type { WireBackupConfig } from './config.js';
+import { HostDocuments } from './constructs/host-documents.js';
+import { Vault } from './constructs/vault.js';
+import { WireFunction } from './constructs/wire-function.js';
+import { hostDocuments } from './host-documents.js';
+
+/** Props of {@link WireBackupStack}. */
+export interface WireBackupStackProps extends StackProps {
+  /** Validated configuration (see `lib/config.ts`). */
+  readonly config: WireBackupConfig;
+  /** Seconds between SSM polls in the state machine. @default 5 */
+  readonly pollSeconds?: number;
+}
+
+/**
+ * wire-backup in one stack: the vault, the SSM documents run on the Wire hosts, the Lambdas, the
+ * backup state machine, its hourly schedule and a failure alarm.
+ */
+export class WireBackupStack extends Stack {
+  /** The vault. */
+  public readonly vault: Vault;
+  /** The backup state machine. */
+  public readonly backupStateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: WireBackupStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.vault = new Vault(this, 'Vault', {
+      ...(config.vault.bucketName ? { bucketName: config.vault.bucketName } : {}),
+      ...(config.vault.objectLockDays ? { objectLockDays: config.vault.objectLockDays } : {}),
+    });
+    const bucket = this.vault.bucket;
+    const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
+    const minioSecret = Secret.fromSecretNameV2(this, 'MinioSecret', config.minio.secretName);
+
+    const common = { VAULT_BUCKET: bucket.bucketName, VAULT_DEEP_VERIFY: String(config.vault.deepVerify) };
+    const minioEnv = {
+      ...common,
+      MINIO_ENDPOINT: config.minio.endpoint,
+      MINIO_REGION: config.minio.region,
+      MINIO_SECRET_NAME: config.minio.secretName,
+      MINIO_LEGACY_CHECKSUMS: String(config.minio.legacyChecksums),
+      MINIO_MULTIPART_THRESHOLD: String(config.minio.multipartThresholdBytes),
+    };
+    const fn = (
+      handlerName: string,
+      description: string,
+      environment: Record<string, string>,
+      timeout = Duration.minutes(5),
+      memorySize = 512,
+    ) =>
+      new WireFunction(this, pascal(handlerName), {
+        handlerName,
+        description,
+        environment,
+        timeout,
+        memorySize,
+      });
+
+    const functions = {
+      prepare: fn('prepare', 'Validates input, allocates the backup id, writes the started marker', {
+        ...common,
+        WIRE_BACKUP_CONFIG: JSON.stringify(config),
+      }),
+      commandResult: fn('command-result', 'Parses a host command result or raises HostCommandError', {}),
+      evaluatePreflight: fn(
+        'evaluate-preflight',
+        'Decides from nodetool status whether the backup may go on',
+        {},
+      ),
+      checkMinio: fn(
+        'check-minio',
+        'HeadBucket on every configured MinIO bucket',
+        minioEnv,
+        Duration.minutes(1),
+      ),
+      verifyArchive: fn(
+        'verify-archive',
+        'Streams and verifies the wire-server archive',
+        common,
+        Duration.minutes(15),
+        1024,
+      ),
+      finalizeNode: fn(
+        'finalize-node',
+        'Verifies a node’s uploaded SSTables and writes its manifest',
+        common,
+        Duration.minutes(15),
+        1024,
+      ),
+      planMinio: fn(
+        'plan-minio',
+        'Lists MinIO buckets, diffs with the last backup, writes batch files',
+        minioEnv,
+        Duration.minutes(15),
+        2048,
+      ),
+      copyBatch: fn(
+        'copy-batch',
+        'Copies one batch of MinIO objects into the vault, streamed',
+        minioEnv,
+        Duration.minutes(15),
+        1024,
+      ),
+      finalizeMinio: fn(
+        'finalize-minio',
+        'Writes and verifies the bucket manifests',
+        minioEnv,
+        Duration.minutes(15),
+        2048,
+      ),
+      commit: fn('commit', 'Checks completeness and writes the manifest, last', common),
+      markFailed: fn('mark-failed', 'Writes the failed marker with the cause', common),
+    };
+
+    // Least privilege, scoped to vault prefixes.
+    bucket.grantReadWrite(functions.prepare, 'backups/*');
+    bucket.grantRead(functions.prepare);
+    bucket.grantRead(functions.verifyArchive, 'backups/*');
+    bucket.grantRead(functions.finalizeNode, 'cassandra/*');
+    bucket.grantReadWrite(functions.finalizeNode, 'backups/*');
+    for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio]) {
+      bucket.grantReadWrite(f, 'backups/*');
+      minioSecret.grantRead(f);
+    }
+    bucket.grantRead(functions.planMinio, 'minio/*');
+    bucket.grantReadWrite(functions.copyBatch, 'minio/*');
+    bucket.grantRead(functions.finalizeMinio, 'minio/*');
+    minioSecret.grantRead(functions.checkMinio);
+    bucket.grantReadWrite(functions.commit, 'backups/*');
+    bucket.grantRead(functions.commit, 'cassandra/*');
+    bucket.grantWrite(functions.markFailed, 'backups/*');
+
+    const instanceArns = [
+      ...config.cassandra.nodes.map((n) => n.instanceId),
+      config.wireServer.instanceId,
+    ].map((id) =>
+      Arn.format(
+        {
+          service: id.startsWith('mi-') ? 'ssm' : 'ec2',
+          resource: id.startsWith('mi-') ? 'managed-instance' : 'instance',
+          resourceName: id,
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        },
+        this,
+      ),
+    );
+    const documentArns = Object.values(documents.names).map((name) =>
+      Arn.format(
+        {
+          service: 'ssm',
+          resource: 'document',
+          resourceName: name,
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        },
+        this,
+      ),
+    );
+
+    this.backupStateMachine = new StateMachine(this, 'BackupStateMachine', {
+      stateMachineName: 'wire-backup',
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: backupDefinition(new Construct(this, 'BackupStates'), {
+        functions,
+        documents: {
+          preflight: hostDocuments.preflight.name,
+          cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
+          cassandraClearSnapshot: hostDocuments.cassandraClearSnapshot.name,
+          wireServerArchive: hostDocuments.wireServerArchive.name,
+        },
+        vault: bucket,
+        sendCommandResources: [...documentArns, ...instanceArns],
+        ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
+      }),
+      timeout: Duration.hours(12),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'BackupStateMachineLogs', { retention: RetentionDays.THREE_MONTHS }),
+        level: LogLevel.ERROR,
+        includeExecutionData: false,
+      },
+    });
+    // The Distributed Map's ResultWriter writes its run reports here.
+    bucket.grantReadWrite(this.backupStateMachine, 'map-runs/*');
+    bucket.grantRead(this.backupStateMachine, 'backups/*');
+
+    new Rule(this, 'BackupSchedule', {
+      description: 'Starts the wire-backup state machine',
+      schedule: Schedule.expression(config.schedule),
+      targets: [
+        new SfnStateMachine(this.backupStateMachine, {
+          input: RuleTargetInput.fromObject({ trigger: 'schedule' }),
+        }),
+      ],
+    });
+
+    const alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'wire-backup alarms', enforceSSL: true });
+    if (config.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
+    const failedAlarm = new Alarm(this, 'BackupFailedAlarm', {
+      alarmDescription:
+        'A wire-backup execution failed: see the failed marker in the vault and the execution in the console',
+      metric: this.backupStateMachine.metricFailed({ period: Duration.hours(1) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    failedAlarm.addAlarmAction(new SnsAction(alarmTopic));
+    // What the manual procedure did with Nagios: alert when the newest backup is too old.
+    const staleAlarm = new Alarm(this, 'BackupStaleAlarm', {
+      alarmDescription: 'No wire-backup succeeded in the last 2 hours',
+      metric: new Metric({
+        namespace: 'WireBackup',
+        metricName: 'BackupSucceeded',
+        dimensionsMap: { Cluster: config.clusterName },
+        statistic: 'Sum',
+        period: Duration.hours(2),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: TreatMissingData.BREACHING,
+    });
+    staleAlarm.addAlarmAction(new SnsAction(alarmTopic));
+  }
+}
+
+function pascal(kebab: string): string {
+  return kebab.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
+}

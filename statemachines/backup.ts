@@ -1,0 +1,352 @@
+import { Duration } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  DistributedMap,
+  Fail,
+  type IChainable,
+  JsonPath,
+  Map as MapState,
+  Parallel,
+  Pass,
+  ResultWriterV2,
+  S3JsonLItemReader,
+  Succeed,
+  TaskInput,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import { errorNames } from '../functions/core/errors.js';
+import { hostCommand, transientErrors } from './host-command.js';
+
+/** The Lambdas the backup state machine drives. */
+export interface BackupFunctions {
+  readonly prepare: IFunction;
+  readonly commandResult: IFunction;
+  readonly evaluatePreflight: IFunction;
+  readonly checkMinio: IFunction;
+  readonly verifyArchive: IFunction;
+  readonly finalizeNode: IFunction;
+  readonly planMinio: IFunction;
+  readonly copyBatch: IFunction;
+  readonly finalizeMinio: IFunction;
+  readonly commit: IFunction;
+  readonly markFailed: IFunction;
+}
+
+/** What {@link backupDefinition} is built from. */
+export interface BackupDefinitionProps {
+  readonly functions: BackupFunctions;
+  readonly documents: {
+    readonly preflight: string;
+    readonly cassandraSnapshot: string;
+    readonly cassandraClearSnapshot: string;
+    readonly wireServerArchive: string;
+  };
+  readonly vault: IBucket;
+  /** ARNs the state machine may send documents to (documents and managed instances). */
+  readonly sendCommandResources: string[];
+  /** Seconds between SSM polls. @default 5 */
+  readonly pollSeconds?: number;
+  /** Parallel MinIO batch copies. @default 20 */
+  readonly copyConcurrency?: number;
+}
+
+/**
+ * The backup state machine: Prepare → Preflight → (wire-server ∥ Cassandra ∥ MinIO) → clear
+ * snapshots → Commit (manifest written last). Any failure clears the snapshots and writes a
+ * `failed` marker; no manifest means no backup.
+ */
+export function backupDefinition(scope: Construct, props: BackupDefinitionProps): DefinitionBody {
+  const fns = props.functions;
+  const lambda = (
+    id: string,
+    fn: IFunction,
+    payload: Record<string, unknown> | undefined,
+    resultPath: string,
+  ) => {
+    const task = new LambdaInvoke(scope, id, {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      ...(payload ? { payload: TaskInput.fromObject(payload) } : {}),
+      resultPath,
+    });
+    task.addRetry({ errors: transientErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
+    return task;
+  };
+  const command = (
+    id: string,
+    documentName: string,
+    instanceIdPath: string,
+    parameters: Record<string, string>,
+    resultPath: string,
+    timeout: Duration,
+  ) =>
+    hostCommand(scope, {
+      id,
+      documentName,
+      instanceIdPath,
+      parameters,
+      resultPath,
+      timeout,
+      commandResultFn: fns.commandResult,
+      sendCommandResources: props.sendCommandResources,
+      ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
+    });
+
+  // ---- failure path: clear snapshots (best effort on every node), failed marker, Fail.
+  const failed = new Fail(scope, 'Backup Failed', {
+    error: 'BackupFailed',
+    cause: 'see the failed marker in the vault',
+  });
+  const markFailed = lambda(
+    'Mark Failed',
+    fns.markFailed,
+    { plan: JsonPath.objectAt('$.plan'), error: JsonPath.objectAt('$.error') },
+    '$.failure',
+  );
+  markFailed.next(failed);
+  const clearOnFailure = clearSnapshots('On Failure', command);
+  clearOnFailure.next(markFailed);
+  const catchAll = { errors: ['States.ALL'], resultPath: '$.error' };
+
+  // ---- 1. Prepare
+  const prepare = lambda(
+    'Prepare',
+    fns.prepare,
+    { input: JsonPath.objectAt('$'), execution: JsonPath.stringAt('$$.Execution.Id') },
+    '$.plan',
+  );
+  // Nothing to clean before a plan exists: a bad input fails straight away.
+  const rejected = new Fail(scope, 'Input Rejected', {
+    error: errorNames.invalidInput,
+    causePath: '$.error.Cause',
+  });
+  prepare.addCatch(rejected, { errors: [errorNames.invalidInput], resultPath: '$.error' });
+  prepare.addCatch(markFailed, catchAll);
+
+  // ---- 2. Preflight: every Cassandra node, the deploy host, MinIO buckets.
+  const nodePreflight = command(
+    'Node Preflight',
+    props.documents.preflight,
+    '$.node.instanceId',
+    { role: 'cassandra', dataDir: '$.dataDir', vaultBucket: '$.vaultBucket' },
+    '$.result',
+    Duration.minutes(2),
+  );
+  const nodeUnreachable = new Pass(scope, 'Node Preflight Failed', {
+    parameters: { 'node.$': '$.node', 'error.$': '$.error' },
+  });
+  nodePreflight.addCatch(nodeUnreachable, catchAll);
+  nodePreflight.end.next(
+    new Pass(scope, 'Node Preflight Ok', { parameters: { 'node.$': '$.node', 'result.$': '$.result' } }),
+  );
+  const nodesPreflight = new MapState(scope, 'Preflight Nodes', {
+    itemsPath: '$.plan.cassandra.nodes',
+    itemSelector: {
+      'node.$': '$$.Map.Item.Value',
+      'dataDir.$': '$.plan.cassandra.dataDir',
+      'vaultBucket.$': '$.plan.vaultBucket',
+    },
+    resultPath: '$.nodes',
+  });
+  nodesPreflight.itemProcessor(nodePreflight.start);
+
+  const hostPreflight = command(
+    'Deploy Host Preflight',
+    props.documents.preflight,
+    '$.plan.wireServer.instanceId',
+    { role: 'wireServer', wireServerPath: '$.plan.wireServer.path', vaultBucket: '$.plan.vaultBucket' },
+    '$.deployHost',
+    Duration.minutes(2),
+  );
+  const minioPreflight = lambda(
+    'Check MinIO',
+    fns.checkMinio,
+    { plan: JsonPath.objectAt('$.plan') },
+    '$.minio',
+  );
+  const preflight = new Parallel(scope, 'Preflight', { resultPath: '$.preflight' })
+    .branch(nodesPreflight)
+    .branch(skipUnless('wireServer', 'Deploy Host', hostPreflight.start))
+    .branch(skipUnless('minio', 'MinIO', minioPreflight));
+  preflight.addCatch(markFailed, catchAll);
+  const evaluate = lambda(
+    'Evaluate Preflight',
+    fns.evaluatePreflight,
+    { plan: JsonPath.objectAt('$.plan'), preflight: JsonPath.objectAt('$.preflight') },
+    '$.plan',
+  );
+  evaluate.addCatch(markFailed, catchAll);
+
+  // ---- 3a. wire-server folder
+  const archive = command(
+    'Archive wire-server',
+    props.documents.wireServerArchive,
+    '$.plan.wireServer.instanceId',
+    {
+      wireServerPath: '$.plan.wireServer.path',
+      vaultBucket: '$.plan.vaultBucket',
+      archiveKey: '$.plan.wireServer.archiveKey',
+      compressionLevel: '$.plan.wireServer.compressionLevel',
+    },
+    '$.archive',
+    Duration.hours(1),
+  );
+  const verifyArchive = lambda(
+    'Verify wire-server Archive',
+    fns.verifyArchive,
+    { plan: JsonPath.objectAt('$.plan'), archive: JsonPath.objectAt('$.archive') },
+    '$.wireServer',
+  );
+  archive.end.next(verifyArchive);
+  verifyArchive.next(new Pass(scope, 'wire-server Done', { outputPath: '$.wireServer' }));
+
+  // ---- 3b. Cassandra: snapshot + differential upload on every node, then its manifest.
+  const snapshot = command(
+    'Snapshot Node',
+    props.documents.cassandraSnapshot,
+    '$.node.instanceId',
+    {
+      backupId: '$.backupId',
+      keyspaces: '$.keyspaces',
+      dataDir: '$.dataDir',
+      vaultBucket: '$.vaultBucket',
+      clusterName: '$.clusterName',
+      instanceId: '$.node.instanceId',
+      previousFilesKey: '$.node.previousFilesKey',
+      captureSchema: '$.node.captureSchema',
+    },
+    '$.snapshot',
+    Duration.hours(6),
+  );
+  const finalizeNode = lambda(
+    'Finalize Node',
+    fns.finalizeNode,
+    {
+      backupId: JsonPath.stringAt('$.backupId'),
+      vaultBucket: JsonPath.stringAt('$.vaultBucket'),
+      clusterName: JsonPath.stringAt('$.clusterName'),
+      node: JsonPath.objectAt('$.node'),
+      snapshot: JsonPath.objectAt('$.snapshot'),
+    },
+    '$.manifest',
+  );
+  snapshot.end.next(finalizeNode);
+  finalizeNode.next(new Pass(scope, 'Node Done', { outputPath: '$.manifest' }));
+  const nodes = new MapState(scope, 'Back Up Nodes', {
+    itemsPath: '$.plan.cassandra.nodes',
+    itemSelector: {
+      'node.$': '$$.Map.Item.Value',
+      'backupId.$': '$.plan.backupId',
+      'keyspaces.$': '$.plan.cassandra.keyspaces',
+      'dataDir.$': '$.plan.cassandra.dataDir',
+      'vaultBucket.$': '$.plan.vaultBucket',
+      'clusterName.$': '$.plan.clusterName',
+    },
+    maxConcurrency: 0,
+  });
+  nodes.itemProcessor(snapshot.start);
+
+  // ---- 3c. MinIO: plan (list + diff + batch files), Distributed Map over the batches, manifests.
+  const planMinio = lambda('Plan MinIO', fns.planMinio, { plan: JsonPath.objectAt('$.plan') }, '$.minioPlan');
+  const copyBatch = lambda(
+    'Copy Batch',
+    fns.copyBatch,
+    { batch: JsonPath.objectAt('$.batch'), backupId: JsonPath.stringAt('$.backupId') },
+    '$.copied',
+  );
+  copyBatch.next(new Pass(scope, 'Batch Done', { outputPath: '$.copied' }));
+  const copyAll = new DistributedMap(scope, 'Copy Objects', {
+    itemReader: new S3JsonLItemReader({
+      bucket: props.vault,
+      key: JsonPath.stringAt('$.minioPlan.batchesKey'),
+    }),
+    itemSelector: { 'batch.$': '$$.Map.Item.Value', 'backupId.$': '$.plan.backupId' },
+    maxConcurrency: props.copyConcurrency ?? 20,
+    toleratedFailurePercentage: 0,
+    resultWriterV2: new ResultWriterV2({ bucket: props.vault, prefix: 'map-runs' }),
+    resultPath: '$.copyRun',
+  });
+  copyAll.itemProcessor(copyBatch);
+  const finalizeMinio = lambda(
+    'Finalize MinIO',
+    fns.finalizeMinio,
+    { plan: JsonPath.objectAt('$.plan'), minioPlan: JsonPath.objectAt('$.minioPlan') },
+    '$.minioResult',
+  );
+  const anyBatches = new Choice(scope, 'Anything To Copy?')
+    .when(Condition.numberGreaterThan('$.minioPlan.batches', 0), copyAll.next(finalizeMinio))
+    .otherwise(finalizeMinio);
+  planMinio.next(anyBatches);
+  finalizeMinio.next(new Pass(scope, 'MinIO Done', { outputPath: '$.minioResult' }));
+
+  const work = new Parallel(scope, 'Back Up', { resultPath: '$.results' })
+    .branch(skipUnless('wireServer', 'wire-server', archive.start))
+    .branch(skipUnless('cassandra', 'Cassandra', nodes))
+    .branch(skipUnless('minio', 'MinIO Copy', planMinio));
+  work.addCatch(clearOnFailure.start, catchAll);
+
+  // ---- 4. Clear snapshots, verify and commit (manifest last).
+  const clearOnSuccess = clearSnapshots('After Backup', command);
+  const commit = lambda(
+    'Commit',
+    fns.commit,
+    { plan: JsonPath.objectAt('$.plan'), results: JsonPath.objectAt('$.results') },
+    '$.summary',
+  );
+  commit.addCatch(markFailed, catchAll);
+  clearOnSuccess.next(commit);
+  commit.next(new Succeed(scope, 'Backup Complete', { outputPath: '$.summary' }));
+
+  const definition = prepare.next(preflight).next(evaluate).next(work);
+  work.next(clearOnSuccess.start);
+  return DefinitionBody.fromChainable(definition);
+
+  /** A branch that runs `body` only when the plan includes the component; else outputs {skipped:true}. */
+  function skipUnless(component: string, label: string, body: IChainable): IChainable {
+    return new Choice(scope, `${label} Selected?`)
+      .when(Condition.booleanEquals(`$.plan.components.${component}`, true), body)
+      .otherwise(new Pass(scope, `${label} Skipped`, { result: { value: { skipped: true } } }));
+  }
+
+  /** Map over every node running clearsnapshot; a node that fails to clear is reported, not fatal. */
+  function clearSnapshots(label: string, run: typeof command) {
+    const clear = run(
+      `Clear Snapshot ${label}`,
+      props.documents.cassandraClearSnapshot,
+      '$.node.instanceId',
+      { backupId: '$.backupId', dataDir: '$.dataDir' },
+      '$.cleared',
+      Duration.minutes(10),
+    );
+    const notCleared = new Pass(scope, `Snapshot Not Cleared ${label}`, {
+      parameters: { 'instanceId.$': '$.node.instanceId', 'error.$': '$.clearError' },
+    });
+    clear.addCatch(notCleared, { errors: ['States.ALL'], resultPath: '$.clearError' });
+    clear.end.next(
+      new Pass(scope, `Snapshot Cleared ${label}`, {
+        parameters: { 'instanceId.$': '$.node.instanceId', cleared: true },
+      }),
+    );
+    const map = new MapState(scope, `Clear Snapshots ${label}`, {
+      itemsPath: '$.plan.cassandra.nodes',
+      itemSelector: {
+        'node.$': '$$.Map.Item.Value',
+        'backupId.$': '$.plan.backupId',
+        'dataDir.$': '$.plan.cassandra.dataDir',
+      },
+      resultPath: '$.snapshotsCleared',
+    });
+    map.itemProcessor(clear.start);
+    const selected = new Choice(scope, `Clear Snapshots ${label}?`);
+    const next = new Pass(scope, `Snapshots Handled ${label}`);
+    selected
+      .when(Condition.booleanEquals('$.plan.components.cassandra', true), map.next(next))
+      .otherwise(next);
+    return { start: selected, next: (s: IChainable) => next.next(s) };
+  }
+}
