@@ -189,7 +189,7 @@ export class WireBackupStack extends Stack {
       tracingEnabled: true,
       logs: {
         destination: new LogGroup(this, 'BackupStateMachineLogs', { retention: RetentionDays.THREE_MONTHS }),
-        level: LogLevel.ERROR,
+        level: LogLevel.ALL,
         includeExecutionData: false,
       },
     });
