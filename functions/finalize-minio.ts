@@ -1,3 +1,24 @@
-export async function handler(_event: unknown): Promise<unknown> {
-  throw new Error('not yet');
+import { z } from 'zod';
+import type { BucketResult } from './core/commit.js';
+import { parseEvent, vault } from './core/handler-kit.js';
+import { finalizeBucketManifest, verifyBucketManifest } from './core/minio-manifest.js';
+
+const eventSchema = z.object({
+  plan: z.looseObject({ backupId: z.string(), minio: z.looseObject({ buckets: z.array(z.string()) }) }),
+});
+
+/**
+ * Writes each bucket's manifest (every object present at backup time with its vault version) and
+ * checks every referenced version exists with its size, so a lost object fails the backup.
+ */
+export async function handler(event: unknown): Promise<{ buckets: BucketResult[] }> {
+  const { plan } = parseEvent('finalize-minio', eventSchema, event);
+  const { s3, bucket: vaultBucket } = vault();
+  const buckets: BucketResult[] = [];
+  for (const bucket of plan.minio.buckets) {
+    const summary = await finalizeBucketManifest({ vault: s3, vaultBucket, backupId: plan.backupId, bucket });
+    await verifyBucketManifest({ vault: s3, vaultBucket, manifestKey: summary.manifestKey, deep: false });
+    buckets.push(summary);
+  }
+  return { buckets };
 }

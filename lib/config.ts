@@ -38,6 +38,8 @@ const cassandraNode = z.object({
   instanceId,
   /** Short name used in reports and vault paths' companions (e.g. "cassandra1"). */
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a short host name (letters, digits, . _ -)'),
+  /** Data directory of this node when it differs from `cassandra.dataDir`. */
+  dataDir: absolutePath.optional(),
 });
 
 /** The whole wire-backup configuration, validated at synth time and by the CLI. */

@@ -99,8 +99,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
 
   // ---- failure path: clear snapshots (best effort on every node), failed marker, Fail.
   const failed = new Fail(scope, 'Backup Failed', {
-    error: 'BackupFailed',
-    cause: 'see the failed marker in the vault',
+    errorPath: '$.failure.error',
+    causePath: '$.failure.cause',
   });
   const markFailed = lambda(
     'Mark Failed',
@@ -133,7 +133,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     'Node Preflight',
     props.documents.preflight,
     '$.node.instanceId',
-    { role: 'cassandra', dataDir: '$.dataDir', vaultBucket: '$.vaultBucket' },
+    { role: 'cassandra', dataDir: '$.node.dataDir', vaultBucket: '$.vaultBucket' },
     '$.result',
     Duration.minutes(2),
   );
@@ -148,10 +148,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     itemsPath: '$.plan.cassandra.nodes',
     itemSelector: {
       'node.$': '$$.Map.Item.Value',
-      'dataDir.$': '$.plan.cassandra.dataDir',
       'vaultBucket.$': '$.plan.vaultBucket',
     },
-    resultPath: '$.nodes',
   });
   nodesPreflight.itemProcessor(nodePreflight.start);
 
@@ -213,7 +211,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     {
       backupId: '$.backupId',
       keyspaces: '$.keyspaces',
-      dataDir: '$.dataDir',
+      dataDir: '$.node.dataDir',
       vaultBucket: '$.vaultBucket',
       clusterName: '$.clusterName',
       instanceId: '$.node.instanceId',
@@ -243,7 +241,6 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       'node.$': '$$.Map.Item.Value',
       'backupId.$': '$.plan.backupId',
       'keyspaces.$': '$.plan.cassandra.keyspaces',
-      'dataDir.$': '$.plan.cassandra.dataDir',
       'vaultBucket.$': '$.plan.vaultBucket',
       'clusterName.$': '$.plan.clusterName',
     },
@@ -319,7 +316,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       `Clear Snapshot ${label}`,
       props.documents.cassandraClearSnapshot,
       '$.node.instanceId',
-      { backupId: '$.backupId', dataDir: '$.dataDir' },
+      { backupId: '$.backupId', dataDir: '$.node.dataDir' },
       '$.cleared',
       Duration.minutes(10),
     );
@@ -337,7 +334,6 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       itemSelector: {
         'node.$': '$$.Map.Item.Value',
         'backupId.$': '$.plan.backupId',
-        'dataDir.$': '$.plan.cassandra.dataDir',
       },
       resultPath: '$.snapshotsCleared',
     });

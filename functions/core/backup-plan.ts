@@ -40,6 +40,8 @@ export type BackupInput = z.infer<typeof backupInputSchema>;
 export interface PlannedNode {
   readonly instanceId: string;
   readonly name: string;
+  /** Cassandra data directory on this host. */
+  readonly dataDir: string;
   /** files.tsv of this node in the previous complete backup, or '' (upload everything). */
   readonly previousFilesKey: string;
   readonly captureSchema: 'true' | 'false';
@@ -203,6 +205,7 @@ export async function prepareBackup(
       nodes: config.cassandra.nodes.map((n, i) => ({
         instanceId: n.instanceId,
         name: n.name,
+        dataDir: n.dataDir ?? config.cassandra.dataDir,
         previousFilesKey: previousNodeFiles.get(n.instanceId) ?? '',
         captureSchema: i === 0 ? 'true' : 'false',
       })),

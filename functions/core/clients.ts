@@ -1,0 +1,105 @@
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { optionalEnv, requireEnv } from './env.js';
+
+/**
+ * The one place S3 clients are built. Clients are cached per configuration at module level, so a warm
+ * Lambda (or the local runner, which calls every handler in one process) reuses connections.
+ * Nothing else in the code base knows whether it talks to AWS or to a local S3-compatible server.
+ */
+
+/** Connection to a source MinIO (or any S3-compatible server) of the on-prem installation. */
+export interface SourceS3Config {
+  /** Endpoint URL, e.g. `https://minio.wire.example.com:9000`. */
+  readonly endpoint: string;
+  /** Region the server signs with (MinIO accepts any; `us-east-1` by default). */
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** Address buckets as `<endpoint>/<bucket>` (MinIO needs this unless it serves virtual hosts). */
+  readonly forcePathStyle: boolean;
+  /**
+   * For MinIO releases (2020 onwards) that reject the CRC checksums the AWS SDK v3 sends by default:
+   * compute and validate checksums only when an operation requires them.
+   */
+  readonly legacyChecksums: boolean;
+}
+
+/** Endpoint override and addressing for the vault, read from the function environment. */
+export interface VaultS3Config {
+  readonly region: string;
+  /** Set only where the vault is not AWS S3 (locally: a second MinIO). */
+  readonly endpoint: string | undefined;
+  readonly forcePathStyle: boolean;
+  /** Static credentials from the environment when present there; otherwise the default provider chain. */
+  readonly credentials:
+    | { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
+    | undefined;
+}
+
+// Idle sockets and unreachable hosts must fail (and be retried) well inside a Lambda timeout, while a
+// large streamed GET may legitimately take minutes, so bound connect and idle time, not total time.
+const requestHandler = { connectionTimeout: 10_000, socketTimeout: 120_000 } as const;
+
+const cache = new Map<string, S3Client>();
+
+function cached(config: object, build: () => S3Client): S3Client {
+  const cacheKey = JSON.stringify(config);
+  let client = cache.get(cacheKey);
+  if (!client) {
+    client = build();
+    cache.set(cacheKey, client);
+  }
+  return client;
+}
+
+/**
+ * Reads the vault client configuration from the environment: region from `AWS_REGION` (or
+ * `AWS_DEFAULT_REGION`), optional endpoint override `WIRE_BACKUP_VAULT_ENDPOINT` and
+ * `WIRE_BACKUP_S3_FORCE_PATH_STYLE=true` (both set only locally).
+ */
+export function vaultS3ConfigFromEnv(): VaultS3Config {
+  const region = optionalEnv('AWS_REGION') || optionalEnv('AWS_DEFAULT_REGION') || requireEnv('AWS_REGION');
+  const endpoint = optionalEnv('WIRE_BACKUP_VAULT_ENDPOINT') || undefined;
+  const forcePathStyle = optionalEnv('WIRE_BACKUP_S3_FORCE_PATH_STYLE') === 'true';
+  const accessKeyId = optionalEnv('AWS_ACCESS_KEY_ID');
+  const secretAccessKey = optionalEnv('AWS_SECRET_ACCESS_KEY');
+  const sessionToken = optionalEnv('AWS_SESSION_TOKEN') || undefined;
+  // The local runner scopes each function's environment (see env.ts), which the SDK's default
+  // provider chain cannot see; in Lambda these variables hold the execution role's credentials.
+  const credentials =
+    accessKeyId && secretAccessKey
+      ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }
+      : undefined;
+  return { region, endpoint, forcePathStyle, credentials };
+}
+
+/** Builds (or reuses) the S3 client for the vault from the function environment. */
+export function createVaultS3Client(config: VaultS3Config = vaultS3ConfigFromEnv()): S3Client {
+  return cached({ vault: config }, () => {
+    const options: S3ClientConfig = {
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      requestHandler,
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      ...(config.credentials ? { credentials: config.credentials } : {}),
+    };
+    return new S3Client(options);
+  });
+}
+
+/** Builds (or reuses) the S3 client for a source MinIO. */
+export function createSourceS3Client(config: SourceS3Config): S3Client {
+  return cached({ source: config }, () => {
+    const options: S3ClientConfig = {
+      endpoint: config.endpoint,
+      region: config.region,
+      forcePathStyle: config.forcePathStyle,
+      credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+      requestHandler,
+      ...(config.legacyChecksums
+        ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+        : {}),
+    };
+    return new S3Client(options);
+  });
+}

@@ -1,0 +1,286 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { VerificationFailedError } from './errors.js';
+import { readJsonLines, writeJsonLines } from './manifest-io.js';
+import { isNotFoundError, toStorageError } from './minio-errors.js';
+import {
+  type BatchEntry,
+  type BatchResultLine,
+  batchEntrySchema,
+  batchResultKeyOf,
+  batchResultLineSchema,
+  isPlainMd5Etag,
+  isVanished,
+  type ManifestEntry,
+  normalizeEtag,
+  vaultKeyOf,
+} from './minio-layout.js';
+import { DigestStream, mapConcurrent, type StreamDigest } from './streams.js';
+
+/**
+ * Copies the objects of one batch file from the source MinIO into the vault: one streamed GET → PUT
+ * (or multipart upload) per object, hashed on the way (SHA-256 recorded, MD5 checked against a plain
+ * source ETag, byte count checked against Content-Length). A check that fails stops the upload before
+ * its last request, so a bad copy never becomes a vault version.
+ *
+ * Memory is bounded whatever the object sizes: an object at or below the multipart threshold is
+ * buffered once for its single PUT (≤ threshold); a larger one holds at most `queueSize` parts in flight
+ * plus the one being filled. Peak ≈ concurrency × max(threshold, (queueSize + 1) × partSize) plus
+ * stream buffers; with the defaults 4 × 5 × 16 MiB = 320 MiB if four large objects coincide (size the
+ * Lambda for it or lower `concurrency` / `queueSize`).
+ */
+
+/** Minimum S3 part size (the last part may be smaller). */
+const minPartSize = 5 * 1024 * 1024;
+/** S3's part-count limit. */
+const maxParts = 10_000;
+
+/** What copying needs from the source client. */
+export type SourceReader = Pick<S3Client, 'send'>;
+
+/** A sink for progress lines (Powertools' Logger fits). */
+export interface ProgressLogger {
+  info(message: string, details?: Record<string, unknown>): void;
+}
+
+/** Input of {@link copyBatch}. */
+export interface CopyBatchInput {
+  /** Client of the source MinIO. */
+  readonly source: SourceReader;
+  /** Client of the vault. */
+  readonly vault: S3Client;
+  readonly sourceBucket: string;
+  readonly vaultBucket: string;
+  /** Vault key of the batch file (`backups/<id>/minio/<bucket>/batches/<n>.jsonl`). */
+  readonly batchKey: string;
+  /** Objects larger than this are copied with a multipart upload. @default 16 MiB */
+  readonly multipartThresholdBytes?: number;
+  /** Part size of multipart uploads (raised if an object would need more than 10,000 parts). @default 16 MiB */
+  readonly partSizeBytes?: number;
+  /** Objects copied at the same time. @default 4 */
+  readonly concurrency?: number;
+  /** Parts of one multipart upload in flight at the same time. @default 4 */
+  readonly queueSize?: number;
+  /** Progress of large objects and the batch summary. */
+  readonly logger?: ProgressLogger;
+}
+
+/** Outcome of {@link copyBatch}. */
+export interface CopyBatchResult {
+  readonly batchKey: string;
+  readonly copiedObjects: number;
+  readonly copiedBytes: number;
+  /** Planned objects deleted from the source before the batch ran (not failures). */
+  readonly vanished: number;
+}
+
+/** Part size for an object: one PUT up to the threshold, else `partSize` (grown to fit 10,000 parts). */
+export function partSizeFor(size: number, multipartThresholdBytes: number, partSizeBytes: number): number {
+  if (size <= multipartThresholdBytes) return Math.max(minPartSize, size);
+  return Math.max(minPartSize, partSizeBytes, Math.ceil(size / maxParts));
+}
+
+/**
+ * The end-of-stream check of a copied object: bytes read must equal Content-Length, and a plain MD5
+ * ETag (no `-`, object not SSE-C/KMS encrypted) must equal the MD5 of the bytes read.
+ */
+export function checkCopiedBytes(
+  where: string,
+  expected: { readonly size: number; readonly etag: string; readonly etagIsMd5: boolean },
+  digest: StreamDigest,
+): VerificationFailedError | undefined {
+  if (digest.bytes !== expected.size) {
+    return new VerificationFailedError(
+      `${where}: read ${digest.bytes} bytes but the source announced ${expected.size} — the object changed or the connection was cut; the batch is retried`,
+    );
+  }
+  if (expected.etagIsMd5 && digest.md5 !== normalizeEtag(expected.etag).toLowerCase()) {
+    return new VerificationFailedError(
+      `${where}: MD5 of the bytes read (${digest.md5}) differs from the source ETag ${normalizeEtag(expected.etag)} — data was corrupted in transit or on the source; check the MinIO server's health`,
+    );
+  }
+  return undefined;
+}
+
+/** True when the source ETag can be compared with an MD5 of the body. */
+function etagIsMd5(response: GetObjectCommandOutput): boolean {
+  return (
+    isPlainMd5Etag(response.ETag ?? '') &&
+    !response.SSECustomerAlgorithm &&
+    response.ServerSideEncryption !== 'aws:kms' &&
+    response.ServerSideEncryption !== 'aws:kms:dsse'
+  );
+}
+
+function isNoSuchKey(error: unknown): boolean {
+  const { name, Code } = (error ?? {}) as { name?: string; Code?: string };
+  return name === 'NoSuchKey' || Code === 'NoSuchKey' || (isNotFoundError(error) && name !== 'NoSuchBucket');
+}
+
+interface CopyObjectOptions {
+  readonly source: SourceReader;
+  readonly vault: S3Client;
+  readonly sourceBucket: string;
+  readonly vaultBucket: string;
+  readonly multipartThresholdBytes: number;
+  readonly partSizeBytes: number;
+  readonly queueSize: number;
+}
+
+/** Copies one object; returns its manifest entry, or a vanished line when it no longer exists. */
+export async function copyObject(options: CopyObjectOptions, entry: BatchEntry): Promise<BatchResultLine> {
+  const { source, vault, sourceBucket, vaultBucket } = options;
+  const where = `s3://${sourceBucket}/${entry.key}`;
+  let response: GetObjectCommandOutput;
+  try {
+    response = await source.send(new GetObjectCommand({ Bucket: sourceBucket, Key: entry.key }));
+  } catch (error) {
+    if (isNoSuchKey(error)) return { key: entry.key, vanished: true };
+    throw toStorageError(error, `GetObject ${where}`);
+  }
+  const body = response.Body as Readable;
+  const size = response.ContentLength ?? entry.size;
+  const etag = normalizeEtag(response.ETag);
+  const checkMd5 = etagIsMd5(response);
+  const digest = new DigestStream({
+    md5: checkMd5,
+    check: (result) => checkCopiedBytes(where, { size, etag, etagIsMd5: checkMd5 }, result),
+  });
+  // pipeline() tears both streams down on error either side; the outcome is read from the upload.
+  pipeline(body, digest, () => {});
+  const upload = new Upload({
+    client: vault,
+    partSize: partSizeFor(size, options.multipartThresholdBytes, options.partSizeBytes),
+    queueSize: options.queueSize,
+    params: {
+      Bucket: vaultBucket,
+      Key: vaultKeyOf(sourceBucket, entry.key),
+      Body: digest,
+      ContentLength: size,
+      ...(response.ContentType ? { ContentType: response.ContentType } : {}),
+      ...(response.ContentEncoding ? { ContentEncoding: response.ContentEncoding } : {}),
+      ...(response.CacheControl ? { CacheControl: response.CacheControl } : {}),
+      ...(response.ContentDisposition ? { ContentDisposition: response.ContentDisposition } : {}),
+      ...(response.ContentLanguage ? { ContentLanguage: response.ContentLanguage } : {}),
+      Metadata: response.Metadata ?? {},
+    },
+  });
+  let versionId: string | undefined;
+  try {
+    versionId = (await upload.done()).VersionId;
+  } catch (error) {
+    throw toStorageError(
+      error,
+      `copying ${where} to s3://${vaultBucket}/${vaultKeyOf(sourceBucket, entry.key)}`,
+    );
+  } finally {
+    body.destroy();
+    digest.destroy();
+  }
+  if (!versionId) {
+    throw new VerificationFailedError(
+      `vault bucket ${vaultBucket} returned no version id for ${vaultKeyOf(sourceBucket, entry.key)} — enable versioning on the vault bucket`,
+    );
+  }
+  const copied: ManifestEntry = {
+    key: entry.key,
+    size: digest.digest().bytes,
+    sha256: digest.digest().sha256,
+    etag,
+    versionId,
+    ...(response.ContentType ? { contentType: response.ContentType } : {}),
+    metadata: response.Metadata ?? {},
+    lastModified: (response.LastModified ?? new Date(entry.lastModified)).toISOString(),
+  };
+  return copied;
+}
+
+/** The counts of a batch from its result lines. */
+export function summarizeResults(batchKey: string, lines: readonly BatchResultLine[]): CopyBatchResult {
+  let copiedObjects = 0;
+  let copiedBytes = 0;
+  let vanished = 0;
+  for (const line of lines) {
+    if (isVanished(line)) {
+      vanished += 1;
+    } else {
+      copiedObjects += 1;
+      copiedBytes += line.size;
+    }
+  }
+  return { batchKey, copiedObjects, copiedBytes, vanished };
+}
+
+async function readCompletedResult(
+  vault: S3Client,
+  vaultBucket: string,
+  resultKey: string,
+  entries: readonly BatchEntry[],
+): Promise<BatchResultLine[] | undefined> {
+  const lines: BatchResultLine[] = [];
+  try {
+    for await (const line of readJsonLines(vault, vaultBucket, resultKey, {
+      parse: (value) => batchResultLineSchema.parse(value),
+    })) {
+      lines.push(line);
+    }
+  } catch (error) {
+    if (isNotFoundError(error)) return undefined;
+    throw error;
+  }
+  const complete = lines.length === entries.length && lines.every((line, i) => line.key === entries[i]?.key);
+  return complete ? lines : undefined;
+}
+
+/**
+ * Copies every object of a batch file into the vault (`minio/<bucket>/<key>`) and writes
+ * `…/batches/<n>.result.jsonl` (one line per planned object, in batch order: its manifest entry, or
+ * `{ key, vanished: true }`). Transient failures throw `TransientStorageError` (the state machine retries
+ * the batch); a byte-count or MD5 mismatch throws {@link VerificationFailedError} naming bucket and key.
+ * Idempotent: a batch whose complete result file exists is not copied again; a retried partial batch
+ * copies its objects again (new vault versions; the result references the last ones).
+ */
+export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult> {
+  const { vault, vaultBucket, batchKey } = input;
+  const options: CopyObjectOptions = {
+    source: input.source,
+    vault,
+    sourceBucket: input.sourceBucket,
+    vaultBucket,
+    multipartThresholdBytes: input.multipartThresholdBytes ?? 16 * 1024 * 1024,
+    partSizeBytes: input.partSizeBytes ?? 16 * 1024 * 1024,
+    queueSize: input.queueSize ?? 4,
+  };
+  const resultKey = batchResultKeyOf(batchKey);
+  const entries: BatchEntry[] = [];
+  for await (const entry of readJsonLines(vault, vaultBucket, batchKey, {
+    parse: (value) => batchEntrySchema.parse(value),
+  })) {
+    entries.push(entry);
+  }
+
+  const done = await readCompletedResult(vault, vaultBucket, resultKey, entries);
+  if (done) {
+    input.logger?.info('batch already copied', { batchKey });
+    return summarizeResults(batchKey, done);
+  }
+
+  const started = Date.now();
+  const lines = await mapConcurrent(entries, input.concurrency ?? 4, async (entry) => {
+    const line = await copyObject(options, entry);
+    if (!isVanished(line) && line.size > options.multipartThresholdBytes) {
+      input.logger?.info('copied large object', {
+        bucket: input.sourceBucket,
+        key: line.key,
+        bytes: line.size,
+      });
+    }
+    return line;
+  });
+  await writeJsonLines(vault, vaultBucket, resultKey, lines);
+  const result = summarizeResults(batchKey, lines);
+  input.logger?.info('batch copied', { ...result, seconds: (Date.now() - started) / 1000 });
+  return result;
+}

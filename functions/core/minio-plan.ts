@@ -1,0 +1,339 @@
+import {
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { BackupNotFoundError, BucketNotFoundError, VerificationFailedError } from './errors.js';
+import { readJsonLines, writeJson, writeJsonLines } from './manifest-io.js';
+import { describeEndpoint, httpStatusOf, isNotFoundError, toStorageError } from './minio-errors.js';
+import {
+  type BatchEntry,
+  batchKeyOf,
+  batchPrefixOf,
+  bucketWorkPrefix,
+  carriedKeyOf,
+  compareKeys,
+  type ManifestEntry,
+  manifestEntrySchema,
+  normalizeEtag,
+  type PlanRecord,
+  planKeyOf,
+} from './minio-layout.js';
+
+/**
+ * Plans the backup of one MinIO bucket: lists the source, diffs it against the previous bucket manifest
+ * and writes the work for the Distributed Map (batch files) plus the unchanged entries (carried file).
+ *
+ * Memory: the listing and the previous manifest are both in S3 key order, so the diff is a streaming
+ * merge-join: at most one listing page (1,000 objects), one batch and one decoded manifest chunk are
+ * held, whatever the bucket size (10 M objects plan in the same memory as 10). Time is one ListObjectsV2
+ * page per 1,000 objects plus one pass over the previous manifest.
+ */
+
+/** What planning needs from the source client. */
+export type SourceLister = Pick<S3Client, 'send' | 'config'>;
+
+/** Input of {@link planBucketBackup}. */
+export interface PlanBucketBackupInput {
+  /** Client of the source MinIO. */
+  readonly source: SourceLister;
+  /** Client of the vault. */
+  readonly vault: S3Client;
+  readonly sourceBucket: string;
+  readonly vaultBucket: string;
+  readonly backupId: string;
+  /** Bucket manifest of the previous complete backup that included this bucket; absent = copy all. */
+  readonly previousManifestKey?: string;
+  /** Most objects per batch file. @default 1000 */
+  readonly batchMaxObjects?: number;
+  /** Most bytes per batch file (an object larger than this gets a batch of its own). @default 1 GiB */
+  readonly batchMaxBytes?: number;
+}
+
+/** Outcome of {@link planBucketBackup} (also stored as `plan.json`). */
+export interface BucketBackupPlan {
+  readonly bucket: string;
+  /** Folder holding `00001.jsonl` … (and, once copied, their `.result.jsonl`). */
+  readonly batchPrefix: string;
+  /** Number of batch files, numbered 1…batches (see `batchKeyOf`). */
+  readonly batches: number;
+  readonly toCopyObjects: number;
+  readonly toCopyBytes: number;
+  readonly carriedObjects: number;
+  readonly carriedBytes: number;
+  /** In the previous manifest, gone from the source now (their versions stay in the vault). */
+  readonly deletedObjects: number;
+}
+
+/** One object of a source listing. */
+export interface ListedObject {
+  readonly key: string;
+  readonly size: number;
+  readonly etag: string;
+  readonly lastModified: string;
+}
+
+/** How one listed object relates to the previous manifest. */
+export type DiffDecision =
+  | { readonly kind: 'copy'; readonly object: ListedObject }
+  | { readonly kind: 'carry'; readonly entry: ManifestEntry }
+  | { readonly kind: 'deleted'; readonly entry: ManifestEntry };
+
+/**
+ * True when a listed object is the one the previous manifest recorded: same key, size and source ETag.
+ * (ETags change with content; a multipart ETag also changes with the part layout, which at worst
+ * causes one unnecessary copy.)
+ */
+export function isUnchanged(object: ListedObject, previous: ManifestEntry): boolean {
+  return (
+    object.key === previous.key &&
+    object.size === previous.size &&
+    normalizeEtag(object.etag) === normalizeEtag(previous.etag)
+  );
+}
+
+function assertAscending(what: string, previousKey: string | undefined, key: string): void {
+  if (previousKey !== undefined && compareKeys(previousKey, key) >= 0) {
+    throw new VerificationFailedError(
+      `${what} is not in S3 key order ("${key}" after "${previousKey}") — the incremental diff needs ordered lists; if this is a MinIO listing, report the MinIO version`,
+    );
+  }
+}
+
+/**
+ * Merge-joins a listing with the previous manifest, both in S3 key order, yielding one decision per
+ * listed object and one `deleted` per previous entry no longer listed. Throws
+ * {@link VerificationFailedError} if either input is out of order (the join would be wrong).
+ */
+export async function* diffAgainstPrevious(
+  listing: AsyncIterable<ListedObject>,
+  previous: AsyncIterable<ManifestEntry>,
+): AsyncGenerator<DiffDecision> {
+  const previousIterator = previous[Symbol.asyncIterator]();
+  let lastPreviousKey: string | undefined;
+  const nextPrevious = async (): Promise<ManifestEntry | undefined> => {
+    const step = await previousIterator.next();
+    if (step.done) return undefined;
+    assertAscending('the previous manifest', lastPreviousKey, step.value.key);
+    lastPreviousKey = step.value.key;
+    return step.value;
+  };
+  let pending = await nextPrevious();
+  let lastListedKey: string | undefined;
+  try {
+    for await (const object of listing) {
+      assertAscending('the source listing', lastListedKey, object.key);
+      lastListedKey = object.key;
+      while (pending && compareKeys(pending.key, object.key) < 0) {
+        yield { kind: 'deleted', entry: pending };
+        pending = await nextPrevious();
+      }
+      if (pending && pending.key === object.key) {
+        yield isUnchanged(object, pending) ? { kind: 'carry', entry: pending } : { kind: 'copy', object };
+        pending = await nextPrevious();
+      } else {
+        yield { kind: 'copy', object };
+      }
+    }
+    while (pending) {
+      yield { kind: 'deleted', entry: pending };
+      pending = await nextPrevious();
+    }
+  } finally {
+    await previousIterator.return?.();
+  }
+}
+
+/**
+ * Cuts a stream of objects into batches of at most `maxObjects` objects and `maxBytes` bytes (an
+ * object larger than `maxBytes` forms a batch alone). Order is kept.
+ */
+export class Batcher<T extends { readonly size: number }> {
+  private current: T[] = [];
+  private currentBytes = 0;
+
+  constructor(
+    private readonly maxObjects: number,
+    private readonly maxBytes: number,
+  ) {
+    if (!Number.isInteger(maxObjects) || maxObjects < 1) {
+      throw new RangeError(`batchMaxObjects must be a positive integer, got ${maxObjects}`);
+    }
+    if (!(maxBytes > 0)) throw new RangeError(`batchMaxBytes must be positive, got ${maxBytes}`);
+  }
+
+  /** Adds an item; returns the batch it closed, if adding it closed one. */
+  add(item: T): T[] | undefined {
+    let closed: T[] | undefined;
+    if (
+      this.current.length > 0 &&
+      (this.current.length >= this.maxObjects || this.currentBytes + item.size > this.maxBytes)
+    ) {
+      closed = this.flush();
+    }
+    this.current.push(item);
+    this.currentBytes += item.size;
+    return closed;
+  }
+
+  /** Closes and returns the open batch (undefined when empty). */
+  flush(): T[] | undefined {
+    if (this.current.length === 0) return undefined;
+    const closed = this.current;
+    this.current = [];
+    this.currentBytes = 0;
+    return closed;
+  }
+}
+
+async function headSourceBucket(source: SourceLister, bucket: string): Promise<void> {
+  try {
+    await source.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    const status = httpStatusOf(error);
+    if (isNotFoundError(error)) {
+      throw new BucketNotFoundError(
+        `source bucket "${bucket}" does not exist at ${await describeEndpoint(source)} — create it in MinIO or remove it from minio.buckets in the configuration`,
+        { cause: error },
+      );
+    }
+    if (status === 403) {
+      throw new BucketNotFoundError(
+        `source bucket "${bucket}" at ${await describeEndpoint(source)} is not readable with the configured credentials — grant them s3:ListBucket and s3:GetObject on it`,
+        { cause: error },
+      );
+    }
+    throw toStorageError(error, `HeadBucket ${bucket} at ${await describeEndpoint(source)}`);
+  }
+}
+
+/** Lists a bucket page by page (1,000 keys each), in S3 key order. */
+export async function* listSourceObjects(source: SourceLister, bucket: string): AsyncGenerator<ListedObject> {
+  let continuationToken: string | undefined;
+  do {
+    let page: ListObjectsV2CommandOutput;
+    try {
+      page = await source.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          MaxKeys: 1000,
+          ...(continuationToken ? { ContinuationToken: continuationToken } : {}),
+        }),
+      );
+    } catch (error) {
+      throw toStorageError(error, `ListObjectsV2 ${bucket}`);
+    }
+    for (const object of page.Contents ?? []) {
+      if (object.Key === undefined) continue;
+      yield {
+        key: object.Key,
+        size: object.Size ?? 0,
+        etag: normalizeEtag(object.ETag),
+        lastModified: (object.LastModified ?? new Date(0)).toISOString(),
+      };
+    }
+    continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (continuationToken);
+}
+
+/** Deletes what an earlier attempt of this same plan left (a retry must not leave stale batches). */
+async function clearWorkFolder(vault: S3Client, vaultBucket: string, prefix: string): Promise<void> {
+  let continuationToken: string | undefined;
+  do {
+    const page = await vault.send(
+      new ListObjectsV2Command({
+        Bucket: vaultBucket,
+        Prefix: prefix,
+        ...(continuationToken ? { ContinuationToken: continuationToken } : {}),
+      }),
+    );
+    for (const object of page.Contents ?? []) {
+      if (object.Key) await vault.send(new DeleteObjectCommand({ Bucket: vaultBucket, Key: object.Key }));
+    }
+    continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (continuationToken);
+}
+
+async function* previousEntries(
+  vault: S3Client,
+  vaultBucket: string,
+  previousManifestKey: string | undefined,
+): AsyncGenerator<ManifestEntry> {
+  if (!previousManifestKey) return;
+  try {
+    yield* readJsonLines(vault, vaultBucket, previousManifestKey, { parse: manifestEntrySchema.parse });
+  } catch (error) {
+    if (isNotFoundError(error)) {
+      throw new BackupNotFoundError(
+        `previous bucket manifest s3://${vaultBucket}/${previousManifestKey} does not exist — pass previousManifestKey only for a bucket the previous complete backup included`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Plans the backup of one source bucket (see the module comment). Writes
+ * `backups/<id>/minio/<bucket>/batches/<n>.jsonl` (objects to copy), `…/carried.jsonl.gz` (unchanged
+ * entries with their vault version ids) and, last, `…/plan.json`. Idempotent: a retry first removes
+ * what an earlier attempt wrote.
+ */
+export async function planBucketBackup(input: PlanBucketBackupInput): Promise<BucketBackupPlan> {
+  const { source, vault, sourceBucket, vaultBucket, backupId, previousManifestKey } = input;
+  const batcher = new Batcher<BatchEntry>(input.batchMaxObjects ?? 1000, input.batchMaxBytes ?? 1024 ** 3);
+  await headSourceBucket(source, sourceBucket);
+  try {
+    await clearWorkFolder(vault, vaultBucket, bucketWorkPrefix(backupId, sourceBucket));
+  } catch (error) {
+    throw toStorageError(error, `clearing s3://${vaultBucket}/${bucketWorkPrefix(backupId, sourceBucket)}`);
+  }
+
+  const counts = {
+    batches: 0,
+    toCopyObjects: 0,
+    toCopyBytes: 0,
+    carriedObjects: 0,
+    carriedBytes: 0,
+    deletedObjects: 0,
+  };
+  const writeBatch = async (entries: BatchEntry[] | undefined): Promise<void> => {
+    if (!entries) return;
+    counts.batches += 1;
+    await writeJsonLines(vault, vaultBucket, batchKeyOf(backupId, sourceBucket, counts.batches), entries);
+  };
+  // The carried file is written while the diff runs: its writer pulls carried entries from this
+  // generator, which writes each batch file as it fills.
+  async function* carried(): AsyncGenerator<ManifestEntry> {
+    const decisions = diffAgainstPrevious(
+      listSourceObjects(source, sourceBucket),
+      previousEntries(vault, vaultBucket, previousManifestKey),
+    );
+    for await (const decision of decisions) {
+      if (decision.kind === 'carry') {
+        counts.carriedObjects += 1;
+        counts.carriedBytes += decision.entry.size;
+        yield decision.entry;
+      } else if (decision.kind === 'deleted') {
+        counts.deletedObjects += 1;
+      } else {
+        counts.toCopyObjects += 1;
+        counts.toCopyBytes += decision.object.size;
+        await writeBatch(batcher.add({ ...decision.object }));
+      }
+    }
+    await writeBatch(batcher.flush());
+  }
+  await writeJsonLines(vault, vaultBucket, carriedKeyOf(backupId, sourceBucket), carried(), { gzip: true });
+
+  const plan: BucketBackupPlan = {
+    bucket: sourceBucket,
+    batchPrefix: batchPrefixOf(backupId, sourceBucket),
+    ...counts,
+  };
+  const record: PlanRecord = { backupId, ...plan, ...(previousManifestKey ? { previousManifestKey } : {}) };
+  await writeJson(vault, vaultBucket, planKeyOf(backupId, sourceBucket), record);
+  return plan;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# wire-backup host script: clear the snapshot of a backup on one Cassandra node.
+#
+# Run by SSM Run Command on every Cassandra node when a backup ends, successfully or not (document
+# parameter `fooBar` arrives as the environment variable SSM_fooBar). Runs
+# `nodetool clearsnapshot -t <backupId>` (a no-op when there is none) and removes the backup's staging
+# directory next to the data directory. Idempotent.
+#
+# Parameters (environment): SSM_backupId, SSM_dataDir.
+# Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"cleared":true,"backupId"}`.
+# On failure: exit non-zero, last stderr line `wire-backup: <host>: <what failed> — <how to fix>`.
+set -euo pipefail
+set -o errtrace
+umask 077
+export LC_ALL=C
+
+# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
+exec 3>&1 1>&2
+
+readonly SCRIPT=cassandra-clearsnapshot
+HOST=${HOSTNAME:-$(uname -n)}
+FAIL_MESSAGE=''
+ERR_AT=''
+WORK_DIR=''
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
+# fail <what failed> <how to fix>: exits; the EXIT trap prints the message as the last stderr line.
+fail() {
+  FAIL_MESSAGE="$1 — $2"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
+  if ((rc != 0)); then
+    if [[ -z $FAIL_MESSAGE ]]; then
+      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and run the command again"
+    fi
+    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
+  fi
+  exit "$rc"
+}
+trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
+trap on_exit EXIT
+trap 'fail "$SCRIPT was interrupted by a signal" "run the command again"' INT TERM HUP
+
+# shown <value>: a value made safe to quote in a one-line message.
+shown() {
+  local s=${1:0:120}
+  printf "'%s'" "${s//[^[:print:]]/?}"
+}
+# check_param <name> <value> <regex> <what is expected>
+check_param() {
+  if ! [[ $2 =~ $3 ]]; then
+    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
+  fi
+}
+
+# --- inputs ------------------------------------------------------------------------------------
+BACKUP_ID=${SSM_backupId-}
+DATA_DIR=${SSM_dataDir-}
+check_param backupId "$BACKUP_ID" '^[0-9]{8}T[0-9]{6}Z$' 'a backup id such as 20261126T061500Z'
+check_param dataDir "$DATA_DIR" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
+if [[ /$DATA_DIR/ == */../* ]]; then
+  fail "parameter dataDir is invalid: $(shown "$DATA_DIR") has a '..' segment" "set SSM_dataDir to a path without '..'"
+fi
+DATA_DIR=${DATA_DIR%/}
+DATA_DIR=${DATA_DIR:-/}
+
+# Wire's Ansible installs Cassandra's tools in /opt/cassandra/bin, which the SSM agent's PATH lacks.
+if [[ -d /opt/cassandra/bin ]]; then PATH="$PATH:/opt/cassandra/bin"; fi
+if ! command -v nodetool >/dev/null; then
+  fail "required tool 'nodetool' is not installed or not on PATH" "install Cassandra (put its bin directory, e.g. /opt/cassandra/bin, on PATH)"
+fi
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-clearsnapshot.XXXXXX")
+
+# --- clear -------------------------------------------------------------------------------------
+log "nodetool clearsnapshot -t $BACKUP_ID"
+if ! nodetool clearsnapshot -t "$BACKUP_ID" >"$WORK_DIR/clear.out" 2>&1; then
+  sed 's/^/  nodetool: /' "$WORK_DIR/clear.out" | tail -n 15 >&2
+  fail "'nodetool clearsnapshot -t $BACKUP_ID' failed" "check that Cassandra is running on $HOST and JMX is reachable, then run the command again"
+fi
+sed 's/^/  nodetool: /' "$WORK_DIR/clear.out" >&2
+
+STAGING_ROOT="$(dirname -- "$DATA_DIR")/wire-backup-staging"
+if [[ -e $STAGING_ROOT/$BACKUP_ID ]]; then
+  log "removing staging directory $STAGING_ROOT/$BACKUP_ID"
+  if ! rm -rf -- "${STAGING_ROOT:?}/$BACKUP_ID"; then
+    fail "cannot remove the staging directory $STAGING_ROOT/$BACKUP_ID" "remove it by hand (it only holds hardlinks or copies of snapshot files)"
+  fi
+  rmdir -- "$STAGING_ROOT" 2>/dev/null || true
+fi
+
+# Cassandra skips snapshot directories it cannot delete without failing the command: check.
+if [[ -d $DATA_DIR ]]; then
+  left=$(find "$DATA_DIR" -mindepth 4 -maxdepth 4 -type d -path "*/snapshots/$BACKUP_ID" -print -quit 2>/dev/null || true)
+  if [[ -n $left ]]; then
+    fail "snapshot $BACKUP_ID is still on disk after clearsnapshot ($left)" \
+      "check the Cassandra log for the reason and remove the directory by hand, or run the command again"
+  fi
+else
+  log "WARNING: data directory $DATA_DIR does not exist: could not check that the snapshot files are gone"
+fi
+
+printf 'WIRE_BACKUP_RESULT {"cleared":true,"backupId":"%s"}\n' "$BACKUP_ID" >&3
+log "snapshot $BACKUP_ID cleared"

@@ -1,0 +1,430 @@
+#!/usr/bin/env bash
+# wire-backup host script: snapshot one Cassandra node and upload its files to the vault, differentially.
+#
+# Run by SSM Run Command on every Cassandra node of a backup (document parameter `fooBar` arrives as the
+# environment variable SSM_fooBar). Steps:
+#   1. check the keyspaces (empty list = every non-system keyspace directory in dataDir);
+#   2. nodetool snapshot -t <backupId> -- <keyspaces> (all keyspaces when the list is empty);
+#   3. record host id, address, datacenter, rack, tokens and version in node.json;
+#   4. inventory every file of the snapshot (relpath = <keyspace>/<tableDir>/<path in the snapshot dir>)
+#      with size and sha256;
+#   5. compare with the previous backup's file list of this node: same relpath, size and sha256 = reused
+#      (its vault version id is carried), anything else = new;
+#   6. upload the new files with one `aws s3 cp --recursive` from a staging dir of hardlinks next to dataDir
+#      to s3://<vaultBucket>/cassandra/<clusterName>/<hostId>/<relpath>;
+#   7. upload inventory.tsv (relpath, size, sha256, new|reused, versionId) and node.json to
+#      backups/<backupId>/cassandra/<instanceId>/;
+#   8. optionally the schema (cqlsh DESCRIBE SCHEMA, else the snapshot's per-table schema.cql files) to
+#      backups/<backupId>/cassandra/schema.cql.
+# The snapshot stays on success (the state machine clears it with cassandra-clearsnapshot.sh once every
+# node is done); on failure it is cleared here, with the staging dir.
+#
+# Parameters (environment): SSM_backupId, SSM_keyspaces (comma list, may be empty), SSM_dataDir,
+#   SSM_vaultBucket, SSM_clusterName, SSM_instanceId, SSM_previousFilesKey (may be empty),
+#   SSM_captureSchema (true|false).
+# Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"instanceId","hostId","address","files",
+#   "bytes","newFiles","newBytes","reusedFiles","reusedBytes","inventoryKey","nodeKey","schemaKey",
+#   "schemaSource"}`. On failure: exit non-zero, last stderr line
+#   `wire-backup: <host>: <what failed> — <how to fix>`.
+set -euo pipefail
+set -o errtrace
+umask 077
+export LC_ALL=C
+
+# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
+exec 3>&1 1>&2
+
+readonly SCRIPT=cassandra-snapshot
+HOST=${HOSTNAME:-$(uname -n)}
+FAIL_MESSAGE=''
+ERR_AT=''
+WORK_DIR=''
+STAGING=''
+SNAPSHOT_TAKEN=0
+BACKUP_ID=''
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
+# fail <what failed> <how to fix>: exits; the EXIT trap cleans up and prints the message last.
+fail() {
+  FAIL_MESSAGE="$1 — $2"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if [[ -n $STAGING && -e $STAGING ]]; then
+    rm -rf -- "$STAGING"
+    rmdir -- "${STAGING%/*}" 2>/dev/null
+  fi
+  if ((rc != 0 && SNAPSHOT_TAKEN)); then
+    log "clearing snapshot $BACKUP_ID after the failure"
+    if ! nodetool clearsnapshot -t "$BACKUP_ID" >&2 2>&1; then
+      log "WARNING: could not clear snapshot $BACKUP_ID: run 'nodetool clearsnapshot -t $BACKUP_ID' on $HOST"
+    fi
+  fi
+  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
+  if ((rc != 0)); then
+    if [[ -z $FAIL_MESSAGE ]]; then
+      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and run the backup again"
+    fi
+    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
+  fi
+  exit "$rc"
+}
+trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
+trap on_exit EXIT
+trap 'fail "$SCRIPT was interrupted by a signal" "run the backup again"' INT TERM HUP
+
+# json_str <value>: the value as a JSON string literal.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[$'\x01'-$'\x1f']/?}
+  printf '"%s"' "$s"
+}
+# shown <value>: a value made safe to quote in a one-line message.
+shown() {
+  local s=${1:0:120}
+  printf "'%s'" "${s//[^[:print:]]/?}"
+}
+# check_param <name> <value> <regex> <what is expected>
+check_param() {
+  if ! [[ $2 =~ $3 ]]; then
+    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
+  fi
+}
+# check_no_dotdot <name> <value>
+check_no_dotdot() {
+  if [[ /$2/ == */../* ]]; then
+    fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a value without '..'"
+  fi
+}
+# tail_of <file> <prefix>: the last lines of a command's output, into the log.
+tail_of() { sed "s/^/  $2: /" "$1" | tail -n 15 >&2; }
+# package_of <tool>: how to install the tool.
+package_of() {
+  case $1 in
+    nodetool) printf 'Cassandra (put its bin directory, e.g. /opt/cassandra/bin, on PATH)' ;;
+    aws) printf 'the AWS CLI (Debian/Ubuntu package awscli, or AWS CLI v2)' ;;
+    find) printf 'the findutils package' ;;
+    sha256sum) printf 'the coreutils package' ;;
+    *) printf 'the package that provides it' ;;
+  esac
+}
+
+# --- inputs ------------------------------------------------------------------------------------
+readonly KEYSPACE_RE='^[A-Za-z][A-Za-z0-9_]{0,47}$'
+readonly VAULT_KEY_RE="^[A-Za-z0-9!_.*'()/=-]{1,1024}\$"
+BACKUP_ID=${SSM_backupId-}
+KEYSPACES_PARAM=${SSM_keyspaces-}
+DATA_DIR=${SSM_dataDir-}
+VAULT_BUCKET=${SSM_vaultBucket-}
+CLUSTER_NAME=${SSM_clusterName-}
+INSTANCE_ID=${SSM_instanceId-}
+PREVIOUS_FILES_KEY=${SSM_previousFilesKey-}
+CAPTURE_SCHEMA=${SSM_captureSchema-}
+check_param backupId "$BACKUP_ID" '^[0-9]{8}T[0-9]{6}Z$' 'a backup id such as 20261126T061500Z'
+check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
+  'a comma-separated list of keyspace names (letters, digits, _), or empty for all non-system keyspaces'
+check_param dataDir "$DATA_DIR" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
+check_no_dotdot dataDir "$DATA_DIR"
+check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
+check_param clusterName "$CLUSTER_NAME" '^[A-Za-z0-9._-]{1,64}$' 'the cluster name (letters, digits, ., _, -)'
+if [[ $CLUSTER_NAME == . || $CLUSTER_NAME == .. ]]; then
+  fail "parameter clusterName is invalid: $(shown "$CLUSTER_NAME")" "set SSM_clusterName to the cluster name"
+fi
+check_param instanceId "$INSTANCE_ID" '^(i|mi)-[0-9a-f]{8,17}$' 'an EC2 or SSM managed instance id'
+if [[ -n $PREVIOUS_FILES_KEY ]]; then
+  check_param previousFilesKey "$PREVIOUS_FILES_KEY" "$VAULT_KEY_RE" 'a vault object key, or empty'
+  check_no_dotdot previousFilesKey "$PREVIOUS_FILES_KEY"
+fi
+check_param captureSchema "$CAPTURE_SCHEMA" '^(true|false)$' 'true or false'
+DATA_DIR=${DATA_DIR%/}
+DATA_DIR=${DATA_DIR:-/}
+
+# Wire's Ansible installs Cassandra's tools in /opt/cassandra/bin, which the SSM agent's PATH lacks.
+if [[ -d /opt/cassandra/bin ]]; then PATH="$PATH:/opt/cassandra/bin"; fi
+for tool in nodetool aws find sha256sum; do
+  if ! command -v -- "$tool" >/dev/null; then
+    fail "required tool '$tool' is not installed or not on PATH" "install $(package_of "$tool")"
+  fi
+done
+if [[ ! -d $DATA_DIR || ! -r $DATA_DIR || ! -x $DATA_DIR ]]; then
+  fail "Cassandra data directory $DATA_DIR does not exist or is not readable" \
+    "set dataDir to the data_file_directories entry of cassandra.yaml (Wire's Ansible uses /mnt/cassandra/data)"
+fi
+
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-snapshot.XXXXXX")
+SST_PREFIX="cassandra/$CLUSTER_NAME"
+NODE_PREFIX="backups/$BACKUP_ID/cassandra/$INSTANCE_ID"
+INVENTORY_KEY="$NODE_PREFIX/inventory.tsv"
+NODE_KEY="$NODE_PREFIX/node.json"
+SCHEMA_KEY="backups/$BACKUP_ID/cassandra/schema.cql"
+log "backup $BACKUP_ID of $INSTANCE_ID ($HOST), data directory $DATA_DIR"
+
+# --- 1. keyspaces ------------------------------------------------------------------------------
+# Cassandra's own keyspaces (system_cluster_metadata is 5.1's) are never part of "all keyspaces".
+readonly SYSTEM_KEYSPACES=' system system_auth system_distributed system_schema system_traces system_views system_virtual_schema system_cluster_metadata '
+KEYSPACES=()
+declare -A SEEN_KEYSPACE=()
+if [[ -z $KEYSPACES_PARAM ]]; then
+  while IFS= read -r -d '' dir; do
+    name=${dir##*/}
+    if [[ $SYSTEM_KEYSPACES == *" $name "* ]]; then continue; fi
+    if ! [[ $name =~ $KEYSPACE_RE ]]; then
+      log "skipping $dir: not a keyspace directory"
+      continue
+    fi
+    KEYSPACES+=("$name")
+  done < <(find "$DATA_DIR" -mindepth 1 -maxdepth 1 -type d -print0 | sort -z)
+  if ((${#KEYSPACES[@]} == 0)); then
+    fail "no non-system keyspace found in $DATA_DIR" \
+      "check dataDir (Wire's Ansible uses /mnt/cassandra/data), or name the keyspaces to back up"
+  fi
+else
+  IFS=, read -r -a REQUESTED <<<"$KEYSPACES_PARAM"
+  for ks in "${REQUESTED[@]}"; do
+    if [[ -z $ks || -n ${SEEN_KEYSPACE[$ks]-} ]]; then continue; fi
+    SEEN_KEYSPACE[$ks]=1
+    if [[ ! -d $DATA_DIR/$ks ]]; then
+      fail "keyspace '$ks' does not exist on $HOST (no $DATA_DIR/$ks)" "remove it from the keyspaces list or create it"
+    fi
+    KEYSPACES+=("$ks")
+  done
+fi
+log "keyspaces: ${KEYSPACES[*]}"
+
+# --- 2. snapshot -------------------------------------------------------------------------------
+# A snapshot with this tag can only be left from an earlier, killed attempt of this same backup.
+if [[ -n $(find "$DATA_DIR" -mindepth 4 -maxdepth 4 -type d -path "*/snapshots/$BACKUP_ID" -print -quit) ]]; then
+  log "a snapshot tagged $BACKUP_ID is left from an earlier attempt: clearing it first"
+  if ! nodetool clearsnapshot -t "$BACKUP_ID" >"$WORK_DIR/clear.out" 2>&1; then
+    tail_of "$WORK_DIR/clear.out" nodetool
+    fail "could not clear the snapshot $BACKUP_ID left from an earlier attempt" \
+      "run 'nodetool clearsnapshot -t $BACKUP_ID' on $HOST and run the backup again"
+  fi
+fi
+# Without a keyspace list, snapshot every keyspace Cassandra knows and inventory the non-system ones:
+# naming directories would fail on those a DROP KEYSPACE leaves behind. System keyspaces get a snapshot
+# too (hardlinks only), cleared with the rest by `nodetool clearsnapshot -t <backupId>`.
+SNAPSHOT_ARGS=()
+if [[ -n $KEYSPACES_PARAM ]]; then SNAPSHOT_ARGS=(-- "${KEYSPACES[@]}"); fi
+SNAPSHOT_TAKEN=1
+log "nodetool snapshot -t $BACKUP_ID ${SNAPSHOT_ARGS[*]+${SNAPSHOT_ARGS[*]}}"
+if ! nodetool snapshot -t "$BACKUP_ID" ${SNAPSHOT_ARGS[@]+"${SNAPSHOT_ARGS[@]}"} >"$WORK_DIR/snapshot.out" 2>&1; then
+  tail_of "$WORK_DIR/snapshot.out" nodetool
+  fail "'nodetool snapshot' failed for keyspaces ${KEYSPACES[*]}" \
+    "read the nodetool output above: check that Cassandra is running and that every keyspace exists (cqlsh -e 'DESCRIBE KEYSPACES')"
+fi
+tail_of "$WORK_DIR/snapshot.out" nodetool
+
+# --- 3. node facts -----------------------------------------------------------------------------
+if ! nodetool info -T >"$WORK_DIR/info.out" 2>"$WORK_DIR/info.err"; then
+  tail_of "$WORK_DIR/info.err" nodetool
+  fail "'nodetool info -T' failed" "check that Cassandra is running on $HOST and JMX is reachable"
+fi
+if ! nodetool status >"$WORK_DIR/status.out" 2>"$WORK_DIR/status.err"; then
+  tail_of "$WORK_DIR/status.err" nodetool
+  fail "'nodetool status' failed" "check that Cassandra is running on $HOST and JMX is reachable"
+fi
+if ! nodetool version >"$WORK_DIR/version.out" 2>"$WORK_DIR/version.err"; then
+  tail_of "$WORK_DIR/version.err" nodetool
+  fail "'nodetool version' failed" "check that Cassandra is running on $HOST and JMX is reachable"
+fi
+# info_field <key>: the value of the first `<key>   : <value>` line of `nodetool info`.
+info_field() {
+  awk -v key="$1" '{ k = $0; sub(/[ \t]*:.*$/, "", k); v = $0; sub(/^[^:]*:[ \t]*/, "", v); sub(/[ \t\r]+$/, "", v) }
+    k == key { print v; exit }' "$WORK_DIR/info.out"
+}
+HOST_ID=$(info_field ID)
+DATACENTER=$(info_field 'Data Center')
+RACK=$(info_field Rack)
+CASSANDRA_VERSION=$(awk -F': *' '/^ReleaseVersion/ { print $2; exit }' "$WORK_DIR/version.out")
+if ! [[ $HOST_ID =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; then
+  tail_of "$WORK_DIR/info.out" nodetool
+  fail "'nodetool info' shows no host id (ID: $(shown "$HOST_ID"))" "check that the nodetool on PATH talks to this host's Cassandra node"
+fi
+ADDRESS=$(awk -v id="$HOST_ID" '$1 ~ /^[UD?][NLJM]$/ { for (i = 3; i <= NF; i++) if ($i == id) { print $2; exit } }' "$WORK_DIR/status.out")
+if [[ -z $ADDRESS ]]; then
+  tail_of "$WORK_DIR/status.out" nodetool
+  fail "host id $HOST_ID is not in the output of 'nodetool status'" "check that the nodetool on PATH talks to this host's Cassandra node"
+fi
+TOKENS_JSON=''
+while IFS= read -r token; do
+  TOKENS_JSON+="${TOKENS_JSON:+,}$(json_str "$token")"
+done < <(awk '{ k = $0; sub(/[ \t]*:.*$/, "", k); v = $0; sub(/^[^:]*:[ \t]*/, "", v); sub(/[ \t\r]+$/, "", v) }
+  k == "Token" && v !~ /^\(/ && v != "" { print v }' "$WORK_DIR/info.out")
+if [[ -z $TOKENS_JSON ]]; then
+  fail "'nodetool info -T' lists no tokens" "check that the node has joined the ring ('nodetool status' shows it UN)"
+fi
+printf '{"instanceId":%s,"hostname":%s,"hostId":%s,"address":%s,"datacenter":%s,"rack":%s,"clusterName":%s,"cassandraVersion":%s,"tokens":[%s]}\n' \
+  "$(json_str "$INSTANCE_ID")" "$(json_str "$HOST")" "$(json_str "$HOST_ID")" "$(json_str "$ADDRESS")" \
+  "$(json_str "$DATACENTER")" "$(json_str "$RACK")" "$(json_str "$CLUSTER_NAME")" "$(json_str "$CASSANDRA_VERSION")" \
+  "$TOKENS_JSON" >"$WORK_DIR/node.json"
+log "host id $HOST_ID, address $ADDRESS, datacenter $DATACENTER, rack $RACK, Cassandra $CASSANDRA_VERSION"
+SST_PREFIX="$SST_PREFIX/$HOST_ID"
+
+# --- 4. inventory ------------------------------------------------------------------------------
+# list.tsv: relpath, size, absolute path.
+: >"$WORK_DIR/list.tsv"
+for ks in "${KEYSPACES[@]}"; do
+  tables=0
+  for snap in "$DATA_DIR/$ks"/*/snapshots/"$BACKUP_ID"; do
+    if [[ ! -d $snap ]]; then continue; fi
+    table_dir=${snap#"$DATA_DIR/$ks/"}
+    table_dir=${table_dir%%/*}
+    if ! [[ $table_dir =~ ^[A-Za-z0-9_.-]+$ ]]; then
+      fail "unexpected table directory name $(shown "$table_dir") in $DATA_DIR/$ks" "move the directory out of the data directory"
+    fi
+    tables=$((tables + 1))
+    find "$snap" -type f -printf "$ks/$table_dir/%P\t%s\t%p\n" >>"$WORK_DIR/list.tsv"
+  done
+  read -r ks_files ks_bytes < <(awk -F'\t' -v p="$ks/" 'index($1, p) == 1 { n++; b += $2 } END { printf "%d %.0f\n", n, b }' "$WORK_DIR/list.tsv")
+  if ((tables == 0)); then
+    log "keyspace $ks: nothing in the snapshot (no tables, or a directory left by DROP KEYSPACE)"
+  else
+    log "keyspace $ks: $tables table(s), $ks_files file(s), $ks_bytes bytes in the snapshot"
+  fi
+done
+sort -t $'\t' -k1,1 -o "$WORK_DIR/list.tsv" "$WORK_DIR/list.tsv"
+BAD_NAME=$(awk -F'\t' '$1 !~ /^[A-Za-z0-9._+=\/-]+$/ || $2 !~ /^[0-9]+$/ { print $1; exit }' "$WORK_DIR/list.tsv")
+if [[ -n $BAD_NAME ]]; then
+  fail "unexpected file name in the snapshot: $(shown "$BAD_NAME")" "move the file out of the Cassandra data directory"
+fi
+FILE_COUNT=$(wc -l <"$WORK_DIR/list.tsv")
+log "hashing $FILE_COUNT file(s)"
+cut -f3 "$WORK_DIR/list.tsv" | xargs -r -d '\n' sha256sum -- | awk '{ print $1 }' >"$WORK_DIR/hashes.txt"
+if [[ $(wc -l <"$WORK_DIR/hashes.txt") -ne $FILE_COUNT ]]; then
+  fail "could not hash every snapshot file" "check that $DATA_DIR is readable and run the backup again"
+fi
+
+# --- 5. differential ---------------------------------------------------------------------------
+: >"$WORK_DIR/previous.tsv"
+if [[ -n $PREVIOUS_FILES_KEY ]]; then
+  if ! aws s3 cp --only-show-errors "s3://$VAULT_BUCKET/$PREVIOUS_FILES_KEY" "$WORK_DIR/previous.tsv" >"$WORK_DIR/prev.out" 2>&1; then
+    tail_of "$WORK_DIR/prev.out" aws
+    fail "cannot read the previous file list s3://$VAULT_BUCKET/$PREVIOUS_FILES_KEY" \
+      "check the vault is reachable and the object exists; to upload every file again, start the backup without a previous backup"
+  fi
+  log "previous file list: $(wc -l <"$WORK_DIR/previous.tsv") file(s)"
+fi
+# plan.tsv: relpath, size, sha256, new|reused, absolute path, versionId (last: `read` collapses empty
+# tab-separated fields).
+paste "$WORK_DIR/list.tsv" "$WORK_DIR/hashes.txt" |
+  awk -F'\t' -v OFS='\t' -v prev="$WORK_DIR/previous.tsv" '
+    FILENAME == prev { if ($0 !~ /^#/ && NF >= 3) { seen[$1] = $2 "\t" $3; version[$1] = $4 } next }
+    { if (($1 in seen) && seen[$1] == $2 "\t" $4) print $1, $2, $4, "reused", $3, version[$1]
+      else print $1, $2, $4, "new", $3, "" }' "$WORK_DIR/previous.tsv" - >"$WORK_DIR/plan.tsv"
+cut -f1-4,6 "$WORK_DIR/plan.tsv" >"$WORK_DIR/inventory.tsv"
+read -r FILES BYTES NEW_FILES NEW_BYTES REUSED_FILES REUSED_BYTES < <(awk -F'\t' '
+  { n++; b += $2; if ($4 == "new") { nn++; nb += $2 } else { rn++; rb += $2 } }
+  END { printf "%d %.0f %d %.0f %d %.0f\n", n, b, nn, nb, rn, rb }' "$WORK_DIR/plan.tsv")
+log "$FILES file(s), $BYTES bytes: $NEW_FILES new ($NEW_BYTES bytes), $REUSED_FILES already in the vault ($REUSED_BYTES bytes)"
+
+# --- 6. stage and upload the new files ---------------------------------------------------------
+if ((NEW_FILES > 0)); then
+  STAGING="$(dirname -- "$DATA_DIR")/wire-backup-staging/$BACKUP_ID"
+  rm -rf -- "$STAGING"
+  if ! mkdir -p -- "$STAGING"; then
+    fail "cannot create the staging directory $STAGING" "make $(dirname -- "$DATA_DIR") writable for the SSM command's user"
+  fi
+  last_dir=''
+  copied=0
+  while IFS=$'\t' read -r rel _ _ status abs _; do
+    if [[ $status != new ]]; then continue; fi
+    dir=${rel%/*}
+    if [[ $dir != "$last_dir" ]]; then
+      mkdir -p -- "$STAGING/$dir"
+      last_dir=$dir
+    fi
+    if ! ln -- "$abs" "$STAGING/$rel" 2>/dev/null; then
+      if ! cp -p -- "$abs" "$STAGING/$rel"; then
+        fail "cannot stage $abs in $STAGING" "free disk space next to $DATA_DIR and run the backup again"
+      fi
+      copied=$((copied + 1))
+    fi
+  done <"$WORK_DIR/plan.tsv"
+  if ((copied > 0)); then log "staged $copied file(s) by copying (hardlinks not possible)"; fi
+  log "uploading $NEW_FILES new file(s) ($NEW_BYTES bytes) to s3://$VAULT_BUCKET/$SST_PREFIX/"
+  if ! aws s3 cp --recursive --only-show-errors "$STAGING/" "s3://$VAULT_BUCKET/$SST_PREFIX/" >"$WORK_DIR/upload.out" 2>&1; then
+    tail_of "$WORK_DIR/upload.out" aws
+    fail "upload of the snapshot files to s3://$VAULT_BUCKET/$SST_PREFIX/ failed" \
+      "check this host's network path and credentials to the vault (aws s3api head-bucket --bucket $VAULT_BUCKET) and run the backup again"
+  fi
+  rm -rf -- "$STAGING"
+  rmdir -- "${STAGING%/*}" 2>/dev/null || true
+  STAGING=''
+  log "uploaded $NEW_FILES file(s)"
+else
+  log "nothing new to upload"
+fi
+
+# --- 7, 8. inventory, node facts and schema: laid out as under backups/<backupId>/cassandra/ --------
+OUT_DIR="$WORK_DIR/out"
+mkdir -p -- "$OUT_DIR/$INSTANCE_ID"
+cp -- "$WORK_DIR/inventory.tsv" "$OUT_DIR/$INSTANCE_ID/inventory.tsv"
+cp -- "$WORK_DIR/node.json" "$OUT_DIR/$INSTANCE_ID/node.json"
+SCHEMA_KEY_JSON=null
+SCHEMA_SOURCE_JSON=null
+if [[ $CAPTURE_SCHEMA == true ]]; then
+  schema_source=''
+  if command -v cqlsh >/dev/null; then
+    # cqlsh defaults to localhost; Wire's nodes often listen on their own address only.
+    for target in '' "$ADDRESS"; do
+      # cqlsh prints warnings (e.g. "WARNING: cqlsh was built against 5.0.0") on stdout, before the schema.
+      if timeout 180 cqlsh ${target:+"$target"} -e 'DESCRIBE SCHEMA' >"$WORK_DIR/describe.out" 2>"$WORK_DIR/cqlsh.err" &&
+        awk 'started || ($0 !~ /^WARNING: / && $0 !~ /^[ \t]*$/) { started = 1; print }' "$WORK_DIR/describe.out" >"$WORK_DIR/schema.cql" &&
+        grep -q '^CREATE ' "$WORK_DIR/schema.cql"; then
+        schema_source=cqlsh
+        break
+      fi
+      tail_of "$WORK_DIR/cqlsh.err" cqlsh
+    done
+    if [[ -z $schema_source ]]; then log "WARNING: cqlsh DESCRIBE SCHEMA failed: using the snapshot's per-table schema.cql files"; fi
+  else
+    log "WARNING: cqlsh is not installed: using the snapshot's per-table schema.cql files (no CREATE KEYSPACE statements)"
+  fi
+  if [[ -z $schema_source ]]; then
+    : >"$WORK_DIR/schema.cql"
+    while IFS=$'\t' read -r rel _ _ _ abs _; do
+      if [[ $rel =~ ^[^/]+/[^/]+/schema\.cql$ ]]; then
+        {
+          printf -- '-- %s\n' "${rel%/schema.cql}"
+          cat -- "$abs"
+          printf '\n'
+        } >>"$WORK_DIR/schema.cql"
+      fi
+    done <"$WORK_DIR/plan.tsv"
+    if [[ ! -s $WORK_DIR/schema.cql ]]; then
+      fail "could not capture the schema: cqlsh is unavailable and the snapshot holds no schema.cql" \
+        "install cqlsh on $HOST (Debian/Ubuntu: the cassandra package, or pip install cqlsh)"
+    fi
+    schema_source=snapshot
+  fi
+  cp -- "$WORK_DIR/schema.cql" "$OUT_DIR/schema.cql"
+  SCHEMA_KEY_JSON=$(json_str "$SCHEMA_KEY")
+  SCHEMA_SOURCE_JSON=$(json_str "$schema_source")
+  log "schema captured with $schema_source"
+fi
+# One AWS CLI start for the three small objects; the snapshot files they describe are already uploaded.
+if ! aws s3 cp --recursive --only-show-errors "$OUT_DIR/" "s3://$VAULT_BUCKET/backups/$BACKUP_ID/cassandra/" >"$WORK_DIR/put.out" 2>&1; then
+  tail_of "$WORK_DIR/put.out" aws
+  fail "upload of the inventory, node facts and schema to s3://$VAULT_BUCKET/backups/$BACKUP_ID/cassandra/ failed" \
+    "check this host's network path and credentials to the vault and run the backup again"
+fi
+if [[ $CAPTURE_SCHEMA == true ]]; then
+  log "wrote s3://$VAULT_BUCKET/$INVENTORY_KEY, node.json and s3://$VAULT_BUCKET/$SCHEMA_KEY"
+else
+  log "wrote s3://$VAULT_BUCKET/$INVENTORY_KEY and node.json"
+fi
+
+printf 'WIRE_BACKUP_RESULT {"instanceId":%s,"hostId":%s,"address":%s,"files":%s,"bytes":%s,"newFiles":%s,"newBytes":%s,"reusedFiles":%s,"reusedBytes":%s,"inventoryKey":%s,"nodeKey":%s,"schemaKey":%s,"schemaSource":%s}\n' \
+  "$(json_str "$INSTANCE_ID")" "$(json_str "$HOST_ID")" "$(json_str "$ADDRESS")" "$FILES" "$BYTES" "$NEW_FILES" \
+  "$NEW_BYTES" "$REUSED_FILES" "$REUSED_BYTES" "$(json_str "$INVENTORY_KEY")" "$(json_str "$NODE_KEY")" \
+  "$SCHEMA_KEY_JSON" "$SCHEMA_SOURCE_JSON" >&3
+log "done: $FILES file(s), $NEW_FILES uploaded, $REUSED_FILES reused; the snapshot $BACKUP_ID stays until clearsnapshot"

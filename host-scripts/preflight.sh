@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# wire-backup host script: preflight.
+#
+# Run by SSM Run Command (document parameter `fooBar` arrives as the environment variable SSM_fooBar)
+# on a Cassandra node (role=cassandra) or on the wire-server deploy host (role=wireServer) before a
+# backup. Checks that the tools the backup scripts need are installed, that the vault bucket is
+# reachable with this host's credentials, and that the data to back up is there and readable.
+#
+# Parameters (environment):
+#   SSM_role            cassandra | wireServer
+#   SSM_dataDir         Cassandra data directory (role cassandra), e.g. /mnt/cassandra/data
+#   SSM_wireServerPath  the wire-server deployment folder (role wireServer)
+#   SSM_vaultBucket     the vault bucket
+#
+# Output: log lines on stderr; one stdout line
+#   WIRE_BACKUP_RESULT {"hostname","role","tools":{name:path},"cassandraVersion","nodetoolStatusB64"}
+# (`nodetool status` output, base64; null for role wireServer). On failure: exit non-zero, and the
+# last stderr line is `wire-backup: <host>: <what failed> — <how to fix>`.
+set -euo pipefail
+set -o errtrace
+umask 077
+export LC_ALL=C
+
+# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
+exec 3>&1 1>&2
+
+readonly SCRIPT=preflight
+HOST=${HOSTNAME:-$(uname -n)}
+FAIL_MESSAGE=''
+ERR_AT=''
+WORK_DIR=''
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
+# fail <what failed> <how to fix>: exits; the EXIT trap prints the message as the last stderr line.
+fail() {
+  FAIL_MESSAGE="$1 — $2"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
+  if ((rc != 0)); then
+    if [[ -z $FAIL_MESSAGE ]]; then
+      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and run the backup again"
+    fi
+    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
+  fi
+  exit "$rc"
+}
+trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
+trap on_exit EXIT
+trap 'fail "$SCRIPT was interrupted by a signal" "run the backup again"' INT TERM HUP
+
+# json_str <value>: the value as a JSON string literal.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[$'\x01'-$'\x1f']/?}
+  printf '"%s"' "$s"
+}
+# shown <value>: a value made safe to quote in a one-line message.
+shown() {
+  local s=${1:0:120}
+  printf "'%s'" "${s//[^[:print:]]/?}"
+}
+# check_param <name> <value> <regex> <what is expected>
+check_param() {
+  if ! [[ $2 =~ $3 ]]; then
+    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
+  fi
+}
+# check_abs_path <name> <value>
+check_abs_path() {
+  check_param "$1" "$2" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
+  if [[ /$2/ == */../* ]]; then
+    fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a path without '..'"
+  fi
+}
+
+# --- inputs ------------------------------------------------------------------------------------
+ROLE=${SSM_role-}
+VAULT_BUCKET=${SSM_vaultBucket-}
+check_param role "$ROLE" '^(cassandra|wireServer)$' "cassandra or wireServer"
+check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
+if [[ $ROLE == cassandra ]]; then
+  DATA_DIR=${SSM_dataDir-}
+  check_abs_path dataDir "$DATA_DIR"
+else
+  WIRE_SERVER_PATH=${SSM_wireServerPath-}
+  check_abs_path wireServerPath "$WIRE_SERVER_PATH"
+fi
+
+# Wire's Ansible installs Cassandra's tools in /opt/cassandra/bin, which the SSM agent's PATH lacks.
+if [[ -d /opt/cassandra/bin ]]; then PATH="$PATH:/opt/cassandra/bin"; fi
+
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-preflight.XXXXXX")
+log "role $ROLE on $HOST"
+
+# --- tools -------------------------------------------------------------------------------------
+# package_of <tool>: how to install the tool.
+package_of() {
+  case $1 in
+    nodetool) printf 'Cassandra (put its bin directory, e.g. /opt/cassandra/bin, on PATH)' ;;
+    aws) printf 'the AWS CLI (Debian/Ubuntu package awscli, or AWS CLI v2)' ;;
+    find) printf 'the findutils package' ;;
+    sha256sum | base64) printf 'the coreutils package' ;;
+    tar) printf 'the tar package' ;;
+    gzip) printf 'the gzip package' ;;
+    *) printf 'the package that provides it' ;;
+  esac
+}
+if [[ $ROLE == cassandra ]]; then
+  TOOLS=(nodetool aws find sha256sum)
+else
+  TOOLS=(tar gzip aws sha256sum)
+fi
+TOOLS_JSON=''
+for tool in "${TOOLS[@]}"; do
+  if ! tool_path=$(command -v -- "$tool"); then
+    fail "required tool '$tool' is not installed or not on PATH" "install $(package_of "$tool")"
+  fi
+  TOOLS_JSON+="${TOOLS_JSON:+,}$(json_str "$tool"):$(json_str "$tool_path")"
+  log "tool $tool: $tool_path"
+done
+
+# --- vault -------------------------------------------------------------------------------------
+if ! aws s3api head-bucket --bucket "$VAULT_BUCKET" >"$WORK_DIR/head-bucket.out" 2>&1; then
+  sed 's/^/  aws: /' "$WORK_DIR/head-bucket.out" | tail -n 5 >&2
+  if grep -qE '\(404\)|Not Found|NoSuchBucket' "$WORK_DIR/head-bucket.out"; then
+    fail "vault bucket '$VAULT_BUCKET' does not exist (aws s3api head-bucket: 404)" \
+      "set vaultBucket to the vault bucket of the deployed stack, or check the S3 endpoint and region this host uses"
+  elif grep -qE '\(403\)|Forbidden|AccessDenied' "$WORK_DIR/head-bucket.out"; then
+    fail "vault bucket '$VAULT_BUCKET' denies this host's credentials (aws s3api head-bucket: 403)" \
+      "attach the wire-backup instance role (or policy) to this host so that it may access the bucket"
+  elif grep -qE 'Unable to locate credentials|NoCredentialsError' "$WORK_DIR/head-bucket.out"; then
+    fail "this host has no AWS credentials to reach vault bucket '$VAULT_BUCKET'" \
+      "attach the wire-backup instance role to this host (EC2), or register it as an SSM managed instance with a role"
+  fi
+  fail "vault bucket '$VAULT_BUCKET' is not reachable from this host (aws s3api head-bucket failed)" \
+    "check that the S3 endpoint is reachable from this host (proxy, firewall, VPC endpoint) and that the host's credentials are valid"
+fi
+log "vault bucket $VAULT_BUCKET reachable"
+
+# --- data --------------------------------------------------------------------------------------
+CASSANDRA_VERSION_JSON=null
+STATUS_JSON=null
+if [[ $ROLE == cassandra ]]; then
+  if [[ ! -d $DATA_DIR ]]; then
+    fail "Cassandra data directory $DATA_DIR does not exist" "set dataDir to the data_file_directories entry of cassandra.yaml (Wire's Ansible uses /mnt/cassandra/data)"
+  fi
+  if [[ ! -r $DATA_DIR || ! -x $DATA_DIR ]]; then
+    fail "Cassandra data directory $DATA_DIR is not readable by $(id -un)" "run the SSM command as root or as the cassandra user"
+  fi
+  if ! nodetool status >"$WORK_DIR/status.out" 2>"$WORK_DIR/status.err"; then
+    sed 's/^/  nodetool: /' "$WORK_DIR/status.err" "$WORK_DIR/status.out" | tail -n 10 >&2
+    fail "'nodetool status' failed" "start Cassandra on this host and check that JMX is reachable (newer installs need 'nodetool -h ::FFFF:127.0.0.1')"
+  fi
+  if ! nodetool version >"$WORK_DIR/version.out" 2>"$WORK_DIR/version.err"; then
+    sed 's/^/  nodetool: /' "$WORK_DIR/version.err" | tail -n 10 >&2
+    fail "'nodetool version' failed" "start Cassandra on this host and check that JMX is reachable"
+  fi
+  CASSANDRA_VERSION=$(awk -F': *' '/^ReleaseVersion/ { print $2; exit }' "$WORK_DIR/version.out")
+  if [[ -z $CASSANDRA_VERSION ]]; then
+    fail "'nodetool version' printed no ReleaseVersion" "check the nodetool on PATH belongs to this node's Cassandra"
+  fi
+  CASSANDRA_VERSION_JSON=$(json_str "$CASSANDRA_VERSION")
+  # Keep the result under SSM's stdout limit: squeeze column padding (the parser splits on blanks).
+  STATUS_B64=$(base64 -w0 <"$WORK_DIR/status.out")
+  if ((${#STATUS_B64} > 16000)); then
+    STATUS_B64=$(tr -s ' ' <"$WORK_DIR/status.out" | base64 -w0)
+  fi
+  if ((${#STATUS_B64} > 18000)); then
+    fail "'nodetool status' output is too large for the SSM result (${#STATUS_B64} base64 characters)" \
+      "report this to the wire-backup maintainers (clusters of more than about 150 nodes need the status in the vault)"
+  fi
+  STATUS_JSON=$(json_str "$STATUS_B64")
+  log "Cassandra $CASSANDRA_VERSION, data directory $DATA_DIR, nodetool status: $(grep -cE '^[UD?][NLJM] ' "$WORK_DIR/status.out" || true) node(s)"
+else
+  if [[ ! -d $WIRE_SERVER_PATH ]]; then
+    fail "wire-server folder $WIRE_SERVER_PATH does not exist" "set wireServerPath to the wire-server deployment folder on this host"
+  fi
+  if [[ ! -r $WIRE_SERVER_PATH || ! -x $WIRE_SERVER_PATH ]]; then
+    fail "wire-server folder $WIRE_SERVER_PATH is not readable by $(id -un)" "run the SSM command as root or as the folder's owner"
+  fi
+  log "wire-server folder $WIRE_SERVER_PATH readable"
+fi
+
+printf 'WIRE_BACKUP_RESULT {"hostname":%s,"role":%s,"tools":{%s},"cassandraVersion":%s,"nodetoolStatusB64":%s}\n' \
+  "$(json_str "$HOST")" "$(json_str "$ROLE")" "$TOOLS_JSON" "$CASSANDRA_VERSION_JSON" "$STATUS_JSON" >&3
+log "ok"

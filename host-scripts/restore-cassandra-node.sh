@@ -1,0 +1,414 @@
+#!/usr/bin/env bash
+# wire-backup host script: restore the SSTables of one backed-up Cassandra node.
+#
+# Run by SSM Run Command (document parameter `fooBar` arrives as the environment variable SSM_fooBar) on
+# a node of the target cluster (mode import: the node that takes over the source node's token ranges) or
+# on any host that reaches the target cluster (mode load). The schema must be in place first
+# (restore-cassandra-schema.sh). Steps:
+#   1. read the source node's files.tsv (`relpath\tsize\tsha256\tversionId`, relpath =
+#      `<keyspace>/<table>-<table id>/<file or .<index>/file>`) and keep the files of the selected keyspaces
+#      (empty list = every non-system keyspace in it); the snapshots' own manifest.json and schema.cql are
+#      not needed to load data and are left out;
+#   2. check, before anything is written: the target tables exist (import: `nodetool tablestats`; load:
+#      cqlsh against the first reachable load target when cqlsh is available), and the staging
+#      filesystem has room;
+#   3. download the files into `<stagingDir>/<run>/<keyspace>/<table>/…`: one `aws s3 cp --recursive` per
+#      keyspace from the node's vault prefix, restricted to the listed files, then every file's size and
+#      SHA-256 are checked and the ones that differ (a newer version at the same key) are fetched by their
+#      exact version id (`aws s3api get-object --version-id`, in parallel); a file still wrong fails the
+#      restore, naming it, before anything is loaded;
+#   4. unless dryRun, per table: mode import → `nodetool import <keyspace> <table> <dir>` (the node moves
+#      the files into its data directory; run as root, the staging files are handed to the user Cassandra
+#      runs as); mode load → `sstableloader -d <loadTargets> <dir>` (streams to the replicas owning each
+#      range, in any topology);
+#   5. remove the staging run directory (also on failure).
+#
+# Parameters (environment): SSM_vaultBucket, SSM_clusterName, SSM_sourceHostId, SSM_filesKey,
+#   SSM_keyspaces (comma list, may be empty), SSM_mode (import|load), SSM_loadTargets (comma list of
+#   addresses, required for load), SSM_stagingDir, SSM_dryRun (true|false).
+# Output: log lines on stderr, one per table; one stdout line `WIRE_BACKUP_RESULT {"tables","files","bytes",
+#   "mode","keyspaces","emptyTables","dryRun"}` (tables = tables loaded, emptyTables = tables whose backup
+#   holds no SSTable). On failure: exit non-zero, last stderr line
+#   `wire-backup: <host>: <what failed> — <how to fix>`.
+set -euo pipefail
+set -o errtrace
+umask 077
+export LC_ALL=C
+
+# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
+exec 3>&1 1>&2
+
+readonly SCRIPT=restore-cassandra-node
+HOST=${HOSTNAME:-$(uname -n)}
+FAIL_MESSAGE=''
+ERR_AT=''
+WORK_DIR=''
+RUN_DIR=''
+CREATED_STAGING=''
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
+# fail <what failed> <how to fix>: exits; the EXIT trap cleans up and prints the message last.
+fail() {
+  FAIL_MESSAGE="$1 — $2"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if [[ -n $RUN_DIR ]]; then rm -rf -- "$RUN_DIR"; fi
+  if [[ -n $CREATED_STAGING ]]; then rmdir -- "$CREATED_STAGING" 2>/dev/null; fi
+  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
+  if ((rc != 0)); then
+    if [[ -z $FAIL_MESSAGE ]]; then
+      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and run the restore again"
+    fi
+    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
+  fi
+  exit "$rc"
+}
+trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
+trap on_exit EXIT
+trap 'fail "$SCRIPT was interrupted by a signal" "run the restore again (loading the same SSTables twice is harmless)"' INT TERM HUP
+
+# json_str <value>: the value as a JSON string literal.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[$'\x01'-$'\x1f']/?}
+  printf '"%s"' "$s"
+}
+# shown <value>: a value made safe to quote in a one-line message.
+shown() {
+  local s=${1:0:120}
+  printf "'%s'" "${s//[^[:print:]]/?}"
+}
+# check_param <name> <value> <regex> <what is expected>
+check_param() {
+  if ! [[ $2 =~ $3 ]]; then
+    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
+  fi
+}
+# check_no_dotdot <name> <value>
+check_no_dotdot() {
+  if [[ /$2/ == */../* ]]; then
+    fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a value without '..'"
+  fi
+}
+# tail_of <file> <prefix>: the last lines of a command's output, into the log.
+tail_of() { grep -v '^WARNING: cqlsh was built against' "$1" | sed "s/^/  $2: /" | tail -n 15 >&2 || true; }
+# package_of <tool>: how to install the tool.
+package_of() {
+  case $1 in
+    nodetool | sstableloader) printf 'Cassandra (put its bin directory, e.g. /opt/cassandra/bin, on PATH)' ;;
+    aws) printf 'the AWS CLI (Debian/Ubuntu package awscli, or AWS CLI v2)' ;;
+    sha256sum | df | stat) printf 'the coreutils package' ;;
+    xargs | find) printf 'the findutils package' ;;
+    *) printf 'the package that provides it' ;;
+  esac
+}
+# human <bytes>
+human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1; while (b >= 1024 && i < 5) { b /= 1024; i++ } printf (i == 1 ? "%d %s" : "%.1f %s"), b, u[i] }'; }
+
+# --- inputs ------------------------------------------------------------------------------------
+readonly SYSTEM_KEYSPACES=' system system_auth system_distributed system_schema system_traces system_views system_virtual_schema system_cluster_metadata '
+VAULT_BUCKET=${SSM_vaultBucket-}
+CLUSTER_NAME=${SSM_clusterName-}
+SOURCE_HOST_ID=${SSM_sourceHostId-}
+FILES_KEY=${SSM_filesKey-}
+KEYSPACES_PARAM=${SSM_keyspaces-}
+MODE=${SSM_mode-}
+LOAD_TARGETS=${SSM_loadTargets-}
+STAGING_DIR=${SSM_stagingDir-}
+DRY_RUN=${SSM_dryRun-}
+check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
+check_param clusterName "$CLUSTER_NAME" '^[A-Za-z0-9._-]{1,64}$' 'the cluster name of the backup (letters, digits, ., _, -)'
+if [[ $CLUSTER_NAME == . || $CLUSTER_NAME == .. ]]; then
+  fail "parameter clusterName is invalid: $(shown "$CLUSTER_NAME")" "set SSM_clusterName to the cluster name of the backup"
+fi
+check_param sourceHostId "$SOURCE_HOST_ID" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' \
+  "the host id of the backed-up node (its manifest's hostId)"
+check_param filesKey "$FILES_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" "the vault key of the backed-up node's files.tsv"
+check_no_dotdot filesKey "$FILES_KEY"
+check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
+  'a comma-separated list of keyspace names (letters, digits, _), or empty for every keyspace in files.tsv'
+check_param mode "$MODE" '^(import|load)$' 'import (same topology: nodetool import on this node) or load (sstableloader)'
+check_param loadTargets "$LOAD_TARGETS" '^[0-9a-fA-F.:,]*$' 'a comma-separated list of node addresses'
+check_param stagingDir "$STAGING_DIR" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
+check_no_dotdot stagingDir "$STAGING_DIR"
+check_param dryRun "$DRY_RUN" '^(true|false)$' 'true or false'
+while [[ $STAGING_DIR == */ && $STAGING_DIR != / ]]; do STAGING_DIR=${STAGING_DIR%/}; done
+if [[ $STAGING_DIR == / ]]; then
+  fail "parameter stagingDir is invalid: '/'" "set SSM_stagingDir to a folder for temporary files, e.g. /var/tmp/wire-backup-restore"
+fi
+LOAD_TARGET_LIST=()
+if [[ $MODE == load ]]; then
+  IFS=, read -r -a LOAD_TARGET_LIST <<<"$LOAD_TARGETS"
+  if ((${#LOAD_TARGET_LIST[@]} == 0)) || [[ $LOAD_TARGETS == ,* || $LOAD_TARGETS == *, || $LOAD_TARGETS == *,,* ]]; then
+    fail "parameter loadTargets is empty or has an empty entry: $(shown "$LOAD_TARGETS")" \
+      "set SSM_loadTargets to the addresses of one or more nodes of the target cluster, e.g. 10.0.0.11,10.0.0.12"
+  fi
+fi
+
+if [[ -d /opt/cassandra/bin ]]; then PATH="$PATH:/opt/cassandra/bin"; fi
+TOOLS=(aws sha256sum xargs find df stat)
+if [[ $MODE == import ]]; then TOOLS+=(nodetool); else TOOLS+=(sstableloader); fi
+for tool in "${TOOLS[@]}"; do
+  if ! command -v -- "$tool" >/dev/null; then
+    fail "required tool '$tool' is not installed or not on PATH" "install $(package_of "$tool")"
+  fi
+done
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-restore-node.XXXXXX")
+PREFIX="cassandra/$CLUSTER_NAME/$SOURCE_HOST_ID"
+STARTED=$SECONDS
+log "restore of node $SOURCE_HOST_ID ($PREFIX) by $MODE${LOAD_TARGETS:+ to $LOAD_TARGETS}, keyspaces ${KEYSPACES_PARAM:-(all in files.tsv)}, dryRun $DRY_RUN"
+
+# --- 1. the file list --------------------------------------------------------------------------
+if ! aws s3 cp --only-show-errors "s3://$VAULT_BUCKET/$FILES_KEY" "$WORK_DIR/files.tsv" >"$WORK_DIR/get.out" 2>&1; then
+  tail_of "$WORK_DIR/get.out" aws
+  fail "download of s3://$VAULT_BUCKET/$FILES_KEY failed" \
+    "check the node's files key (its manifest names it) and that this host can read the vault"
+fi
+# plan.tsv: keyspace, table dir, table, path in the table dir, size, sha256, versionId.
+if ! awk -F'\t' -v OFS='\t' '
+  /^[ \t]*$/ || /^#/ { next }
+  {
+    bad = ""
+    if (NF < 4) bad = "fewer than 4 fields"
+    else if ($1 !~ /^[A-Za-z0-9._+=\/-]+$/ || ("/" $1 "/") ~ /\/\.?\.?\// ) bad = "bad path"
+    else if ($2 !~ /^[0-9]+$/) bad = "bad size"
+    else if ($3 !~ /^[0-9a-f]+$/ || length($3) != 64) bad = "bad sha256"
+    else if ($4 !~ /^[A-Za-z0-9._-]+$/) bad = "bad version id"
+    if (bad == "") {
+      n = split($1, p, "/")
+      if (n < 3) bad = "path has no keyspace/table/file"
+      else if (p[1] !~ /^[A-Za-z][A-Za-z0-9_]*$/ || p[2] !~ /^[A-Za-z0-9_]+(-[0-9a-f]+)?$/) bad = "bad keyspace or table folder"
+    }
+    if (bad != "") { printf "line %d: %s: %s\n", NR, bad, substr($0, 1, 200) > "/dev/stderr"; exit 1 }
+    table = p[2]; sub(/-[0-9a-f]+$/, "", table)
+    rest = substr($1, length(p[1]) + length(p[2]) + 3)
+    print p[1], p[2], table, rest, $2, $3, $4
+  }' "$WORK_DIR/files.tsv" >"$WORK_DIR/all.tsv" 2>"$WORK_DIR/parse.err"; then
+  tail_of "$WORK_DIR/parse.err" files.tsv
+  fail "s3://$VAULT_BUCKET/$FILES_KEY is not a valid files.tsv" "check the key: it must be a node's files.tsv written by wire-backup"
+fi
+ALL_KEYSPACES=()
+while IFS= read -r ks; do ALL_KEYSPACES+=("$ks"); done < <(cut -f1 "$WORK_DIR/all.tsv" | sort -u)
+KEYSPACES=()
+declare -A SELECTED=()
+if [[ -z $KEYSPACES_PARAM ]]; then
+  for ks in "${ALL_KEYSPACES[@]}"; do
+    if [[ $SYSTEM_KEYSPACES == *" $ks "* ]]; then continue; fi
+    KEYSPACES+=("$ks")
+    SELECTED[$ks]=1
+  done
+else
+  IFS=, read -r -a REQUESTED <<<"$KEYSPACES_PARAM"
+  for ks in "${REQUESTED[@]}"; do
+    if [[ -z $ks || -n ${SELECTED[$ks]-} ]]; then continue; fi
+    if ! printf '%s\n' "${ALL_KEYSPACES[@]}" | grep -qxF -- "$ks"; then
+      fail "keyspace '$ks' is not in the node's backup (s3://$VAULT_BUCKET/$FILES_KEY)" \
+        "remove it from the keyspaces list; this backup holds: ${ALL_KEYSPACES[*]:-nothing}"
+    fi
+    KEYSPACES+=("$ks")
+    SELECTED[$ks]=1
+  done
+fi
+if ((${#KEYSPACES[@]} == 0)); then
+  fail "the node's backup holds no non-system keyspace" "check the files key, or name the keyspaces to restore"
+fi
+# Keep the selected keyspaces' files; a snapshot's manifest.json and schema.cql are not SSTable files.
+awk -F'\t' -v list=" ${KEYSPACES[*]} " 'index(list, " " $1 " ") && $4 != "manifest.json" && $4 != "schema.cql"' \
+  "$WORK_DIR/all.tsv" >"$WORK_DIR/plan.tsv"
+DUPLICATE=$(cut -f1-3 "$WORK_DIR/plan.tsv" | sort -u | awk -F'\t' 'seen[$1 "." $3]++ { print $1 "." $3; exit }')
+if [[ -n $DUPLICATE ]]; then
+  fail "files.tsv holds two table folders for table $DUPLICATE" "restore that keyspace by hand, or leave it out of the keyspaces list"
+fi
+# tables.tsv: keyspace, table dir, table, files, bytes, SSTables (Data.db files outside index folders).
+awk -F'\t' -v OFS='\t' '{ k = $1 "\t" $2 "\t" $3; if (!(k in n)) o[++m] = k; n[k]++; b[k] += $5; if ($4 ~ /^[^\/]*-Data\.db$/) d[k]++ }
+  END { for (i = 1; i <= m; i++) print o[i], n[o[i]], sprintf("%.0f", b[o[i]]), d[o[i]] + 0 }' "$WORK_DIR/plan.tsv" >"$WORK_DIR/tables.tsv"
+read -r FILES BYTES < <(awk -F'\t' '{ n++; b += $5 } END { printf "%d %.0f\n", n, b }' "$WORK_DIR/plan.tsv")
+TABLE_COUNT=$(wc -l <"$WORK_DIR/tables.tsv")
+log "keyspaces ${KEYSPACES[*]}: $TABLE_COUNT table(s), $FILES file(s), $(human "$BYTES")"
+
+# --- 2. refusals -------------------------------------------------------------------------------
+LOADABLE=()
+while IFS=$'\t' read -r ks _ table _ _ sstables; do
+  if ((sstables > 0)); then LOADABLE+=("$ks.$table"); fi
+done <"$WORK_DIR/tables.tsv"
+if ((${#LOADABLE[@]} > 0)); then
+  if [[ $MODE == import ]]; then
+    if ! nodetool tablestats -- "${LOADABLE[@]}" >"$WORK_DIR/tablestats.out" 2>&1; then
+      tail_of "$WORK_DIR/tablestats.out" nodetool
+      fail "not every table to import exists on this node (see nodetool's message above)" \
+        "restore the schema first (restore-cassandra-schema), check that Cassandra runs on $HOST, and run the restore again"
+    fi
+  elif command -v cqlsh >/dev/null; then
+    checked=''
+    for target in "${LOAD_TARGET_LIST[@]}"; do
+      if CQLSH_HOST=$target cqlsh --connect-timeout=20 --request-timeout=60 \
+        -e 'SELECT keyspace_name, table_name FROM system_schema.tables' >"$WORK_DIR/tables.out" 2>&1; then
+        checked=$target
+        break
+      fi
+    done
+    if [[ -n $checked ]]; then
+      awk '/^-+(\+-+)*$/ { body = 1; next } body && /^[ \t]*$/ { body = 0 }
+        body { gsub(/[ \t]+\|[ \t]+/, "."); gsub(/^[ \t]+|[ \t]+$/, ""); print }' "$WORK_DIR/tables.out" >"$WORK_DIR/target-tables.txt"
+      ABSENT=$(printf '%s\n' "${LOADABLE[@]}" | grep -vxF -f "$WORK_DIR/target-tables.txt" | head -n 10 | tr '\n' ' ' || true)
+      if [[ -n $ABSENT ]]; then
+        fail "tables missing in the target cluster ($checked): $ABSENT" \
+          "restore the schema on the target cluster first (restore-cassandra-schema) and run the restore again"
+      fi
+    else
+      tail_of "$WORK_DIR/tables.out" cqlsh
+      log "WARNING: cannot check the target tables with cqlsh; sstableloader's output is checked instead"
+    fi
+  fi
+fi
+existing=$STAGING_DIR
+while [[ ! -e $existing ]]; do existing=$(dirname -- "$existing"); done
+if [[ ! -d $existing || ! -w $existing ]]; then
+  fail "cannot create the staging folder $STAGING_DIR ($existing is not a writable folder)" \
+    "set stagingDir to a folder on a filesystem with room for $(human "$BYTES"), writable by the SSM command's user"
+fi
+AVAILABLE=$(df -Pk -- "$existing" | awk 'NR == 2 { printf "%.0f", $4 * 1024 }')
+NEEDED=$((BYTES + BYTES / 20 + 64 * 1024 * 1024))
+if ((AVAILABLE < NEEDED)); then
+  fail "not enough room to stage the files: $(human "$BYTES") needed, $(human "$AVAILABLE") free in $existing" \
+    "free space there or set stagingDir to a filesystem with more room"
+fi
+
+# --- 3. download and verify --------------------------------------------------------------------
+if [[ ! -d $STAGING_DIR ]]; then
+  # Traversable by the Cassandra daemon's user (nodetool import reads from here), not listable.
+  (umask 022 && mkdir -p -- "$STAGING_DIR")
+  chmod 0711 -- "$STAGING_DIR"
+  CREATED_STAGING=$STAGING_DIR
+fi
+RUN_DIR=$(mktemp -d "$STAGING_DIR/run-$(date -u +%Y%m%dT%H%M%SZ).XXXXXX")
+log "staging in $RUN_DIR"
+download_started=$SECONDS
+for ks in "${KEYSPACES[@]}"; do
+  # Include patterns are exact paths: names in files.tsv hold none of the * ? [ wildcards.
+  awk -F'\t' -v ks="$ks" '$1 == ks { print $2 "/" $4 }' "$WORK_DIR/plan.tsv" >"$WORK_DIR/includes.txt"
+  count=$(wc -l <"$WORK_DIR/includes.txt")
+  if ((count == 0)); then continue; fi
+  split -l 2000 -d -a 4 -- "$WORK_DIR/includes.txt" "$WORK_DIR/includes."
+  for chunk in "$WORK_DIR"/includes.[0-9]*; do
+    args=()
+    while IFS= read -r path; do args+=(--include "$path"); done <"$chunk"
+    rm -f -- "$chunk"
+    if ! aws s3 cp --recursive --only-show-errors "s3://$VAULT_BUCKET/$PREFIX/$ks/" "$RUN_DIR/$ks/" --exclude '*' "${args[@]}" \
+      >"$WORK_DIR/cp.out" 2>&1; then
+      tail_of "$WORK_DIR/cp.out" aws
+      log "WARNING: the bulk download of keyspace $ks reported errors; the files it missed are fetched one by one"
+    fi
+  done
+  log "keyspace $ks: bulk download of $count file(s) done ($((SECONDS - download_started)) s so far)"
+done
+# Table folders lose their id suffix: sstableloader takes keyspace and table from the last two names.
+while IFS=$'\t' read -r ks dir table _; do
+  if [[ $dir != "$table" && -d $RUN_DIR/$ks/$dir ]]; then mv -T -- "$RUN_DIR/$ks/$dir" "$RUN_DIR/$ks/$table"; fi
+  mkdir -p -- "$RUN_DIR/$ks/$table"
+done <"$WORK_DIR/tables.tsv"
+# expected.tsv: local path, size, sha256, vault key, versionId, relpath.
+awk -F'\t' -v OFS='\t' -v run="$RUN_DIR" -v prefix="$PREFIX" \
+  '{ print run "/" $1 "/" $3 "/" $4, $5, $6, prefix "/" $1 "/" $2 "/" $4, $7, $1 "/" $2 "/" $4 }' \
+  "$WORK_DIR/plan.tsv" >"$WORK_DIR/expected.tsv"
+# verify <expected.tsv> <bad.tsv>: the lines of files that are missing or differ in size or SHA-256, with
+# what was found as a 7th field.
+verify() {
+  find "$RUN_DIR" -type f -printf '%p\t%s\n' >"$WORK_DIR/found.tsv"
+  awk -F'\t' 'FILENAME == ARGV[1] { size[$1] = $2; next } ($1 in size) && size[$1] == $2 { print $1 }' \
+    "$WORK_DIR/found.tsv" "$1" >"$WORK_DIR/present.txt"
+  : >"$WORK_DIR/hashes.txt"
+  if [[ -s $WORK_DIR/present.txt ]]; then
+    xargs -r -d '\n' -P "$(nproc 2>/dev/null || echo 2)" -n 32 sha256sum -- <"$WORK_DIR/present.txt" >"$WORK_DIR/hashes.txt"
+  fi
+  awk -F'\t' -v OFS='\t' 'FILENAME == ARGV[1] { got[substr($0, 67)] = substr($0, 1, 64); next }
+    got[$1] != $3 { print $0, (($1 in got) ? "SHA-256 " got[$1] : "missing or of another size") }' "$WORK_DIR/hashes.txt" "$1" >"$2"
+}
+verify "$WORK_DIR/expected.tsv" "$WORK_DIR/bad.tsv"
+REFETCH=$(wc -l <"$WORK_DIR/bad.tsv")
+if ((REFETCH > 0)); then
+  log "$REFETCH file(s) differ from the latest object at their key: fetching their exact versions"
+  # shellcheck disable=SC2016 # the sh -c script expands its own arguments
+  awk -F'\t' '{ print $4; print $5; print $1 }' "$WORK_DIR/bad.tsv" |
+    xargs -r -d '\n' -n 3 -P 8 sh -c 'mkdir -p -- "$(dirname -- "$3")" && aws s3api get-object --bucket "$0" --key "$1" --version-id "$2" "$3" >/dev/null' \
+      "$VAULT_BUCKET" 2>"$WORK_DIR/refetch.err" || tail_of "$WORK_DIR/refetch.err" aws
+  cut -f1-6 "$WORK_DIR/bad.tsv" >"$WORK_DIR/again.tsv"
+  verify "$WORK_DIR/again.tsv" "$WORK_DIR/bad.tsv"
+fi
+if [[ -s $WORK_DIR/bad.tsv ]]; then
+  awk -F'\t' '{ printf "  bad file: %s (version %s): expected %s bytes, SHA-256 %s; found %s\n", $6, $5, $2, $3, $7 }' \
+    "$WORK_DIR/bad.tsv" | head -n 20 >&2
+  fail "$(wc -l <"$WORK_DIR/bad.tsv") file(s) of the backup do not match files.tsv, e.g. $(head -n 1 "$WORK_DIR/bad.tsv" | cut -f6) (version $(head -n 1 "$WORK_DIR/bad.tsv" | cut -f5)); nothing was loaded" \
+    "the vault copy is damaged or missing: restore this node from another backup (and run a deep-verified backup soon)"
+fi
+log "downloaded and verified $FILES file(s), $(human "$BYTES"), in $((SECONDS - download_started)) s ($REFETCH fetched by version)"
+
+keyspaces_json=$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done)
+keyspaces_json=${keyspaces_json%,}
+EMPTY_TABLES=$((TABLE_COUNT - ${#LOADABLE[@]}))
+if [[ $DRY_RUN == true ]]; then
+  printf 'WIRE_BACKUP_RESULT {"tables":%s,"files":%s,"bytes":%s,"mode":"%s","keyspaces":[%s],"emptyTables":%s,"dryRun":true}\n' \
+    "${#LOADABLE[@]}" "$FILES" "$BYTES" "$MODE" "$keyspaces_json" "$EMPTY_TABLES" >&3
+  log "dry run: every file of the backup is in the vault and intact; nothing was loaded"
+  exit 0
+fi
+
+# --- 4. load -----------------------------------------------------------------------------------
+if [[ $MODE == import && $(id -u) == 0 ]]; then
+  # The daemon reads and moves the staged files: hand them to the user Cassandra runs as.
+  mapfile -t OWNERS < <(ps -eo uid=,args= | awk '/org\.apache\.cassandra\.service\.CassandraDaemon/ && !/awk/ { print $1 }' | sort -u)
+  if ((${#OWNERS[@]} == 1)) && [[ ${OWNERS[0]} != 0 ]]; then
+    chown -R -- "${OWNERS[0]}" "$RUN_DIR"
+    log "staged files handed to uid ${OWNERS[0]} (the Cassandra daemon)"
+  elif ((${#OWNERS[@]} > 1)); then
+    log "WARNING: Cassandra daemons of several users run here (uids ${OWNERS[*]}); the staged files stay owned by root"
+  fi
+fi
+done_tables=0
+i=0
+while IFS=$'\t' read -r ks _ table files bytes sstables; do
+  i=$((i + 1))
+  dir="$RUN_DIR/$ks/$table"
+  if ((sstables == 0)); then
+    log "table $i/$TABLE_COUNT $ks.$table: no SSTable in the backup (empty table), skipped"
+    continue
+  fi
+  t0=$SECONDS
+  if [[ $MODE == import ]]; then
+    log "table $i/$TABLE_COUNT $ks.$table: nodetool import of $sstables SSTable(s), $files file(s), $(human "$bytes")"
+    if ! nodetool import -- "$ks" "$table" "$dir" >"$WORK_DIR/load.out" 2>&1; then
+      tail_of "$WORK_DIR/load.out" nodetool
+      fail "nodetool import of $ks.$table failed ($done_tables of ${#LOADABLE[@]} table(s) were restored before it)" \
+        "read Cassandra's system.log on $HOST for the cause (a table of another schema, tokens this node does not own: use mode load), fix it and run the restore again: importing the same SSTables again is harmless"
+    fi
+  else
+    log "table $i/$TABLE_COUNT $ks.$table: sstableloader of $sstables SSTable(s), $files file(s), $(human "$bytes") to $LOAD_TARGETS"
+    if ! sstableloader --no-progress -d "$LOAD_TARGETS" "$dir" >"$WORK_DIR/load.out" 2>&1; then
+      tail_of "$WORK_DIR/load.out" sstableloader
+      fail "sstableloader of $ks.$table failed ($done_tables of ${#LOADABLE[@]} table(s) were restored before it)" \
+        "check that the load targets are up and reachable on the native and storage ports, and run the restore again: loading the same SSTables again is harmless"
+    fi
+    # sstableloader skips the files of a table the target cluster lacks, and still exits 0.
+    if grep -q "^Skipping file" "$WORK_DIR/load.out"; then
+      tail_of "$WORK_DIR/load.out" sstableloader
+      fail "sstableloader skipped the files of $ks.$table ($done_tables of ${#LOADABLE[@]} table(s) were restored before it)" \
+        "restore the schema on the target cluster first (restore-cassandra-schema) and run the restore again"
+    fi
+  fi
+  done_tables=$((done_tables + 1))
+  log "table $i/$TABLE_COUNT $ks.$table: done in $((SECONDS - t0)) s"
+  rm -rf -- "$dir"
+done <"$WORK_DIR/tables.tsv"
+
+printf 'WIRE_BACKUP_RESULT {"tables":%s,"files":%s,"bytes":%s,"mode":"%s","keyspaces":[%s],"emptyTables":%s,"dryRun":false}\n' \
+  "$done_tables" "$FILES" "$BYTES" "$MODE" "$keyspaces_json" "$EMPTY_TABLES" >&3
+log "done in $((SECONDS - STARTED)) s: $done_tables table(s) of ${KEYSPACES[*]} restored by $MODE ($FILES file(s), $(human "$BYTES")); check row counts, then run 'nodetool repair' when the cluster has several replicas"

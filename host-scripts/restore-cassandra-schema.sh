@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# wire-backup host script: restore the schema of Cassandra keyspaces from a backup's schema.cql.
+#
+# Run by SSM Run Command on one Cassandra node of the target cluster (document parameter `fooBar` arrives
+# as the environment variable SSM_fooBar). Steps:
+#   1. download schema.cql (the output of `DESCRIBE SCHEMA`) from the vault;
+#   2. split it into statements (`;` outside strings, quoted names, $$ bodies and comments) and keep the
+#      CREATE KEYSPACE / TYPE / TABLE / INDEX / MATERIALIZED VIEW / FUNCTION / AGGREGATE statements of the
+#      selected keyspaces (empty list = every non-system keyspace in the file), each made
+#      `CREATE … IF NOT EXISTS`; other statements are reported and skipped;
+#   3. refuse when a selected keyspace already exists in the cluster with rows in any of its tables
+#      (`SELECT * … LIMIT 1` per table) and overwrite is false;
+#   4. unless dryRun: apply the statements with `cqlsh -f`, wait until `nodetool describecluster` shows
+#      one schema version, and check that every table of the file now exists.
+# Existing tables are left as they are (IF NOT EXISTS): a schema that differs from the backup's is not
+# altered.
+#
+# Parameters (environment): SSM_vaultBucket, SSM_schemaKey, SSM_keyspaces (comma list, may be empty),
+#   SSM_overwrite (true|false), SSM_dryRun (true|false).
+# Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"keyspaces":[…],"tables":N,
+#   "statements":N,"skipped":N,"dryRun":bool}`. On failure: exit non-zero, last stderr line
+#   `wire-backup: <host>: <what failed> — <how to fix>`.
+set -euo pipefail
+set -o errtrace
+umask 077
+export LC_ALL=C
+
+# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
+exec 3>&1 1>&2
+
+readonly SCRIPT=restore-cassandra-schema
+HOST=${HOSTNAME:-$(uname -n)}
+FAIL_MESSAGE=''
+ERR_AT=''
+WORK_DIR=''
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
+# fail <what failed> <how to fix>: exits; the EXIT trap cleans up and prints the message last.
+fail() {
+  FAIL_MESSAGE="$1 — $2"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
+  if ((rc != 0)); then
+    if [[ -z $FAIL_MESSAGE ]]; then
+      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and run the restore again"
+    fi
+    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
+  fi
+  exit "$rc"
+}
+trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
+trap on_exit EXIT
+trap 'fail "$SCRIPT was interrupted by a signal" "run the restore again (every statement is IF NOT EXISTS)"' INT TERM HUP
+
+# json_str <value>: the value as a JSON string literal.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[$'\x01'-$'\x1f']/?}
+  printf '"%s"' "$s"
+}
+# shown <value>: a value made safe to quote in a one-line message.
+shown() {
+  local s=${1:0:120}
+  printf "'%s'" "${s//[^[:print:]]/?}"
+}
+# check_param <name> <value> <regex> <what is expected>
+check_param() {
+  if ! [[ $2 =~ $3 ]]; then
+    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
+  fi
+}
+# check_no_dotdot <name> <value>
+check_no_dotdot() {
+  if [[ /$2/ == */../* ]]; then
+    fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a value without '..'"
+  fi
+}
+# tail_of <file> <prefix>: the last lines of a command's output, into the log.
+tail_of() { sed "s/^/  $2: /" "$1" | tail -n 15 >&2; }
+# package_of <tool>: how to install the tool.
+package_of() {
+  case $1 in
+    nodetool) printf 'Cassandra (put its bin directory, e.g. /opt/cassandra/bin, on PATH)' ;;
+    cqlsh) printf 'cqlsh (Debian/Ubuntu: the cassandra package, or pip install cqlsh)' ;;
+    aws) printf 'the AWS CLI (Debian/Ubuntu package awscli, or AWS CLI v2)' ;;
+    *) printf 'the package that provides it' ;;
+  esac
+}
+# cq <cql name>: the name as a quoted CQL identifier.
+cq() { printf '"%s"' "${1//\"/\"\"}"; }
+
+# --- inputs ------------------------------------------------------------------------------------
+VAULT_BUCKET=${SSM_vaultBucket-}
+SCHEMA_KEY=${SSM_schemaKey-}
+KEYSPACES_PARAM=${SSM_keyspaces-}
+OVERWRITE=${SSM_overwrite-}
+DRY_RUN=${SSM_dryRun-}
+check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
+check_param schemaKey "$SCHEMA_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" "a vault object key (the backup's cassandra/schema.cql)"
+check_no_dotdot schemaKey "$SCHEMA_KEY"
+check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
+  'a comma-separated list of keyspace names (letters, digits, _), or empty for every keyspace in the schema'
+check_param overwrite "$OVERWRITE" '^(true|false)$' 'true or false'
+check_param dryRun "$DRY_RUN" '^(true|false)$' 'true or false'
+
+if [[ -d /opt/cassandra/bin ]]; then PATH="$PATH:/opt/cassandra/bin"; fi
+for tool in aws cqlsh nodetool; do
+  if ! command -v -- "$tool" >/dev/null; then
+    fail "required tool '$tool' is not installed or not on PATH" "install $(package_of "$tool")"
+  fi
+done
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-restore-schema.XXXXXX")
+readonly CQLSH_OPTS=(--request-timeout=120 --connect-timeout=30)
+
+# --- 1. download -------------------------------------------------------------------------------
+log "schema s3://$VAULT_BUCKET/$SCHEMA_KEY, keyspaces ${KEYSPACES_PARAM:-(all in the file)}, overwrite $OVERWRITE, dryRun $DRY_RUN"
+if ! aws s3 cp --only-show-errors "s3://$VAULT_BUCKET/$SCHEMA_KEY" "$WORK_DIR/schema.cql" >"$WORK_DIR/get.out" 2>&1; then
+  tail_of "$WORK_DIR/get.out" aws
+  fail "download of s3://$VAULT_BUCKET/$SCHEMA_KEY failed" \
+    "check the backup's schema key (its manifest names it) and that this host can read the vault"
+fi
+
+# --- 2. statements -----------------------------------------------------------------------------
+# Writes the kept statements to `out` and one line per statement to `summary`:
+#   KEPT <kind> <keyspace> <name> | OTHER <first 100 characters> | MISSING <keyspace> | ERROR <message>.
+# Names are CQL names: unquoted ones lowercased, quoted ones unquoted.
+read -r -d '' SPLIT_AWK <<'AWK' || true
+function trim(s) { sub(/^[ \t\r\n]+/, "", s); sub(/[ \t\r\n]+$/, "", s); return s }
+# ident(s): parses a name at the start of s into ID (normalised) and IDLEN (characters used).
+function ident(s,   i, ch, r) {
+  if (substr(s, 1, 1) == "\"") {
+    r = ""
+    for (i = 2; i <= length(s); i++) {
+      ch = substr(s, i, 1)
+      if (ch == "\"") {
+        if (substr(s, i + 1, 1) == "\"") { r = r "\""; i++; continue }
+        ID = r; IDLEN = i; return 1
+      }
+      r = r ch
+    }
+    return 0
+  }
+  if (match(s, /^[A-Za-z0-9_]+/)) { ID = tolower(substr(s, 1, RLENGTH)); IDLEN = RLENGTH; return 1 }
+  return 0
+}
+# qname(s): parses `[ks.]name` into QKS ("" when unqualified), QNAME.
+function qname(s,   a) {
+  if (!ident(s)) return 0
+  a = ID; s = substr(s, IDLEN + 1)
+  if (substr(s, 1, 1) == ".") {
+    if (!ident(substr(s, 2))) return 0
+    QKS = a; QNAME = ID; return 1
+  }
+  QKS = ""; QNAME = a; return 1
+}
+function add(s,   u, kind, rest, head, pre, ine, rep) {
+  s = trim(s)
+  if (s == "") return
+  u = toupper(s); kind = ""; rep = 0
+  if (match(u, "^CREATE" WS "+KEYSPACE" WS "+")) kind = "KEYSPACE"
+  else if (match(u, "^CREATE" WS "+TYPE" WS "+")) kind = "TYPE"
+  else if (match(u, "^CREATE" WS "+(TABLE|COLUMNFAMILY)" WS "+")) kind = "TABLE"
+  else if (match(u, "^CREATE" WS "+(CUSTOM" WS "+)?INDEX" WS "+")) kind = "INDEX"
+  else if (match(u, "^CREATE" WS "+MATERIALIZED" WS "+VIEW" WS "+")) kind = "VIEW"
+  else if (match(u, "^CREATE" WS "+(OR" WS "+REPLACE" WS "+)?FUNCTION" WS "+")) kind = "FUNCTION"
+  else if (match(u, "^CREATE" WS "+(OR" WS "+REPLACE" WS "+)?AGGREGATE" WS "+")) kind = "AGGREGATE"
+  if (kind == "") {
+    head = substr(s, 1, 100); gsub(/[ \t\r\n]+/, " ", head)
+    N++; K[N] = "OTHER"; T[N] = head; return
+  }
+  pre = substr(s, 1, RLENGTH); rest = substr(s, RLENGTH + 1)
+  if (toupper(pre) ~ ("OR" WS "+REPLACE")) rep = 1
+  ine = ""
+  if (match(toupper(rest), "^IF" WS "+NOT" WS "+EXISTS" WS "+")) { ine = substr(rest, 1, RLENGTH); rest = substr(rest, RLENGTH + 1) }
+  else if (!rep) ine = "IF NOT EXISTS "
+  if (kind == "INDEX") {
+    # CREATE [CUSTOM] INDEX [name] ON [ks.]table ...
+    if (!match(toupper(rest), "^ON" WS "+")) {
+      if (!ident(rest)) { ERR = "cannot read the index name in: " substr(s, 1, 100); return }
+      if (!match(toupper(substr(rest, IDLEN + 1)), "^" WS "+ON" WS "+")) { ERR = "cannot read the table of: " substr(s, 1, 100); return }
+      name = ID; RSTART += IDLEN
+    } else name = ""
+    if (!qname(substr(rest, RSTART + RLENGTH))) { ERR = "cannot read the table of: " substr(s, 1, 100); return }
+    ks = QKS; if (name == "") name = QNAME "_idx"
+  } else {
+    if (!qname(rest)) { ERR = "cannot read the name in: " substr(s, 1, 100); return }
+    if (kind == "KEYSPACE") { ks = QNAME; name = QNAME }
+    else { ks = QKS; name = QNAME }
+  }
+  if (ks == "") { ERR = "statement without a keyspace-qualified name: " substr(s, 1, 100); return }
+  N++; K[N] = kind; KS[N] = ks; NM[N] = name; T[N] = pre ine rest
+  if (!(ks in SEEN)) { SEEN[ks] = 1; ORDER[++NKS] = ks }
+}
+BEGIN { WS = "[ \t\r\n]"; SYS = " system system_auth system_distributed system_schema system_traces system_views system_virtual_schema system_cluster_metadata " }
+# cqlsh prints its version warning on stdout, so a captured DESCRIBE SCHEMA may start with it.
+/^WARNING: cqlsh / { next }
+# Line by line; mode: 0 CQL, 1 '…', 2 "…", 3 $$…$$, 4 /* … */. `st` is the statement so far, comments
+# replaced by a blank.
+{
+  line = $0 "\n"; len = length(line); seg = 1; i = 1
+  while (i <= len) {
+    if (mode == 4) {
+      j = index(substr(line, i), "*/")
+      if (j == 0) { i = len + 1; seg = i; break }
+      i += j + 1; seg = i; mode = 0; continue
+    }
+    c = substr(line, i, 1)
+    if (mode == 0) {
+      c2 = substr(line, i, 2)
+      if (c2 == "--" || c2 == "//") { st = st substr(line, seg, i - seg) "\n"; i = len + 1; seg = i; break }
+      if (c2 == "/*") { st = st substr(line, seg, i - seg) " "; mode = 4; i += 2; continue }
+      if (c2 == "$$") { mode = 3; i += 2; continue }
+      if (c == "'") mode = 1
+      else if (c == "\"") mode = 2
+      else if (c == ";") { add(st substr(line, seg, i - seg)); st = ""; i++; seg = i; continue }
+    } else if (mode == 1 || mode == 2) {
+      q = (mode == 1) ? "'" : "\""
+      if (c == q) { if (substr(line, i + 1, 1) == q) { i += 2; continue } mode = 0 }
+    } else if (substr(line, i, 2) == "$$") { mode = 0; i += 2; continue }
+    i++
+  }
+  if (seg <= len) st = st substr(line, seg)
+}
+END {
+  add(st)
+  if (ERR != "") { print "ERROR\t" ERR > summary; exit }
+  nsel = 0
+  if (keep == "") {
+    for (k = 1; k <= NKS; k++) if (index(SYS, " " ORDER[k] " ") == 0) SEL[ORDER[k]] = ++nsel
+  } else {
+    nk = split(keep, want, ",")
+    for (k = 1; k <= nk; k++) {
+      if (want[k] == "" || (want[k] in SEL)) continue
+      if (!(want[k] in SEEN)) { print "MISSING\t" want[k] > summary; continue }
+      SEL[want[k]] = ++nsel
+    }
+  }
+  for (n = 1; n <= N; n++) {
+    if (K[n] == "OTHER") { print "OTHER\t" T[n] > summary; continue }
+    if (!(KS[n] in SEL)) continue
+    print T[n] ";\n" > out
+    print "KEPT\t" K[n] "\t" KS[n] "\t" NM[n] > summary
+  }
+}
+AWK
+: >"$WORK_DIR/filtered.cql"
+: >"$WORK_DIR/summary.tsv"
+awk -v keep="$KEYSPACES_PARAM" -v out="$WORK_DIR/filtered.cql" -v summary="$WORK_DIR/summary.tsv" "$SPLIT_AWK" \
+  "$WORK_DIR/schema.cql"
+if grep -q '^ERROR' "$WORK_DIR/summary.tsv"; then
+  fail "cannot read s3://$VAULT_BUCKET/$SCHEMA_KEY: $(cut -f2- "$WORK_DIR/summary.tsv" | head -n 1)" \
+    "check the file is the output of DESCRIBE SCHEMA; fix it in a copy and restore the schema by hand (cqlsh -f)"
+fi
+MISSING=$(awk -F'\t' '$1 == "MISSING" { printf "%s%s", sep, $2; sep = ", " }' "$WORK_DIR/summary.tsv")
+if [[ -n $MISSING ]]; then
+  fail "keyspace(s) $MISSING are not in the backup's schema s3://$VAULT_BUCKET/$SCHEMA_KEY" \
+    "remove them from the keyspaces list (the backup did not include them)"
+fi
+SKIPPED=$(grep -c '^OTHER' "$WORK_DIR/summary.tsv" || true)
+if ((SKIPPED > 0)); then
+  log "WARNING: $SKIPPED statement(s) that are not CREATE statements of a keyspace are skipped, e.g.:"
+  awk -F'\t' '$1 == "OTHER" { print "  skipped: " $2 }' "$WORK_DIR/summary.tsv" | head -n 5 >&2
+fi
+KEYSPACES=()
+while IFS= read -r ks; do KEYSPACES+=("$ks"); done < <(awk -F'\t' '$1 == "KEPT" && !seen[$3]++ { print $3 }' "$WORK_DIR/summary.tsv")
+if ((${#KEYSPACES[@]} == 0)); then
+  fail "s3://$VAULT_BUCKET/$SCHEMA_KEY holds no statement of a non-system keyspace" \
+    "check the backup's schema key; name the keyspaces to restore"
+fi
+STATEMENTS=$(grep -c '^KEPT' "$WORK_DIR/summary.tsv")
+TABLES=$(grep -c $'^KEPT\tTABLE\t' "$WORK_DIR/summary.tsv" || true)
+log "keyspaces ${KEYSPACES[*]}: $STATEMENTS statement(s), $TABLES table(s)"
+for ks in "${KEYSPACES[@]}"; do
+  log "  $ks: $(awk -F'\t' -v ks="$ks" '$1 == "KEPT" && $3 == ks { n[$2]++ } END { for (k in n) printf "%s %d  ", tolower(k), n[k] }' "$WORK_DIR/summary.tsv")"
+done
+
+# --- 3. the target cluster ---------------------------------------------------------------------
+# cqlsh defaults to localhost; Wire's nodes often listen on their own address only.
+if ! cqlsh "${CQLSH_OPTS[@]}" -e 'SELECT release_version FROM system.local' >"$WORK_DIR/probe.out" 2>&1; then
+  ADDRESS=''
+  if nodetool info >"$WORK_DIR/info.out" 2>&1 && nodetool status >"$WORK_DIR/status.out" 2>&1; then
+    HOST_ID=$(awk -F: '$1 ~ /^ID[ \t]*$/ { gsub(/[ \t\r]/, "", $2); print $2; exit }' "$WORK_DIR/info.out")
+    ADDRESS=$(awk -v id="$HOST_ID" '$1 ~ /^[UD?][NLJM]$/ { for (i = 3; i <= NF; i++) if ($i == id) { print $2; exit } }' "$WORK_DIR/status.out")
+  fi
+  if [[ -z $ADDRESS ]] || ! CQLSH_HOST=$ADDRESS cqlsh "${CQLSH_OPTS[@]}" -e 'SELECT release_version FROM system.local' \
+    >"$WORK_DIR/probe.out" 2>&1; then
+    tail_of "$WORK_DIR/probe.out" cqlsh
+    fail "cannot connect to Cassandra with cqlsh (localhost${ADDRESS:+ and $ADDRESS})" \
+      "check that Cassandra runs on $HOST and accepts CQL connections (cqlsh -e 'DESCRIBE KEYSPACES'); with authentication, put the credentials in ~/.cassandra/cqlshrc of the SSM command's user"
+  fi
+  export CQLSH_HOST=$ADDRESS
+  log "cqlsh connects through $ADDRESS"
+fi
+# cql_rows <cql file> <output>: runs the statements; the output's tables as `a|b` lines (padding trimmed).
+cql_rows() {
+  if ! cqlsh "${CQLSH_OPTS[@]}" -f "$1" >"$WORK_DIR/cql.out" 2>&1; then
+    tail_of "$WORK_DIR/cql.out" cqlsh
+    return 1
+  fi
+  awk '/^-+(\+-+)*$/ { body = 1; next } body && /^[ \t]*$/ { body = 0 } body { gsub(/[ \t]+\|[ \t]+/, "|"); gsub(/^[ \t]+|[ \t]+$/, ""); print }' \
+    "$WORK_DIR/cql.out" >"$2"
+}
+printf 'SELECT keyspace_name, table_name FROM system_schema.tables;\n' >"$WORK_DIR/tables.cql"
+if ! cql_rows "$WORK_DIR/tables.cql" "$WORK_DIR/existing.txt"; then
+  fail "cannot read system_schema.tables with cqlsh" "check that Cassandra on $HOST is up (nodetool status) and run the restore again"
+fi
+: >"$WORK_DIR/probe-rows.cql"
+PROBED=()
+for ks in "${KEYSPACES[@]}"; do
+  while IFS='|' read -r eks table; do
+    if [[ $eks != "$ks" ]]; then continue; fi
+    printf 'SELECT * FROM %s.%s LIMIT 1;\n' "$(cq "$ks")" "$(cq "$table")" >>"$WORK_DIR/probe-rows.cql"
+    PROBED+=("$ks.$table")
+  done <"$WORK_DIR/existing.txt"
+done
+NON_EMPTY=()
+if ((${#PROBED[@]} > 0)); then
+  log "${#PROBED[@]} table(s) of these keyspaces already exist in the cluster: checking them for rows"
+  if ! cqlsh "${CQLSH_OPTS[@]}" -f "$WORK_DIR/probe-rows.cql" >"$WORK_DIR/rows.out" 2>&1; then
+    tail_of "$WORK_DIR/rows.out" cqlsh
+    fail "cannot check the existing tables for rows" "check that Cassandra on $HOST is up (nodetool status) and run the restore again"
+  fi
+  mapfile -t COUNTS < <(sed -n 's/^(\([0-9][0-9]*\) rows)$/\1/p' "$WORK_DIR/rows.out")
+  if ((${#COUNTS[@]} != ${#PROBED[@]})); then
+    tail_of "$WORK_DIR/rows.out" cqlsh
+    fail "cannot check the existing tables for rows (${#COUNTS[@]} answers to ${#PROBED[@]} queries)" "run the restore again"
+  fi
+  for i in "${!PROBED[@]}"; do
+    if ((COUNTS[i] > 0)); then NON_EMPTY+=("${PROBED[i]}"); fi
+  done
+fi
+if ((${#NON_EMPTY[@]} > 0)); then
+  if [[ $OVERWRITE != true ]]; then
+    fail "keyspace data already exists in the cluster (rows in ${NON_EMPTY[*]:0:10}); refusing without overwrite" \
+      "restore into an empty cluster or drop these keyspaces first, or set overwrite to true to keep their data and add what is missing"
+  fi
+  log "WARNING: tables with rows exist (${NON_EMPTY[*]:0:10}); overwrite is true: existing tables are kept as they are"
+fi
+# A keyspace the file does not create (a schema taken from the snapshots' schema.cql files) must exist.
+printf 'SELECT keyspace_name FROM system_schema.keyspaces;\n' >"$WORK_DIR/keyspaces.cql"
+if ! cql_rows "$WORK_DIR/keyspaces.cql" "$WORK_DIR/existing-keyspaces.txt"; then
+  fail "cannot read system_schema.keyspaces with cqlsh" "check that Cassandra on $HOST is up (nodetool status) and run the restore again"
+fi
+for ks in "${KEYSPACES[@]}"; do
+  if ! grep -q $'^KEPT\tKEYSPACE\t'"$ks"$'\t' "$WORK_DIR/summary.tsv" && ! grep -qxF -- "$ks" "$WORK_DIR/existing-keyspaces.txt"; then
+    fail "the schema has no CREATE KEYSPACE statement for $ks and the cluster has no keyspace $ks" \
+      "create the keyspace with the replication of the old cluster (cqlsh -e \"CREATE KEYSPACE $ks WITH replication = {...}\"), then run the restore again"
+  fi
+done
+
+if [[ $DRY_RUN == true ]]; then
+  printf 'WIRE_BACKUP_RESULT {"keyspaces":[%s],"tables":%s,"statements":%s,"skipped":%s,"dryRun":true}\n' \
+    "$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done | sed 's/,$//')" "$TABLES" "$STATEMENTS" "$SKIPPED" >&3
+  log "dry run: the schema is readable and the cluster can take it; nothing was changed"
+  exit 0
+fi
+
+# --- 4. apply ----------------------------------------------------------------------------------
+started=$SECONDS
+log "applying $STATEMENTS statement(s) with cqlsh"
+if ! cqlsh "${CQLSH_OPTS[@]}" -f "$WORK_DIR/filtered.cql" >"$WORK_DIR/apply.out" 2>&1; then
+  grep -v '^WARNING: cqlsh was built against' "$WORK_DIR/apply.out" | sed 's/^/  cqlsh: /' | head -n 15 >&2
+  fail "applying the schema of ${KEYSPACES[*]} failed (first errors above)" \
+    "fix the cause (a missing keyspace, a disabled feature such as materialized views, a different schema already in place) and run the restore again: every statement is IF NOT EXISTS"
+fi
+log "applied in $((SECONDS - started)) s; waiting for schema agreement"
+deadline=$((SECONDS + 300))
+while :; do
+  versions=-1
+  if nodetool describecluster >"$WORK_DIR/describe.out" 2>&1; then
+    versions=$(awk '/^[ \t]*Schema versions:/ { s = 1; next }
+      s && /^[ \t]*$/ { exit } s && /UNREACHABLE/ { u = 1 } s && /: \[/ { n++ } END { print (u ? -1 : n + 0) }' "$WORK_DIR/describe.out")
+  fi
+  if ((versions == 1)); then break; fi
+  if ((SECONDS > deadline)); then
+    tail_of "$WORK_DIR/describe.out" nodetool
+    fail "the cluster did not agree on one schema version within 300 s" \
+      "check that every node is up (nodetool status) and run 'nodetool describecluster' until it shows one schema version; the schema was applied"
+  fi
+  sleep 2
+done
+# Every table of the file must now exist.
+if ! cql_rows "$WORK_DIR/tables.cql" "$WORK_DIR/existing.txt"; then
+  fail "cannot read system_schema.tables after applying the schema" "check that Cassandra on $HOST is up and run the restore again"
+fi
+ABSENT=$(awk -F'\t' 'FILENAME == ARGV[1] { have[$0] = 1; next } $1 == "KEPT" && $2 == "TABLE" && !(($3 "|" $4) in have) { printf "%s%s.%s", sep, $3, $4; sep = " " }' \
+  "$WORK_DIR/existing.txt" "$WORK_DIR/summary.tsv")
+if [[ -n $ABSENT ]]; then
+  fail "tables missing after applying the schema: ${ABSENT:0:300}" "read the cqlsh output above and run the restore again"
+fi
+printf 'WIRE_BACKUP_RESULT {"keyspaces":[%s],"tables":%s,"statements":%s,"skipped":%s,"dryRun":false}\n' \
+  "$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done | sed 's/,$//')" "$TABLES" "$STATEMENTS" "$SKIPPED" >&3
+log "done in $((SECONDS - started)) s: schema of ${KEYSPACES[*]} ($TABLES table(s)) in place, one schema version in the cluster"

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# wire-backup host script: stream the wire-server deployment folder to the vault as a gzip'd TAR.
+#
+# Run by SSM Run Command on the wire-server deploy host (document parameter `fooBar` arrives as the
+# environment variable SSM_fooBar). `tar -C <parent> -cf - <basename> | gzip -<level>` is streamed
+# straight into `aws s3 cp - s3://<vaultBucket>/<archiveKey>`: no copy of the archive is written on the
+# host. Its SHA-256 and byte count are taken on the way, through fifos. Any failing stage fails the
+# script (pipefail); an object uploaded from a broken stream is deleted again.
+#
+# Parameters (environment): SSM_wireServerPath, SSM_vaultBucket, SSM_archiveKey, SSM_compressionLevel (1-9).
+# Output: log lines on stderr; one stdout line
+#   `WIRE_BACKUP_RESULT {"key","bytes","sha256","rootEntry"}` (rootEntry = the folder's basename, the
+#   archive's top-level entry). On failure: exit non-zero, last stderr line
+#   `wire-backup: <host>: <what failed> — <how to fix>`.
+set -euo pipefail
+set -o errtrace
+umask 077
+export LC_ALL=C
+
+# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
+exec 3>&1 1>&2
+
+readonly SCRIPT=wire-server-archive
+HOST=${HOSTNAME:-$(uname -n)}
+FAIL_MESSAGE=''
+ERR_AT=''
+WORK_DIR=''
+READER_PIDS=()
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
+# fail <what failed> <how to fix>: exits; the EXIT trap prints the message as the last stderr line.
+fail() {
+  FAIL_MESSAGE="$1 — $2"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if ((${#READER_PIDS[@]} > 0)); then kill "${READER_PIDS[@]}" 2>/dev/null; fi
+  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
+  if ((rc != 0)); then
+    if [[ -z $FAIL_MESSAGE ]]; then
+      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and run the backup again"
+    fi
+    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
+  fi
+  exit "$rc"
+}
+trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
+trap on_exit EXIT
+trap 'fail "$SCRIPT was interrupted by a signal" "run the backup again"' INT TERM HUP
+
+# json_str <value>: the value as a JSON string literal.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[$'\x01'-$'\x1f']/?}
+  printf '"%s"' "$s"
+}
+# shown <value>: a value made safe to quote in a one-line message.
+shown() {
+  local s=${1:0:120}
+  printf "'%s'" "${s//[^[:print:]]/?}"
+}
+# check_param <name> <value> <regex> <what is expected>
+check_param() {
+  if ! [[ $2 =~ $3 ]]; then
+    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
+  fi
+}
+# check_no_dotdot <name> <value>
+check_no_dotdot() {
+  if [[ /$2/ == */../* ]]; then
+    fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a value without '..'"
+  fi
+}
+# package_of <tool>: how to install the tool.
+package_of() {
+  case $1 in
+    aws) printf 'the AWS CLI (Debian/Ubuntu package awscli, or AWS CLI v2)' ;;
+    sha256sum | wc) printf 'the coreutils package' ;;
+    tar) printf 'the tar package' ;;
+    gzip) printf 'the gzip package' ;;
+    *) printf 'the package that provides it' ;;
+  esac
+}
+
+# --- inputs ------------------------------------------------------------------------------------
+WIRE_SERVER_PATH=${SSM_wireServerPath-}
+VAULT_BUCKET=${SSM_vaultBucket-}
+ARCHIVE_KEY=${SSM_archiveKey-}
+COMPRESSION_LEVEL=${SSM_compressionLevel-}
+check_param wireServerPath "$WIRE_SERVER_PATH" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
+check_no_dotdot wireServerPath "$WIRE_SERVER_PATH"
+check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
+check_param archiveKey "$ARCHIVE_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" 'a vault object key'
+check_no_dotdot archiveKey "$ARCHIVE_KEY"
+check_param compressionLevel "$COMPRESSION_LEVEL" '^[1-9]$' 'a gzip level from 1 to 9'
+
+# Normalise trailing slashes and single-dot segments so that dirname/basename name the folder itself.
+FOLDER=$WIRE_SERVER_PATH
+while [[ $FOLDER == */ && $FOLDER != / ]]; do FOLDER=${FOLDER%/}; done
+while [[ $FOLDER == */. ]]; do FOLDER=${FOLDER%/.}; done
+PARENT=$(dirname -- "$FOLDER")
+ROOT_ENTRY=$(basename -- "$FOLDER")
+if [[ $FOLDER == / || -z $ROOT_ENTRY || $ROOT_ENTRY == . ]]; then
+  fail "parameter wireServerPath is invalid: $(shown "$WIRE_SERVER_PATH") is not a folder below /" \
+    "set SSM_wireServerPath to the wire-server deployment folder"
+fi
+
+for tool in tar gzip aws sha256sum wc; do
+  if ! command -v -- "$tool" >/dev/null; then
+    fail "required tool '$tool' is not installed or not on PATH" "install $(package_of "$tool")"
+  fi
+done
+if [[ ! -d $FOLDER ]]; then
+  fail "wire-server folder $FOLDER does not exist" "set wireServerPath to the wire-server deployment folder on this host"
+fi
+if [[ ! -r $FOLDER || ! -x $FOLDER ]]; then
+  fail "wire-server folder $FOLDER is not readable by $(id -un)" "run the SSM command as root or as the folder's owner"
+fi
+
+# --- stream ------------------------------------------------------------------------------------
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-archive.XXXXXX")
+mkfifo -m 600 "$WORK_DIR/hash.fifo" "$WORK_DIR/count.fifo"
+sha256sum <"$WORK_DIR/hash.fifo" >"$WORK_DIR/sha256.out" &
+READER_PIDS+=($!)
+wc -c <"$WORK_DIR/count.fifo" >"$WORK_DIR/bytes.out" &
+READER_PIDS+=($!)
+
+DESTINATION="s3://$VAULT_BUCKET/$ARCHIVE_KEY"
+log "streaming tar of $FOLDER | gzip -$COMPRESSION_LEVEL to $DESTINATION"
+set +e
+tar -C "$PARENT" -cf - -- "$ROOT_ENTRY" 2>"$WORK_DIR/tar.err" |
+  gzip "-$COMPRESSION_LEVEL" 2>"$WORK_DIR/gzip.err" |
+  tee -- "$WORK_DIR/hash.fifo" "$WORK_DIR/count.fifo" 2>"$WORK_DIR/tee.err" |
+  aws s3 cp --only-show-errors - "$DESTINATION" >"$WORK_DIR/aws.out" 2>&1
+STATUSES=("${PIPESTATUS[@]}")
+wait "${READER_PIDS[0]}"
+HASH_RC=$?
+wait "${READER_PIDS[1]}"
+COUNT_RC=$?
+READER_PIDS=()
+set -e
+TAR_RC=${STATUSES[0]}
+GZIP_RC=${STATUSES[1]}
+TEE_RC=${STATUSES[2]}
+AWS_RC=${STATUSES[3]}
+sed 's/^/  tar: /' "$WORK_DIR/tar.err" | tail -n 15 >&2
+
+# An upload failure comes first: tar, gzip and tee then die of SIGPIPE as a consequence.
+if ((AWS_RC != 0)); then
+  sed 's/^/  aws: /' "$WORK_DIR/aws.out" | tail -n 15 >&2
+  fail "upload of the archive to $DESTINATION failed" \
+    "check this host's network path and credentials to the vault (aws s3api head-bucket --bucket $VAULT_BUCKET) and run the backup again"
+fi
+if ((TAR_RC != 0 || GZIP_RC != 0 || TEE_RC != 0 || HASH_RC != 0 || COUNT_RC != 0)); then
+  sed 's/^/  gzip: /' "$WORK_DIR/gzip.err" | tail -n 5 >&2
+  sed 's/^/  tee: /' "$WORK_DIR/tee.err" | tail -n 5 >&2
+  # The upload completed from a broken stream: do not leave a truncated archive at the key.
+  log "deleting the incomplete archive $DESTINATION"
+  aws s3 rm --only-show-errors "$DESTINATION" >&2 2>&1 || log "WARNING: could not delete $DESTINATION"
+  if ((TAR_RC != 0)); then
+    fail "tar of $FOLDER failed (exit $TAR_RC)" "read tar's messages above: make every file in the folder readable for the SSM command's user, or stop what is changing it"
+  fi
+  fail "compressing or hashing the archive failed (gzip $GZIP_RC, tee $TEE_RC, sha256sum $HASH_RC, wc $COUNT_RC)" \
+    "check free memory and the tools on this host, and run the backup again"
+fi
+
+SHA256=$(awk '{ print $1; exit }' "$WORK_DIR/sha256.out")
+BYTES=$(awk '{ print $1; exit }' "$WORK_DIR/bytes.out")
+if ! [[ $SHA256 =~ ^[0-9a-f]{64}$ && $BYTES =~ ^[0-9]+$ ]]; then
+  fail "could not read the archive's sha256 or size" "run the backup again"
+fi
+printf 'WIRE_BACKUP_RESULT {"key":%s,"bytes":%s,"sha256":"%s","rootEntry":%s}\n' \
+  "$(json_str "$ARCHIVE_KEY")" "$BYTES" "$SHA256" "$(json_str "$ROOT_ENTRY")" >&3
+log "uploaded $BYTES bytes (sha256 $SHA256) to $DESTINATION"

@@ -1,0 +1,71 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { App } from 'aws-cdk-lib';
+import type { WireBackupConfig } from '../lib/config.js';
+import { WireBackupStack } from '../lib/wire-backup-stack.js';
+import type { JsonValue } from './runner/asl.js';
+import type { RunnerEventListener } from './runner/events.js';
+import { type CfnTemplate, type ExtractedTemplate, extractTemplate } from './runner/extract.js';
+import { type RunResult, runStateMachine } from './runner/run-state-machine.js';
+import { LocalSsmExecutor } from './runner/ssm-executor.js';
+import { localConfig, localFunctionEnvironment, writeLocalSecrets } from './local-config.js';
+import { readStackInfo, type StackInfo } from './stack-info.js';
+
+/** Synthesizes the stack in-process (Lambda bundling skipped) and extracts what the runner needs. */
+export function synthesizeLocal(config: WireBackupConfig): ExtractedTemplate {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new WireBackupStack(app, 'WireBackup', { config });
+  const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+  return extractTemplate(template, { stackName: stack.stackName });
+}
+
+/** Options of {@link runLocal}. */
+export interface RunLocalOptions {
+  /** `StateMachineName` in the stack (`wire-backup`, `wire-restore`). */
+  readonly stateMachine: string;
+  readonly input: JsonValue;
+  readonly onEvent?: RunnerEventListener;
+  /** Local stack. @default readStackInfo() */
+  readonly stack?: StackInfo;
+  /** Configuration. @default localConfig(stack) */
+  readonly config?: WireBackupConfig;
+  readonly executionName?: string;
+}
+
+/**
+ * Runs one of the stack's state machines — the definition CDK synthesizes — against the local
+ * stack: Lambda states call the real handlers, SSM states run the real document scripts with bash.
+ */
+export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
+  const stack = options.stack ?? readStackInfo();
+  const config = options.config ?? localConfig(stack);
+  const extracted = synthesizeLocal(config);
+  const machine = extracted.stateMachines.find((m) => m.name === options.stateMachine);
+  if (!machine) {
+    throw new Error(
+      `no state machine ${options.stateMachine} in the stack (have: ${extracted.stateMachines.map((m) => m.name).join(', ')})`,
+    );
+  }
+  const secretsFile = writeLocalSecrets(stack);
+  const localEnv = { ...localFunctionEnvironment(stack), WIRE_BACKUP_LOCAL_SECRETS_FILE: secretsFile };
+  const functions = extracted.functions.map((f) => ({ ...f, environment: { ...f.environment, ...localEnv } }));
+  // The runner forwards the executor's command events to onEvent itself.
+  const ssm = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
+  const s3 = new S3Client({
+    endpoint: stack.vault.endpoint,
+    region: stack.vault.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: stack.vault.accessKey, secretAccessKey: stack.vault.secretKey },
+  });
+  try {
+    return await runStateMachine({
+      definition: machine.definition,
+      input: options.input,
+      bindings: { functions, ssm, s3 },
+      stateMachineName: machine.name,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.executionName ? { executionName: options.executionName } : {}),
+    });
+  } finally {
+    s3.destroy();
+  }
+}

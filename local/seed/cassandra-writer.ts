@@ -1,0 +1,116 @@
+import { type Client, concurrent } from 'cassandra-driver';
+import {
+  insertStatement,
+  quoteIdent,
+  schemaStatements,
+  seededKeyspaces,
+  type TableDef,
+  tableDef,
+} from './schema.js';
+import { type CounterWrite, type RowWrite, rowBytes } from './wire-data.js';
+
+/** Writes the seeded schema and rows to Cassandra: DDL, bulk inserts, idempotent counters. */
+
+/** Drops the seeded keyspaces (the seeder owns them; the next write re-creates them). */
+export async function dropSeededKeyspaces(client: Client): Promise<void> {
+  for (const keyspace of seededKeyspaces) {
+    await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`, [], { prepare: false });
+  }
+}
+
+/** Creates the seeded keyspaces, types, tables and indexes where missing (RF = min(3, nodes)). */
+export async function createSeededSchema(client: Client, nodeCount: number): Promise<void> {
+  for (const statement of schemaStatements(nodeCount)) {
+    await client.execute(statement, [], { prepare: false });
+  }
+}
+
+/** Per-table counts of what a write did. */
+export interface WriteCounts {
+  /** Rows (or counter rows) written, by `keyspace.table`. */
+  readonly rows: Record<string, number>;
+  /** Approximate logical bytes written, by `keyspace.table`. */
+  readonly bytes: Record<string, number>;
+}
+
+/** Empty {@link WriteCounts}. */
+export function emptyCounts(): WriteCounts {
+  return { rows: {}, bytes: {} };
+}
+
+function count(into: WriteCounts, table: string, rows: number, bytes: number): void {
+  into.rows[table] = (into.rows[table] ?? 0) + rows;
+  into.bytes[table] = (into.bytes[table] ?? 0) + bytes;
+}
+
+/** Bound parameters of a row for {@link insertStatement}: every column in order (undefined = unset). */
+export function rowParams(table: TableDef, row: RowWrite): unknown[] {
+  const params = Object.keys(table.columns).map((name) => row.values[name]);
+  if (table.perRowTtl) params.push(row.ttl ?? 0);
+  return params;
+}
+
+/** Inserts rows with prepared statements, `concurrency` in flight; adds to `counts`. */
+export async function writeRows(
+  client: Client,
+  rows: readonly RowWrite[],
+  concurrency: number,
+  counts: WriteCounts,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const queries = rows.map((row) => {
+    const table = tableDef(row.table);
+    count(counts, row.table, 1, rowBytes(row.values));
+    return { query: insertStatement(table), params: rowParams(table, row) };
+  });
+  await concurrent.executeConcurrent(client, queries, {
+    concurrencyLevel: concurrency,
+    raiseOnFirstError: true,
+  });
+}
+
+/**
+ * Brings counter rows to the wanted values: reads each row and adds the difference, so writing the
+ * same counters twice leaves them as they are (counter updates are not idempotent by themselves).
+ */
+export async function writeCounters(
+  client: Client,
+  counters: readonly CounterWrite[],
+  concurrency: number,
+  counts: WriteCounts,
+): Promise<void> {
+  if (counters.length === 0) return;
+  const reads = counters.map((write) => {
+    const table = tableDef(write.table);
+    const keys = [...table.partitionKey, ...table.clustering];
+    const names = Object.keys(write.values);
+    return {
+      query: `SELECT ${names.map(quoteIdent).join(', ')} FROM ${table.keyspace}.${quoteIdent(table.name)} WHERE ${keys
+        .map((k) => `${quoteIdent(k)} = ?`)
+        .join(' AND ')}`,
+      params: keys.map((k) => write.key[k]),
+    };
+  });
+  const current = await concurrent.executeConcurrent(client, reads, {
+    concurrencyLevel: concurrency,
+    raiseOnFirstError: true,
+    collectResults: true,
+  });
+  const updates: { query: string; params: unknown[] }[] = [];
+  counters.forEach((write, i) => {
+    const table = tableDef(write.table);
+    const keys = [...table.partitionKey, ...table.clustering];
+    const columns = Object.keys(table.columns).filter((c) => !keys.includes(c));
+    const row = (current.resultItems[i] as { first(): Record<string, unknown> | null } | undefined)?.first();
+    const deltas = columns.map((c) => (write.values[c] ?? 0) - Number(row?.[c]?.toString() ?? 0));
+    count(counts, write.table, 1, rowBytes({ ...write.key, ...write.values }));
+    if (deltas.every((d) => d === 0)) return;
+    updates.push({ query: insertStatement(table), params: [...deltas, ...keys.map((k) => write.key[k])] });
+  });
+  if (updates.length > 0) {
+    await concurrent.executeConcurrent(client, updates, {
+      concurrencyLevel: concurrency,
+      raiseOnFirstError: true,
+    });
+  }
+}

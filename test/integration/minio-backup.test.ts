@@ -1,0 +1,591 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSourceS3Client, createVaultS3Client } from '../../functions/core/clients.js';
+import { BucketNotFoundError, VerificationFailedError } from '../../functions/core/errors.js';
+import { readJsonLines, writeJsonLines } from '../../functions/core/manifest-io.js';
+import { copyBatch } from '../../functions/core/minio-copy.js';
+import {
+  batchKeyOf,
+  compareKeys,
+  type ManifestEntry,
+  manifestEntrySchema,
+  manifestKeyOf,
+  vaultKeyOf,
+} from '../../functions/core/minio-layout.js';
+import { finalizeBucketManifest, verifyBucketManifest } from '../../functions/core/minio-manifest.js';
+import { type BucketBackupPlan, planBucketBackup } from '../../functions/core/minio-plan.js';
+import { readStackInfo } from '../../local/stack-info.js';
+
+const MiB = 1024 * 1024;
+const stack = readStackInfo();
+const source = createSourceS3Client({
+  endpoint: stack.minio.endpoint,
+  region: stack.minio.region,
+  accessKeyId: stack.minio.accessKey,
+  secretAccessKey: stack.minio.secretKey,
+  forcePathStyle: true,
+  legacyChecksums: false,
+});
+const vault = createVaultS3Client({
+  region: stack.vault.region,
+  endpoint: stack.vault.endpoint,
+  forcePathStyle: true,
+  credentials: { accessKeyId: stack.vault.accessKey, secretAccessKey: stack.vault.secretKey },
+});
+const vaultBucket = stack.vault.bucket;
+const runId = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+
+/** One source object the tests put, and what the vault must end up holding. */
+interface SourceObject {
+  readonly key: string;
+  readonly body: Buffer;
+  readonly headers?: Omit<PutObjectCommandInput, 'Bucket' | 'Key' | 'Body'>;
+  /** Upload as multipart to the source (its ETag then has a `-<parts>` suffix). */
+  readonly multipart?: boolean;
+}
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+async function putSource(bucket: string, object: SourceObject): Promise<void> {
+  if (object.multipart) {
+    await new Upload({
+      client: source,
+      partSize: 5 * MiB,
+      params: { Bucket: bucket, Key: object.key, Body: object.body, ...object.headers },
+    }).done();
+    return;
+  }
+  await source.send(
+    new PutObjectCommand({ Bucket: bucket, Key: object.key, Body: object.body, ...object.headers }),
+  );
+}
+
+async function createSourceBucket(objects: readonly SourceObject[]): Promise<string> {
+  const bucket = `it-minio-${runId}-${randomUUID().slice(0, 6)}`;
+  await source.send(new CreateBucketCommand({ Bucket: bucket }));
+  createdBuckets.push(bucket);
+  for (const object of objects) await putSource(bucket, object);
+  return bucket;
+}
+
+async function deleteAllVersions(client: S3Client, bucket: string, prefix: string): Promise<void> {
+  let keyMarker: string | undefined;
+  let versionIdMarker: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+        ...(versionIdMarker ? { VersionIdMarker: versionIdMarker } : {}),
+      }),
+    );
+    for (const version of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+      await client.send(
+        new DeleteObjectCommand({ Bucket: bucket, Key: version.Key, VersionId: version.VersionId }),
+      );
+    }
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+  } while (keyMarker);
+}
+
+async function emptyAndDeleteSourceBucket(bucket: string): Promise<void> {
+  for (;;) {
+    const page = await source.send(new ListObjectsV2Command({ Bucket: bucket }));
+    if (!page.Contents?.length) break;
+    for (const object of page.Contents)
+      await source.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }));
+  }
+  await source.send(new DeleteBucketCommand({ Bucket: bucket }));
+}
+
+async function vaultVersionCount(key: string): Promise<number> {
+  const page = await vault.send(new ListObjectVersionsCommand({ Bucket: vaultBucket, Prefix: key }));
+  return (page.Versions ?? []).filter((version) => version.Key === key).length;
+}
+
+async function readManifest(manifestKey: string): Promise<ManifestEntry[]> {
+  const entries: ManifestEntry[] = [];
+  for await (const entry of readJsonLines(vault, vaultBucket, manifestKey, {
+    parse: (value) => manifestEntrySchema.parse(value),
+  })) {
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** Runs plan → copy every batch → finalize, as the state machine does. */
+async function backUp(bucket: string, backupId: string, previousManifestKey?: string, batchMaxObjects = 3) {
+  const plan = await planBucketBackup({
+    source,
+    vault,
+    sourceBucket: bucket,
+    vaultBucket,
+    backupId,
+    batchMaxObjects,
+    ...(previousManifestKey ? { previousManifestKey } : {}),
+  });
+  const copies = [];
+  for (let n = 1; n <= plan.batches; n++) {
+    copies.push(
+      await copyBatch({
+        source,
+        vault,
+        sourceBucket: bucket,
+        vaultBucket,
+        batchKey: batchKeyOf(backupId, bucket, n),
+      }),
+    );
+  }
+  const summary = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket });
+  return { plan, copies, summary };
+}
+
+const createdBuckets: string[] = [];
+/** Source bucket names used only as vault prefixes (no source bucket behind them). */
+const fakeVaultBuckets: string[] = [];
+const backupIds: string[] = [];
+const newBackupId = (): string => {
+  const id = `it-${runId}-${backupIds.length + 1}`;
+  backupIds.push(id);
+  return id;
+};
+
+afterAll(async () => {
+  for (const bucket of createdBuckets) {
+    await emptyAndDeleteSourceBucket(bucket);
+    await deleteAllVersions(vault, vaultBucket, `minio/${bucket}/`);
+  }
+  for (const bucket of fakeVaultBuckets) await deleteAllVersions(vault, vaultBucket, `minio/${bucket}/`);
+  for (const backupId of backupIds) await deleteAllVersions(vault, vaultBucket, `backups/${backupId}/`);
+});
+
+describe('MinIO bucket backup (plan → copy → finalize → verify)', () => {
+  const big = randomBytes(20 * MiB + 123);
+  const gzipped = gzipSync(Buffer.from('{"hello":"world"}'.repeat(100)));
+  const objects: SourceObject[] = [
+    { key: 'empty', body: Buffer.alloc(0) },
+    {
+      key: 'small.txt',
+      body: Buffer.from('hello wire\n'),
+      headers: {
+        ContentType: 'text/plain; charset=utf-8',
+        CacheControl: 'max-age=3600',
+        ContentDisposition: 'attachment; filename="small.txt"',
+        Metadata: { owner: 'alice', 'asset-token': 'tok-123' },
+      },
+    },
+    {
+      key: 'v3/compressed.json',
+      body: gzipped,
+      headers: { ContentType: 'application/json', ContentEncoding: 'gzip' },
+    },
+    { key: 'big.bin', body: big, headers: { ContentType: 'application/octet-stream' } },
+    { key: 'multipart-source.bin', body: randomBytes(11 * MiB), multipart: true },
+    { key: 'dir with space/a b.txt', body: Buffer.from('spaces') },
+    { key: 'ünïcödé/ファイル.txt', body: Buffer.from('unicode'), headers: { Metadata: { note: 'x' } } },
+    { key: 'plus+sign', body: Buffer.from('plus') },
+    { key: 'percent%20literal', body: Buffer.from('percent') },
+    { key: 'emoji 😀 and ～', body: Buffer.from('emoji') },
+    { key: 'xml <&> chars', body: Buffer.from('xml') },
+  ];
+  let bucket: string;
+  let first: Awaited<ReturnType<typeof backUp>>;
+
+  beforeAll(async () => {
+    bucket = await createSourceBucket(objects);
+    first = await backUp(bucket, newBackupId());
+  });
+
+  it('plans every object in batches of at most three and copies them all', () => {
+    const totalBytes = objects.reduce((sum, o) => sum + o.body.length, 0);
+    expect(first.plan).toMatchObject({
+      bucket,
+      batches: Math.ceil(objects.length / 3),
+      toCopyObjects: objects.length,
+      toCopyBytes: totalBytes,
+      carriedObjects: 0,
+      deletedObjects: 0,
+    } satisfies Partial<BucketBackupPlan>);
+    expect(first.copies.reduce((sum, c) => sum + c.copiedObjects, 0)).toBe(objects.length);
+    expect(first.copies.reduce((sum, c) => sum + c.copiedBytes, 0)).toBe(totalBytes);
+    expect(first.summary).toMatchObject({ objects: objects.length, bytes: totalBytes, carriedObjects: 0 });
+  });
+
+  it('writes a manifest in S3 key order with the SHA-256 of every object', async () => {
+    const manifest = await readManifest(first.summary.manifestKey);
+    const keys = manifest.map((e) => e.key);
+    expect(keys).toEqual(objects.map((o) => o.key).sort(compareKeys));
+    for (const object of objects) {
+      const entry = manifest.find((e) => e.key === object.key);
+      expect(entry?.sha256, object.key).toBe(sha256(object.body));
+      expect(entry?.size, object.key).toBe(object.body.length);
+    }
+  });
+
+  it('keeps content type, encoding, cache control, disposition and user metadata on the vault version', async () => {
+    const manifest = await readManifest(first.summary.manifestKey);
+    const small = manifest.find((e) => e.key === 'small.txt');
+    const head = await vault.send(
+      new HeadObjectCommand({
+        Bucket: vaultBucket,
+        Key: vaultKeyOf(bucket, 'small.txt'),
+        VersionId: small?.versionId,
+      }),
+    );
+    expect(head).toMatchObject({
+      ContentType: 'text/plain; charset=utf-8',
+      CacheControl: 'max-age=3600',
+      ContentDisposition: 'attachment; filename="small.txt"',
+      Metadata: { owner: 'alice', 'asset-token': 'tok-123' },
+    });
+    expect(small).toMatchObject({ contentType: 'text/plain; charset=utf-8', metadata: { owner: 'alice' } });
+    const compressed = await vault.send(
+      new HeadObjectCommand({ Bucket: vaultBucket, Key: vaultKeyOf(bucket, 'v3/compressed.json') }),
+    );
+    expect(compressed).toMatchObject({
+      ContentEncoding: 'gzip',
+      ContentType: 'application/json',
+      ContentLength: gzipped.length,
+    });
+  });
+
+  it('copies an object above the threshold with a multipart upload', async () => {
+    const head = await vault.send(
+      new HeadObjectCommand({ Bucket: vaultBucket, Key: vaultKeyOf(bucket, 'big.bin') }),
+    );
+    expect(head.ContentLength).toBe(big.length);
+    expect(head.ETag).toMatch(/-2"$/); // 20 MiB + 123 bytes in 16 MiB parts
+  });
+
+  it('verifies the manifest against the vault, shallow and deep', async () => {
+    const shallow = await verifyBucketManifest({
+      vault,
+      vaultBucket,
+      manifestKey: first.summary.manifestKey,
+      deep: false,
+    });
+    const deep = await verifyBucketManifest({
+      vault,
+      vaultBucket,
+      manifestKey: first.summary.manifestKey,
+      deep: true,
+    });
+    expect(shallow).toMatchObject({ bucket, objects: objects.length, deep: false });
+    expect(deep).toMatchObject({ bucket, objects: objects.length, deep: true });
+  });
+
+  it('copies only new and changed objects the next time and carries the rest with their versions', async () => {
+    // Arrange
+    await putSource(bucket, {
+      key: 'small.txt',
+      body: Buffer.from('hello again\n'),
+      headers: { ContentType: 'text/plain' },
+    });
+    await putSource(bucket, { key: 'new.txt', body: Buffer.from('new') });
+    await source.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'plus+sign' }));
+    const before = await readManifest(first.summary.manifestKey);
+
+    // Act
+    const second = await backUp(bucket, newBackupId(), first.summary.manifestKey);
+
+    // Assert
+    expect(second.plan).toMatchObject({
+      toCopyObjects: 2,
+      toCopyBytes: 'hello again\n'.length + 'new'.length,
+      carriedObjects: objects.length - 2,
+      deletedObjects: 1,
+      batches: 1,
+    });
+    expect(second.summary).toMatchObject({
+      objects: objects.length,
+      copiedObjects: 2,
+      carriedObjects: objects.length - 2,
+    });
+    const after = await readManifest(second.summary.manifestKey);
+    expect(after.map((e) => e.key)).toEqual(
+      [...objects.map((o) => o.key).filter((k) => k !== 'plus+sign'), 'new.txt'].sort(compareKeys),
+    );
+    for (const entry of after) {
+      const previous = before.find((e) => e.key === entry.key);
+      if (entry.key === 'small.txt') expect(entry.versionId).not.toBe(previous?.versionId);
+      else if (entry.key !== 'new.txt') expect(entry, entry.key).toEqual(previous);
+    }
+    expect(await vaultVersionCount(vaultKeyOf(bucket, 'big.bin'))).toBe(1);
+    await verifyBucketManifest({ vault, vaultBucket, manifestKey: second.summary.manifestKey, deep: true });
+  });
+});
+
+describe('copyBatch', () => {
+  it('records an object deleted after planning as vanished, and the manifest leaves it out', async () => {
+    // Arrange
+    const bucket = await createSourceBucket([
+      { key: 'stays', body: Buffer.from('1') },
+      { key: 'goes', body: Buffer.from('2') },
+    ]);
+    const backupId = newBackupId();
+    await planBucketBackup({ source, vault, sourceBucket: bucket, vaultBucket, backupId });
+    await source.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'goes' }));
+
+    // Act
+    const copied = await copyBatch({
+      source,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      batchKey: batchKeyOf(backupId, bucket, 1),
+    });
+    const summary = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket });
+
+    // Assert
+    expect(copied).toMatchObject({ copiedObjects: 1, vanished: 1 });
+    expect(summary.objects).toBe(1);
+    expect((await readManifest(summary.manifestKey)).map((e) => e.key)).toEqual(['stays']);
+  });
+
+  it('does not copy a batch again once its result is complete', async () => {
+    // Arrange
+    const bucket = await createSourceBucket([{ key: 'once', body: Buffer.from('x') }]);
+    const backupId = newBackupId();
+    await planBucketBackup({ source, vault, sourceBucket: bucket, vaultBucket, backupId });
+    const input = {
+      source,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      batchKey: batchKeyOf(backupId, bucket, 1),
+    };
+
+    // Act
+    const firstRun = await copyBatch(input);
+    const retry = await copyBatch(input);
+
+    // Assert
+    expect(retry).toEqual(firstRun);
+    expect(await vaultVersionCount(vaultKeyOf(bucket, 'once'))).toBe(1);
+  });
+
+  it('never commits a copy whose bytes disagree with the source ETag or length', async () => {
+    // Arrange: a source that serves bytes not matching what it announces (a small fake: real MinIO
+    // cannot be made to lie), copied into the real vault, once as a single PUT, once as multipart.
+    const bucket = `it-minio-${runId}-corrupt`;
+    fakeVaultBuckets.push(bucket);
+    const backupId = newBackupId();
+    const small = Buffer.from('bytes on the wire');
+    const large = randomBytes(17 * MiB);
+    const served = new Map([
+      ['bad-md5', { body: small, etag: `"${'0'.repeat(32)}"`, length: small.length }],
+      ['short-read', { body: small, etag: '"abc-1"', length: small.length + 5 }],
+      ['bad-md5-multipart', { body: large, etag: `"${'1'.repeat(32)}"`, length: large.length }],
+    ]);
+    const lying = {
+      send: async (command: { input: { Key?: string } }) => {
+        const object = served.get(command.input.Key ?? '');
+        if (!object) throw new Error('unexpected request');
+        // 1 MiB chunks, so the multipart case uploads its first part before the check fails.
+        const chunks = Array.from({ length: Math.ceil(object.body.length / MiB) }, (_, i) =>
+          object.body.subarray(i * MiB, (i + 1) * MiB),
+        );
+        return { Body: Readable.from(chunks), ETag: object.etag, ContentLength: object.length };
+      },
+    } as unknown as S3Client;
+    const entries = [...served.keys()].map((key) => ({
+      key,
+      size: 1,
+      etag: 'x',
+      lastModified: new Date(0).toISOString(),
+    }));
+
+    for (const entry of entries) {
+      const batchKey = batchKeyOf(backupId, bucket, entries.indexOf(entry) + 1);
+      await writeJsonLines(vault, vaultBucket, batchKey, [entry]);
+
+      // Act
+      const error = await copyBatch({
+        source: lying,
+        vault,
+        sourceBucket: bucket,
+        vaultBucket,
+        batchKey,
+      }).catch((e: unknown) => e);
+
+      // Assert
+      expect(error, entry.key).toBeInstanceOf(VerificationFailedError);
+      expect((error as Error).message).toContain(`s3://${bucket}/${entry.key}`);
+      expect(await vaultVersionCount(vaultKeyOf(bucket, entry.key)), entry.key).toBe(0);
+      const uploads = await vault.send(
+        new ListMultipartUploadsCommand({ Bucket: vaultBucket, Prefix: vaultKeyOf(bucket, entry.key) }),
+      );
+      expect(uploads.Uploads ?? [], entry.key).toEqual([]);
+    }
+  });
+
+  it('works with the legacy-checksum client for old MinIO', async () => {
+    // Arrange
+    const legacy = createSourceS3Client({
+      endpoint: stack.minio.endpoint,
+      region: stack.minio.region,
+      accessKeyId: stack.minio.accessKey,
+      secretAccessKey: stack.minio.secretKey,
+      forcePathStyle: true,
+      legacyChecksums: true,
+    });
+    const bucket = await createSourceBucket([{ key: 'legacy.bin', body: randomBytes(1000) }]);
+    const backupId = newBackupId();
+    await planBucketBackup({ source: legacy, vault, sourceBucket: bucket, vaultBucket, backupId });
+
+    // Act
+    const copied = await copyBatch({
+      source: legacy,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      batchKey: batchKeyOf(backupId, bucket, 1),
+    });
+
+    // Assert
+    expect(copied).toMatchObject({ copiedObjects: 1, copiedBytes: 1000, vanished: 0 });
+  });
+});
+
+describe('planBucketBackup', () => {
+  it('names the bucket, the endpoint and the fix when the source bucket does not exist', async () => {
+    const missing = `it-minio-${runId}-missing`;
+    const error = await planBucketBackup({
+      source,
+      vault,
+      sourceBucket: missing,
+      vaultBucket,
+      backupId: newBackupId(),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BucketNotFoundError);
+    expect((error as Error).message).toContain(missing);
+    expect((error as Error).message).toContain(stack.minio.endpoint);
+    expect((error as Error).message).toMatch(/create it in MinIO or remove it from minio.buckets/);
+  });
+});
+
+describe('finalizeBucketManifest', () => {
+  it('fails naming the batch that has no result', async () => {
+    // Arrange
+    const bucket = await createSourceBucket([
+      { key: 'a', body: Buffer.from('a') },
+      { key: 'b', body: Buffer.from('b') },
+    ]);
+    const backupId = newBackupId();
+    await planBucketBackup({
+      source,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      backupId,
+      batchMaxObjects: 1,
+    });
+    await copyBatch({
+      source,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      batchKey: batchKeyOf(backupId, bucket, 1),
+    });
+
+    // Act
+    const error = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket }).catch(
+      (e: unknown) => e,
+    );
+
+    // Assert
+    expect(error).toBeInstanceOf(VerificationFailedError);
+    expect((error as Error).message).toContain(batchKeyOf(backupId, bucket, 2));
+  });
+});
+
+describe('verifyBucketManifest', () => {
+  let bucket: string;
+  let manifestKey: string;
+  let manifest: ManifestEntry[];
+
+  beforeAll(async () => {
+    bucket = await createSourceBucket([
+      { key: 'keep', body: Buffer.from('keep me') },
+      { key: 'lost', body: Buffer.from('lose me') },
+      { key: 'overwritten', body: Buffer.from('original') },
+    ]);
+    const { summary } = await backUp(bucket, newBackupId());
+    manifestKey = summary.manifestKey;
+    manifest = await readManifest(manifestKey);
+  });
+
+  it('keeps passing when a vault object is overwritten, because the manifest pins the version', async () => {
+    await vault.send(
+      new PutObjectCommand({ Bucket: vaultBucket, Key: vaultKeyOf(bucket, 'overwritten'), Body: 'tampered' }),
+    );
+    const result = await verifyBucketManifest({ vault, vaultBucket, manifestKey, deep: true });
+    expect(result.objects).toBe(3);
+  });
+
+  it('fails naming the key when the referenced vault version is deleted', async () => {
+    // Arrange
+    const lost = manifest.find((e) => e.key === 'lost');
+    await vault.send(
+      new DeleteObjectCommand({
+        Bucket: vaultBucket,
+        Key: vaultKeyOf(bucket, 'lost'),
+        VersionId: lost?.versionId,
+      }),
+    );
+
+    // Act
+    const error = await verifyBucketManifest({ vault, vaultBucket, manifestKey, deep: false }).catch(
+      (e: unknown) => e,
+    );
+
+    // Assert
+    expect(error).toBeInstanceOf(VerificationFailedError);
+    expect((error as Error).message).toContain(
+      `${vaultKeyOf(bucket, 'lost')} version ${lost?.versionId} is missing`,
+    );
+    expect((error as Error).message).toMatch(/1 of 3 objects failed/);
+  });
+
+  it('fails deep verification naming the key when a version does not hash to the recorded SHA-256', async () => {
+    // Arrange: a manifest whose record for "keep" disagrees with the bytes of its version.
+    const tamperedKey = manifestKeyOf(newBackupId(), bucket);
+    const tampered = manifest
+      .filter((e) => e.key !== 'lost')
+      .map((e) => (e.key === 'keep' ? { ...e, sha256: sha256(Buffer.from('something else')) } : e));
+    await writeJsonLines(vault, vaultBucket, tamperedKey, tampered, { gzip: true });
+
+    // Act
+    const shallow = await verifyBucketManifest({ vault, vaultBucket, manifestKey: tamperedKey, deep: false });
+    const error = await verifyBucketManifest({
+      vault,
+      vaultBucket,
+      manifestKey: tamperedKey,
+      deep: true,
+    }).catch((e: unknown) => e);
+
+    // Assert
+    expect(shallow.objects).toBe(2);
+    expect(error).toBeInstanceOf(VerificationFailedError);
+    expect((error as Error).message).toMatch(
+      /minio\/.*\/keep version .* has SHA-256 [0-9a-f]{64}, the manifest says/,
+    );
+  });
+});
