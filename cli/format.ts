@@ -18,19 +18,40 @@ export function formatDuration(seconds: number): string {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
-const shownTypes = new Set(['StateEntered', 'StateRetried', 'StateCaught', 'MapRunStarted', 'MapRunSucceeded', 'CommandOutput', 'Warning']);
+const shownTypes = new Set([
+  'StateEntered',
+  'StateRetried',
+  'StateCaught',
+  'MapRunStarted',
+  'MapRunSucceeded',
+  'CommandOutput',
+  'Warning',
+]);
 
 /**
  * Progress printer for long runs: the states as they start (Lambda and host-command steps), host
  * scripts' own progress lines, retries and caught errors. `verbose` prints every event.
  */
-export function progressPrinter(write: (line: string) => void, verbose = false): (event: RunnerEvent) => void {
+export function progressPrinter(
+  write: (line: string) => void,
+  verbose = false,
+): (event: RunnerEvent) => void {
   const started = Date.now();
   return (event) => {
     if (!verbose && !shownTypes.has(event.type)) return;
     // Polling chatter of host commands is noise for a person.
-    if (!verbose && event.type === 'StateEntered' && /( Wait| Poll| Done\?| Send| Result)$/.test(event.state ?? '')) return;
-    if (!verbose && event.type === 'StateEntered' && ['Pass', 'Choice', 'Succeed'].includes(event.stateType ?? '')) return;
+    if (
+      !verbose &&
+      event.type === 'StateEntered' &&
+      /( Wait| Poll| Done\?| Send| Result)$/.test(event.state ?? '')
+    )
+      return;
+    if (
+      !verbose &&
+      event.type === 'StateEntered' &&
+      ['Pass', 'Choice', 'Succeed'].includes(event.stateType ?? '')
+    )
+      return;
     const t = `${((event.timestamp - started) / 1000).toFixed(1).padStart(6)}s`;
     write(`${t}  ${event.message}`);
   };

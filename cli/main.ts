@@ -48,11 +48,21 @@ async function backup(args: string[]): Promise<number> {
   const input: Record<string, JsonValue> = { trigger: 'manual' };
   if (values.components) input.components = values.components.split(',');
   err('backup: running the wire-backup state machine (synthesized definition) locally');
-  const result = await runLocal({ stateMachine: 'wire-backup', input, stack, onEvent: progressPrinter(err, values.verbose) });
-  if (values.json) process.stdout.write(`${JSON.stringify(result.status === 'SUCCEEDED' ? result.output : { status: result.status, error: result.error, cause: result.cause }, null, 2)}\n`);
+  const result = await runLocal({
+    stateMachine: 'wire-backup',
+    input,
+    stack,
+    onEvent: progressPrinter(err, values.verbose),
+  });
+  if (values.json)
+    process.stdout.write(
+      `${JSON.stringify(result.status === 'SUCCEEDED' ? result.output : { status: result.status, error: result.error, cause: result.cause }, null, 2)}\n`,
+    );
   if (result.status !== 'SUCCEEDED') {
     err(`\nwire-backup: backup FAILED (${result.error}): ${result.cause ?? ''}`);
-    err('  No manifest was written: this run is not a backup. The cause is also in backups/<id>/failed.json in the vault.');
+    err(
+      '  No manifest was written: this run is not a backup. The cause is also in backups/<id>/failed.json in the vault.',
+    );
     return 1;
   }
   const output = result.output as unknown as { manifest: BackupManifest };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { BucketResult } from './core/commit.js';
+import { VerificationFailedError } from './core/errors.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { finalizeBucketManifest, verifyBucketManifest } from './core/minio-manifest.js';
 
@@ -17,7 +18,15 @@ export async function handler(event: unknown): Promise<{ buckets: BucketResult[]
   const buckets: BucketResult[] = [];
   for (const bucket of plan.minio.buckets) {
     const summary = await finalizeBucketManifest({ vault: s3, vaultBucket, backupId: plan.backupId, bucket });
-    await verifyBucketManifest({ vault: s3, vaultBucket, manifestKey: summary.manifestKey, deep: false });
+    try {
+      await verifyBucketManifest({ vault: s3, vaultBucket, manifestKey: summary.manifestKey, deep: false });
+    } catch (error) {
+      if (!(error instanceof VerificationFailedError)) throw error;
+      throw new VerificationFailedError(
+        `${error.message}. Objects an earlier backup copied are referenced, not copied again: run a full backup ({"full": true}) to copy them afresh`,
+        { cause: error },
+      );
+    }
     buckets.push(summary);
   }
   return { buckets };

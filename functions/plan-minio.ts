@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { planBucketBackup } from './core/minio-plan.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import { batchKeyOf } from './core/minio-layout.js';
 import { writeJsonLines } from './core/manifest-io.js';
+import { batchKeyOf } from './core/minio-layout.js';
+import { planBucketBackup } from './core/minio-plan.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 import { minioBatchesKey } from './core/vault-layout.js';
 
@@ -45,7 +45,8 @@ export async function handler(event: unknown) {
       ...(previous ? { previousManifestKey: previous } : {}),
     });
     buckets.push(bucketPlan);
-    for (let n = 1; n <= bucketPlan.batches; n++) items.push({ bucket, batchKey: batchKeyOf(plan.backupId, bucket, n) });
+    for (let n = 1; n <= bucketPlan.batches; n++)
+      items.push({ bucket, batchKey: batchKeyOf(plan.backupId, bucket, n) });
   }
   const batchesKey = minioBatchesKey(plan.backupId);
   await writeJsonLines(s3, vaultBucket, batchesKey, items, { gzip: false });

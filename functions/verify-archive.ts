@@ -22,7 +22,9 @@ export async function handler(event: unknown): Promise<WireServerResult> {
   const { plan, archive } = parseEvent('verify-archive', eventSchema, event);
   const { s3, bucket } = vault();
   // Pin the version the host just wrote, so restores fetch exactly this archive.
-  const versionId = archive.versionId ?? (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: archive.key }))).VersionId;
+  const versionId =
+    archive.versionId ??
+    (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: archive.key }))).VersionId;
   const verified = await verifyWireServerArchive({
     vault: s3,
     bucket,

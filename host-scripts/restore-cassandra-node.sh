@@ -222,15 +222,17 @@ if ((${#KEYSPACES[@]} == 0)); then
   fail "the node's backup holds no non-system keyspace" "check the files key, or name the keyspaces to restore"
 fi
 # Keep the selected keyspaces' files; a snapshot's manifest.json and schema.cql are not SSTable files.
-awk -F'\t' -v list=" ${KEYSPACES[*]} " 'index(list, " " $1 " ") && $4 != "manifest.json" && $4 != "schema.cql"' \
-  "$WORK_DIR/all.tsv" >"$WORK_DIR/plan.tsv"
-DUPLICATE=$(cut -f1-3 "$WORK_DIR/plan.tsv" | sort -u | awk -F'\t' 'seen[$1 "." $3]++ { print $1 "." $3; exit }')
+awk -F'\t' -v list=" ${KEYSPACES[*]} " 'index(list, " " $1 " ")' "$WORK_DIR/all.tsv" >"$WORK_DIR/selected.tsv"
+awk -F'\t' '$4 != "manifest.json" && $4 != "schema.cql"' "$WORK_DIR/selected.tsv" >"$WORK_DIR/plan.tsv"
+DUPLICATE=$(cut -f1-3 "$WORK_DIR/selected.tsv" | sort -u | awk -F'\t' 'seen[$1 "." $3]++ { print $1 "." $3; exit }')
 if [[ -n $DUPLICATE ]]; then
   fail "files.tsv holds two table folders for table $DUPLICATE" "restore that keyspace by hand, or leave it out of the keyspaces list"
 fi
-# tables.tsv: keyspace, table dir, table, files, bytes, SSTables (Data.db files outside index folders).
-awk -F'\t' -v OFS='\t' '{ k = $1 "\t" $2 "\t" $3; if (!(k in n)) o[++m] = k; n[k]++; b[k] += $5; if ($4 ~ /^[^\/]*-Data\.db$/) d[k]++ }
-  END { for (i = 1; i <= m; i++) print o[i], n[o[i]], sprintf("%.0f", b[o[i]]), d[o[i]] + 0 }' "$WORK_DIR/plan.tsv" >"$WORK_DIR/tables.tsv"
+# tables.tsv: keyspace, table dir, table, files, bytes, SSTables (Data.db files outside index folders); a
+# table whose snapshot held no SSTable (an empty table) has 0 of each.
+awk -F'\t' -v OFS='\t' '{ k = $1 "\t" $2 "\t" $3; if (!(k in n)) { o[++m] = k; n[k] = 0 } }
+  $4 != "manifest.json" && $4 != "schema.cql" { n[k]++; b[k] += $5; if ($4 ~ /^[^\/]*-Data\.db$/) d[k]++ }
+  END { for (i = 1; i <= m; i++) print o[i], n[o[i]], sprintf("%.0f", b[o[i]]), d[o[i]] + 0 }' "$WORK_DIR/selected.tsv" >"$WORK_DIR/tables.tsv"
 read -r FILES BYTES < <(awk -F'\t' '{ n++; b += $5 } END { printf "%d %.0f\n", n, b }' "$WORK_DIR/plan.tsv")
 TABLE_COUNT=$(wc -l <"$WORK_DIR/tables.tsv")
 log "keyspaces ${KEYSPACES[*]}: $TABLE_COUNT table(s), $FILES file(s), $(human "$BYTES")"

@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { loadConfigFile } from './config.js';
+import { featureFlags } from './feature-flags.js';
 import { projectRoot } from './paths.js';
 import { WireBackupStack } from './wire-backup-stack.js';
 
 // `cdk synth -c config=path/to/config.json`; defaults to the example three-node installation.
-const app = new App();
+const app = new App({ context: featureFlags });
 const configFile =
   (app.node.tryGetContext('config') as string | undefined) ?? join(projectRoot, 'config', 'example.json');
 new WireBackupStack(app, 'WireBackup', {

@@ -38,6 +38,12 @@ export const patterns = {
   boolean: '^(true|false)$',
   compressionLevel: '^[1-9]$',
   role: '^(cassandra|wireServer)$',
+  hostId: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+  /** An S3 version id; `null` is the version of an object written before versioning was on. */
+  versionId: '^[A-Za-z0-9._-]{1,1024}$',
+  sha256: '^[0-9a-f]{64}$',
+  addressList: '^[0-9a-fA-F.:,]*$',
+  restoreMode: '^(import|load)$',
 } as const;
 
 const backupId = {
@@ -117,6 +123,106 @@ export const hostDocuments = {
         description: 'gzip level 1-9',
         allowedPattern: patterns.compressionLevel,
         default: '6',
+      },
+    },
+  },
+  restoreWireServer: {
+    name: 'WireBackup-RestoreWireServer',
+    script: 'restore-wire-server.sh',
+    description:
+      'wire-backup: restore the wire-server folder from its archive (exact version, SHA-256 checked; the current folder is kept aside)',
+    timeoutSeconds: 3600,
+    parameters: {
+      vaultBucket: { description: 'Vault bucket the host downloads from', allowedPattern: patterns.bucket },
+      archiveKey: { description: 'Vault key of the archive', allowedPattern: patterns.vaultKey },
+      versionId: {
+        description: 'Vault version id of the archive (null for an unversioned object)',
+        allowedPattern: patterns.versionId,
+      },
+      sha256: {
+        description: 'SHA-256 of the archive, as the backup recorded it',
+        allowedPattern: patterns.sha256,
+      },
+      targetPath: {
+        description: 'Folder to restore into; an existing one is moved to <path>.before-restore-<UTC time>',
+        allowedPattern: patterns.absolutePath,
+      },
+      overwrite: {
+        description: 'Replace a non-empty targetPath (else refuse)',
+        allowedPattern: patterns.boolean,
+        default: 'false',
+      },
+      dryRun: {
+        description: 'Download and check only; change nothing',
+        allowedPattern: patterns.boolean,
+        default: 'false',
+      },
+    },
+  },
+  restoreCassandraSchema: {
+    name: 'WireBackup-RestoreCassandraSchema',
+    script: 'restore-cassandra-schema.sh',
+    description: 'wire-backup: apply the backed-up schema of Cassandra keyspaces (CREATE … IF NOT EXISTS)',
+    timeoutSeconds: 1800,
+    parameters: {
+      vaultBucket: { description: 'Vault bucket the host downloads from', allowedPattern: patterns.bucket },
+      schemaKey: { description: 'Vault key of the backup’s schema.cql', allowedPattern: patterns.vaultKey },
+      keyspaces: {
+        description: 'Comma-separated keyspaces; empty = every non-system keyspace in schema.cql',
+        allowedPattern: patterns.keyspaceList,
+        default: '',
+      },
+      overwrite: {
+        description: 'Proceed when a keyspace already holds rows (existing tables are left as they are)',
+        allowedPattern: patterns.boolean,
+        default: 'false',
+      },
+      dryRun: {
+        description: 'Download and check only; change nothing',
+        allowedPattern: patterns.boolean,
+        default: 'false',
+      },
+    },
+  },
+  restoreCassandraNode: {
+    name: 'WireBackup-RestoreCassandraNode',
+    script: 'restore-cassandra-node.sh',
+    description:
+      'wire-backup: download one backed-up node’s SSTables (exact versions, SHA-256 checked) and load them (nodetool import or sstableloader)',
+    timeoutSeconds: 12 * 3600,
+    parameters: {
+      vaultBucket: { description: 'Vault bucket the host downloads from', allowedPattern: patterns.bucket },
+      clusterName: { description: 'Cluster name in vault paths', allowedPattern: patterns.clusterName },
+      sourceHostId: { description: 'Host id of the backed-up node', allowedPattern: patterns.hostId },
+      filesKey: {
+        description: 'Vault key of the backed-up node’s files.tsv',
+        allowedPattern: patterns.vaultKey,
+      },
+      keyspaces: {
+        description: 'Comma-separated keyspaces; empty = every non-system keyspace in files.tsv',
+        allowedPattern: patterns.keyspaceList,
+        default: '',
+      },
+      mode: {
+        description:
+          'import (nodetool import on this node: same topology) or load (sstableloader: any topology)',
+        allowedPattern: patterns.restoreMode,
+        default: 'import',
+      },
+      loadTargets: {
+        description: 'Comma-separated node addresses for sstableloader -d (mode load)',
+        allowedPattern: patterns.addressList,
+        default: '',
+      },
+      stagingDir: {
+        description: 'Folder for the downloaded files (a run folder inside is removed at the end)',
+        allowedPattern: patterns.absolutePath,
+        default: '/var/tmp/wire-backup-restore',
+      },
+      dryRun: {
+        description: 'Download and verify every file only; load nothing',
+        allowedPattern: patterns.boolean,
+        default: 'false',
       },
     },
   },

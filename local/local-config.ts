@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type WireBackupConfig, parseConfig } from '../lib/config.js';
+import { parseConfig, type WireBackupConfig } from '../lib/config.js';
 import type { StackInfo } from './stack-info.js';
 
 /** Name of the MinIO credentials secret in the local configuration. */
@@ -10,12 +10,19 @@ export const localMinioSecretName = 'wire-backup/minio';
  * The configuration of the local Wire stack: the same schema an operator fills in, pointing at the
  * local nodes (each with its own data directory), the local deploy host and the source MinIO.
  */
-export function localConfig(stack: StackInfo, overrides: Partial<{ allowPartial: boolean; keyspaces: string[] }> = {}): WireBackupConfig {
+export function localConfig(
+  stack: StackInfo,
+  overrides: Partial<{ allowPartial: boolean; keyspaces: string[]; buckets: string[] }> = {},
+): WireBackupConfig {
   return parseConfig(
     {
       clusterName: stack.clusterName,
       cassandra: {
-        nodes: stack.cassandra.nodes.map((n) => ({ instanceId: n.instanceId, name: n.name, dataDir: n.dataDir })),
+        nodes: stack.cassandra.nodes.map((n) => ({
+          instanceId: n.instanceId,
+          name: n.name,
+          dataDir: n.dataDir,
+        })),
         dataDir: stack.cassandra.nodes[0]?.dataDir,
         keyspaces: overrides.keyspaces ?? ['brig', 'galley', 'spar', 'gundeck'],
         allowPartial: overrides.allowPartial ?? false,
@@ -30,7 +37,7 @@ export function localConfig(stack: StackInfo, overrides: Partial<{ allowPartial:
         endpoint: stack.minio.endpoint,
         region: stack.minio.region,
         secretName: localMinioSecretName,
-        buckets: ['assets'],
+        buckets: overrides.buckets ?? ['assets'],
       },
       vault: { bucketName: stack.vault.bucket },
       schedule: 'rate(1 hour)',
@@ -48,7 +55,10 @@ export function writeLocalSecrets(stack: StackInfo): string {
   writeFileSync(
     file,
     JSON.stringify({
-      [localMinioSecretName]: JSON.stringify({ accessKeyId: stack.minio.accessKey, secretAccessKey: stack.minio.secretKey }),
+      [localMinioSecretName]: JSON.stringify({
+        accessKeyId: stack.minio.accessKey,
+        secretAccessKey: stack.minio.secretKey,
+      }),
     }),
     { mode: 0o600 },
   );

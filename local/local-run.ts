@@ -1,21 +1,32 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { App } from 'aws-cdk-lib';
 import type { WireBackupConfig } from '../lib/config.js';
+import { featureFlags } from '../lib/feature-flags.js';
 import { WireBackupStack } from '../lib/wire-backup-stack.js';
+import { localConfig, localFunctionEnvironment, writeLocalSecrets } from './local-config.js';
 import type { JsonValue } from './runner/asl.js';
 import type { RunnerEventListener } from './runner/events.js';
 import { type CfnTemplate, type ExtractedTemplate, extractTemplate } from './runner/extract.js';
 import { type RunResult, runStateMachine } from './runner/run-state-machine.js';
 import { LocalSsmExecutor } from './runner/ssm-executor.js';
-import { localConfig, localFunctionEnvironment, writeLocalSecrets } from './local-config.js';
 import { readStackInfo, type StackInfo } from './stack-info.js';
 
-/** Synthesizes the stack in-process (Lambda bundling skipped) and extracts what the runner needs. */
+const synthesized = new Map<string, ExtractedTemplate>();
+
+/**
+ * Synthesizes the stack in-process (Lambda bundling skipped) and extracts what the runner needs.
+ * Memoized per configuration: synthesis takes seconds and the result does not change.
+ */
 export function synthesizeLocal(config: WireBackupConfig): ExtractedTemplate {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const cacheKey = JSON.stringify(config);
+  const cached = synthesized.get(cacheKey);
+  if (cached) return cached;
+  const app = new App({ context: { ...featureFlags, 'aws:cdk:bundling-stacks': [] } });
   const stack = new WireBackupStack(app, 'WireBackup', { config });
   const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
-  return extractTemplate(template, { stackName: stack.stackName });
+  const extracted = extractTemplate(template, { stackName: stack.stackName });
+  synthesized.set(cacheKey, extracted);
+  return extracted;
 }
 
 /** Options of {@link runLocal}. */
@@ -47,7 +58,10 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
   }
   const secretsFile = writeLocalSecrets(stack);
   const localEnv = { ...localFunctionEnvironment(stack), WIRE_BACKUP_LOCAL_SECRETS_FILE: secretsFile };
-  const functions = extracted.functions.map((f) => ({ ...f, environment: { ...f.environment, ...localEnv } }));
+  const functions = extracted.functions.map((f) => ({
+    ...f,
+    environment: { ...f.environment, ...localEnv },
+  }));
   // The runner forwards the executor's command events to onEvent itself.
   const ssm = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
   const s3 = new S3Client({
@@ -66,6 +80,8 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
       ...(options.executionName ? { executionName: options.executionName } : {}),
     });
   } finally {
+    // Kills host scripts still running after an abort or a crash.
+    await ssm.close();
     s3.destroy();
   }
 }

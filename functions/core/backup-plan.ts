@@ -30,6 +30,8 @@ export const backupInputSchema = z
     components: z.array(z.enum(componentNames)).min(1, 'name at least one component').optional(),
     reason: z.string().max(200).optional(),
     trigger: z.enum(['schedule', 'manual', 'drill']).optional(),
+    /** Ignore the previous backup: upload every file and copy every object again (heals a damaged vault). */
+    full: z.boolean().optional(),
   })
   .strict();
 
@@ -173,7 +175,7 @@ export async function prepareBackup(
     );
   }
   const wanted = new Set<ComponentName>(input.components ?? componentNames);
-  const [previousId] = await listCompleteBackups(s3, vaultBucket);
+  const [previousId] = input.full ? [] : await listCompleteBackups(s3, vaultBucket);
   const previous = previousId
     ? await readJsonOrUndefined<PreviousManifest>(s3, vaultBucket, manifestKey(previousId))
     : undefined;

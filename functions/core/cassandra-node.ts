@@ -149,7 +149,7 @@ export async function finalizeNode(
       );
     } catch (error) {
       throw new VerificationFailedError(
-        `node ${node.name}: vault object ${key}${file.uploaded ? '' : ` version ${file.versionId}`} is missing (${(error as Error).name}): the upload did not complete; run the backup again`,
+        `node ${node.name}: vault object ${key}${file.uploaded ? '' : ` version ${file.versionId}`} is missing (${(error as Error).name}): ${file.uploaded ? 'the upload did not complete; run the backup again' : 'the vault lost a file an earlier backup uploaded; run a full backup ({"full": true}) to upload it again'}`,
         { cause: error },
       );
     }

@@ -155,9 +155,13 @@ function textBody(spec: ObjectSpec): Buffer {
     'asset',
     'restore',
   ];
-  let text = '';
-  while (Buffer.byteLength(text) < spec.size) text += `${rng.pick(words)}${rng.chance(0.1) ? '\n' : ' '}`;
-  const bytes = Buffer.from(text);
+  const parts: string[] = [];
+  for (let length = 0; length < spec.size; ) {
+    const word = `${rng.pick(words)}${rng.chance(0.1) ? '\n' : ' '}`;
+    parts.push(word);
+    length += Buffer.byteLength(word);
+  }
+  const bytes = Buffer.from(parts.join(''));
   // Cut on a byte boundary, then drop a trailing partial UTF-8 sequence by padding with spaces.
   const cut = bytes.subarray(0, spec.size);
   const valid = Buffer.from(cut.toString('utf8').replace(/\uFFFD+$/, ''));

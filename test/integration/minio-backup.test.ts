@@ -176,7 +176,7 @@ afterAll(async () => {
   for (const backupId of backupIds) await deleteAllVersions(vault, vaultBucket, `backups/${backupId}/`);
 });
 
-describe('MinIO bucket backup (plan → copy → finalize → verify)', () => {
+describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
   const big = randomBytes(20 * MiB + 123);
   const gzipped = gzipSync(Buffer.from('{"hello":"world"}'.repeat(100)));
   const objects: SourceObject[] = [

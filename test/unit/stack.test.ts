@@ -4,11 +4,12 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../lib/config.js';
+import { featureFlags } from '../../lib/feature-flags.js';
 import { projectRoot } from '../../lib/paths.js';
 import { WireBackupStack } from '../../lib/wire-backup-stack.js';
 
 function synth(withNag = false) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...featureFlags, 'aws:cdk:bundling-stacks': [] } });
   const stack = new WireBackupStack(app, 'WireBackup', {
     config: loadConfigFile(join(projectRoot, 'config', 'example.json')),
   });
@@ -87,6 +88,11 @@ describe('WireBackupStack', () => {
     expect(Object.keys(fns).length).toBeGreaterThanOrEqual(11);
     for (const fn of Object.values(fns))
       expect(fn.Metadata.WireBackupHandler).toMatch(/^functions\/[a-z-]+\.handler$/);
+  });
+
+  it('writes Distributed Map results to the vault instead of the state', () => {
+    const definition = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
+    expect(definition).toMatch(/ResultWriter.*map-runs/);
   });
 
   it('schedules the backup hourly and alarms on failure and staleness', () => {

@@ -1,0 +1,66 @@
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import type { StackInfo } from '../../local/stack-info.js';
+
+/** An S3 client of the local vault. */
+export function vaultClient(stack: StackInfo): S3Client {
+  return new S3Client({
+    endpoint: stack.vault.endpoint,
+    region: stack.vault.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: stack.vault.accessKey, secretAccessKey: stack.vault.secretKey },
+  });
+}
+
+/** Backup ids that have a prefix in the vault (complete or not). */
+export async function listBackupIds(s3: S3Client, bucket: string): Promise<string[]> {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'backups/', Delimiter: '/' }));
+  return (out.CommonPrefixes ?? []).map((p) => (p.Prefix ?? '').slice('backups/'.length, -1)).sort();
+}
+
+/** Whether a key exists (current version). */
+export async function exists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-0' }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a JSON object of the vault. */
+export async function readVaultJson<T>(s3: S3Client, bucket: string, key: string): Promise<T> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return JSON.parse(await (out.Body as { transformToString(): Promise<string> }).transformToString()) as T;
+}
+
+/** Reads a text object of the vault. */
+export async function readVaultText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (out.Body as { transformToString(): Promise<string> }).transformToString();
+}
+
+/** Counts object versions (uploads) under a prefix: what the vault really received. */
+export async function countVersions(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+  let count = 0;
+  let keyMarker: string | undefined;
+  let versionMarker: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        VersionIdMarker: versionMarker,
+      }),
+    );
+    count += page.Versions?.length ?? 0;
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+  } while (keyMarker);
+  return count;
+}
