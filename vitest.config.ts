@@ -5,9 +5,12 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Integration and end-to-end tests share one local Cassandra and MinIO: run files one at a time.
     fileParallelism: false,
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
+    // End-to-end tests run whole state machines on 2 cores; limits only stop a hung test.
+    testTimeout: 900_000,
+    hookTimeout: 900_000,
     allowOnly: false,
     reporters: ['default'],
+    // Handlers' structured log lines (CloudWatch in AWS) would drown the test report.
+    onConsoleLog: (log) => !/^\{"(level|_aws)"/.test(log),
   },
 });

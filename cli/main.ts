@@ -1,16 +1,28 @@
 import { parseArgs } from 'node:util';
 import type { BackupManifest } from '../functions/core/commit.js';
+import type { RestoreReport } from '../functions/core/restore-report.js';
+import { runDrill } from '../local/drill.js';
 import { ensureSeeded, ensureStackUp } from '../local/ensure-stack.js';
 import { runLocal } from '../local/local-run.js';
 import type { JsonValue } from '../local/runner/asl.js';
 import { progressPrinter } from './format.js';
-import { backupSummary } from './summary.js';
+import { listBackups } from './list.js';
+import { backupSummary, drillSummary, restoreSummary } from './summary.js';
 
 const usage = `usage: wire-backup <command> [options]
 
-  backup  --local [--components wireServer,cassandra,minio] [--no-seed] [--verbose] [--json]
-          Back up the local Wire stack (brought up, and seeded if empty, first) through the
-          synthesized backup state machine, then print a summary.
+  backup   --local [--components wireServer,cassandra,minio] [--full] [--no-seed] [--verbose] [--json]
+           Back up the local Wire stack (brought up, and seeded if empty, first) through the
+           synthesized backup state machine, then print a summary.
+  list     --local
+           List the backups in the vault: complete, failed, incomplete.
+  restore  --local --backup-id <id|latest> --confirm <id> [--dry-run] [--overwrite]
+           [--components ...] [--bucket assets=assets-restored] [--verbose] [--json]
+           Restore a backup through the synthesized restore state machine (the same JSON input the
+           Step Functions console takes; see the README).
+  drill    --local [--from-nodes 1|3] [--to-nodes 1|3] [--size smoke|<N>MiB]
+           Disaster-recovery drill: seed, back up, destroy, restore into fresh instances, compare
+           every row, object and file; prints the recovery time.
 
 Options:
   --local        run against the local stack (the only mode of this build of the CLI)
@@ -34,6 +46,7 @@ async function backup(args: string[]): Promise<number> {
       local: { type: 'boolean', default: false },
       components: { type: 'string' },
       'no-seed': { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -47,6 +60,7 @@ async function backup(args: string[]): Promise<number> {
   if (!values['no-seed']) await ensureSeeded(stack, err);
   const input: Record<string, JsonValue> = { trigger: 'manual' };
   if (values.components) input.components = values.components.split(',');
+  if (values.full) input.full = true;
   err('backup: running the wire-backup state machine (synthesized definition) locally');
   const result = await runLocal({
     stateMachine: 'wire-backup',
@@ -70,11 +84,127 @@ async function backup(args: string[]): Promise<number> {
   return 0;
 }
 
+async function restore(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      local: { type: 'boolean', default: false },
+      'backup-id': { type: 'string' },
+      confirm: { type: 'string', default: '' },
+      'dry-run': { type: 'boolean', default: false },
+      overwrite: { type: 'boolean', default: false },
+      components: { type: 'string' },
+      bucket: { type: 'string', multiple: true },
+      verbose: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.local) {
+    err(
+      'wire-backup restore: start the wire-restore state machine from the Step Functions console with the JSON input in the README; use --local for the local stack',
+    );
+    return 2;
+  }
+  if (!values['backup-id']) {
+    err('wire-backup restore: --backup-id is required (an id from "wire-backup list --local", or latest)');
+    return 2;
+  }
+  routeHandlerLogs(values.verbose);
+  const stack = ensureStackUp(err);
+  const input: Record<string, JsonValue> = {
+    backupId: values['backup-id'],
+    confirm: values.confirm,
+    dryRun: values['dry-run'],
+    overwrite: values.overwrite,
+  };
+  if (values.components) input.components = values.components.split(',');
+  if (values.bucket) {
+    const buckets: Record<string, string> = {};
+    for (const pair of values.bucket) {
+      const [from, to] = pair.split('=');
+      if (!from || !to) {
+        err(`wire-backup restore: --bucket takes source=target, not '${pair}'`);
+        return 2;
+      }
+      buckets[from] = to;
+    }
+    input.targets = { minio: { buckets } };
+  }
+  err(
+    `restore: running the wire-restore state machine (synthesized definition) locally${values['dry-run'] ? ' — dry run, nothing will be written' : ''}`,
+  );
+  const result = await runLocal({
+    stateMachine: 'wire-restore',
+    input,
+    stack,
+    onEvent: progressPrinter(err, values.verbose),
+  });
+  if (values.json)
+    process.stdout.write(
+      `${JSON.stringify(result.status === 'SUCCEEDED' ? result.output : { status: result.status, error: result.error, cause: result.cause }, null, 2)}\n`,
+    );
+  if (result.status !== 'SUCCEEDED') {
+    err(`\nwire-backup: restore FAILED (${result.error}): ${result.cause ?? ''}`);
+    return 1;
+  }
+  if (!values.json)
+    process.stdout.write(
+      `\n${restoreSummary(result.output as unknown as RestoreReport, stack.vault.bucket)}\n`,
+    );
+  return 0;
+}
+
+async function list(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { local: { type: 'boolean', default: false } } });
+  if (!values.local) {
+    err('wire-backup list: use --local (in AWS, list backups/ in the vault bucket)');
+    return 2;
+  }
+  process.stdout.write(`${await listBackups()}\n`);
+  return 0;
+}
+
+async function drill(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      local: { type: 'boolean', default: false },
+      'from-nodes': { type: 'string', default: '1' },
+      'to-nodes': { type: 'string', default: '1' },
+      size: { type: 'string', default: 'smoke' },
+      verbose: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.local) {
+    err('wire-backup drill: use --local (in AWS, run the restore state machine against a scratch target)');
+    return 2;
+  }
+  const nodes = (v: string) => {
+    if (v !== '1' && v !== '3') throw new Error(`--from-nodes/--to-nodes take 1 or 3, not ${v}`);
+    return Number(v) as 1 | 3;
+  };
+  routeHandlerLogs(values.verbose);
+  const report = await runDrill({
+    fromNodes: nodes(values['from-nodes']),
+    toNodes: nodes(values['to-nodes']),
+    size: values.size,
+    log: err,
+  });
+  process.stdout.write(`\n${drillSummary(report)}\n`);
+  return report.differences.length === 0 ? 0 : 1;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'backup':
       return backup(rest);
+    case 'restore':
+      return restore(rest);
+    case 'list':
+      return list(rest);
+    case 'drill':
+      return drill(rest);
     case undefined:
     case '-h':
     case '--help':

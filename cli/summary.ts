@@ -1,4 +1,6 @@
 import type { BackupManifest } from '../functions/core/commit.js';
+import type { RestoreReport } from '../functions/core/restore-report.js';
+import type { DrillReport } from '../local/drill.js';
 import { formatBytes, formatDuration } from './format.js';
 
 /** The end-of-backup summary: per component what was stored, new vs reused, where the manifest is. */
@@ -32,4 +34,45 @@ export function backupSummary(manifest: BackupManifest, vaultBucket: string): st
     `Next: check a restore without writing anything: wire-backup restore --local --backup-id ${manifest.backupId} --confirm ${manifest.backupId} --dry-run`,
   );
   return lines.join('\n');
+}
+
+/** The end-of-restore summary (or dry-run plan). */
+export function restoreSummary(report: RestoreReport, vaultBucket: string): string {
+  const p = report.plan;
+  const head =
+    report.outcome === 'dry-run'
+      ? `wire-backup: dry run of restoring backup ${report.backupId}: every check passed, nothing was written`
+      : `wire-backup: restored backup ${report.backupId} in ${formatDuration(report.durationSeconds)} (restore ${report.restoreId})`;
+  const lines = [head];
+  if (p.wireServer)
+    lines.push(
+      `  wire-server  ${formatBytes(p.wireServer.bytes)} archive → ${p.wireServer.instanceId}:${p.wireServer.targetPath}`,
+    );
+  if (p.cassandra) {
+    lines.push(
+      `  cassandra    ${p.cassandra.nodes.length} node backup(s), ${formatBytes(p.cassandra.bytes)}, keyspaces ${p.cassandra.keyspaces || 'all'} → ${p.cassandra.targets.map((t) => t.name).join(', ')} (${p.cassandra.mode === 'import' ? 'nodetool import, same topology' : 'sstableloader, new topology'})`,
+    );
+  }
+  for (const b of p.minio?.buckets ?? [])
+    lines.push(
+      `  minio        ${b.sourceBucket}: ${b.objects} objects ${formatBytes(b.bytes)} → bucket ${b.targetBucket}`,
+    );
+  if (report.reportKey) lines.push(`  report       s3://${vaultBucket}/${report.reportKey}`);
+  lines.push(
+    report.outcome === 'dry-run'
+      ? `Next: run it for real by repeating the command without --dry-run.`
+      : 'Next: restart the Wire services and check logins, conversations and assets.',
+  );
+  return lines.join('\n');
+}
+
+/** The drill's verdict and recovery time. */
+export function drillSummary(report: DrillReport): string {
+  const ok = report.differences.length === 0;
+  return [
+    `wire-backup drill: ${ok ? 'PASSED' : 'FAILED'} — ${report.fromNodes}-node backup restored into a fresh ${report.toNodes}-node cluster`,
+    `  compared     ${report.rows} rows, ${report.objects} objects, ${report.files} files: ${ok ? 'no differences' : `${report.differences.length} difference(s), listed above`}`,
+    `  backup       ${report.backupId} in ${formatDuration(report.backupSeconds)}`,
+    `  recovery     ${formatDuration(report.recoverySeconds)} (restore ${report.restoreId}, start to verified)`,
+  ].join('\n');
 }

@@ -40,6 +40,11 @@ const cassandraNode = z.object({
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a short host name (letters, digits, . _ -)'),
   /** Data directory of this node when it differs from `cassandra.dataDir`. */
   dataDir: absolutePath.optional(),
+  /** Address the cluster knows the node by (restores with sstableloader stream to it). */
+  address: z
+    .string()
+    .regex(/^[0-9a-fA-F.:]{2,45}$/, 'must be an IPv4 or IPv6 address')
+    .optional(),
 });
 
 /** The whole wire-backup configuration, validated at synth time and by the CLI. */

@@ -10,6 +10,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { backupDefinition } from '../statemachines/backup.js';
+import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
 import { HostDocuments } from './constructs/host-documents.js';
 import { Vault } from './constructs/vault.js';
@@ -33,6 +34,8 @@ export class WireBackupStack extends Stack {
   public readonly vault: Vault;
   /** The backup state machine. */
   public readonly backupStateMachine: StateMachine;
+  /** The restore state machine (started from the console or `wire-backup restore`). */
+  public readonly restoreStateMachine: StateMachine;
 
   constructor(scope: Construct, id: string, props: WireBackupStackProps) {
     super(scope, id, props);
@@ -125,6 +128,44 @@ export class WireBackupStack extends Stack {
       commit: fn('commit', 'Checks completeness and writes the manifest, last', common),
       markFailed: fn('mark-failed', 'Writes the failed marker with the cause', common),
     };
+    const restoreFunctions = {
+      restorePrepare: fn(
+        'restore-prepare',
+        'Validates restore input, resolves the backup, plans the restore',
+        {
+          ...common,
+          WIRE_BACKUP_CONFIG: JSON.stringify(config),
+        },
+      ),
+      commandResult: functions.commandResult,
+      restoreCheckTargets: fn(
+        'restore-check-targets',
+        'Refuses non-empty target buckets; writes nothing',
+        minioEnv,
+      ),
+      restorePlanMinio: fn(
+        'restore-plan-minio',
+        'Creates target buckets and writes restore batch files',
+        minioEnv,
+        Duration.minutes(15),
+        1024,
+      ),
+      restoreCopyBatch: fn(
+        'restore-copy-batch',
+        'Writes one batch of exact object versions back to MinIO',
+        minioEnv,
+        Duration.minutes(15),
+        1024,
+      ),
+      restoreVerify: fn(
+        'restore-verify',
+        'Checks target nodes and restored objects',
+        minioEnv,
+        Duration.minutes(15),
+        1024,
+      ),
+      restoreReport: fn('restore-report', 'Writes the restore report', common),
+    };
 
     // Least privilege, scoped to vault prefixes.
     bucket.grantReadWrite(functions.prepare, 'backups/*');
@@ -143,6 +184,22 @@ export class WireBackupStack extends Stack {
     bucket.grantReadWrite(functions.commit, 'backups/*');
     bucket.grantRead(functions.commit, 'cassandra/*');
     bucket.grantWrite(functions.markFailed, 'backups/*');
+    bucket.grantRead(restoreFunctions.restorePrepare, 'backups/*');
+    bucket.grantRead(restoreFunctions.restorePrepare);
+    bucket.grantWrite(restoreFunctions.restorePrepare, 'restores/*');
+    for (const f of [
+      restoreFunctions.restoreCheckTargets,
+      restoreFunctions.restorePlanMinio,
+      restoreFunctions.restoreCopyBatch,
+      restoreFunctions.restoreVerify,
+    ]) {
+      bucket.grantRead(f, 'backups/*');
+      bucket.grantRead(f, 'minio/*');
+      minioSecret.grantRead(f);
+    }
+    bucket.grantReadWrite(restoreFunctions.restorePlanMinio, 'restores/*');
+    bucket.grantReadWrite(restoreFunctions.restoreCopyBatch, 'restores/*');
+    bucket.grantWrite(restoreFunctions.restoreReport, 'restores/*');
 
     const instanceArns = [
       ...config.cassandra.nodes.map((n) => n.instanceId),
@@ -193,6 +250,31 @@ export class WireBackupStack extends Stack {
         includeExecutionData: false,
       },
     });
+    this.restoreStateMachine = new StateMachine(this, 'RestoreStateMachine', {
+      stateMachineName: 'wire-restore',
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: restoreDefinition(new Construct(this, 'RestoreStates'), {
+        functions: restoreFunctions,
+        documents: {
+          preflight: hostDocuments.preflight.name,
+          restoreWireServer: hostDocuments.restoreWireServer.name,
+          restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
+          restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
+        },
+        vault: bucket,
+        sendCommandResources: [...documentArns, ...instanceArns],
+        ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
+      }),
+      timeout: Duration.hours(24),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'RestoreStateMachineLogs', { retention: RetentionDays.THREE_MONTHS }),
+        level: LogLevel.ALL,
+        includeExecutionData: false,
+      },
+    });
+    bucket.grantReadWrite(this.restoreStateMachine, 'map-runs/*');
+    bucket.grantRead(this.restoreStateMachine, 'restores/*');
     // The Distributed Map's ResultWriter writes its run reports here.
     bucket.grantReadWrite(this.backupStateMachine, 'map-runs/*');
     bucket.grantRead(this.backupStateMachine, 'backups/*');

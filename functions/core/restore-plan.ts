@@ -1,0 +1,325 @@
+import { dirname } from 'node:path';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { bucketName, keyspaceName, type WireBackupConfig } from '../../lib/config.js';
+import { componentNames, listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
+import type { BackupManifest } from './commit.js';
+import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
+import { allocateBackupId, backupIdPattern, failedKey, manifestKey, startedKey } from './vault-layout.js';
+
+const instanceId = z
+  .string()
+  .regex(/^(i|mi)-[0-9a-f]{8,17}$/, 'must be a managed instance id like mi-0123456789abcdef0');
+const absolutePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of letters, digits, . _ / -')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+
+/** A target Cassandra node of a restore (a fresh cluster, other hosts). */
+const targetNode = z
+  .object({
+    instanceId,
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    /** Address other nodes and sstableloader reach it at. */
+    address: z.string().regex(/^[0-9a-fA-F.:]{2,45}$/, 'must be an IPv4 or IPv6 address'),
+    dataDir: absolutePath.optional(),
+  })
+  .strict();
+
+/**
+ * Execution input of the restore state machine (also what `wire-backup restore` sends). Strict:
+ * an unknown field is refused rather than ignored.
+ */
+export const restoreInputSchema = z
+  .object({
+    /** A backup id, or "latest" (the newest complete backup). */
+    backupId: z.union([
+      z.literal('latest'),
+      z.string().regex(backupIdPattern, 'must be a backup id like 20261126T061500Z or "latest"'),
+    ]),
+    /** Must repeat the backup id being restored (the resolved id when backupId is "latest"). */
+    confirm: z.string(),
+    components: z.array(z.enum(componentNames)).min(1).optional(),
+    /** Plan and check everything, write nothing. */
+    dryRun: z.boolean().default(false),
+    /** Allow writing into a non-empty target (folder, keyspaces with rows, bucket with objects). */
+    overwrite: z.boolean().default(false),
+    targets: z
+      .object({
+        wireServer: z
+          .object({ instanceId: instanceId.optional(), path: absolutePath.optional() })
+          .strict()
+          .optional(),
+        cassandra: z
+          .object({
+            nodes: z.array(targetNode).min(1).optional(),
+            mode: z.enum(['auto', 'import', 'load']).default('auto'),
+            keyspaces: z.array(keyspaceName).min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        minio: z
+          .object({ buckets: z.record(bucketName, bucketName).optional() })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/** Validated restore input. */
+export type RestoreInput = z.infer<typeof restoreInputSchema>;
+
+/** One source node's files and the target host that loads them. */
+export interface RestoreNodeAssignment {
+  /** Host that runs the restore script. */
+  readonly instanceId: string;
+  readonly name: string;
+  readonly sourceName: string;
+  readonly sourceHostId: string;
+  readonly filesKey: string;
+  readonly files: number;
+  readonly bytes: number;
+  readonly stagingDir: string;
+}
+
+/** The restore plan: what goes where, with sizes. Written to `restores/<id>/plan.json`. */
+export interface RestorePlan {
+  readonly restoreId: string;
+  readonly backupId: string;
+  readonly vaultBucket: string;
+  readonly clusterName: string;
+  readonly dryRun: boolean;
+  readonly overwrite: string;
+  readonly dryRunFlag: string;
+  readonly planKey: string;
+  readonly startedAt: string;
+  readonly components: Readonly<Record<(typeof componentNames)[number], boolean>>;
+  readonly wireServer: {
+    readonly instanceId: string;
+    readonly targetPath: string;
+    readonly archiveKey: string;
+    readonly versionId: string;
+    readonly sha256: string;
+    readonly bytes: number;
+  } | null;
+  readonly cassandra: {
+    readonly schemaKey: string;
+    readonly keyspaces: string;
+    readonly mode: 'import' | 'load';
+    readonly loadTargets: string;
+    readonly schemaInstanceId: string;
+    readonly targets: readonly {
+      readonly instanceId: string;
+      readonly name: string;
+      readonly dataDir: string;
+    }[];
+    readonly nodes: readonly RestoreNodeAssignment[];
+    readonly bytes: number;
+  } | null;
+  readonly minio: {
+    readonly buckets: readonly {
+      readonly sourceBucket: string;
+      readonly targetBucket: string;
+      readonly manifestKey: string;
+      readonly objects: number;
+      readonly bytes: number;
+    }[];
+  } | null;
+}
+
+/** Collaborators of {@link planRestore}. */
+export interface PlanRestoreDeps {
+  readonly s3: S3Client;
+  readonly vaultBucket: string;
+  readonly config: WireBackupConfig;
+  readonly now: () => Date;
+}
+
+function parseRestoreInput(raw: unknown): RestoreInput {
+  const result = restoreInputSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const fields = result.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+    throw new InvalidInputError(
+      `restore input rejected (${fields}). Example: {"backupId": "latest", "confirm": "<the backup id>", "dryRun": true}`,
+    );
+  }
+  return result.data;
+}
+
+/** Explains why a backup id has no manifest: unknown, failed or never finished. */
+async function missingBackup(s3: S3Client, bucket: string, id: string): Promise<BackupNotFoundError> {
+  const failed = await readJsonOrUndefined<{ cause?: string }>(s3, bucket, failedKey(id));
+  if (failed)
+    return new BackupNotFoundError(
+      `backup ${id} failed (${failed.cause ?? 'see failed.json'}) and cannot be restored: pick a complete backup (wire-backup list)`,
+    );
+  if (await readJsonOrUndefined(s3, bucket, startedKey(id))) {
+    return new BackupNotFoundError(
+      `backup ${id} is incomplete (no manifest; still running or interrupted) and cannot be restored: pick a complete backup`,
+    );
+  }
+  return new BackupNotFoundError(
+    `backup ${id} does not exist in vault ${bucket}: pick one of the complete backups (wire-backup list)`,
+  );
+}
+
+/**
+ * Validates the input, resolves the backup (an incomplete or failed one is refused), checks the
+ * confirmation and plans what goes where. Writes only the plan, and only when not a dry run.
+ */
+export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Promise<RestorePlan> {
+  const input = parseRestoreInput(rawInput);
+  const { s3, vaultBucket, config } = deps;
+  let backupId = input.backupId;
+  if (backupId === 'latest') {
+    const [latest] = await listCompleteBackups(s3, vaultBucket);
+    if (!latest) throw new BackupNotFoundError(`vault ${vaultBucket} holds no complete backup to restore`);
+    backupId = latest;
+  }
+  const manifest = await readJsonOrUndefined<BackupManifest>(s3, vaultBucket, manifestKey(backupId));
+  if (!manifest) throw await missingBackup(s3, vaultBucket, backupId);
+  if (input.confirm !== backupId) {
+    throw new RestoreRefusedError(
+      `confirmation does not match: to restore backup ${backupId}, set "confirm": "${backupId}" (restores overwrite data)`,
+    );
+  }
+  const wanted = new Set(input.components ?? componentNames.filter((c) => manifest.components[c]));
+  for (const c of wanted) {
+    if (!manifest.components[c])
+      throw new RestoreRefusedError(`backup ${backupId} does not contain ${c}: remove it from components`);
+  }
+  const now = deps.now();
+  const restoreId = allocateBackupId(now);
+  const stringFlag = (b: boolean) => (b ? 'true' : 'false');
+
+  let wireServer: RestorePlan['wireServer'] = null;
+  if (wanted.has('wireServer') && manifest.wireServer) {
+    wireServer = {
+      instanceId: input.targets.wireServer?.instanceId ?? config.wireServer.instanceId,
+      targetPath: input.targets.wireServer?.path ?? config.wireServer.path,
+      archiveKey: manifest.wireServer.key,
+      versionId: manifest.wireServer.versionId ?? 'null',
+      sha256: manifest.wireServer.sha256,
+      bytes: manifest.wireServer.bytes,
+    };
+  }
+
+  let cassandra: RestorePlan['cassandra'] = null;
+  if (wanted.has('cassandra') && manifest.cassandra) {
+    const m = manifest.cassandra;
+    if (!m.schemaKey)
+      throw new RestoreRefusedError(
+        `backup ${backupId} recorded no Cassandra schema: it cannot be restored into an empty cluster`,
+      );
+    const targets =
+      input.targets.cassandra?.nodes ??
+      config.cassandra.nodes.map((n) => {
+        const ring = m.nodes.find((x) => x.instanceId === n.instanceId);
+        return {
+          instanceId: n.instanceId,
+          name: n.name,
+          address: n.address ?? ring?.address ?? '',
+          dataDir: n.dataDir,
+        };
+      });
+    const sameHosts =
+      targets.length === m.nodes.length &&
+      m.nodes.every((s) => targets.some((t) => t.instanceId === s.instanceId));
+    const requested = input.targets.cassandra?.mode ?? 'auto';
+    const mode = requested === 'auto' ? (sameHosts ? 'import' : 'load') : requested;
+    if (mode === 'import' && !sameHosts) {
+      throw new RestoreRefusedError(
+        'mode import needs the same hosts as the backup (each node imports its own files): use mode load for another topology',
+      );
+    }
+    const loadTargets = targets.map((t) => t.address).filter((a) => a);
+    if (mode === 'load' && loadTargets.length !== targets.length) {
+      throw new RestoreRefusedError(
+        'mode load needs every target node’s address: set targets.cassandra.nodes[].address (or cassandra.nodes[].address in the configuration)',
+      );
+    }
+    const dataDirOf = (t: { dataDir?: string | undefined }) => t.dataDir ?? config.cassandra.dataDir;
+    const nodes = m.nodes.map((source, i): RestoreNodeAssignment => {
+      const runner =
+        mode === 'import'
+          ? targets.find((t) => t.instanceId === source.instanceId)
+          : targets[i % targets.length];
+      if (!runner) throw new RestoreRefusedError(`no target node for ${source.name}`);
+      return {
+        instanceId: runner.instanceId,
+        name: runner.name,
+        sourceName: source.name,
+        sourceHostId: source.hostId,
+        filesKey: source.filesKey,
+        files: source.files,
+        bytes: source.bytes,
+        stagingDir: `${dirname(dataDirOf(runner))}/wire-backup-restore`,
+      };
+    });
+    const first = targets[0];
+    if (!first) throw new RestoreRefusedError('no target Cassandra node');
+    cassandra = {
+      schemaKey: m.schemaKey,
+      keyspaces: (input.targets.cassandra?.keyspaces ?? (m.keyspaces ? m.keyspaces.split(',') : [])).join(
+        ',',
+      ),
+      mode,
+      loadTargets: loadTargets.join(','),
+      schemaInstanceId: first.instanceId,
+      targets: targets.map((t) => ({ instanceId: t.instanceId, name: t.name, dataDir: dataDirOf(t) })),
+      nodes,
+      bytes: nodes.reduce((n, x) => n + x.bytes, 0),
+    };
+  }
+
+  let minio: RestorePlan['minio'] = null;
+  if (wanted.has('minio') && manifest.minio) {
+    const renames = input.targets.minio?.buckets ?? {};
+    for (const source of Object.keys(renames)) {
+      if (!manifest.minio.buckets.some((b) => b.bucket === source)) {
+        throw new RestoreRefusedError(
+          `targets.minio.buckets names ${source}, which backup ${backupId} does not contain`,
+        );
+      }
+    }
+    minio = {
+      buckets: manifest.minio.buckets.map((b) => ({
+        sourceBucket: b.bucket,
+        targetBucket: renames[b.bucket] ?? b.bucket,
+        manifestKey: b.manifestKey,
+        objects: b.objects,
+        bytes: b.bytes,
+      })),
+    };
+  }
+
+  const plan: RestorePlan = {
+    restoreId,
+    backupId,
+    vaultBucket,
+    clusterName: manifest.clusterName,
+    dryRun: input.dryRun,
+    overwrite: stringFlag(input.overwrite),
+    dryRunFlag: stringFlag(input.dryRun),
+    planKey: `restores/${restoreId}/plan.json`,
+    startedAt: now.toISOString(),
+    components: { wireServer: wireServer !== null, cassandra: cassandra !== null, minio: minio !== null },
+    wireServer,
+    cassandra,
+    minio,
+  };
+  // A dry run writes nothing, not even its plan.
+  if (!input.dryRun) {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: vaultBucket,
+        Key: plan.planKey,
+        Body: JSON.stringify(plan, null, 2),
+        ContentType: 'application/json',
+      }),
+    );
+  }
+  return plan;
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { parseEvent, vault } from './core/handler-kit.js';
+import { planBucketRestore } from './core/minio-restore.js';
+import { sourceClientFromEnv } from './core/source-minio.js';
+
+const bucketSchema = z.object({
+  sourceBucket: z.string(),
+  targetBucket: z.string(),
+  manifestKey: z.string(),
+});
+const eventSchema = z.object({
+  plan: z.looseObject({
+    restoreId: z.string(),
+    overwrite: z.enum(['true', 'false']),
+    minio: z.object({ buckets: z.array(bucketSchema) }),
+  }),
+});
+
+/** Checks each target bucket (a dry-run plan: refused when non-empty without overwrite). Writes nothing. */
+export async function handler(event: unknown) {
+  const { plan } = parseEvent('restore-check-targets', eventSchema, event);
+  const { s3, bucket } = vault();
+  const { s3: target } = await sourceClientFromEnv();
+  const buckets = [];
+  for (const b of plan.minio.buckets) {
+    const checked = await planBucketRestore({
+      vault: s3,
+      vaultBucket: bucket,
+      manifestKey: b.manifestKey,
+      target,
+      targetBucket: b.targetBucket,
+      restoreId: plan.restoreId,
+      overwrite: plan.overwrite === 'true',
+      dryRun: true,
+    });
+    buckets.push({
+      targetBucket: checked.targetBucket,
+      objects: checked.objects,
+      bytes: checked.bytes,
+      targetState: checked.targetState,
+    });
+  }
+  return { buckets };
+}

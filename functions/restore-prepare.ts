@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { parseConfig } from '../lib/config.js';
+import { requireEnv } from './core/env.js';
+import { parseEvent, vault } from './core/handler-kit.js';
+import { planRestore, type RestorePlan } from './core/restore-plan.js';
+
+const eventSchema = z.object({ input: z.unknown() });
+
+/** Validates the restore input, resolves the backup, checks the confirmation, plans what goes where. */
+export async function handler(event: unknown): Promise<RestorePlan> {
+  const { input } = parseEvent('restore-prepare', eventSchema, event);
+  const { s3, bucket } = vault();
+  const config = parseConfig(JSON.parse(requireEnv('WIRE_BACKUP_CONFIG')), 'WIRE_BACKUP_CONFIG');
+  return planRestore(input, { s3, vaultBucket: bucket, config, now: () => new Date() });
+}

@@ -1,0 +1,364 @@
+import { Duration } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  DistributedMap,
+  Fail,
+  type IChainable,
+  JsonPath,
+  Map as MapState,
+  Parallel,
+  Pass,
+  ResultWriterV2,
+  S3JsonLItemReader,
+  Succeed,
+  TaskInput,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import { errorNames } from '../functions/core/errors.js';
+import { hostCommand, transientErrors } from './host-command.js';
+
+/** The Lambdas the restore state machine drives. */
+export interface RestoreFunctions {
+  readonly restorePrepare: IFunction;
+  readonly commandResult: IFunction;
+  readonly restoreCheckTargets: IFunction;
+  readonly restorePlanMinio: IFunction;
+  readonly restoreCopyBatch: IFunction;
+  readonly restoreVerify: IFunction;
+  readonly restoreReport: IFunction;
+}
+
+/** What {@link restoreDefinition} is built from. */
+export interface RestoreDefinitionProps {
+  readonly functions: RestoreFunctions;
+  readonly documents: {
+    readonly preflight: string;
+    readonly restoreWireServer: string;
+    readonly restoreCassandraSchema: string;
+    readonly restoreCassandraNode: string;
+  };
+  readonly vault: IBucket;
+  readonly sendCommandResources: string[];
+  readonly pollSeconds?: number;
+  readonly copyConcurrency?: number;
+}
+
+/**
+ * The restore state machine: validate and plan (incomplete backups, a wrong confirmation refused) →
+ * check every target with dry runs (nothing written; a non-empty target or a node down refuses) →
+ * stop on dryRun → wire-server ∥ Cassandra (schema, then each node's files) ∥ MinIO (exact versions)
+ * → verify → report.
+ */
+export function restoreDefinition(scope: Construct, props: RestoreDefinitionProps): DefinitionBody {
+  const fns = props.functions;
+  const lambda = (id: string, fn: IFunction, payload: Record<string, unknown>, resultPath: string) => {
+    const task = new LambdaInvoke(scope, id, {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      payload: TaskInput.fromObject(payload),
+      resultPath,
+    });
+    task.addRetry({ errors: transientErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
+    return task;
+  };
+  const command = (
+    id: string,
+    documentName: string,
+    instanceIdPath: string,
+    parameters: Record<string, string>,
+    resultPath: string,
+  ) =>
+    hostCommand(scope, {
+      id,
+      documentName,
+      instanceIdPath,
+      parameters,
+      resultPath,
+      timeout: Duration.hours(12),
+      commandResultFn: fns.commandResult,
+      sendCommandResources: props.sendCommandResources,
+      ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
+    });
+  const catchAll = { errors: ['States.ALL'], resultPath: '$.error' };
+  const refused = new Fail(scope, 'Restore Refused', {
+    errorPath: '$.error.Error',
+    causePath: '$.error.Cause',
+  });
+  const failed = new Fail(scope, 'Restore Failed', {
+    errorPath: '$.error.Error',
+    causePath: '$.error.Cause',
+  });
+  const selected = (component: string, label: string, body: IChainable) =>
+    new Choice(scope, `${label} Selected?`)
+      .when(Condition.booleanEquals(`$.plan.components.${component}`, true), body)
+      .otherwise(new Pass(scope, `${label} Skipped`, { result: { value: { skipped: true } } }));
+
+  // ---- 1. Validate, resolve the backup, plan.
+  const prepare = lambda('Plan Restore', fns.restorePrepare, { input: JsonPath.objectAt('$') }, '$.plan');
+  prepare.addCatch(refused, catchAll);
+
+  // ---- 2. Check every target before anything is written.
+  const nodeCheck = command(
+    'Check Target Node',
+    props.documents.preflight,
+    '$.target.instanceId',
+    { role: 'cassandra', dataDir: '$.target.dataDir', vaultBucket: '$.vaultBucket' },
+    '$.result',
+  );
+  nodeCheck.end.next(
+    new Pass(scope, 'Target Node Checked', {
+      parameters: { 'target.$': '$.target', 'result.$': '$.result' },
+    }),
+  );
+  const nodeChecks = new MapState(scope, 'Check Target Nodes', {
+    itemsPath: '$.plan.cassandra.targets',
+    itemSelector: { 'target.$': '$$.Map.Item.Value', 'vaultBucket.$': '$.plan.vaultBucket' },
+    resultPath: '$.nodeChecks',
+  });
+  nodeChecks.itemProcessor(nodeCheck.start);
+  const schemaCheck = command(
+    'Check Schema Target',
+    props.documents.restoreCassandraSchema,
+    '$.plan.cassandra.schemaInstanceId',
+    {
+      vaultBucket: '$.plan.vaultBucket',
+      schemaKey: '$.plan.cassandra.schemaKey',
+      keyspaces: '$.plan.cassandra.keyspaces',
+      overwrite: '$.plan.overwrite',
+      dryRun: 'true',
+    },
+    '$.schemaCheck',
+  );
+  nodeChecks.next(schemaCheck.start);
+  schemaCheck.end.next(
+    new Pass(scope, 'Cassandra Targets Checked', {
+      parameters: { 'nodes.$': '$.nodeChecks', 'schema.$': '$.schemaCheck' },
+    }),
+  );
+  const folderCheck = command(
+    'Check wire-server Target',
+    props.documents.restoreWireServer,
+    '$.plan.wireServer.instanceId',
+    {
+      vaultBucket: '$.plan.vaultBucket',
+      archiveKey: '$.plan.wireServer.archiveKey',
+      versionId: '$.plan.wireServer.versionId',
+      sha256: '$.plan.wireServer.sha256',
+      targetPath: '$.plan.wireServer.targetPath',
+      overwrite: '$.plan.overwrite',
+      dryRun: 'true',
+    },
+    '$.folderCheck',
+  );
+  folderCheck.end.next(new Pass(scope, 'wire-server Target Checked', { outputPath: '$.folderCheck' }));
+  const bucketCheck = lambda(
+    'Check Target Buckets',
+    fns.restoreCheckTargets,
+    { plan: JsonPath.objectAt('$.plan') },
+    '$.bucketCheck',
+  );
+  bucketCheck.next(new Pass(scope, 'Buckets Checked', { outputPath: '$.bucketCheck' }));
+  const checks = new Parallel(scope, 'Check Targets', { resultPath: '$.checks' })
+    .branch(selected('wireServer', 'Check wire-server', folderCheck.start))
+    .branch(selected('cassandra', 'Check Cassandra', nodeChecks))
+    .branch(selected('minio', 'Check MinIO', bucketCheck));
+  checks.addCatch(refused, catchAll);
+  const verifyTargets = lambda(
+    'Evaluate Targets',
+    fns.restoreVerify,
+    { phase: 'targets', plan: JsonPath.objectAt('$.plan'), checks: JsonPath.objectAt('$.checks') },
+    '$.targets',
+  );
+  verifyTargets.addCatch(refused, catchAll);
+
+  // ---- 3. Dry run stops here, having written nothing.
+  const dryReport = lambda(
+    'Dry Run Report',
+    fns.restoreReport,
+    { plan: JsonPath.objectAt('$.plan'), checks: JsonPath.objectAt('$.checks') },
+    '$.report',
+  );
+  dryReport.next(new Succeed(scope, 'Dry Run Complete', { outputPath: '$.report' }));
+
+  // ---- 4. Restore.
+  const folder = command(
+    'Restore wire-server',
+    props.documents.restoreWireServer,
+    '$.plan.wireServer.instanceId',
+    {
+      vaultBucket: '$.plan.vaultBucket',
+      archiveKey: '$.plan.wireServer.archiveKey',
+      versionId: '$.plan.wireServer.versionId',
+      sha256: '$.plan.wireServer.sha256',
+      targetPath: '$.plan.wireServer.targetPath',
+      overwrite: '$.plan.overwrite',
+      dryRun: 'false',
+    },
+    '$.folder',
+  );
+  folder.end.next(new Pass(scope, 'wire-server Restored', { outputPath: '$.folder' }));
+
+  const schema = command(
+    'Restore Schema',
+    props.documents.restoreCassandraSchema,
+    '$.plan.cassandra.schemaInstanceId',
+    {
+      vaultBucket: '$.plan.vaultBucket',
+      schemaKey: '$.plan.cassandra.schemaKey',
+      keyspaces: '$.plan.cassandra.keyspaces',
+      overwrite: '$.plan.overwrite',
+      dryRun: 'false',
+    },
+    '$.schema',
+  );
+  const node = command(
+    'Restore Node',
+    props.documents.restoreCassandraNode,
+    '$.node.instanceId',
+    {
+      vaultBucket: '$.vaultBucket',
+      clusterName: '$.clusterName',
+      sourceHostId: '$.node.sourceHostId',
+      filesKey: '$.node.filesKey',
+      keyspaces: '$.keyspaces',
+      mode: '$.mode',
+      loadTargets: '$.loadTargets',
+      stagingDir: '$.node.stagingDir',
+      dryRun: 'false',
+    },
+    '$.loaded',
+  );
+  node.end.next(
+    new Pass(scope, 'Node Restored', {
+      parameters: {
+        'sourceName.$': '$.node.sourceName',
+        'instanceId.$': '$.node.instanceId',
+        'loaded.$': '$.loaded',
+      },
+    }),
+  );
+  // sstableloader streams to the whole cluster: load one source node at a time.
+  const nodes = new MapState(scope, 'Restore Nodes', {
+    itemsPath: '$.plan.cassandra.nodes',
+    itemSelector: {
+      'node.$': '$$.Map.Item.Value',
+      'vaultBucket.$': '$.plan.vaultBucket',
+      'clusterName.$': '$.plan.clusterName',
+      'keyspaces.$': '$.plan.cassandra.keyspaces',
+      'mode.$': '$.plan.cassandra.mode',
+      'loadTargets.$': '$.plan.cassandra.loadTargets',
+    },
+    maxConcurrency: 1,
+    resultPath: '$.nodes',
+  });
+  nodes.itemProcessor(node.start);
+  schema.end.next(nodes);
+  nodes.next(
+    new Pass(scope, 'Cassandra Restored', { parameters: { 'schema.$': '$.schema', 'nodes.$': '$.nodes' } }),
+  );
+
+  const planMinio = lambda(
+    'Plan Object Restore',
+    fns.restorePlanMinio,
+    { plan: JsonPath.objectAt('$.plan') },
+    '$.minioPlan',
+  );
+  const copyBatch = lambda(
+    'Restore Batch',
+    fns.restoreCopyBatch,
+    { batch: JsonPath.objectAt('$.batch'), restoreId: JsonPath.stringAt('$.restoreId') },
+    '$.restored',
+  );
+  copyBatch.next(new Pass(scope, 'Restore Batch Done', { outputPath: '$.restored' }));
+  const copyAll = new DistributedMap(scope, 'Restore Objects', {
+    itemReader: new S3JsonLItemReader({
+      bucket: props.vault,
+      key: JsonPath.stringAt('$.minioPlan.batchesKey'),
+    }),
+    itemSelector: { 'batch.$': '$$.Map.Item.Value', 'restoreId.$': '$.plan.restoreId' },
+    maxConcurrency: props.copyConcurrency ?? 20,
+    toleratedFailurePercentage: 0,
+    resultWriterV2: new ResultWriterV2({ bucket: props.vault, prefix: 'map-runs' }),
+    resultPath: '$.copyRun',
+  });
+  copyAll.itemProcessor(copyBatch);
+  const objectsDone = new Pass(scope, 'Objects Restored', { outputPath: '$.minioPlan' });
+  planMinio.next(
+    new Choice(scope, 'Objects To Restore?')
+      .when(Condition.numberGreaterThan('$.minioPlan.batches', 0), copyAll.next(objectsDone))
+      .otherwise(objectsDone),
+  );
+
+  const work = new Parallel(scope, 'Restore', { resultPath: '$.results' })
+    .branch(selected('wireServer', 'Restore wire-server?', folder.start))
+    .branch(selected('cassandra', 'Restore Cassandra?', schema.start))
+    .branch(selected('minio', 'Restore MinIO?', planMinio));
+  const report = lambda(
+    'Restore Report',
+    fns.restoreReport,
+    {
+      plan: JsonPath.objectAt('$.plan'),
+      results: JsonPath.objectAt('$.results'),
+      verified: JsonPath.objectAt('$.verified'),
+    },
+    '$.report',
+  );
+  const failureReport = lambda(
+    'Failure Report',
+    fns.restoreReport,
+    { plan: JsonPath.objectAt('$.plan'), error: JsonPath.objectAt('$.error') },
+    '$.report',
+  );
+  failureReport.next(failed);
+  work.addCatch(failureReport, catchAll);
+
+  // ---- 5. Verify: target nodes UN again, objects and checksums, then the report.
+  const recheck = command(
+    'Recheck Node',
+    props.documents.preflight,
+    '$.target.instanceId',
+    { role: 'cassandra', dataDir: '$.target.dataDir', vaultBucket: '$.vaultBucket' },
+    '$.result',
+  );
+  recheck.end.next(
+    new Pass(scope, 'Node Rechecked', { parameters: { 'target.$': '$.target', 'result.$': '$.result' } }),
+  );
+  const rechecks = new MapState(scope, 'Recheck Nodes', {
+    itemsPath: '$.plan.cassandra.targets',
+    itemSelector: { 'target.$': '$$.Map.Item.Value', 'vaultBucket.$': '$.plan.vaultBucket' },
+    resultPath: '$.rechecks',
+  });
+  rechecks.itemProcessor(recheck.start);
+  rechecks.addCatch(failureReport, catchAll);
+  const verify = lambda(
+    'Verify Restore',
+    fns.restoreVerify,
+    {
+      phase: 'restored',
+      plan: JsonPath.objectAt('$.plan'),
+      results: JsonPath.objectAt('$.results'),
+      rechecks: JsonPath.objectAt('$.rechecks'),
+    },
+    '$.verified',
+  );
+  verify.addCatch(failureReport, catchAll);
+  const needRecheck = new Choice(scope, 'Recheck Cassandra?')
+    .when(Condition.booleanEquals('$.plan.components.cassandra', true), rechecks.next(verify))
+    .otherwise(verify);
+  report.next(new Succeed(scope, 'Restore Complete', { outputPath: '$.report' }));
+  verify.next(report);
+
+  const isDryRun = new Choice(scope, 'Dry Run?')
+    .when(Condition.booleanEquals('$.plan.dryRun', true), dryReport)
+    .otherwise(work);
+  work.next(needRecheck);
+  return DefinitionBody.fromChainable(prepare.next(checks).next(verifyTargets).next(isDryRun));
+}
+
+/** Error names that refuse a restore before anything is written. */
+export const refusalErrors = [errorNames.invalidInput, errorNames.backupNotFound, errorNames.restoreRefused];
