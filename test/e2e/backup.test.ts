@@ -92,14 +92,17 @@ describe('backup state machine', () => {
     expect(node2.newFiles).toBeGreaterThan(0);
     expect(node2.reusedFiles).toBeGreaterThan(0);
     expect(await countVersions(s3, bucket, sstablePrefix)).toBe(versionsBefore + node2.newFiles);
-    // Reused files are referenced with the version the first backup uploaded.
+    // Files unchanged since the first backup (same name, size and checksum) are referenced with the
+    // version the first backup uploaded; the rest (new SSTables, the snapshot's own manifest.json) are new.
     const firstFiles = new Map(
-      (await filesOf(node.filesKey)).map(([rel, size, sha, version]) => [rel, `${size}|${sha}|${version}`]),
+      (await filesOf(node.filesKey)).map(([rel, size, sha, version]) => [`${rel}|${size}|${sha}`, version]),
     );
-    const reused = (await filesOf(node2.filesKey)).filter(([rel]) => firstFiles.has(rel ?? ''));
-    expect(reused.length).toBe(node2.reusedFiles);
-    for (const [rel, size, sha, version] of reused)
-      expect(`${size}|${sha}|${version}`).toBe(firstFiles.get(rel ?? ''));
+    const unchanged = (await filesOf(node2.filesKey)).filter(([rel, size, sha]) =>
+      firstFiles.has(`${rel}|${size}|${sha}`),
+    );
+    expect(unchanged.length).toBe(node2.reusedFiles);
+    for (const [rel, size, sha, version] of unchanged)
+      expect(version).toBe(firstFiles.get(`${rel}|${size}|${sha}`));
     // MinIO: new and overwritten objects copied, deleted ones gone from the manifest, the rest carried.
     const minio = changed.minio;
     const b1 = first.minio?.buckets[0];
