@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupManifest } from '../../functions/core/commit.js';
+import type { RestoreReport } from '../../functions/core/restore-report.js';
+import { runDrill } from '../../local/drill.js';
+import { runLocal } from '../../local/local-run.js';
+import { mutateWire, seedWire, snapshotWire } from '../../local/seed/index.js';
+import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
+import { countVersions, vaultClient } from '../support/vault.js';
+
+/** Every file (path, size, SHA-256) under a folder: to prove a dry run changed nothing on disk. */
+function fingerprint(dir: string): string {
+  const hash = createHash('sha256');
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      const st = statSync(path);
+      if (st.isDirectory()) walk(path);
+      else hash.update(`${path}\t${st.size}\t${createHash('sha256').update(readFileSync(path)).digest('hex')}\n`);
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
+}
+
+/**
+ * The restore state machine end to end (synthesized definition, real handlers and host scripts),
+ * and the disaster-recovery drill.
+ */
+describe('restore state machine', () => {
+  let stack: StackInfo;
+  let s3: S3Client;
+  let backupId: string;
+
+  const restore = (input: Record<string, unknown>) => runLocal({ stateMachine: 'wire-restore', input: input as never, stack });
+  const seededDataDirs = () =>
+    ['brig', 'galley', 'spar', 'gundeck'].map((ks) => fingerprint(join(stack.cassandra.nodes[0]?.dataDir ?? '', ks)));
+
+  beforeAll(async () => {
+    stack = readStackInfo();
+    s3 = vaultClient(stack);
+    await seedWire({ stack, size: 'smoke', reset: true, flush: true });
+    const result = await runLocal({ stateMachine: 'wire-backup', input: {}, stack });
+    if (result.status !== 'SUCCEEDED') throw new Error(`backup failed: ${result.error} ${result.cause}`);
+    backupId = (result.output as unknown as { manifest: BackupManifest }).manifest.backupId;
+  });
+  afterAll(() => s3?.destroy());
+
+  it('refuses an unknown backup id, naming it', async () => {
+    const result = await restore({ backupId: '20000101T000000Z', confirm: '20000101T000000Z' });
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('BackupNotFoundError');
+    expect(result.cause).toMatch(/20000101T000000Z does not exist/);
+  });
+
+  it('refuses an incomplete backup', async () => {
+    const id = '20000102T000000Z';
+    await s3.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: `backups/${id}/started.json`, Body: '{}' }));
+
+    const result = await restore({ backupId: id, confirm: id });
+
+    expect(result.error).toBe('BackupNotFoundError');
+    expect(result.cause).toMatch(/incomplete/);
+  });
+
+  it('refuses a confirmation that does not repeat the backup id, saying which one', async () => {
+    const result = await restore({ backupId: 'latest', confirm: 'yes' });
+
+    expect(result.error).toBe('RestoreRefusedError');
+    expect(result.cause).toContain(`"confirm": "${backupId}"`);
+  });
+
+  it('refuses malformed input, naming the field', async () => {
+    const result = await restore({ backupId: '../../etc', confirm: 'x', targets: { minio: { buckets: { assets: 'Bad_Bucket' } } } });
+
+    expect(result.error).toBe('InvalidInputError');
+    expect(result.cause).toMatch(/backupId/);
+  });
+
+  it('refuses to write into non-empty targets without overwrite, before writing anything', async () => {
+    const restoresBefore = await countVersions(s3, stack.vault.bucket, 'restores/');
+
+    const result = await restore({ backupId, confirm: backupId });
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('RestoreRefusedError');
+    expect(result.cause).toMatch(/overwrite/);
+    expect(await countVersions(s3, stack.vault.bucket, 'restores/')).toBe(restoresBefore);
+  });
+
+  it('refuses a target node that does not answer', async () => {
+    const result = await restore({
+      backupId,
+      confirm: backupId,
+      overwrite: true,
+      components: ['cassandra'],
+      targets: { cassandra: { nodes: [{ instanceId: 'mi-00000000000000c09', name: 'gone', address: '127.0.0.9' }] } },
+    });
+
+    expect(result.status).toBe('FAILED');
+    expect(result.cause).toMatch(/mi-00000000000000c09/);
+  });
+
+  it('dry-runs every check and leaves Cassandra, MinIO, the folder and the vault unchanged', async () => {
+    const before = await snapshotWire({ stack, detail: 'digest' });
+    const files = seededDataDirs();
+    const folder = fingerprint(stack.deployHost.wireServerPath);
+    const restoresBefore = await countVersions(s3, stack.vault.bucket, 'restores/');
+
+    const result = await restore({ backupId, confirm: backupId, overwrite: true, dryRun: true });
+
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
+    const report = result.output as unknown as RestoreReport;
+    expect(report.outcome).toBe('dry-run');
+    expect(report.plan.cassandra?.mode).toBe('import');
+    expect(report.reportKey).toBeNull();
+    const after = await snapshotWire({ stack, detail: 'digest' });
+    expect(JSON.stringify(after.cassandra)).toBe(JSON.stringify(before.cassandra));
+    expect(JSON.stringify(after.minio)).toBe(JSON.stringify(before.minio));
+    expect(seededDataDirs()).toEqual(files);
+    expect(fingerprint(stack.deployHost.wireServerPath)).toBe(folder);
+    expect(await countVersions(s3, stack.vault.bucket, 'restores/')).toBe(restoresBefore);
+  });
+
+  it('restores objects of an older backup into another bucket exactly as they were then', async () => {
+    const atBackup = await snapshotWire({ stack, components: { minio: true }, detail: 'digest' });
+    await mutateWire({ stack, round: 2, components: { minio: true } });
+
+    const result = await restore({
+      backupId,
+      confirm: backupId,
+      components: ['minio'],
+      targets: { minio: { buckets: { assets: 'assets-restored-e2e' } } },
+    });
+
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
+    const restored = await snapshotWire({ stack, components: { minio: true }, buckets: ['assets-restored-e2e'], detail: 'digest' });
+    const [original] = atBackup.minio?.buckets ?? [];
+    const [copy] = restored.minio?.buckets ?? [];
+    expect(copy?.objectCount).toBe(original?.objectCount);
+    expect(JSON.stringify(copy?.objects)).toBe(JSON.stringify(original?.objects));
+  });
+
+  it('passes the disaster-recovery drill with zero differences', async () => {
+    const report = await runDrill({ fromNodes: 1, toNodes: 1, size: 'smoke' });
+
+    expect(report.differences).toEqual([]);
+    expect(report.rows).toBeGreaterThan(0);
+    expect(report.objects).toBeGreaterThan(0);
+    expect(report.files).toBeGreaterThan(0);
+  });
+});
