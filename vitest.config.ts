@@ -1,16 +1,23 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/** Options shared by the main run and the three-node run (vitest.three-node.config.ts). */
+export const sharedTestOptions = {
+  // Integration and end-to-end tests share one local Cassandra and MinIO: run files one at a time.
+  fileParallelism: false,
+  // End-to-end tests run whole state machines on 2 cores; limits only stop a hung test.
+  testTimeout: 900_000,
+  hookTimeout: 900_000,
+  allowOnly: false,
+  reporters: ['default'],
+  // Handlers' structured log lines (CloudWatch in AWS) would drown the test report.
+  onConsoleLog: (log: string) => !/^\{"(level|_aws)"/.test(log),
+};
 
 export default defineConfig({
   test: {
+    ...sharedTestOptions,
     include: ['test/**/*.test.ts'],
-    // Integration and end-to-end tests share one local Cassandra and MinIO: run files one at a time.
-    fileParallelism: false,
-    // End-to-end tests run whole state machines on 2 cores; limits only stop a hung test.
-    testTimeout: 900_000,
-    hookTimeout: 900_000,
-    allowOnly: false,
-    reporters: ['default'],
-    // Handlers' structured log lines (CloudWatch in AWS) would drown the test report.
-    onConsoleLog: (log) => !/^\{"(level|_aws)"/.test(log),
+    // The three-node tests replace the local cluster: `npm test` runs them after the rest.
+    exclude: [...configDefaults.exclude, 'test/three-node/**'],
   },
 });

@@ -296,10 +296,17 @@ RUN_DIR=$(mktemp -d "$STAGING_DIR/run-$(date -u +%Y%m%dT%H%M%SZ).XXXXXX")
 log "staging in $RUN_DIR"
 download_started=$SECONDS
 for ks in "${KEYSPACES[@]}"; do
-  # Include patterns are exact paths: names in files.tsv hold none of the * ? [ wildcards.
-  awk -F'\t' -v ks="$ks" '$1 == ks { print $2 "/" $4 }' "$WORK_DIR/plan.tsv" >"$WORK_DIR/includes.txt"
-  count=$(wc -l <"$WORK_DIR/includes.txt")
+  # One include pattern per SSTable (`<table dir>/[.<index>/]<version>-<id>-<format>-*`), the exact path
+  # for any other file: the CLI matches every listed key against every pattern, so fewer patterns keep
+  # it fast. Names in files.tsv hold none of the * ? [ wildcards. A stray file the patterns also match is
+  # removed below.
+  count=$(awk -F'\t' -v ks="$ks" '$1 == ks { n++ } END { print n + 0 }' "$WORK_DIR/plan.tsv")
   if ((count == 0)); then continue; fi
+  awk -F'\t' -v ks="$ks" '$1 != ks { next }
+    { n = split($4, part, "/"); base = part[n]; dir = substr($4, 1, length($4) - length(base))
+      pattern = $2 "/" $4
+      if (match(base, /^[a-z]+-[^-]+-[a-z]+-/)) pattern = $2 "/" dir substr(base, 1, RLENGTH) "*"
+      if (!(pattern in seen)) { seen[pattern] = 1; print pattern } }' "$WORK_DIR/plan.tsv" >"$WORK_DIR/includes.txt"
   split -l 2000 -d -a 4 -- "$WORK_DIR/includes.txt" "$WORK_DIR/includes."
   for chunk in "$WORK_DIR"/includes.[0-9]*; do
     args=()
@@ -335,6 +342,14 @@ verify() {
   awk -F'\t' -v OFS='\t' 'FILENAME == ARGV[1] { got[substr($0, 67)] = substr($0, 1, 64); next }
     got[$1] != $3 { print $0, (($1 in got) ? "SHA-256 " got[$1] : "missing or of another size") }' "$WORK_DIR/hashes.txt" "$1" >"$2"
 }
+# The staging folder must hold exactly the listed files: a component of an older SSTable that reused a
+# generation number would otherwise be loaded with the new one.
+find "$RUN_DIR" -type f -printf '%p\n' |
+  awk -F'\t' 'FILENAME == ARGV[1] { want[$1] = 1; next } !($0 in want)' "$WORK_DIR/expected.tsv" - >"$WORK_DIR/extra.txt"
+if [[ -s $WORK_DIR/extra.txt ]]; then
+  xargs -r -d '\n' rm -f -- <"$WORK_DIR/extra.txt"
+  log "removed $(wc -l <"$WORK_DIR/extra.txt") downloaded file(s) that files.tsv does not list"
+fi
 verify "$WORK_DIR/expected.tsv" "$WORK_DIR/bad.tsv"
 REFETCH=$(wc -l <"$WORK_DIR/bad.tsv")
 if ((REFETCH > 0)); then

@@ -2,6 +2,8 @@
  * Wire-shaped seed data for the local stack and the comparison the DR drill uses: seed, mutate,
  * snapshot, diff. See `seed-wire.ts`, `mutate-wire.ts`, `snapshot.ts` and `diff.ts`.
  */
+
+export { selectComponents, type WireComponents } from './components.js';
 export {
   type DifferenceArea,
   type DiffOptions,

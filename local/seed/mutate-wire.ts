@@ -9,6 +9,7 @@ import {
 import type { Client } from 'cassandra-driver';
 import { readStackInfo, type StackInfo } from '../stack-info.js';
 import { emptyCounts, writeCounters, writeRows } from './cassandra-writer.js';
+import { selectComponents, type WireComponents } from './components.js';
 import {
   type ConsistencyName,
   createCassandraClient,
@@ -43,12 +44,8 @@ export interface MutateOptions {
   readonly stack?: StackInfo;
   /** Run `nodetool flush` on every node after the Cassandra changes. @default true */
   readonly flush?: boolean;
-  /** Parts to change. @default all three */
-  readonly components?: {
-    readonly cassandra?: boolean;
-    readonly minio?: boolean;
-    readonly wireServer?: boolean;
-  };
+  /** Parts to change; when given, only those set to true. @default all three */
+  readonly components?: WireComponents;
   /** How much to change. */
   readonly counts?: {
     /** New users. @default 5 */
@@ -115,7 +112,7 @@ export async function mutateWire(options: MutateOptions = {}): Promise<MutateRes
   const seed = options.seed ?? defaultSeed;
   const round = options.round ?? 1;
   const stack = options.stack ?? readStackInfo();
-  const components = { cassandra: true, minio: true, wireServer: true, ...options.components };
+  const components = selectComponents(options.components);
   const progress = options.onProgress ?? (() => {});
   const counts = {
     users: 5,

@@ -9,6 +9,7 @@ import {
   writeCounters,
   writeRows,
 } from './cassandra-writer.js';
+import { selectComponents, type WireComponents } from './components.js';
 import {
   type ConsistencyName,
   createCassandraClient,
@@ -38,12 +39,8 @@ import { emptyFolder, folderBytes, seededFolderFiles, writeFolder } from './wire
 /** The default seed of the PRNG. */
 export const defaultSeed = 42;
 
-/** Which parts to touch (all by default). */
-export interface SeedComponents {
-  readonly cassandra?: boolean;
-  readonly minio?: boolean;
-  readonly wireServer?: boolean;
-}
+/** Which parts to seed (see {@link WireComponents}). */
+export type SeedComponents = WireComponents;
 
 /** Options of {@link seedWire}. */
 export interface SeedOptions {
@@ -57,7 +54,7 @@ export interface SeedOptions {
   readonly reset?: boolean;
   /** Run `nodetool flush` on every node afterwards (through the host profile wrapper). @default false */
   readonly flush?: boolean;
-  /** Parts to seed. @default all three */
+  /** Parts to seed; when given, only those set to true. @default all three */
   readonly components?: SeedComponents;
   /** Cassandra statements in flight. @default 128 */
   readonly concurrency?: number;
@@ -108,7 +105,7 @@ export async function seedWire(options: SeedOptions = {}): Promise<SeedResult> {
   const seed = options.seed ?? defaultSeed;
   const plan = planForSize(size);
   const stack = options.stack ?? readStackInfo();
-  const components = { cassandra: true, minio: true, wireServer: true, ...options.components };
+  const components = selectComponents(options.components);
   const progress = options.onProgress ?? (() => {});
   const data = new WireDataGenerator(plan, seed);
   let cassandra: SeedResult['cassandra'];

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Client } from 'cassandra-driver';
 import { readStackInfo, type StackInfo } from '../stack-info.js';
+import { selectComponents, type WireComponents } from './components.js';
 import { type ConsistencyName, createCassandraClient, createSourceS3Client } from './connections.js';
 import { assetsBucket, forEachConcurrently } from './minio-objects.js';
 import { canonicalJson, hashJson, type Json, MultisetDigest, normalizeValue } from './normalize.js';
@@ -27,8 +28,14 @@ export type SnapshotDetail =
   | 'rows'
   /** Primary key, row hash and cell expiries of every row (diffs name the row). */
   | 'keys'
-  /** Per-table count, digest and TTL-cell count only (diffs name the table). */
+  /**
+   * Per-table count, digest and TTL-cell count only (diffs name the table); tables with a default
+   * TTL of a day or less still keep keys, as their rows expire during a drill.
+   */
   | 'digest';
+
+/** Tables whose default TTL is at most this (seconds) keep row keys even at detail `digest`. */
+export const shortTtlSeconds = 86_400;
 
 /** One column of a table's schema, as `system_schema.columns` has it. */
 export interface ColumnSchema {
@@ -152,12 +159,8 @@ export interface SnapshotOptions {
   readonly buckets?: readonly string[];
   /** The wire-server folder. @default stack.deployHost.wireServerPath */
   readonly wireServerPath?: string;
-  /** Parts to describe. @default all three */
-  readonly components?: {
-    readonly cassandra?: boolean;
-    readonly minio?: boolean;
-    readonly wireServer?: boolean;
-  };
+  /** Parts to describe; when given, only those set to true. @default all three */
+  readonly components?: WireComponents;
   /** How much of each row to keep. @default 'keys' */
   readonly detail?: SnapshotDetail;
   /** Rows per page. @default 1000 */
@@ -178,7 +181,7 @@ export interface SnapshotOptions {
 
 /** Describes the current state of the stack's Cassandra keyspaces, MinIO buckets and wire-server folder. */
 export async function snapshotWire(options: SnapshotOptions = {}): Promise<WireSnapshot> {
-  const components = { cassandra: true, minio: true, wireServer: true, ...options.components };
+  const components = selectComponents(options.components);
   const stack = options.stack ?? readStackInfo();
   const detail = options.detail ?? 'keys';
   const takenAt = new Date().toISOString();
@@ -375,7 +378,11 @@ async function scanTable(
   ].join(', ');
   const query = `SELECT ${select} FROM ${quoteIdent(keyspace)}.${quoteIdent(name)}`;
   const digest = new MultisetDigest();
-  const rows: RowEntry[] | undefined = options.detail === 'digest' ? undefined : [];
+  // Rows of tables whose default TTL is short (brig.nonce: 300 s) expire during any drill: keep
+  // their keys even at detail `digest`, so the diff can tell an expired row from a lost one.
+  const defaultTtl = Number(schema.options.default_time_to_live ?? 0);
+  const keepRows = options.detail !== 'digest' || (defaultTtl > 0 && defaultTtl <= shortTtlSeconds);
+  const rows: RowEntry[] | undefined = keepRows ? [] : undefined;
   let ttlCells = 0;
   const scannedAt = Math.floor(Date.now() / 1000);
   let pageState: string | undefined;

@@ -19,7 +19,10 @@ function fingerprint(dir: string): string {
       const path = join(d, name);
       const st = statSync(path);
       if (st.isDirectory()) walk(path);
-      else hash.update(`${path}\t${st.size}\t${createHash('sha256').update(readFileSync(path)).digest('hex')}\n`);
+      else
+        hash.update(
+          `${path}\t${st.size}\t${createHash('sha256').update(readFileSync(path)).digest('hex')}\n`,
+        );
     }
   };
   walk(dir);
@@ -35,9 +38,12 @@ describe('restore state machine', () => {
   let s3: S3Client;
   let backupId: string;
 
-  const restore = (input: Record<string, unknown>) => runLocal({ stateMachine: 'wire-restore', input: input as never, stack });
+  const restore = (input: Record<string, unknown>) =>
+    runLocal({ stateMachine: 'wire-restore', input: input as never, stack });
   const seededDataDirs = () =>
-    ['brig', 'galley', 'spar', 'gundeck'].map((ks) => fingerprint(join(stack.cassandra.nodes[0]?.dataDir ?? '', ks)));
+    ['brig', 'galley', 'spar', 'gundeck'].map((ks) =>
+      fingerprint(join(stack.cassandra.nodes[0]?.dataDir ?? '', ks)),
+    );
 
   beforeAll(async () => {
     stack = readStackInfo();
@@ -59,7 +65,9 @@ describe('restore state machine', () => {
 
   it('refuses an incomplete backup', async () => {
     const id = '20000102T000000Z';
-    await s3.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: `backups/${id}/started.json`, Body: '{}' }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: stack.vault.bucket, Key: `backups/${id}/started.json`, Body: '{}' }),
+    );
 
     const result = await restore({ backupId: id, confirm: id });
 
@@ -75,7 +83,11 @@ describe('restore state machine', () => {
   });
 
   it('refuses malformed input, naming the field', async () => {
-    const result = await restore({ backupId: '../../etc', confirm: 'x', targets: { minio: { buckets: { assets: 'Bad_Bucket' } } } });
+    const result = await restore({
+      backupId: '../../etc',
+      confirm: 'x',
+      targets: { minio: { buckets: { assets: 'Bad_Bucket' } } },
+    });
 
     expect(result.error).toBe('InvalidInputError');
     expect(result.cause).toMatch(/backupId/);
@@ -98,7 +110,9 @@ describe('restore state machine', () => {
       confirm: backupId,
       overwrite: true,
       components: ['cassandra'],
-      targets: { cassandra: { nodes: [{ instanceId: 'mi-00000000000000c09', name: 'gone', address: '127.0.0.9' }] } },
+      targets: {
+        cassandra: { nodes: [{ instanceId: 'mi-00000000000000c09', name: 'gone', address: '127.0.0.9' }] },
+      },
     });
 
     expect(result.status).toBe('FAILED');
@@ -138,7 +152,12 @@ describe('restore state machine', () => {
     });
 
     expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
-    const restored = await snapshotWire({ stack, components: { minio: true }, buckets: ['assets-restored-e2e'], detail: 'digest' });
+    const restored = await snapshotWire({
+      stack,
+      components: { minio: true },
+      buckets: ['assets-restored-e2e'],
+      detail: 'digest',
+    });
     const [original] = atBackup.minio?.buckets ?? [];
     const [copy] = restored.minio?.buckets ?? [];
     expect(copy?.objectCount).toBe(original?.objectCount);
