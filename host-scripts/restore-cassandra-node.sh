@@ -182,7 +182,7 @@ if ! awk -F'\t' -v OFS='\t' '
     else if ($1 !~ /^[A-Za-z0-9._+=\/-]+$/ || ("/" $1 "/") ~ /\/\.?\.?\// ) bad = "bad path"
     else if ($2 !~ /^[0-9]+$/) bad = "bad size"
     else if ($3 !~ /^[0-9a-f]+$/ || length($3) != 64) bad = "bad sha256"
-    else if ($4 !~ /^[A-Za-z0-9._-]+$/) bad = "bad version id"
+    else if ($4 !~ /^[A-Za-z0-9._+\/=-]+$/) bad = "bad version id"
     if (bad == "") {
       n = split($1, p, "/")
       if (n < 3) bad = "path has no keyspace/table/file"
@@ -340,7 +340,8 @@ verify() {
     xargs -r -d '\n' -P "$(nproc 2>/dev/null || echo 2)" -n 32 sha256sum -- <"$WORK_DIR/present.txt" >"$WORK_DIR/hashes.txt"
   fi
   awk -F'\t' -v OFS='\t' 'FILENAME == ARGV[1] { got[substr($0, 67)] = substr($0, 1, 64); next }
-    got[$1] != $3 { print $0, (($1 in got) ? "SHA-256 " got[$1] : "missing or of another size") }' "$WORK_DIR/hashes.txt" "$1" >"$2"
+    !($1 in got) { print $0, "missing or of another size"; next }
+    got[$1] != $3 { print $0, "SHA-256 " got[$1] }' "$WORK_DIR/hashes.txt" "$1" >"$2"
 }
 # The staging folder must hold exactly the listed files: a component of an older SSTable that reused a
 # generation number would otherwise be loaded with the new one.

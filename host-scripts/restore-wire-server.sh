@@ -111,7 +111,8 @@ DRY_RUN=${SSM_dryRun-}
 check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
 check_param archiveKey "$ARCHIVE_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" 'a vault object key'
 check_no_dotdot archiveKey "$ARCHIVE_KEY"
-check_param versionId "$VERSION_ID" '^[A-Za-z0-9._-]{1,1024}$' "the archive's vault version id (null for an unversioned object)"
+# S3 version ids are opaque, URL-ready strings of up to 1024 bytes (AWS documents one with '+').
+check_param versionId "$VERSION_ID" '^[A-Za-z0-9._+/=-]{1,1024}$' "the archive's vault version id (null for an unversioned object)"
 check_param sha256 "$EXPECTED_SHA" '^[0-9a-f]{64}$' 'the SHA-256 the backup recorded (64 lowercase hex digits)'
 check_param targetPath "$TARGET_PATH" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
 check_no_dotdot targetPath "$TARGET_PATH"

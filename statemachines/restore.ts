@@ -347,9 +347,13 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     '$.verified',
   );
   verify.addCatch(failureReport, catchAll);
+  const noRecheck = new Pass(scope, 'No Cassandra To Recheck', {
+    result: { value: [] },
+    resultPath: '$.rechecks',
+  });
   const needRecheck = new Choice(scope, 'Recheck Cassandra?')
     .when(Condition.booleanEquals('$.plan.components.cassandra', true), rechecks.next(verify))
-    .otherwise(verify);
+    .otherwise(noRecheck.next(verify));
   report.next(new Succeed(scope, 'Restore Complete', { outputPath: '$.report' }));
   verify.next(report);
 

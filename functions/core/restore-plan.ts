@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { bucketName, keyspaceName, type WireBackupConfig } from '../../lib/config.js';
 import { componentNames, listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
@@ -84,7 +84,7 @@ export interface RestoreNodeAssignment {
   readonly stagingDir: string;
 }
 
-/** The restore plan: what goes where, with sizes. Written to `restores/<id>/plan.json`. */
+/** The restore plan: what goes where, with sizes (kept in the restore report). */
 export interface RestorePlan {
   readonly restoreId: string;
   readonly backupId: string;
@@ -93,7 +93,6 @@ export interface RestorePlan {
   readonly dryRun: boolean;
   readonly overwrite: string;
   readonly dryRunFlag: string;
-  readonly planKey: string;
   readonly startedAt: string;
   readonly components: Readonly<Record<(typeof componentNames)[number], boolean>>;
   readonly wireServer: {
@@ -167,7 +166,7 @@ async function missingBackup(s3: S3Client, bucket: string, id: string): Promise<
 
 /**
  * Validates the input, resolves the backup (an incomplete or failed one is refused), checks the
- * confirmation and plans what goes where. Writes only the plan, and only when not a dry run.
+ * confirmation and plans what goes where. Writes nothing.
  */
 export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Promise<RestorePlan> {
   const input = parseRestoreInput(rawInput);
@@ -303,23 +302,12 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     dryRun: input.dryRun,
     overwrite: stringFlag(input.overwrite),
     dryRunFlag: stringFlag(input.dryRun),
-    planKey: `restores/${restoreId}/plan.json`,
     startedAt: now.toISOString(),
     components: { wireServer: wireServer !== null, cassandra: cassandra !== null, minio: minio !== null },
     wireServer,
     cassandra,
     minio,
   };
-  // A dry run writes nothing, not even its plan.
-  if (!input.dryRun) {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: vaultBucket,
-        Key: plan.planKey,
-        Body: JSON.stringify(plan, null, 2),
-        ContentType: 'application/json',
-      }),
-    );
-  }
+  // Nothing is written here: the targets are not checked yet. The report carries the plan.
   return plan;
 }
