@@ -127,6 +127,7 @@ VAULT_BUCKET=${SSM_vaultBucket-}
 CLUSTER_NAME=${SSM_clusterName-}
 INSTANCE_ID=${SSM_instanceId-}
 PREVIOUS_FILES_KEY=${SSM_previousFilesKey-}
+PREVIOUS_HOST_ID=${SSM_previousHostId-}
 CAPTURE_SCHEMA=${SSM_captureSchema-}
 check_param backupId "$BACKUP_ID" '^[0-9]{8}T[0-9]{6}Z$' 'a backup id such as 20261126T061500Z'
 check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
@@ -142,6 +143,9 @@ check_param instanceId "$INSTANCE_ID" '^(i|mi)-[0-9a-f]{8,17}$' 'an EC2 or SSM m
 if [[ -n $PREVIOUS_FILES_KEY ]]; then
   check_param previousFilesKey "$PREVIOUS_FILES_KEY" "$VAULT_KEY_RE" 'a vault object key, or empty'
   check_no_dotdot previousFilesKey "$PREVIOUS_FILES_KEY"
+fi
+if [[ -n $PREVIOUS_HOST_ID ]]; then
+  check_param previousHostId "$PREVIOUS_HOST_ID" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' 'a Cassandra host id, or empty'
 fi
 check_param captureSchema "$CAPTURE_SCHEMA" '^(true|false)$' 'true or false'
 DATA_DIR=${DATA_DIR%/}
@@ -305,11 +309,16 @@ fi
 
 # --- 5. differential ---------------------------------------------------------------------------
 : >"$WORK_DIR/previous.tsv"
+# A replaced node (new host id) keeps its files under a new vault prefix: nothing of the old one is reused.
+if [[ -n $PREVIOUS_FILES_KEY && -n $PREVIOUS_HOST_ID && $PREVIOUS_HOST_ID != "$HOST_ID" ]]; then
+  log "host id changed since the previous backup ($PREVIOUS_HOST_ID → $HOST_ID): uploading every file"
+  PREVIOUS_FILES_KEY=
+fi
 if [[ -n $PREVIOUS_FILES_KEY ]]; then
   if ! aws s3 cp --only-show-errors "s3://$VAULT_BUCKET/$PREVIOUS_FILES_KEY" "$WORK_DIR/previous.tsv" >"$WORK_DIR/prev.out" 2>&1; then
     tail_of "$WORK_DIR/prev.out" aws
     fail "cannot read the previous file list s3://$VAULT_BUCKET/$PREVIOUS_FILES_KEY" \
-      "check the vault is reachable and the object exists; to upload every file again, start the backup without a previous backup"
+      "check the vault is reachable and the object exists; to upload every file again, start a full backup ({\"full\": true})"
   fi
   log "previous file list: $(wc -l <"$WORK_DIR/previous.tsv") file(s)"
 fi

@@ -39,6 +39,7 @@ export const patterns = {
   compressionLevel: '^[1-9]$',
   role: '^(cassandra|wireServer)$',
   hostId: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+  optionalHostId: '^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$',
   /**
    * An S3 version id: opaque, URL-ready, up to 1024 bytes (AWS documents one holding `+`); `null` is the
    * version of an object written before versioning was on.

@@ -216,6 +216,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       clusterName: '$.clusterName',
       instanceId: '$.node.instanceId',
       previousFilesKey: '$.node.previousFilesKey',
+      previousHostId: '$.node.previousHostId',
       captureSchema: '$.node.captureSchema',
     },
     '$.snapshot',

@@ -46,6 +46,8 @@ export interface PlannedNode {
   readonly dataDir: string;
   /** files.tsv of this node in the previous complete backup, or '' (upload everything). */
   readonly previousFilesKey: string;
+  /** Host id the node had then ('' if none): a different one now means a replaced node. */
+  readonly previousHostId: string;
   readonly captureSchema: 'true' | 'false';
 }
 
@@ -179,9 +181,7 @@ export async function prepareBackup(
   const previous = previousId
     ? await readJsonOrUndefined<PreviousManifest>(s3, vaultBucket, manifestKey(previousId))
     : undefined;
-  const previousNodeFiles = new Map(
-    (previous?.cassandra?.nodes ?? []).map((n) => [n.instanceId, n.filesKey]),
-  );
+  const previousNodes = new Map((previous?.cassandra?.nodes ?? []).map((n) => [n.instanceId, n]));
   const previousBuckets = Object.fromEntries(
     (previous?.minio?.buckets ?? [])
       .filter((b) => config.minio.buckets.includes(b.bucket))
@@ -208,7 +208,8 @@ export async function prepareBackup(
         instanceId: n.instanceId,
         name: n.name,
         dataDir: n.dataDir ?? config.cassandra.dataDir,
-        previousFilesKey: previousNodeFiles.get(n.instanceId) ?? '',
+        previousFilesKey: previousNodes.get(n.instanceId)?.filesKey ?? '',
+        previousHostId: previousNodes.get(n.instanceId)?.hostId ?? '',
         captureSchema: i === 0 ? 'true' : 'false',
       })),
       downNodes: [],

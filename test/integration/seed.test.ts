@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createCassandraClient } from '../../local/seed/connections.js';
 import { diffSnapshots, formatDifferences, type SnapshotDifference } from '../../local/seed/diff.js';
 import { objectSha256, seededObjects } from '../../local/seed/minio-objects.js';
 import { type MutateResult, mutateWire } from '../../local/seed/mutate-wire.js';
@@ -172,18 +173,23 @@ describe('seedWire', () => {
     expect(first.wireServer?.fileCount).toBe(seeded.wireServer?.files);
   });
 
-  it('flushes every node: the tables have SSTables on disk', () => {
+  it('flushes every node: the table has SSTables on disk', async () => {
     // Arrange
-    const nodes = stack.cassandra.nodes;
+    const client = createCassandraClient(stack);
+    await client.connect();
+    const id = (
+      await client.execute(
+        "SELECT id FROM system_schema.tables WHERE keyspace_name = 'brig' AND table_name = 'user'",
+      )
+    ).first();
+    await client.shutdown();
+    const tableDir = `user-${String(id?.get('id')).replaceAll('-', '')}`;
 
     // Act
-    const dataFiles = nodes.map((node) => {
-      const keyspaceDir = join(node.dataDir, 'brig');
-      const userDir = readdirSync(keyspaceDir).find((d) => d.startsWith('user-'));
-      return userDir
-        ? readdirSync(join(keyspaceDir, userDir)).filter((f) => f.endsWith('-Data.db')).length
-        : 0;
-    });
+    const dataFiles = stack.cassandra.nodes.map(
+      (node) =>
+        readdirSync(join(node.dataDir, 'brig', tableDir)).filter((f) => f.endsWith('-Data.db')).length,
+    );
 
     // Assert
     expect(seeded.flushed).toBe(true);
@@ -222,14 +228,14 @@ describe('snapshotWire', () => {
     const rows = await snapshotWire({
       stack,
       detail: 'rows',
-      components: { minio: false, wireServer: false },
+      components: { cassandra: true },
     });
 
     // Act
     const digests = await snapshotWire({
       stack,
       detail: 'digest',
-      components: { minio: false, wireServer: false },
+      components: { cassandra: true },
     });
     const differences = diffSnapshots(rows, digests);
 
