@@ -89,7 +89,11 @@ export interface BackupPlan {
 interface PreviousManifest {
   readonly backupId: string;
   readonly cassandra?: {
-    readonly nodes?: readonly { readonly instanceId: string; readonly filesKey: string }[];
+    readonly nodes?: readonly {
+      readonly instanceId: string;
+      readonly filesKey: string;
+      readonly hostId: string;
+    }[];
   };
   readonly minio?: {
     readonly buckets?: readonly { readonly bucket: string; readonly manifestKey: string }[];
