@@ -20,7 +20,7 @@ const usage = `usage: wire-backup <command> [options]
            [--components ...] [--bucket assets=assets-restored] [--verbose] [--json]
            Restore a backup through the synthesized restore state machine (the same JSON input the
            Step Functions console takes; see the README).
-  drill    --local [--from-nodes 1|3] [--to-nodes 1|3] [--size smoke|<N>MiB]
+  drill    --local [--from-nodes 1|3] [--to-nodes 1|3] [--size smoke|<N>MiB] [--restore-older]
            Disaster-recovery drill: seed, back up, destroy, restore into fresh instances, compare
            every row, object and file; prints the recovery time.
 
@@ -172,6 +172,7 @@ async function drill(args: string[]): Promise<number> {
       'from-nodes': { type: 'string', default: '1' },
       'to-nodes': { type: 'string', default: '1' },
       size: { type: 'string', default: 'smoke' },
+      'restore-older': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
     },
   });
@@ -188,6 +189,7 @@ async function drill(args: string[]): Promise<number> {
     fromNodes: nodes(values['from-nodes']),
     toNodes: nodes(values['to-nodes']),
     size: values.size,
+    restoreOlder: values['restore-older'],
     log: err,
   });
   process.stdout.write(`\n${drillSummary(report)}\n`);

@@ -15,6 +15,7 @@ import { createSourceS3Client } from './seed/connections.js';
 import {
   diffSnapshots,
   formatDifferences,
+  mutateWire,
   type SnapshotDifference,
   seedWire,
   snapshotWire,
@@ -29,6 +30,11 @@ export interface DrillOptions {
   readonly toNodes?: 1 | 3;
   /** Seed size (`smoke`, `<N>MiB`). @default 'smoke' */
   readonly size?: string;
+  /**
+   * Change the data and back up again after the first backup, then restore the first (older) one:
+   * proves a restore gives exactly that backup's data, not the latest. @default false
+   */
+  readonly restoreOlder?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -98,6 +104,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     throw new Error(`drill: backup failed (${backup.error}): ${backup.cause}`);
   const manifest = (backup.output as unknown as { manifest: BackupManifest }).manifest;
   const backupSeconds = (Date.now() - backupStarted) / 1000;
+  if (options.restoreOlder) {
+    log('drill: changing the data and backing up again; the first backup is the one restored');
+    await mutateWire({ stack, round: 1 });
+    const newer = await runLocal({ stateMachine: 'wire-backup', input: { trigger: 'drill' }, stack });
+    if (newer.status !== 'SUCCEEDED')
+      throw new Error(`drill: second backup failed (${newer.error}): ${newer.cause}`);
+  }
 
   log('drill: disaster — Cassandra wiped (fresh cluster), MinIO bucket deleted, wire-server folder deleted');
   wireStack(['up', '--nodes', String(toNodes), '--reset']);

@@ -1,3 +1,5 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { App } from 'aws-cdk-lib';
 import type { WireBackupConfig } from '../lib/config.js';
@@ -12,6 +14,24 @@ import { LocalSsmExecutor } from './runner/ssm-executor.js';
 import { readStackInfo, type StackInfo } from './stack-info.js';
 
 const synthesized = new Map<string, ExtractedTemplate>();
+
+const putEventsResource = 'arn:aws:states:::events:putEvents';
+
+/**
+ * EventBridge is AWS control plane, not runnable here: the local stand-in appends each PutEvents
+ * entry to `<stackDir>/events.jsonl` and answers like the service integration does.
+ */
+function localEventBus(stack: StackInfo) {
+  return (input: JsonValue): JsonValue => {
+    const entries = ((input as { Entries?: JsonValue[] }).Entries ?? []) as JsonValue[];
+    for (const entry of entries)
+      appendFileSync(
+        join(stack.stackDir, 'events.jsonl'),
+        `${JSON.stringify({ time: new Date().toISOString(), ...(entry as object) })}\n`,
+      );
+    return { Entries: entries.map((_, i) => ({ EventId: `local-${Date.now()}-${i}` })), FailedEntryCount: 0 };
+  };
+}
 
 /**
  * Synthesizes the stack in-process (Lambda bundling skipped) and extracts what the runner needs.
@@ -74,7 +94,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
     return await runStateMachine({
       definition: machine.definition,
       input: options.input,
-      bindings: { functions, ssm, s3 },
+      bindings: { functions, ssm, s3, resources: { [putEventsResource]: localEventBus(stack) } },
       stateMachineName: machine.name,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.executionName ? { executionName: options.executionName } : {}),

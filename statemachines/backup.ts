@@ -17,7 +17,7 @@ import {
   Succeed,
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { EventBridgePutEvents, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { errorNames } from '../functions/core/errors.js';
 import { hostCommand, transientErrors } from './host-command.js';
@@ -298,7 +298,27 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   );
   commit.addCatch(markFailed, catchAll);
   clearOnSuccess.next(commit);
-  commit.next(new Succeed(scope, 'Backup Complete', { outputPath: '$.summary' }));
+  // Other workflows (the cross-region archive copy) and alerting start from this event.
+  const announce = new EventBridgePutEvents(scope, 'Announce Backup', {
+    entries: [
+      {
+        source: 'wire-backup',
+        detailType: 'Backup Completed',
+        detail: TaskInput.fromObject({
+          backupId: JsonPath.stringAt('$.summary.backupId'),
+          manifestKey: JsonPath.stringAt('$.summary.manifestKey'),
+          vaultBucket: JsonPath.stringAt('$.plan.vaultBucket'),
+          clusterName: JsonPath.stringAt('$.plan.clusterName'),
+        }),
+      },
+    ],
+    resultPath: JsonPath.DISCARD,
+  });
+  announce.addRetry({ errors: ['EventBridge.EventBridgeException', 'States.TaskFailed'], maxAttempts: 3 });
+  // The backup is committed: a lost announcement must not turn it into a failure.
+  const announced = new Succeed(scope, 'Backup Complete', { outputPath: '$.summary' });
+  announce.addCatch(announced, { errors: ['States.ALL'], resultPath: JsonPath.DISCARD });
+  commit.next(announce).next(announced);
 
   const definition = prepare.next(preflight).next(evaluate).next(work);
   work.next(clearOnSuccess.start);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { WireComponents } from './components.js';
 import { diffSnapshots, formatDifferences } from './diff.js';
 import { mutateWire } from './mutate-wire.js';
 import type { SeedProgress } from './progress.js';
@@ -10,16 +11,16 @@ import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
  * Command line of the seeder (`bin/node22 --import tsx local/seed/cli.ts <command>`):
  *   seed --size smoke|bench|<N>MiB [--seed 42] [--reset] [--flush] [--only cassandra,minio,wire-server] [--json]
  *   mutate [--seed 42] [--round 1] [--no-flush] [--json]
- *   snapshot [--detail keys|rows|digest] [--out <file>]
- *   diff <a> <b> [--tolerance <seconds>]     (exit status 1 when they differ)
+ *   snapshot [--detail keys|rows|digest] [--only …] [--buckets assets,…] [--out <file>]
+ *   diff <a> <b> [--tolerance <seconds>] [--bucket-pair assets=assets-restored]  (exit 1 when they differ)
  * Progress goes to stderr, the summary to stdout.
  */
 
 const usage = `usage: local/seed/cli.ts <command> [options]
   seed     --size smoke|bench|<N>MiB [--seed ${defaultSeed}] [--reset] [--flush] [--only cassandra,minio,wire-server] [--json]
   mutate   [--seed ${defaultSeed}] [--round 1] [--no-flush] [--json]
-  snapshot [--detail keys|rows|digest] [--out <file>]
-  diff     <a.jsonl> <b.jsonl> [--tolerance 120]`;
+  snapshot [--detail keys|rows|digest] [--only cassandra,minio,wire-server] [--buckets assets,...] [--out <file>]
+  diff     <a.jsonl> <b.jsonl> [--tolerance 120] [--bucket-pair <bucket in a>=<bucket in b>]...`;
 
 const started = Date.now();
 function logProgress(event: SeedProgress): void {
@@ -34,6 +35,22 @@ function parseSeed(value: string | undefined): number {
   const seed = Number(value ?? defaultSeed);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, not '${value}'`);
   return seed;
+}
+
+/** `--only cassandra,minio,wire-server` as a component selection (absent: every part). */
+function onlyComponents(only: string | undefined): { components?: WireComponents } {
+  if (only === undefined) return {};
+  const parts = only.split(',').map((s) => s.trim());
+  const unknown = parts.filter((p) => !['cassandra', 'minio', 'wire-server'].includes(p));
+  if (unknown.length > 0)
+    throw new Error(`--only takes cassandra, minio, wire-server; not '${unknown.join(',')}'`);
+  return {
+    components: {
+      cassandra: parts.includes('cassandra'),
+      minio: parts.includes('minio'),
+      wireServer: parts.includes('wire-server'),
+    },
+  };
 }
 
 function summarizeSnapshot(snapshot: WireSnapshot): string {
@@ -70,30 +87,23 @@ async function main(argv: string[]): Promise<number> {
       flush: { type: 'boolean' },
       'no-flush': { type: 'boolean' },
       only: { type: 'string' },
+      buckets: { type: 'string' },
       json: { type: 'boolean' },
       round: { type: 'string' },
       detail: { type: 'string' },
       out: { type: 'string' },
       tolerance: { type: 'string' },
+      'bucket-pair': { type: 'string', multiple: true },
     },
   });
   switch (command) {
     case 'seed': {
-      const only = values.only?.split(',').map((s) => s.trim());
       const result = await seedWire({
         size: values.size ?? 'smoke',
         seed: parseSeed(values.seed),
         reset: values.reset ?? false,
         flush: values.flush ?? false,
-        ...(only
-          ? {
-              components: {
-                cassandra: only.includes('cassandra'),
-                minio: only.includes('minio'),
-                wireServer: only.includes('wire-server'),
-              },
-            }
-          : {}),
+        ...onlyComponents(values.only),
         onProgress: logProgress,
       });
       if (values.json) {
@@ -155,7 +165,12 @@ async function main(argv: string[]): Promise<number> {
       const detail = (values.detail ?? 'keys') as SnapshotDetail;
       if (!['keys', 'rows', 'digest'].includes(detail))
         throw new Error(`--detail must be keys, rows or digest, not '${detail}'`);
-      const snapshot = await snapshotWire({ detail, onProgress: logProgress });
+      const snapshot = await snapshotWire({
+        detail,
+        ...onlyComponents(values.only),
+        ...(values.buckets ? { buckets: values.buckets.split(',').map((b) => b.trim()) } : {}),
+        onProgress: logProgress,
+      });
       if (values.out) await writeSnapshotFile(values.out, snapshot);
       process.stdout.write(
         `${summarizeSnapshot(snapshot)}${values.out ? `\n  written to ${values.out}` : ''}\n`,
@@ -166,8 +181,17 @@ async function main(argv: string[]): Promise<number> {
       const [a, b] = positionals;
       if (!a || !b) throw new Error('diff needs two snapshot files');
       const tolerance = Number(values.tolerance ?? 120);
+      const bucketPairs = Object.fromEntries(
+        (values['bucket-pair'] ?? []).map((pair) => {
+          const [inA, inB] = pair.split('=');
+          if (!inA || !inB)
+            throw new Error(`--bucket-pair must be <bucket in a>=<bucket in b>, not '${pair}'`);
+          return [inA, inB];
+        }),
+      );
       const differences = diffSnapshots(await readSnapshotFile(a), await readSnapshotFile(b), {
         ttlToleranceSeconds: tolerance,
+        bucketPairs,
       });
       process.stdout.write(
         differences.length === 0

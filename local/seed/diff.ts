@@ -40,6 +40,11 @@ export interface DiffOptions {
   readonly ttlToleranceSeconds?: number;
   /** Differences listed per table before the rest are summarised in one line. @default 50 */
   readonly maxPerTable?: number;
+  /**
+   * Buckets of `a` to compare with a differently named bucket of `b` (a restore into another
+   * bucket): `{ assets: 'assets-restored' }`. Differences are reported under the name in `a`.
+   */
+  readonly bucketPairs?: Readonly<Record<string, string>>;
 }
 
 const show = (value: Json | undefined): string => {
@@ -66,7 +71,15 @@ export function diffSnapshots(
   const out: SnapshotDifference[] = [];
   if (a.cassandra && b.cassandra)
     diffCassandra(a.cassandra.keyspaces, b.cassandra.keyspaces, out, tolerance, maxPerTable);
-  if (a.minio && b.minio) diffBuckets(a.minio.buckets, b.minio.buckets, out);
+  if (a.minio && b.minio) {
+    const pairs = options.bucketPairs ?? {};
+    const renamed = Object.fromEntries(Object.entries(pairs).map(([inA, inB]) => [inB, inA]));
+    const bucketsB = b.minio.buckets.map((bucket) => ({
+      ...bucket,
+      name: renamed[bucket.name] ?? bucket.name,
+    }));
+    diffBuckets(a.minio.buckets, bucketsB, out);
+  }
   if (a.wireServer && b.wireServer) diffFolder(a.wireServer, b.wireServer, out);
   return out;
 }

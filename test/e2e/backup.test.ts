@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,12 @@ describe('backup state machine', () => {
     );
     expect(first.minio?.buckets[0]?.objects).toBeGreaterThan(0);
     expect(snapshotsOnNode()).not.toContain(first.backupId);
+    const events = readFileSync(join(stack.stackDir, 'events.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(events.at(-1) ?? '{}')).toMatchObject({
+      Source: 'wire-backup',
+      DetailType: 'Backup Completed',
+    });
+    expect(events.at(-1)).toContain(first.backupId);
   });
 
   it('uploads only new SSTables and changed objects the second time, referencing the rest', async () => {

@@ -362,4 +362,25 @@ describe('diffSnapshots', () => {
       ['wire-server', '/srv/wire-server', 'removed'],
     ]);
   });
+
+  it('compares a bucket with a differently named one when asked (a restore into another bucket)', () => {
+    // Arrange
+    const a = snapshot({ objects: [object('k1'), object('k2')] });
+    const restored = snapshot({ objects: [object('k1')] });
+    const b: WireSnapshot = {
+      ...restored,
+      minio: { buckets: (restored.minio?.buckets ?? []).map((x) => ({ ...x, name: 'assets-restored' })) },
+    };
+
+    // Act
+    const paired = diffSnapshots(a, b, { bucketPairs: { assets: 'assets-restored' } });
+    const unpaired = diffSnapshots(a, b);
+
+    // Assert
+    expect(paired.map((d) => [d.target, d.key, d.change])).toEqual([['assets', 'k2', 'removed']]);
+    expect(unpaired.map((d) => [d.target, d.change])).toEqual([
+      ['assets', 'removed'],
+      ['assets-restored', 'added'],
+    ]);
+  });
 });
