@@ -100,6 +100,11 @@ export const hostDocuments = {
         allowedPattern: patterns.optionalVaultKey,
         default: '',
       },
+      previousHostId: {
+        description: 'Host id the node had in the previous backup; another id means a replaced node: upload all',
+        allowedPattern: patterns.optionalHostId,
+        default: '',
+      },
       captureSchema: {
         description: 'Record DESCRIBE SCHEMA',
         allowedPattern: patterns.boolean,
