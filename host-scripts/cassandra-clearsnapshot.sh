@@ -77,6 +77,14 @@ fi
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-clearsnapshot.XXXXXX")
 
 # --- clear -------------------------------------------------------------------------------------
+# Mark the backup ended first: a snapshot script of it still running stops and clears its own snapshot.
+STAGING_ROOT="$(dirname -- "$DATA_DIR")/wire-backup-staging"
+if mkdir -p -- "$STAGING_ROOT" 2>/dev/null; then
+  touch -- "$STAGING_ROOT/$BACKUP_ID.cleared"
+  find "$STAGING_ROOT" -maxdepth 1 -name '*.cleared' -mtime +7 -delete 2>/dev/null || true
+else
+  log "WARNING: cannot write $STAGING_ROOT: a snapshot script of $BACKUP_ID still running would not notice the end of the backup"
+fi
 log "nodetool clearsnapshot -t $BACKUP_ID"
 if ! nodetool clearsnapshot -t "$BACKUP_ID" >"$WORK_DIR/clear.out" 2>&1; then
   sed 's/^/  nodetool: /' "$WORK_DIR/clear.out" | tail -n 15 >&2
@@ -84,7 +92,6 @@ if ! nodetool clearsnapshot -t "$BACKUP_ID" >"$WORK_DIR/clear.out" 2>&1; then
 fi
 sed 's/^/  nodetool: /' "$WORK_DIR/clear.out" >&2
 
-STAGING_ROOT="$(dirname -- "$DATA_DIR")/wire-backup-staging"
 if [[ -e $STAGING_ROOT/$BACKUP_ID ]]; then
   log "removing staging directory $STAGING_ROOT/$BACKUP_ID"
   if ! rm -rf -- "${STAGING_ROOT:?}/$BACKUP_ID"; then

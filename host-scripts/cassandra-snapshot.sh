@@ -76,6 +76,17 @@ trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
 trap on_exit EXIT
 trap 'fail "$SCRIPT was interrupted by a signal" "run the backup again"' INT TERM HUP
 
+# ended_elsewhere: the state machine ends a backup by clearing its snapshots on every node, which
+# leaves `<staging root>/<backupId>.cleared`. A snapshot script still running then (its SSM command is
+# not cancelled with the execution) must not leave a snapshot behind: it stops, and the EXIT trap
+# clears the snapshot it took.
+check_not_ended() {
+  if [[ -e "$(dirname -- "$DATA_DIR")/wire-backup-staging/$BACKUP_ID.cleared" ]]; then
+    fail "backup $BACKUP_ID was ended while this script ran (its snapshots were cleared: another part of the backup failed)" \
+      "nothing to do here: see the backup's failed marker in the vault for the cause"
+  fi
+}
+
 # json_str <value>: the value as a JSON string literal.
 json_str() {
   local s=$1
@@ -218,6 +229,7 @@ fi
 # too (hardlinks only), cleared with the rest by `nodetool clearsnapshot -t <backupId>`.
 SNAPSHOT_ARGS=()
 if [[ -n $KEYSPACES_PARAM ]]; then SNAPSHOT_ARGS=(-- "${KEYSPACES[@]}"); fi
+check_not_ended
 SNAPSHOT_TAKEN=1
 log "nodetool snapshot -t $BACKUP_ID ${SNAPSHOT_ARGS[*]+${SNAPSHOT_ARGS[*]}}"
 if ! nodetool snapshot -t "$BACKUP_ID" ${SNAPSHOT_ARGS[@]+"${SNAPSHOT_ARGS[@]}"} >"$WORK_DIR/snapshot.out" 2>&1; then
@@ -226,6 +238,7 @@ if ! nodetool snapshot -t "$BACKUP_ID" ${SNAPSHOT_ARGS[@]+"${SNAPSHOT_ARGS[@]}"}
     "read the nodetool output above: check that Cassandra is running and that every keyspace exists (cqlsh -e 'DESCRIBE KEYSPACES')"
 fi
 tail_of "$WORK_DIR/snapshot.out" nodetool
+check_not_ended
 
 # --- 3. node facts -----------------------------------------------------------------------------
 if ! nodetool info -T >"$WORK_DIR/info.out" 2>"$WORK_DIR/info.err"; then
@@ -431,6 +444,7 @@ if [[ $CAPTURE_SCHEMA == true ]]; then
 else
   log "wrote s3://$VAULT_BUCKET/$INVENTORY_KEY and node.json"
 fi
+check_not_ended
 
 printf 'WIRE_BACKUP_RESULT {"instanceId":%s,"hostId":%s,"address":%s,"files":%s,"bytes":%s,"newFiles":%s,"newBytes":%s,"reusedFiles":%s,"reusedBytes":%s,"inventoryKey":%s,"nodeKey":%s,"schemaKey":%s,"schemaSource":%s}\n' \
   "$(json_str "$INSTANCE_ID")" "$(json_str "$HOST_ID")" "$(json_str "$ADDRESS")" "$FILES" "$BYTES" "$NEW_FILES" \
