@@ -101,7 +101,8 @@ export const hostDocuments = {
         default: '',
       },
       previousHostId: {
-        description: 'Host id the node had in the previous backup; another id means a replaced node: upload all',
+        description:
+          'Host id the node had in the previous backup; another id means a replaced node: upload all',
         allowedPattern: patterns.optionalHostId,
         default: '',
       },

@@ -5,22 +5,20 @@ import {
   Choice,
   Condition,
   DefinitionBody,
-  DistributedMap,
   Fail,
   type IChainable,
   JsonPath,
   Map as MapState,
   Parallel,
   Pass,
-  ResultWriterV2,
-  S3JsonLItemReader,
   Succeed,
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { EventBridgePutEvents, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { EventBridgePutEvents } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { errorNames } from '../functions/core/errors.js';
-import { hostCommand, transientErrors } from './host-command.js';
+import { hostCommand } from './host-command.js';
+import { batchFanOut, componentBranch, lambdaStep } from './steps.js';
 
 /** The Lambdas the backup state machine drives. */
 export interface BackupFunctions {
@@ -67,16 +65,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     fn: IFunction,
     payload: Record<string, unknown> | undefined,
     resultPath: string,
-  ) => {
-    const task = new LambdaInvoke(scope, id, {
-      lambdaFunction: fn,
-      payloadResponseOnly: true,
-      ...(payload ? { payload: TaskInput.fromObject(payload) } : {}),
-      resultPath,
-    });
-    task.addRetry({ errors: transientErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
-    return task;
-  };
+  ) => lambdaStep(scope, id, fn, payload, resultPath);
   const command = (
     id: string,
     documentName: string,
@@ -169,8 +158,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   );
   const preflight = new Parallel(scope, 'Preflight', { resultPath: '$.preflight' })
     .branch(nodesPreflight)
-    .branch(skipUnless('wireServer', 'Deploy Host', hostPreflight.start))
-    .branch(skipUnless('minio', 'MinIO', minioPreflight));
+    .branch(componentBranch(scope, 'wireServer', 'Deploy Host', hostPreflight.start))
+    .branch(componentBranch(scope, 'minio', 'MinIO', minioPreflight));
   preflight.addCatch(markFailed, catchAll);
   const evaluate = lambda(
     'Evaluate Preflight',
@@ -251,25 +240,14 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
 
   // ---- 3c. MinIO: plan (list + diff + batch files), Distributed Map over the batches, manifests.
   const planMinio = lambda('Plan MinIO', fns.planMinio, { plan: JsonPath.objectAt('$.plan') }, '$.minioPlan');
-  const copyBatch = lambda(
-    'Copy Batch',
-    fns.copyBatch,
-    { batch: JsonPath.objectAt('$.batch'), backupId: JsonPath.stringAt('$.backupId') },
-    '$.copied',
-  );
-  copyBatch.next(new Pass(scope, 'Batch Done', { outputPath: '$.copied' }));
-  const copyAll = new DistributedMap(scope, 'Copy Objects', {
-    itemReader: new S3JsonLItemReader({
-      bucket: props.vault,
-      key: JsonPath.stringAt('$.minioPlan.batchesKey'),
-    }),
-    itemSelector: { 'batch.$': '$$.Map.Item.Value', 'backupId.$': '$.plan.backupId' },
-    maxConcurrency: props.copyConcurrency ?? 20,
-    toleratedFailurePercentage: 0,
-    resultWriterV2: new ResultWriterV2({ bucket: props.vault, prefix: 'map-runs' }),
-    resultPath: '$.copyRun',
+  const copyAll = batchFanOut(scope, {
+    id: 'Copy Objects',
+    batchStep: 'Copy Batch',
+    fn: fns.copyBatch,
+    idField: 'backupId',
+    vault: props.vault,
+    ...(props.copyConcurrency === undefined ? {} : { maxConcurrency: props.copyConcurrency }),
   });
-  copyAll.itemProcessor(copyBatch);
   const finalizeMinio = lambda(
     'Finalize MinIO',
     fns.finalizeMinio,
@@ -283,9 +261,9 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   finalizeMinio.next(new Pass(scope, 'MinIO Done', { outputPath: '$.minioResult' }));
 
   const work = new Parallel(scope, 'Back Up', { resultPath: '$.results' })
-    .branch(skipUnless('wireServer', 'wire-server', archive.start))
-    .branch(skipUnless('cassandra', 'Cassandra', nodes))
-    .branch(skipUnless('minio', 'MinIO Copy', planMinio));
+    .branch(componentBranch(scope, 'wireServer', 'wire-server', archive.start))
+    .branch(componentBranch(scope, 'cassandra', 'Cassandra', nodes))
+    .branch(componentBranch(scope, 'minio', 'MinIO Copy', planMinio));
   work.addCatch(clearOnFailure.start, catchAll);
 
   // ---- 4. Clear snapshots, verify and commit (manifest last).
@@ -323,13 +301,6 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   const definition = prepare.next(preflight).next(evaluate).next(work);
   work.next(clearOnSuccess.start);
   return DefinitionBody.fromChainable(definition);
-
-  /** A branch that runs `body` only when the plan includes the component; else outputs {skipped:true}. */
-  function skipUnless(component: string, label: string, body: IChainable): IChainable {
-    return new Choice(scope, `${label} Selected?`)
-      .when(Condition.booleanEquals(`$.plan.components.${component}`, true), body)
-      .otherwise(new Pass(scope, `${label} Skipped`, { result: { value: { skipped: true } } }));
-  }
 
   /** Map over every node running clearsnapshot; a node that fails to clear is reported, not fatal. */
   function clearSnapshots(label: string, run: typeof command) {

@@ -5,22 +5,17 @@ import {
   Choice,
   Condition,
   DefinitionBody,
-  DistributedMap,
   Fail,
-  type IChainable,
   JsonPath,
   Map as MapState,
   Parallel,
   Pass,
-  ResultWriterV2,
-  S3JsonLItemReader,
   Succeed,
-  TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { errorNames } from '../functions/core/errors.js';
-import { hostCommand, transientErrors } from './host-command.js';
+import { hostCommand } from './host-command.js';
+import { batchFanOut, componentBranch, lambdaStep } from './steps.js';
 
 /** The Lambdas the restore state machine drives. */
 export interface RestoreFunctions {
@@ -56,16 +51,12 @@ export interface RestoreDefinitionProps {
  */
 export function restoreDefinition(scope: Construct, props: RestoreDefinitionProps): DefinitionBody {
   const fns = props.functions;
-  const lambda = (id: string, fn: IFunction, payload: Record<string, unknown>, resultPath: string) => {
-    const task = new LambdaInvoke(scope, id, {
-      lambdaFunction: fn,
-      payloadResponseOnly: true,
-      payload: TaskInput.fromObject(payload),
-      resultPath,
-    });
-    task.addRetry({ errors: transientErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
-    return task;
-  };
+  const lambda = (
+    id: string,
+    fn: IFunction,
+    payload: Record<string, unknown> | undefined,
+    resultPath: string,
+  ) => lambdaStep(scope, id, fn, payload, resultPath);
   const command = (
     id: string,
     documentName: string,
@@ -93,10 +84,6 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     errorPath: '$.error.Error',
     causePath: '$.error.Cause',
   });
-  const selected = (component: string, label: string, body: IChainable) =>
-    new Choice(scope, `${label} Selected?`)
-      .when(Condition.booleanEquals(`$.plan.components.${component}`, true), body)
-      .otherwise(new Pass(scope, `${label} Skipped`, { result: { value: { skipped: true } } }));
 
   // ---- 1. Validate, resolve the backup, plan.
   const prepare = lambda('Plan Restore', fns.restorePrepare, { input: JsonPath.objectAt('$') }, '$.plan');
@@ -164,9 +151,9 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
   );
   bucketCheck.next(new Pass(scope, 'Buckets Checked', { outputPath: '$.bucketCheck' }));
   const checks = new Parallel(scope, 'Check Targets', { resultPath: '$.checks' })
-    .branch(selected('wireServer', 'Check wire-server', folderCheck.start))
-    .branch(selected('cassandra', 'Check Cassandra', nodeChecks))
-    .branch(selected('minio', 'Check MinIO', bucketCheck));
+    .branch(componentBranch(scope, 'wireServer', 'Check wire-server', folderCheck.start))
+    .branch(componentBranch(scope, 'cassandra', 'Check Cassandra', nodeChecks))
+    .branch(componentBranch(scope, 'minio', 'Check MinIO', bucketCheck));
   checks.addCatch(refused, catchAll);
   const verifyTargets = lambda(
     'Evaluate Targets',
@@ -268,25 +255,14 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     { plan: JsonPath.objectAt('$.plan') },
     '$.minioPlan',
   );
-  const copyBatch = lambda(
-    'Restore Batch',
-    fns.restoreCopyBatch,
-    { batch: JsonPath.objectAt('$.batch'), restoreId: JsonPath.stringAt('$.restoreId') },
-    '$.restored',
-  );
-  copyBatch.next(new Pass(scope, 'Restore Batch Done', { outputPath: '$.restored' }));
-  const copyAll = new DistributedMap(scope, 'Restore Objects', {
-    itemReader: new S3JsonLItemReader({
-      bucket: props.vault,
-      key: JsonPath.stringAt('$.minioPlan.batchesKey'),
-    }),
-    itemSelector: { 'batch.$': '$$.Map.Item.Value', 'restoreId.$': '$.plan.restoreId' },
-    maxConcurrency: props.copyConcurrency ?? 20,
-    toleratedFailurePercentage: 0,
-    resultWriterV2: new ResultWriterV2({ bucket: props.vault, prefix: 'map-runs' }),
-    resultPath: '$.copyRun',
+  const copyAll = batchFanOut(scope, {
+    id: 'Restore Objects',
+    batchStep: 'Restore Batch',
+    fn: fns.restoreCopyBatch,
+    idField: 'restoreId',
+    vault: props.vault,
+    ...(props.copyConcurrency === undefined ? {} : { maxConcurrency: props.copyConcurrency }),
   });
-  copyAll.itemProcessor(copyBatch);
   const objectsDone = new Pass(scope, 'Objects Restored', { outputPath: '$.minioPlan' });
   planMinio.next(
     new Choice(scope, 'Objects To Restore?')
@@ -295,9 +271,9 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
   );
 
   const work = new Parallel(scope, 'Restore', { resultPath: '$.results' })
-    .branch(selected('wireServer', 'Restore wire-server?', folder.start))
-    .branch(selected('cassandra', 'Restore Cassandra?', schema.start))
-    .branch(selected('minio', 'Restore MinIO?', planMinio));
+    .branch(componentBranch(scope, 'wireServer', 'Restore wire-server?', folder.start))
+    .branch(componentBranch(scope, 'cassandra', 'Restore Cassandra?', schema.start))
+    .branch(componentBranch(scope, 'minio', 'Restore MinIO?', planMinio));
   const report = lambda(
     'Restore Report',
     fns.restoreReport,
