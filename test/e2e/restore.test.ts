@@ -9,7 +9,7 @@ import { runDrill } from '../../local/drill.js';
 import { runLocal } from '../../local/local-run.js';
 import { diffSnapshots, mutateWire, seedWire, snapshotWire } from '../../local/seed/index.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
-import { countVersions, vaultClient } from '../support/vault.js';
+import { countVersions, emptyAndDeleteBucket, vaultClient } from '../support/vault.js';
 
 /** Every file (path, size, SHA-256) under a folder: to prove a dry run changed nothing on disk. */
 function fingerprint(dir: string): string {
@@ -140,6 +140,7 @@ describe('restore state machine', () => {
   });
 
   it('restores objects of an older backup into another bucket exactly as they were then', async () => {
+    const target = `assets-restored-${Date.now().toString(36)}`;
     const atBackup = await snapshotWire({ stack, components: { minio: true }, detail: 'digest' });
     await mutateWire({ stack, round: 2, components: { minio: true } });
 
@@ -147,14 +148,14 @@ describe('restore state machine', () => {
       backupId,
       confirm: backupId,
       components: ['minio'],
-      targets: { minio: { buckets: { assets: 'assets-restored-e2e' } } },
+      targets: { minio: { buckets: { assets: target } } },
     });
 
     expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
     const restored = await snapshotWire({
       stack,
       components: { minio: true },
-      buckets: ['assets-restored-e2e'],
+      buckets: [target],
       detail: 'digest',
     });
     const [original] = atBackup.minio?.buckets ?? [];
@@ -162,6 +163,7 @@ describe('restore state machine', () => {
     expect(copy?.objectCount).toBe(original?.objectCount);
     expect(copy?.objectCount).toBeGreaterThan(0);
     expect(JSON.stringify(copy?.objects)).toBe(JSON.stringify(original?.objects));
+    await emptyAndDeleteBucket(stack, target);
   });
 
   it('passes the disaster-recovery drill with zero differences, restoring the older of two backups', async () => {

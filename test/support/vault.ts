@@ -1,9 +1,12 @@
 import {
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { createSourceS3Client } from '../../local/seed/connections.js';
 import type { StackInfo } from '../../local/stack-info.js';
 
 /** An S3 client of the local vault. */
@@ -63,4 +66,20 @@ export async function countVersions(s3: S3Client, bucket: string, prefix: string
     versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
   } while (keyMarker);
   return count;
+}
+
+/** Deletes a bucket of the source MinIO with everything in it (test clean-up). */
+export async function emptyAndDeleteBucket(stack: StackInfo, bucket: string): Promise<void> {
+  const s3 = createSourceS3Client(stack);
+  try {
+    for (;;) {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key }));
+      if (keys.length === 0) break;
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+    }
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } finally {
+    s3.destroy();
+  }
 }
