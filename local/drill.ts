@@ -58,7 +58,8 @@ const wireStack = (args: string[]) =>
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 
-async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
+/** Deletes a bucket with every object in it (the drill's disaster; tests' clean-up). */
+export async function deleteBucketAndObjects(s3: S3Client, bucket: string): Promise<void> {
   for (;;) {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key }));
@@ -117,7 +118,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   stack = readStackInfo();
   const source = createSourceS3Client(stack);
   try {
-    await deleteBucket(source, 'assets');
+    await deleteBucketAndObjects(source, 'assets');
   } finally {
     source.destroy();
   }

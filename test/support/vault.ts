@@ -1,11 +1,10 @@
 import {
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { deleteBucketAndObjects } from '../../local/drill.js';
 import { createSourceS3Client } from '../../local/seed/connections.js';
 import type { StackInfo } from '../../local/stack-info.js';
 
@@ -72,13 +71,7 @@ export async function countVersions(s3: S3Client, bucket: string, prefix: string
 export async function emptyAndDeleteBucket(stack: StackInfo, bucket: string): Promise<void> {
   const s3 = createSourceS3Client(stack);
   try {
-    for (;;) {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
-      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key }));
-      if (keys.length === 0) break;
-      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
-    }
-    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    await deleteBucketAndObjects(s3, bucket);
   } finally {
     s3.destroy();
   }
