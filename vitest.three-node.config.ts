@@ -1,5 +1,21 @@
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { sharedTestOptions } from './vitest.config.js';
 
-// The three-node tests replace the local Cassandra cluster: they run after the others, on their own.
-export default defineConfig({ test: { ...sharedTestOptions, include: ['test/three-node/**/*.test.ts'] } });
+// The three-node tests run a stack of their own (127.0.0.1-3 on other ports, state in
+// .local-stack-3nodes), so the main one-node stack is left as it is; `npm test` runs them last.
+export default defineConfig({
+  test: {
+    ...sharedTestOptions,
+    include: ['test/three-node/**/*.test.ts'],
+    env: {
+      WIRE_STACK_DIR: join(import.meta.dirname, '.local-stack-3nodes'),
+      WIRE_STACK_CQL_PORT: '9142',
+      WIRE_STACK_STORAGE_PORT: '7100',
+      WIRE_STACK_JMX_PORT: '8199',
+      WIRE_STACK_MINIO_PORT: '9200',
+      WIRE_STACK_VAULT_PORT: '9300',
+      WIRE_STACK_TIMEOUT: '400',
+    },
+  },
+});

@@ -16,7 +16,7 @@ const wireStack = (...args: string[]) =>
 /**
  * A three-node Cassandra cluster (127.0.0.1-3): backup of every node, a node down, and the drill's
  * topology change (three nodes backed up, restored into a fresh one-node cluster with sstableloader).
- * Slow: it replaces the local cluster, and puts a one-node cluster back at the end.
+ * Slow. It runs a stack of its own (see vitest.three-node.config.ts) and wipes it at the end.
  */
 describe('three-node cluster', () => {
   let stack: StackInfo;
@@ -27,7 +27,7 @@ describe('three-node cluster', () => {
     await seedWire({ stack, size: 'smoke', reset: true, flush: true });
   });
   afterAll(() => {
-    wireStack('up', '--nodes', '1', '--reset');
+    wireStack('wipe');
   });
 
   it('backs up all three nodes with one snapshot tag, each its own files', async () => {
