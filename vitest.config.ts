@@ -1,5 +1,13 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
+/**
+ * Reporters: the default one, plus under CI a JSON report per run that `.ci/run` sums into one
+ * closing line ("N passed, N failed").
+ */
+export function reporters(run: string): (string | [string, Record<string, unknown>])[] {
+  return process.env.CI ? ['default', ['json', { outputFile: `.ci/results/${run}.json` }]] : ['default'];
+}
+
 /** Options shared by the main run and the three-node run (vitest.three-node.config.ts). */
 export const sharedTestOptions = {
   // Integration and end-to-end tests share one local Cassandra and MinIO: run files one at a time.
@@ -8,7 +16,6 @@ export const sharedTestOptions = {
   testTimeout: 900_000,
   hookTimeout: 900_000,
   allowOnly: false,
-  reporters: ['default'],
   // Handlers' structured log lines (CloudWatch in AWS) would drown the test report.
   onConsoleLog: (log: string) => !/^\{"(level|_aws)"/.test(log),
 };
@@ -16,6 +23,7 @@ export const sharedTestOptions = {
 export default defineConfig({
   test: {
     ...sharedTestOptions,
+    reporters: reporters('main'),
     include: ['test/**/*.test.ts'],
     // The three-node tests replace the local cluster: `npm test` runs them after the rest.
     exclude: [...configDefaults.exclude, 'test/three-node/**'],

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
-import { sharedTestOptions } from './vitest.config.js';
+import { reporters, sharedTestOptions } from './vitest.config.js';
 
 // The three-node tests run a stack of their own (127.0.0.1-3 on other ports, state in
 // .local-stack-3nodes), so the main one-node stack is left as it is; `npm test` runs them last.
 export default defineConfig({
   test: {
     ...sharedTestOptions,
+    reporters: reporters('three-node'),
     include: ['test/three-node/**/*.test.ts'],
     env: {
       WIRE_STACK_DIR: join(import.meta.dirname, '.local-stack-3nodes'),
