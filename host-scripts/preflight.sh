@@ -17,64 +17,14 @@
 # (`nodetool status` output, base64; null for role wireServer). On failure: exit non-zero, and the
 # last stderr line is `wire-backup: <host>: <what failed> — <how to fix>`.
 set -euo pipefail
-set -o errtrace
-umask 077
-export LC_ALL=C
-
-# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
-exec 3>&1 1>&2
 
 readonly SCRIPT=preflight
-HOST=${HOSTNAME:-$(uname -n)}
-FAIL_MESSAGE=''
-ERR_AT=''
-WORK_DIR=''
+RERUN_HINT='run the backup again'
+INTERRUPT_HINT='run the backup again'
+# The helpers every host script shares; inlined into the SSM document at synth.
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
-log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
-# fail <what failed> <how to fix>: exits; the EXIT trap prints the message as the last stderr line.
-fail() {
-  FAIL_MESSAGE="$1 — $2"
-  exit 1
-}
-on_exit() {
-  local rc=$?
-  set +e
-  trap - ERR
-  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
-  if ((rc != 0)); then
-    if [[ -z $FAIL_MESSAGE ]]; then
-      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and run the backup again"
-    fi
-    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
-  fi
-  exit "$rc"
-}
-trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
-trap on_exit EXIT
-trap 'fail "$SCRIPT was interrupted by a signal" "run the backup again"' INT TERM HUP
-
-# json_str <value>: the value as a JSON string literal.
-json_str() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//$'\t'/\\t}
-  s=${s//[$'\x01'-$'\x1f']/?}
-  printf '"%s"' "$s"
-}
-# shown <value>: a value made safe to quote in a one-line message.
-shown() {
-  local s=${1:0:120}
-  printf "'%s'" "${s//[^[:print:]]/?}"
-}
-# check_param <name> <value> <regex> <what is expected>
-check_param() {
-  if ! [[ $2 =~ $3 ]]; then
-    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
-  fi
-}
 # check_abs_path <name> <value>
 check_abs_path() {
   check_param "$1" "$2" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'

@@ -31,74 +31,21 @@
 #   holds no SSTable). On failure: exit non-zero, last stderr line
 #   `wire-backup: <host>: <what failed> — <how to fix>`.
 set -euo pipefail
-set -o errtrace
-umask 077
-export LC_ALL=C
-
-# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
-exec 3>&1 1>&2
 
 readonly SCRIPT=restore-cassandra-node
-HOST=${HOSTNAME:-$(uname -n)}
-FAIL_MESSAGE=''
-ERR_AT=''
-WORK_DIR=''
+RERUN_HINT='run the restore again'
+INTERRUPT_HINT='run the restore again (loading the same SSTables twice is harmless)'
 RUN_DIR=''
 CREATED_STAGING=''
-
-log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
-# fail <what failed> <how to fix>: exits; the EXIT trap cleans up and prints the message last.
-fail() {
-  FAIL_MESSAGE="$1 — $2"
-  exit 1
-}
-on_exit() {
-  local rc=$?
-  set +e
-  trap - ERR
+# cleanup_hook <rc>: run by the EXIT trap.
+cleanup_hook() {
   if [[ -n $RUN_DIR ]]; then rm -rf -- "$RUN_DIR"; fi
   if [[ -n $CREATED_STAGING ]]; then rmdir -- "$CREATED_STAGING" 2>/dev/null; fi
-  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
-  if ((rc != 0)); then
-    if [[ -z $FAIL_MESSAGE ]]; then
-      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and run the restore again"
-    fi
-    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
-  fi
-  exit "$rc"
 }
-trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
-trap on_exit EXIT
-trap 'fail "$SCRIPT was interrupted by a signal" "run the restore again (loading the same SSTables twice is harmless)"' INT TERM HUP
+# The helpers every host script shares; inlined into the SSM document at synth.
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
-# json_str <value>: the value as a JSON string literal.
-json_str() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\r'/\\r}
-  s=${s//$'\t'/\\t}
-  s=${s//[$'\x01'-$'\x1f']/?}
-  printf '"%s"' "$s"
-}
-# shown <value>: a value made safe to quote in a one-line message.
-shown() {
-  local s=${1:0:120}
-  printf "'%s'" "${s//[^[:print:]]/?}"
-}
-# check_param <name> <value> <regex> <what is expected>
-check_param() {
-  if ! [[ $2 =~ $3 ]]; then
-    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
-  fi
-}
-# check_no_dotdot <name> <value>
-check_no_dotdot() {
-  if [[ /$2/ == */../* ]]; then
-    fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a value without '..'"
-  fi
-}
 # tail_of <file> <prefix>: the last lines of a command's output, into the log.
 tail_of() { grep -v '^WARNING: cqlsh was built against' "$1" | sed "s/^/  $2: /" | tail -n 15 >&2 || true; }
 # package_of <tool>: how to install the tool.

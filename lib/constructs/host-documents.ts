@@ -1,9 +1,49 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { HostDocumentSpec } from '../host-documents.js';
 import { projectRoot } from '../paths.js';
+
+/** The marker of a line that sources a shared file, replaced by that file's content at synth. */
+const inlineMarker = '# wire-backup:inline';
+// `. "$(dirname -- "${BASH_SOURCE[0]}")/<path>" # wire-backup:inline`
+const inlineLine = /^\. "\$\(dirname -- "\$\{BASH_SOURCE\[0\]\}"\)\/([^"]+)" # wire-backup:inline$/;
+
+/**
+ * The content of a host script with every `# wire-backup:inline` line replaced by the file it sources
+ * (relative to the script), minus that file's shebang and leading comment block, so that the SSM
+ * document is self-contained. Throws when a marked line is malformed or names a missing file.
+ */
+export function inlineSources(scriptPath: string): string {
+  const script = readFileSync(scriptPath, 'utf8');
+  const shown = relative(projectRoot, scriptPath);
+  return script
+    .split('\n')
+    .map((line, index) => {
+      if (!line.includes(inlineMarker)) return line;
+      const match = inlineLine.exec(line);
+      if (!match?.[1]) {
+        throw new Error(
+          `${shown}:${index + 1}: malformed ${inlineMarker} line (expected: . "$(dirname -- "\${BASH_SOURCE[0]}")/<file>" ${inlineMarker})`,
+        );
+      }
+      const sourced = join(dirname(scriptPath), match[1]);
+      if (!existsSync(sourced)) {
+        throw new Error(
+          `${shown}:${index + 1}: ${inlineMarker} names ${relative(projectRoot, sourced)}, which does not exist`,
+        );
+      }
+      const lines = readFileSync(sourced, 'utf8').replace(/\n$/, '').split('\n');
+      const start = lines.findIndex((l) => !l.startsWith('#'));
+      const body = start < 0 ? [] : lines.slice(start);
+      if (body.some((l) => l.includes(inlineMarker))) {
+        throw new Error(`${relative(projectRoot, sourced)}: nested ${inlineMarker} lines are not supported`);
+      }
+      return body.join('\n');
+    })
+    .join('\n');
+}
 
 /** Props of {@link HostDocuments}. */
 export interface HostDocumentsProps {
@@ -23,7 +63,7 @@ export class HostDocuments extends Construct {
     super(scope, id);
     const names: Record<string, string> = {};
     for (const [key, spec] of Object.entries(props.documents)) {
-      const script = readFileSync(join(projectRoot, 'host-scripts', spec.script), 'utf8');
+      const script = inlineSources(join(projectRoot, 'host-scripts', spec.script));
       const parameters = Object.fromEntries(
         Object.entries(spec.parameters).map(([name, p]) => [
           name,

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# wire-backup host scripts: the helpers every script shares.
+#
+# Each SSM document must be self-contained: a script sources this file with the one line
+#   . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
+# and lib/constructs/host-documents.ts replaces that line with the content of this file (from the
+# `set -o errtrace` line on) at synth. Run from the file, the script sources it.
+#
+# Before the line, a script sets:
+#   SCRIPT          its name (log prefix, unexpected-failure message);
+#   RERUN_HINT      how to fix an unexpected failure, e.g. `run the backup again`;
+#   INTERRUPT_HINT  how to fix an interruption by a signal;
+#   its own variables the cleanup reads, and optionally a function `cleanup_hook <rc>`, run by the EXIT
+#   trap before WORK_DIR is removed and the failure message is printed.
+# shellcheck disable=SC2154 # SCRIPT, RERUN_HINT and INTERRUPT_HINT are set by the sourcing script.
+set -o errtrace
+umask 077
+export LC_ALL=C
+
+# fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
+exec 3>&1 1>&2
+
+: "${SCRIPT:?set SCRIPT before the common helpers}" "${RERUN_HINT:?set RERUN_HINT before the common helpers}" \
+  "${INTERRUPT_HINT:?set INTERRUPT_HINT before the common helpers}"
+HOST=${HOSTNAME:-$(uname -n)}
+FAIL_MESSAGE=''
+ERR_AT=''
+WORK_DIR=''
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCRIPT" "$*" >&2; }
+# fail <what failed> <how to fix>: exits; the EXIT trap cleans up and prints the message last.
+fail() {
+  FAIL_MESSAGE="$1 — $2"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if declare -F cleanup_hook >/dev/null; then cleanup_hook "$rc"; fi
+  if [[ -n $WORK_DIR ]]; then rm -rf -- "$WORK_DIR"; fi
+  if ((rc != 0)); then
+    if [[ -z $FAIL_MESSAGE ]]; then
+      FAIL_MESSAGE="$SCRIPT failed unexpectedly (exit $rc at ${ERR_AT:-an unknown command}) — read the log lines above for the cause, fix it and $RERUN_HINT"
+    fi
+    printf 'wire-backup: %s: %s\n' "$HOST" "$FAIL_MESSAGE" >&2
+  fi
+  exit "$rc"
+}
+trap 'ERR_AT="line $LINENO: ${BASH_COMMAND:0:200}"' ERR
+trap on_exit EXIT
+trap 'fail "$SCRIPT was interrupted by a signal" "$INTERRUPT_HINT"' INT TERM HUP
+
+# json_str <value>: the value as a JSON string literal.
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[$'\x01'-$'\x1f']/?}
+  printf '"%s"' "$s"
+}
+# shown <value>: a value made safe to quote in a one-line message.
+shown() {
+  local s=${1:0:120}
+  printf "'%s'" "${s//[^[:print:]]/?}"
+}
+# check_param <name> <value> <regex> <what is expected>
+check_param() {
+  if ! [[ $2 =~ $3 ]]; then
+    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
+  fi
+}
+# check_no_dotdot <name> <value>
+check_no_dotdot() {
+  if [[ /$2/ == */../* ]]; then
+    fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a value without '..'"
+  fi
+}
+# tail_of <file> <prefix>: the last lines of a command's output, into the log.
+tail_of() { sed "s/^/  $2: /" "$1" | tail -n 15 >&2; }
