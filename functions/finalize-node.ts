@@ -10,10 +10,11 @@ const eventSchema = z.object({
   node: z.looseObject({ instanceId: z.string(), name: z.string() }),
   snapshot: z.looseObject({
     hostId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a Cassandra host id'),
-    address: z.string().optional(),
+    address: z.string().nullish(),
     inventoryKey: z.string(),
-    nodeKey: z.string().optional(),
-    schemaKey: z.string().optional(),
+    nodeKey: z.string().nullish(),
+    // Only the node that captured the schema names it; the others report null.
+    schemaKey: z.string().nullish(),
   }),
 });
 

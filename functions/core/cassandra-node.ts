@@ -19,10 +19,10 @@ export interface NodeFile {
 /** What the snapshot script reported. */
 export interface SnapshotResult {
   readonly hostId: string;
-  readonly address?: string;
+  readonly address?: string | null;
   readonly inventoryKey: string;
-  readonly nodeKey?: string;
-  readonly schemaKey?: string;
+  readonly nodeKey?: string | null;
+  readonly schemaKey?: string | null;
 }
 
 /** Per-node manifest summary, as Commit gathers it. */

@@ -29,6 +29,8 @@ export function createCassandraClient(stack: StackInfo, options: CassandraClient
     contactPoints: stack.cassandra.nodes.map((node) => `${node.address}:${node.cqlPort}`),
     localDataCenter: localDatacenter,
     socketOptions: { readTimeout: 120_000, connectTimeout: 10_000 },
+    // Several nodes on 2 busy cores agree on a new schema slowly; the default 10 s is not enough.
+    protocolOptions: { maxSchemaAgreementWaitSeconds: 60 },
     queryOptions: { consistency: types.consistencies[options.consistency ?? 'localQuorum'], prepare: true },
     ...(options.nativeCollections ? { encoding: { set: Set, map: Map } } : {}),
   });
