@@ -11,18 +11,36 @@ import { type CounterWrite, type RowWrite, rowBytes } from './wire-data.js';
 
 /** Writes the seeded schema and rows to Cassandra: DDL, bulk inserts, idempotent counters. */
 
+/**
+ * Runs one schema statement and waits until every node agrees on the new schema. On a busy
+ * multi-node cluster another coordinator may not know a keyspace created a moment ago ("doesn't
+ * exist"): such a statement is tried again, for up to a minute.
+ */
+async function executeDdl(client: Client, statement: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await client.execute(statement, [], { prepare: false });
+      break;
+    } catch (error) {
+      if (!/doesn't exist|unconfigured|Unknown/i.test((error as Error).message) || Date.now() > deadline)
+        throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+  while (!(await client.metadata.checkSchemaAgreement()) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 /** Drops the seeded keyspaces (the seeder owns them; the next write re-creates them). */
 export async function dropSeededKeyspaces(client: Client): Promise<void> {
-  for (const keyspace of seededKeyspaces) {
-    await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`, [], { prepare: false });
-  }
+  for (const keyspace of seededKeyspaces) await executeDdl(client, `DROP KEYSPACE IF EXISTS ${keyspace}`);
 }
 
 /** Creates the seeded keyspaces, types, tables and indexes where missing (RF = min(3, nodes)). */
 export async function createSeededSchema(client: Client, nodeCount: number): Promise<void> {
-  for (const statement of schemaStatements(nodeCount)) {
-    await client.execute(statement, [], { prepare: false });
-  }
+  for (const statement of schemaStatements(nodeCount)) await executeDdl(client, statement);
 }
 
 /** Per-table counts of what a write did. */
