@@ -28,7 +28,9 @@ async function executeDdl(client: Client, statement: string): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
   }
-  while (!(await client.metadata.checkSchemaAgreement()) && Date.now() < deadline) {
+  // The driver has checkSchemaAgreement() but its type declarations omit it.
+  const metadata = client.metadata as unknown as { checkSchemaAgreement(): Promise<boolean> };
+  while (!(await metadata.checkSchemaAgreement()) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
