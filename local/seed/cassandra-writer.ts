@@ -23,7 +23,10 @@ async function executeDdl(client: Client, statement: string): Promise<void> {
       await client.execute(statement, [], { prepare: false });
       break;
     } catch (error) {
-      if (!/doesn't exist|unconfigured|Unknown/i.test((error as Error).message) || Date.now() > deadline)
+      if (
+        !/does(n't| not) exist|unconfigured|Unknown/i.test((error as Error).message) ||
+        Date.now() > deadline
+      )
         throw error;
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }

@@ -30,7 +30,9 @@ export function createCassandraClient(stack: StackInfo, options: CassandraClient
     localDataCenter: localDatacenter,
     socketOptions: { readTimeout: 120_000, connectTimeout: 10_000 },
     // Several nodes on 2 busy cores agree on a new schema slowly; the default 10 s is not enough.
-    protocolOptions: { maxSchemaAgreementWaitSeconds: 60 },
+    // Nodes the driver discovers get this port, not their contact point's: without it a stack on
+    // other ports would have the driver talk to whatever listens on 9042.
+    protocolOptions: { port: stack.cassandra.nodes[0]?.cqlPort ?? 9042, maxSchemaAgreementWaitSeconds: 60 },
     queryOptions: { consistency: types.consistencies[options.consistency ?? 'localQuorum'], prepare: true },
     ...(options.nativeCollections ? { encoding: { set: Set, map: Map } } : {}),
   });
