@@ -1,4 +1,3 @@
-import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import {
@@ -17,7 +16,7 @@ import {
 import { EventBridgePutEvents } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { errorNames } from '../functions/core/errors.js';
-import { hostCommand } from './host-command.js';
+import { hostCommandFactory } from './host-command.js';
 import { batchFanOut, componentBranch, lambdaStep } from './steps.js';
 
 /** The Lambdas the backup state machine drives. */
@@ -60,38 +59,19 @@ export interface BackupDefinitionProps {
  */
 export function backupDefinition(scope: Construct, props: BackupDefinitionProps): DefinitionBody {
   const fns = props.functions;
-  const lambda = (
-    id: string,
-    fn: IFunction,
-    payload: Record<string, unknown> | undefined,
-    resultPath: string,
-  ) => lambdaStep(scope, id, fn, payload, resultPath);
-  const command = (
-    id: string,
-    documentName: string,
-    instanceIdPath: string,
-    parameters: Record<string, string>,
-    resultPath: string,
-    timeout: Duration,
-  ) =>
-    hostCommand(scope, {
-      id,
-      documentName,
-      instanceIdPath,
-      parameters,
-      resultPath,
-      timeout,
-      commandResultFn: fns.commandResult,
-      sendCommandResources: props.sendCommandResources,
-      ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
-    });
+  const command = hostCommandFactory(scope, {
+    commandResultFn: fns.commandResult,
+    sendCommandResources: props.sendCommandResources,
+    pollSeconds: props.pollSeconds,
+  });
 
   // ---- failure path: clear snapshots (best effort on every node), failed marker, Fail.
   const failed = new Fail(scope, 'Backup Failed', {
     errorPath: '$.failure.error',
     causePath: '$.failure.cause',
   });
-  const markFailed = lambda(
+  const markFailed = lambdaStep(
+    scope,
     'Mark Failed',
     fns.markFailed,
     { plan: JsonPath.objectAt('$.plan'), error: JsonPath.objectAt('$.error') },
@@ -103,7 +83,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   const catchAll = { errors: ['States.ALL'], resultPath: '$.error' };
 
   // ---- 1. Prepare
-  const prepare = lambda(
+  const prepare = lambdaStep(
+    scope,
     'Prepare',
     fns.prepare,
     { input: JsonPath.objectAt('$'), execution: JsonPath.stringAt('$$.Execution.Id') },
@@ -124,7 +105,6 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     '$.node.instanceId',
     { role: 'cassandra', dataDir: '$.node.dataDir', vaultBucket: '$.vaultBucket' },
     '$.result',
-    Duration.minutes(2),
   );
   const nodeUnreachable = new Pass(scope, 'Node Preflight Failed', {
     parameters: { 'node.$': '$.node', 'error.$': '$.error' },
@@ -148,9 +128,9 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     '$.plan.wireServer.instanceId',
     { role: 'wireServer', wireServerPath: '$.plan.wireServer.path', vaultBucket: '$.plan.vaultBucket' },
     '$.deployHost',
-    Duration.minutes(2),
   );
-  const minioPreflight = lambda(
+  const minioPreflight = lambdaStep(
+    scope,
     'Check MinIO',
     fns.checkMinio,
     { plan: JsonPath.objectAt('$.plan') },
@@ -161,7 +141,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     .branch(componentBranch(scope, 'wireServer', 'Deploy Host', hostPreflight.start))
     .branch(componentBranch(scope, 'minio', 'MinIO', minioPreflight));
   preflight.addCatch(markFailed, catchAll);
-  const evaluate = lambda(
+  const evaluate = lambdaStep(
+    scope,
     'Evaluate Preflight',
     fns.evaluatePreflight,
     { plan: JsonPath.objectAt('$.plan'), preflight: JsonPath.objectAt('$.preflight') },
@@ -181,9 +162,9 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       compressionLevel: '$.plan.wireServer.compressionLevel',
     },
     '$.archive',
-    Duration.hours(1),
   );
-  const verifyArchive = lambda(
+  const verifyArchive = lambdaStep(
+    scope,
     'Verify wire-server Archive',
     fns.verifyArchive,
     { plan: JsonPath.objectAt('$.plan'), archive: JsonPath.objectAt('$.archive') },
@@ -209,9 +190,9 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       captureSchema: '$.node.captureSchema',
     },
     '$.snapshot',
-    Duration.hours(6),
   );
-  const finalizeNode = lambda(
+  const finalizeNode = lambdaStep(
+    scope,
     'Finalize Node',
     fns.finalizeNode,
     {
@@ -239,7 +220,13 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   nodes.itemProcessor(snapshot.start);
 
   // ---- 3c. MinIO: plan (list + diff + batch files), Distributed Map over the batches, manifests.
-  const planMinio = lambda('Plan MinIO', fns.planMinio, { plan: JsonPath.objectAt('$.plan') }, '$.minioPlan');
+  const planMinio = lambdaStep(
+    scope,
+    'Plan MinIO',
+    fns.planMinio,
+    { plan: JsonPath.objectAt('$.plan') },
+    '$.minioPlan',
+  );
   const copyAll = batchFanOut(scope, {
     id: 'Copy Objects',
     batchStep: 'Copy Batch',
@@ -248,7 +235,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     vault: props.vault,
     ...(props.copyConcurrency === undefined ? {} : { maxConcurrency: props.copyConcurrency }),
   });
-  const finalizeMinio = lambda(
+  const finalizeMinio = lambdaStep(
+    scope,
     'Finalize MinIO',
     fns.finalizeMinio,
     { plan: JsonPath.objectAt('$.plan'), minioPlan: JsonPath.objectAt('$.minioPlan') },
@@ -268,7 +256,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
 
   // ---- 4. Clear snapshots, verify and commit (manifest last).
   const clearOnSuccess = clearSnapshots('After Backup', command);
-  const commit = lambda(
+  const commit = lambdaStep(
+    scope,
     'Commit',
     fns.commit,
     { plan: JsonPath.objectAt('$.plan'), results: JsonPath.objectAt('$.results') },
@@ -310,7 +299,6 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       '$.node.instanceId',
       { backupId: '$.backupId', dataDir: '$.node.dataDir' },
       '$.cleared',
-      Duration.minutes(10),
     );
     const notCleared = new Pass(scope, `Snapshot Not Cleared ${label}`, {
       parameters: { 'instanceId.$': '$.node.instanceId', 'error.$': '$.clearError' },

@@ -26,8 +26,6 @@ export interface HostCommandProps {
   readonly instanceIdPath: string;
   /** Document parameters: each value a JSONPath (`$.x`) or a literal string. */
   readonly parameters: Readonly<Record<string, string>>;
-  /** Host-side timeout. */
-  readonly timeout: Duration;
   /** Where to put the parsed script result. */
   readonly resultPath: string;
   /** Parses the invocation (success → result JSON; failure → HostCommandError naming the host). */
@@ -137,6 +135,37 @@ export function hostCommand(scope: Construct, props: HostCommandProps): HostComm
       for (const task of [send, poll, parse]) task.addCatch(handler, catchProps);
     },
   };
+}
+
+/** What every host command of one state machine shares. */
+export interface HostCommandDefaults {
+  readonly commandResultFn: IFunction;
+  readonly sendCommandResources: string[];
+  readonly pollSeconds?: number | undefined;
+}
+
+/**
+ * Binds the shared props once: `(id, documentName, instanceIdPath, parameters, resultPath)` then
+ * builds one {@link hostCommand}. How long a script may run is its document's `timeoutSeconds`.
+ */
+export function hostCommandFactory(scope: Construct, defaults: HostCommandDefaults) {
+  return (
+    id: string,
+    documentName: string,
+    instanceIdPath: string,
+    parameters: Record<string, string>,
+    resultPath: string,
+  ): HostCommandChain =>
+    hostCommand(scope, {
+      id,
+      documentName,
+      instanceIdPath,
+      parameters,
+      resultPath,
+      commandResultFn: defaults.commandResultFn,
+      sendCommandResources: defaults.sendCommandResources,
+      ...(defaults.pollSeconds === undefined ? {} : { pollSeconds: defaults.pollSeconds }),
+    });
 }
 
 /** Errors worth retrying on a Lambda task that talks to S3 or MinIO. */

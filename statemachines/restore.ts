@@ -1,4 +1,3 @@
-import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import {
@@ -14,7 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { errorNames } from '../functions/core/errors.js';
-import { hostCommand } from './host-command.js';
+import { hostCommandFactory } from './host-command.js';
 import { batchFanOut, componentBranch, lambdaStep } from './steps.js';
 
 /** The Lambdas the restore state machine drives. */
@@ -51,30 +50,11 @@ export interface RestoreDefinitionProps {
  */
 export function restoreDefinition(scope: Construct, props: RestoreDefinitionProps): DefinitionBody {
   const fns = props.functions;
-  const lambda = (
-    id: string,
-    fn: IFunction,
-    payload: Record<string, unknown> | undefined,
-    resultPath: string,
-  ) => lambdaStep(scope, id, fn, payload, resultPath);
-  const command = (
-    id: string,
-    documentName: string,
-    instanceIdPath: string,
-    parameters: Record<string, string>,
-    resultPath: string,
-  ) =>
-    hostCommand(scope, {
-      id,
-      documentName,
-      instanceIdPath,
-      parameters,
-      resultPath,
-      timeout: Duration.hours(12),
-      commandResultFn: fns.commandResult,
-      sendCommandResources: props.sendCommandResources,
-      ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
-    });
+  const command = hostCommandFactory(scope, {
+    commandResultFn: fns.commandResult,
+    sendCommandResources: props.sendCommandResources,
+    pollSeconds: props.pollSeconds,
+  });
   const catchAll = { errors: ['States.ALL'], resultPath: '$.error' };
   const refused = new Fail(scope, 'Restore Refused', {
     errorPath: '$.error.Error',
@@ -86,7 +66,13 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
   });
 
   // ---- 1. Validate, resolve the backup, plan.
-  const prepare = lambda('Plan Restore', fns.restorePrepare, { input: JsonPath.objectAt('$') }, '$.plan');
+  const prepare = lambdaStep(
+    scope,
+    'Plan Restore',
+    fns.restorePrepare,
+    { input: JsonPath.objectAt('$') },
+    '$.plan',
+  );
   prepare.addCatch(refused, catchAll);
 
   // ---- 2. Check every target before anything is written.
@@ -143,7 +129,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     '$.folderCheck',
   );
   folderCheck.end.next(new Pass(scope, 'wire-server Target Checked', { outputPath: '$.folderCheck' }));
-  const bucketCheck = lambda(
+  const bucketCheck = lambdaStep(
+    scope,
     'Check Target Buckets',
     fns.restoreCheckTargets,
     { plan: JsonPath.objectAt('$.plan') },
@@ -155,7 +142,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     .branch(componentBranch(scope, 'cassandra', 'Check Cassandra', nodeChecks))
     .branch(componentBranch(scope, 'minio', 'Check MinIO', bucketCheck));
   checks.addCatch(refused, catchAll);
-  const verifyTargets = lambda(
+  const verifyTargets = lambdaStep(
+    scope,
     'Evaluate Targets',
     fns.restoreVerify,
     { phase: 'targets', plan: JsonPath.objectAt('$.plan'), checks: JsonPath.objectAt('$.checks') },
@@ -164,7 +152,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
   verifyTargets.addCatch(refused, catchAll);
 
   // ---- 3. Dry run stops here, having written nothing.
-  const dryReport = lambda(
+  const dryReport = lambdaStep(
+    scope,
     'Dry Run Report',
     fns.restoreReport,
     { plan: JsonPath.objectAt('$.plan'), checks: JsonPath.objectAt('$.checks') },
@@ -249,7 +238,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     new Pass(scope, 'Cassandra Restored', { parameters: { 'schema.$': '$.schema', 'nodes.$': '$.nodes' } }),
   );
 
-  const planMinio = lambda(
+  const planMinio = lambdaStep(
+    scope,
     'Plan Object Restore',
     fns.restorePlanMinio,
     { plan: JsonPath.objectAt('$.plan') },
@@ -274,7 +264,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     .branch(componentBranch(scope, 'wireServer', 'Restore wire-server?', folder.start))
     .branch(componentBranch(scope, 'cassandra', 'Restore Cassandra?', schema.start))
     .branch(componentBranch(scope, 'minio', 'Restore MinIO?', planMinio));
-  const report = lambda(
+  const report = lambdaStep(
+    scope,
     'Restore Report',
     fns.restoreReport,
     {
@@ -284,7 +275,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     },
     '$.report',
   );
-  const failureReport = lambda(
+  const failureReport = lambdaStep(
+    scope,
     'Failure Report',
     fns.restoreReport,
     { plan: JsonPath.objectAt('$.plan'), error: JsonPath.objectAt('$.error') },
@@ -311,7 +303,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
   });
   rechecks.itemProcessor(recheck.start);
   rechecks.addCatch(failureReport, catchAll);
-  const verify = lambda(
+  const verify = lambdaStep(
+    scope,
     'Verify Restore',
     fns.restoreVerify,
     {
