@@ -1,24 +1,11 @@
-import { z } from 'zod';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { planBucketRestore } from './core/minio-restore.js';
+import { restoreMinioEventSchema } from './core/restore-events.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
-
-const bucketSchema = z.object({
-  sourceBucket: z.string(),
-  targetBucket: z.string(),
-  manifestKey: z.string(),
-});
-const eventSchema = z.object({
-  plan: z.looseObject({
-    restoreId: z.string(),
-    overwrite: z.enum(['true', 'false']),
-    minio: z.object({ buckets: z.array(bucketSchema) }),
-  }),
-});
 
 /** Checks each target bucket (a dry-run plan: refused when non-empty without overwrite). Writes nothing. */
 export async function handler(event: unknown) {
-  const { plan } = parseEvent('restore-check-targets', eventSchema, event);
+  const { plan } = parseEvent('restore-check-targets', restoreMinioEventSchema, event);
   const { s3, bucket } = vault();
   const { s3: target } = await sourceClientFromEnv();
   const buckets = [];

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { parseEvent, vault } from './core/handler-kit.js';
 import {
   planBucketRestore,
@@ -7,24 +6,12 @@ import {
   restoreBatchItemsOf,
   writeRestoreBatchIndex,
 } from './core/minio-restore.js';
+import { restoreMinioEventSchema } from './core/restore-events.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
-
-const bucketSchema = z.object({
-  sourceBucket: z.string(),
-  targetBucket: z.string(),
-  manifestKey: z.string(),
-});
-const eventSchema = z.object({
-  plan: z.looseObject({
-    restoreId: z.string(),
-    overwrite: z.enum(['true', 'false']),
-    minio: z.object({ buckets: z.array(bucketSchema) }),
-  }),
-});
 
 /** Creates the target buckets and writes the batch files of the objects to restore, plus their index. */
 export async function handler(event: unknown) {
-  const { plan } = parseEvent('restore-plan-minio', eventSchema, event);
+  const { plan } = parseEvent('restore-plan-minio', restoreMinioEventSchema, event);
   const { s3, bucket } = vault();
   const { s3: target } = await sourceClientFromEnv();
   const items: RestoreBatchItem[] = [];

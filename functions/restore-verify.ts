@@ -3,16 +3,12 @@ import { optionalEnv } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { type BucketRestoreVerification, verifyBucketRestore } from './core/minio-restore.js';
 import { requireClusterUp, type TargetNodeCheck } from './core/restore-checks.js';
+import { restoreBucketSchema } from './core/restore-events.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 
-const bucketSchema = z.object({
-  sourceBucket: z.string(),
-  targetBucket: z.string(),
-  manifestKey: z.string(),
-});
 const planSchema = z.looseObject({
   components: z.object({ wireServer: z.boolean(), cassandra: z.boolean(), minio: z.boolean() }),
-  minio: z.object({ buckets: z.array(bucketSchema) }).nullable(),
+  minio: z.object({ buckets: z.array(restoreBucketSchema) }).nullable(),
 });
 const eventSchema = z.discriminatedUnion('phase', [
   z.object({
