@@ -4,7 +4,9 @@
 # Run by SSM Run Command on every Cassandra node when a backup ends, successfully or not (document
 # parameter `fooBar` arrives as the environment variable SSM_fooBar). Runs
 # `nodetool clearsnapshot -t <backupId>` (a no-op when there is none) and removes the backup's staging
-# directory next to the data directory. Idempotent.
+# directory next to the data directory. First it leaves `<backupId>.cleared` there and waits (up to
+# 300 s) for a snapshot script of the backup still running on the host to notice it and stop.
+# Idempotent.
 #
 # Parameters (environment): SSM_backupId, SSM_dataDir.
 # Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"cleared":true,"backupId"}`.
@@ -45,6 +47,20 @@ if mkdir -p -- "$STAGING_ROOT" 2>/dev/null; then
 else
   log "WARNING: cannot write $STAGING_ROOT: a snapshot script of $BACKUP_ID still running would not notice the end of the backup"
 fi
+# A snapshot script of this backup still running holds <backupId>.lock: it sees the marker at its next
+# check (within a second while it hashes or uploads) and clears its own snapshot. Wait for it, so that
+# when this script returns no snapshot of the backup is being taken or uploaded on this host.
+LOCK="$STAGING_ROOT/$BACKUP_ID.lock"
+if [[ -e $LOCK ]] && command -v flock >/dev/null && exec 9>>"$LOCK"; then
+  if ! flock -n 9; then
+    log "a snapshot script of $BACKUP_ID is still running on $HOST: waiting up to 300 s for it to stop"
+    if flock -w 300 9; then
+      log "the snapshot script of $BACKUP_ID has stopped"
+    else
+      log "WARNING: the snapshot script of $BACKUP_ID is still running after 300 s: it clears its own snapshot when it stops"
+    fi
+  fi
+fi
 log "nodetool clearsnapshot -t $BACKUP_ID"
 if ! nodetool clearsnapshot -t "$BACKUP_ID" >"$WORK_DIR/clear.out" 2>&1; then
   sed 's/^/  nodetool: /' "$WORK_DIR/clear.out" | tail -n 15 >&2
@@ -52,6 +68,7 @@ if ! nodetool clearsnapshot -t "$BACKUP_ID" >"$WORK_DIR/clear.out" 2>&1; then
 fi
 sed 's/^/  nodetool: /' "$WORK_DIR/clear.out" >&2
 
+rm -f -- "$LOCK"
 if [[ -e $STAGING_ROOT/$BACKUP_ID ]]; then
   log "removing staging directory $STAGING_ROOT/$BACKUP_ID"
   if ! rm -rf -- "${STAGING_ROOT:?}/$BACKUP_ID"; then

@@ -34,8 +34,13 @@ INTERRUPT_HINT='run the backup again'
 STAGING=''
 SNAPSHOT_TAKEN=0
 BACKUP_ID=''
+BACKGROUND_PID=''
 # cleanup_hook <rc>: run by the EXIT trap; after a failure, the snapshot taken is cleared.
 cleanup_hook() {
+  if [[ -n $BACKGROUND_PID ]]; then
+    kill -- "$BACKGROUND_PID" 2>/dev/null
+    wait -- "$BACKGROUND_PID" 2>/dev/null
+  fi
   if [[ -n $STAGING && -e $STAGING ]]; then
     rm -rf -- "$STAGING"
     rmdir -- "${STAGING%/*}" 2>/dev/null
@@ -51,15 +56,52 @@ cleanup_hook() {
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
-# ended_elsewhere: the state machine ends a backup by clearing its snapshots on every node, which
-# leaves `<staging root>/<backupId>.cleared`. A snapshot script still running then (its SSM command is
-# not cancelled with the execution) must not leave a snapshot behind: it stops, and the EXIT trap
-# clears the snapshot it took.
+# The state machine ends a backup by clearing its snapshots on every node (cassandra-clearsnapshot.sh),
+# which leaves `<staging root>/<backupId>.cleared`. A snapshot script still running then (its SSM
+# command is not cancelled with the execution) must not leave a snapshot behind: it stops at the next
+# check, and the EXIT trap clears the snapshot it took. The script holds `<backupId>.lock` (flock) from
+# before its first check to its exit; clearsnapshot waits for that lock, so that once it has returned
+# no snapshot script of the backup is left running on this host.
 check_not_ended() {
-  if [[ -e "$(dirname -- "$DATA_DIR")/wire-backup-staging/$BACKUP_ID.cleared" ]]; then
+  if [[ -e $STAGING_ROOT/$BACKUP_ID.cleared ]]; then
     fail "backup $BACKUP_ID was ended while this script ran (its snapshots were cleared: another part of the backup failed)" \
       "nothing to do here: see the backup's failed marker in the vault for the cause"
   fi
+}
+# hold_backup_lock: take `<staging root>/<backupId>.lock` for the rest of the script (fd 9).
+hold_backup_lock() {
+  if ! command -v flock >/dev/null; then
+    log "WARNING: flock is not installed (package util-linux): a clearsnapshot of $BACKUP_ID will not wait for this script"
+    return
+  fi
+  if ! mkdir -p -- "$STAGING_ROOT" || ! exec 9>>"$STAGING_ROOT/$BACKUP_ID.lock"; then
+    fail "cannot create $STAGING_ROOT/$BACKUP_ID.lock" "make $(dirname -- "$DATA_DIR") writable for the SSM command's user"
+  fi
+  if ! flock -w 60 9; then
+    fail "another snapshot or clearsnapshot of backup $BACKUP_ID holds $STAGING_ROOT/$BACKUP_ID.lock on $HOST" \
+      "wait for it to end (ps aux | grep wire-backup), then run the backup again"
+  fi
+}
+# run_abortable <what> <command...>: runs a long command in the background (without the lock's fd) and
+# stops it as soon as the backup has been ended elsewhere. Returns the command's exit status.
+run_abortable() {
+  local what=$1 rc=0
+  shift
+  "$@" 9>&- &
+  BACKGROUND_PID=$!
+  while kill -0 -- "$BACKGROUND_PID" 2>/dev/null; do
+    if [[ -e $STAGING_ROOT/$BACKUP_ID.cleared ]]; then
+      log "backup $BACKUP_ID was ended elsewhere: stopping the $what"
+      kill -- "$BACKGROUND_PID" 2>/dev/null || true
+      wait -- "$BACKGROUND_PID" 2>/dev/null || true
+      BACKGROUND_PID=''
+      check_not_ended
+    fi
+    sleep 0.5
+  done
+  wait -- "$BACKGROUND_PID" || rc=$?
+  BACKGROUND_PID=''
+  return "$rc"
 }
 
 # package_of <tool>: how to install the tool.
@@ -119,6 +161,9 @@ if [[ ! -d $DATA_DIR || ! -r $DATA_DIR || ! -x $DATA_DIR ]]; then
     "set dataDir to the data_file_directories entry of cassandra.yaml (Wire's Ansible uses /mnt/cassandra/data)"
 fi
 
+STAGING_ROOT="$(dirname -- "$DATA_DIR")/wire-backup-staging"
+hold_backup_lock
+check_not_ended
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-snapshot.XXXXXX")
 SST_PREFIX="cassandra/$CLUSTER_NAME"
 NODE_PREFIX="backups/$BACKUP_ID/cassandra/$INSTANCE_ID"
@@ -260,7 +305,11 @@ if [[ -n $BAD_NAME ]]; then
 fi
 FILE_COUNT=$(wc -l <"$WORK_DIR/list.tsv")
 log "hashing $FILE_COUNT file(s)"
-cut -f3 "$WORK_DIR/list.tsv" | xargs -r -d '\n' sha256sum -- | awk '{ print $1 }' >"$WORK_DIR/hashes.txt"
+# hash_files: the sha256 of every file of list.tsv, in its order, one per line.
+hash_files() { cut -f3 "$WORK_DIR/list.tsv" | xargs -r -d '\n' sha256sum -- | awk '{ print $1 }' >"$WORK_DIR/hashes.txt"; }
+if ! run_abortable hashing hash_files; then
+  fail "could not hash every snapshot file" "check that $DATA_DIR is readable and run the backup again"
+fi
 if [[ $(wc -l <"$WORK_DIR/hashes.txt") -ne $FILE_COUNT ]]; then
   fail "could not hash every snapshot file" "check that $DATA_DIR is readable and run the backup again"
 fi
@@ -295,7 +344,7 @@ log "$FILES file(s), $BYTES bytes: $NEW_FILES new ($NEW_BYTES bytes), $REUSED_FI
 
 # --- 6. stage and upload the new files ---------------------------------------------------------
 if ((NEW_FILES > 0)); then
-  STAGING="$(dirname -- "$DATA_DIR")/wire-backup-staging/$BACKUP_ID"
+  STAGING="$STAGING_ROOT/$BACKUP_ID"
   rm -rf -- "$STAGING"
   if ! mkdir -p -- "$STAGING"; then
     fail "cannot create the staging directory $STAGING" "make $(dirname -- "$DATA_DIR") writable for the SSM command's user"
@@ -318,7 +367,8 @@ if ((NEW_FILES > 0)); then
   done <"$WORK_DIR/plan.tsv"
   if ((copied > 0)); then log "staged $copied file(s) by copying (hardlinks not possible)"; fi
   log "uploading $NEW_FILES new file(s) ($NEW_BYTES bytes) to s3://$VAULT_BUCKET/$SST_PREFIX/"
-  if ! aws s3 cp --recursive --only-show-errors "$STAGING/" "s3://$VAULT_BUCKET/$SST_PREFIX/" >"$WORK_DIR/upload.out" 2>&1; then
+  upload_files() { aws s3 cp --recursive --only-show-errors "$STAGING/" "s3://$VAULT_BUCKET/$SST_PREFIX/" >"$WORK_DIR/upload.out" 2>&1; }
+  if ! run_abortable upload upload_files; then
     tail_of "$WORK_DIR/upload.out" aws
     fail "upload of the snapshot files to s3://$VAULT_BUCKET/$SST_PREFIX/ failed" \
       "check this host's network path and credentials to the vault (aws s3api head-bucket --bucket $VAULT_BUCKET) and run the backup again"

@@ -585,6 +585,57 @@ describe('host scripts', () => {
     expect(existsSync(staging)).toBe(false);
   });
 
+  it(
+    'makes a clearsnapshot that arrives mid-snapshot wait until the snapshot script has stopped and cleared its snapshot',
+    snapshotTimeout,
+    async () => {
+      // Arrange: a nodetool whose `snapshot` announces itself, then takes 3 s before taking the snapshot.
+      const backupId = newBackupId();
+      const realNodetool = (await runWithHostProfile(nodeId, 'command -v nodetool')).stdout.trim();
+      const stubs = await mkdtemp(join(tmpdir(), 'hs-test-slow-nodetool-'));
+      const started = join(stubs, 'snapshot-started');
+      await writeFile(
+        join(stubs, 'nodetool'),
+        `#!/usr/bin/env bash
+if [[ $1 == snapshot ]]; then : >${shellQuote(started)}; sleep 3; fi
+exec ${shellQuote(realNodetool)} "$@"
+`,
+      );
+      await chmod(join(stubs, 'nodetool'), 0o755);
+      try {
+        let snapshotEnded = false;
+        const snapshotRun = runHostScript('cassandra-snapshot.sh', nodeId, snapshotParams(backupId), {
+          prependPath: [stubs],
+        }).finally(() => {
+          snapshotEnded = true;
+        });
+        while (!existsSync(started) && !snapshotEnded) await new Promise((r) => setTimeout(r, 100));
+
+        // Act
+        const clear = await runHostScript('cassandra-clearsnapshot.sh', nodeId, {
+          backupId,
+          dataDir: cassandraNode.dataDir,
+        });
+
+        // Assert: when clearsnapshot returns, the snapshot script has stopped and left no snapshot.
+        expect(clear.exitCode, clear.stderr).toBe(0);
+        expect(clear.stderr).toContain(`a snapshot script of ${backupId} is still running`);
+        expect(snapshotEnded).toBe(true);
+        expect(await snapshotTags()).not.toContain(backupId);
+        const snapshot = await snapshotRun;
+        expect(snapshot.exitCode).not.toBe(0);
+        expect(snapshot.resultLines).toBe(0);
+        expect(snapshot.lastStderrLine).toContain(`backup ${backupId} was ended while this script ran`);
+        const listed = await vault.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: `backups/${backupId}/` }),
+        );
+        expect(listed.KeyCount ?? 0).toBe(0);
+      } finally {
+        await rm(stubs, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('streams the wire-server folder as a gzip’d tar whose sha256 and size match the result', async () => {
     // Arrange
     const parent = await mkdtemp(join(tmpdir(), 'hs-test-deploy-'));
