@@ -83,16 +83,24 @@ export type DiffDecision =
   | { readonly kind: 'carry'; readonly entry: ManifestEntry }
   | { readonly kind: 'deleted'; readonly entry: ManifestEntry };
 
+/** An ISO timestamp cut to whole seconds (NaN when it does not parse). */
+function toSecond(timestamp: string): number {
+  return Math.floor(Date.parse(timestamp) / 1000);
+}
+
 /**
- * True when a listed object is the one the previous manifest recorded: same key, size and source ETag.
- * (ETags change with content; a multipart ETag also changes with the part layout, which at worst
- * causes one unnecessary copy.)
+ * True when a listed object is the one the previous manifest recorded: same key, size, source ETag
+ * and last-modified second. (ETags change with content; a multipart ETag also changes with the part
+ * layout, which at worst causes one unnecessary copy. Rewriting the same bytes with other metadata or
+ * content type keeps the ETag but not LastModified. The comparison is by second because listings give
+ * milliseconds and the GET header the manifest records gives seconds.)
  */
 export function isUnchanged(object: ListedObject, previous: ManifestEntry): boolean {
   return (
     object.key === previous.key &&
     object.size === previous.size &&
-    normalizeEtag(object.etag) === normalizeEtag(previous.etag)
+    normalizeEtag(object.etag) === normalizeEtag(previous.etag) &&
+    toSecond(object.lastModified) === toSecond(previous.lastModified)
   );
 }
 

@@ -300,6 +300,13 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
     });
     await putSource(bucket, { key: 'new.txt', body: Buffer.from('new') });
     await source.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'plus+sign' }));
+    // The same bytes again with other metadata: same ETag, a later LastModified (second precision).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await putSource(bucket, {
+      key: 'dir with space/a b.txt',
+      body: Buffer.from('spaces'),
+      headers: { Metadata: { uploader: 'bob' } },
+    });
     const before = await readManifest(first.summary.manifestKey);
 
     // Act
@@ -307,16 +314,16 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
 
     // Assert
     expect(second.plan).toMatchObject({
-      toCopyObjects: 2,
-      toCopyBytes: 'hello again\n'.length + 'new'.length,
-      carriedObjects: objects.length - 2,
+      toCopyObjects: 3,
+      toCopyBytes: 'hello again\n'.length + 'new'.length + 'spaces'.length,
+      carriedObjects: objects.length - 3,
       deletedObjects: 1,
       batches: 1,
     });
     expect(second.summary).toMatchObject({
       objects: objects.length,
-      copiedObjects: 2,
-      carriedObjects: objects.length - 2,
+      copiedObjects: 3,
+      carriedObjects: objects.length - 3,
     });
     const after = await readManifest(second.summary.manifestKey);
     expect(after.map((e) => e.key)).toEqual(
@@ -325,7 +332,11 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
     for (const entry of after) {
       const previous = before.find((e) => e.key === entry.key);
       if (entry.key === 'small.txt') expect(entry.versionId).not.toBe(previous?.versionId);
-      else if (entry.key !== 'new.txt') expect(entry, entry.key).toEqual(previous);
+      else if (entry.key === 'dir with space/a b.txt') {
+        expect(entry.versionId).not.toBe(previous?.versionId);
+        expect(entry.etag).toBe(previous?.etag);
+        expect(entry.metadata).toEqual({ uploader: 'bob' });
+      } else if (entry.key !== 'new.txt') expect(entry, entry.key).toEqual(previous);
     }
     expect(await vaultVersionCount(vaultKeyOf(bucket, 'big.bin'))).toBe(1);
     await verifyBucketManifest({ vault, vaultBucket, manifestKey: second.summary.manifestKey, deep: true });

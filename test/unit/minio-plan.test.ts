@@ -11,8 +11,14 @@ import {
 
 const sha = 'a'.repeat(64);
 
-function listed(key: string, size = 10, etag = `etag-${key}`): ListedObject {
-  return { key, size, etag, lastModified: '2026-11-26T00:00:00.000Z' };
+// A listing gives milliseconds; the manifest holds the GET header's LastModified, in whole seconds.
+function listed(
+  key: string,
+  size = 10,
+  etag = `etag-${key}`,
+  lastModified = '2026-11-25T10:20:30.789Z',
+): ListedObject {
+  return { key, size, etag, lastModified };
 }
 
 function previous(key: string, size = 10, etag = `etag-${key}`): ManifestEntry {
@@ -23,7 +29,7 @@ function previous(key: string, size = 10, etag = `etag-${key}`): ManifestEntry {
     sha256: sha,
     versionId: `v-${key}`,
     metadata: {},
-    lastModified: '2026-11-25T00:00:00.000Z',
+    lastModified: '2026-11-25T10:20:30.000Z',
   };
 }
 
@@ -45,6 +51,15 @@ describe('isUnchanged', () => {
   it('treats a different size or ETag as changed', () => {
     expect(isUnchanged(listed('a', 6, 'abc'), previous('a', 5, 'abc'))).toBe(false);
     expect(isUnchanged(listed('a', 5, 'abd'), previous('a', 5, 'abc'))).toBe(false);
+  });
+
+  it('treats the same bytes rewritten later (other metadata, same ETag) as changed', () => {
+    expect(isUnchanged(listed('a', 5, 'abc', '2026-11-25T10:20:31.002Z'), previous('a', 5, 'abc'))).toBe(
+      false,
+    );
+    expect(isUnchanged(listed('a', 5, 'abc', '2026-11-25T10:20:29.999Z'), previous('a', 5, 'abc'))).toBe(
+      false,
+    );
   });
 });
 
