@@ -1,5 +1,6 @@
 import type { BackupManifest } from '../functions/core/commit.js';
 import type { RestoreReport } from '../functions/core/restore-report.js';
+import type { RowCountComparison } from '../functions/core/row-counts.js';
 import type { DrillReport } from '../local/drill.js';
 import { formatBytes, formatDuration } from './format.js';
 
@@ -53,6 +54,17 @@ export function restoreSummary(report: RestoreReport, vaultBucket: string): stri
       `  cassandra    ${p.cassandra.nodes.length} node backup(s), ${formatBytes(p.cassandra.bytes)}, keyspaces ${p.cassandra.keyspaces || 'all'} → ${p.cassandra.targets.map((t) => t.name).join(', ')} (${p.cassandra.mode === 'import' ? 'nodetool import, same topology' : 'sstableloader, new topology'})`,
     );
   }
+  const counts = (report.verified as { rowCounts?: RowCountComparison | null } | undefined)?.rowCounts;
+  if (counts) {
+    const differing = counts.differences.map(
+      (d) => `${d.table} ${d.backup} → ${d.restored ?? 'not counted'}${d.expiring ? ' (rows expire)' : ''}`,
+    );
+    lines.push(
+      `  row counts   ${counts.matching}/${counts.tables} tables as in the backup (${counts.restoredRows} of ${counts.backupRows} rows)${differing.length > 0 ? `; differ: ${differing.join(', ')}` : ''}`,
+    );
+  } else if (p.cassandra && report.outcome === 'restored') {
+    lines.push('  row counts   not compared (the backup has none, or verifyRowCounts was off)');
+  }
   for (const b of p.minio?.buckets ?? [])
     lines.push(
       `  minio        ${b.sourceBucket}: ${b.objects} objects ${formatBytes(b.bytes)} → bucket ${b.targetBucket}`,
@@ -72,6 +84,9 @@ export function drillSummary(report: DrillReport): string {
   return [
     `wire-backup drill: ${ok ? 'PASSED' : 'FAILED'} — ${report.fromNodes}-node backup restored into a fresh ${report.toNodes}-node cluster`,
     `  compared     ${report.rows} rows, ${report.objects} objects, ${report.files} files: ${ok ? 'no differences' : `${report.differences.length} difference(s), listed above`}`,
+    report.rowCounts
+      ? `  row counts   the restore verified ${report.rowCounts.matching}/${report.rowCounts.tables} tables against the backup's counts (${report.rowCounts.restoredRows} of ${report.rowCounts.backupRows} rows)`
+      : '  row counts   not verified by the restore (the backup has none)',
     `  backup       ${report.backupId} in ${formatDuration(report.backupSeconds)}`,
     `  recovery     ${formatDuration(report.recoverySeconds)} (restore ${report.restoreId}, start to verified)`,
   ].join('\n');

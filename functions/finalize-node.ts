@@ -15,6 +15,7 @@ const eventSchema = z.object({
     nodeKey: z.string().nullish(),
     // Only the node that captured the schema names it; the others report null.
     schemaKey: z.string().nullish(),
+    rowCountsKey: z.string().nullish(),
   }),
 });
 

@@ -15,16 +15,17 @@
 #   7. upload inventory.tsv (relpath, size, sha256, new|reused, versionId) and node.json to
 #      backups/<backupId>/cassandra/<instanceId>/;
 #   8. optionally the schema (cqlsh DESCRIBE SCHEMA, else the snapshot's per-table schema.cql files) to
-#      backups/<backupId>/cassandra/schema.cql.
+#      backups/<backupId>/cassandra/schema.cql, and with it (countRows) the row count of every table,
+#      taken with SELECT COUNT(*) at QUORUM just before step 2, to backups/<backupId>/cassandra/row-counts.tsv.
 # The snapshot stays on success (the state machine clears it with cassandra-clearsnapshot.sh once every
 # node is done); on failure it is cleared here, with the staging dir.
 #
 # Parameters (environment): SSM_backupId, SSM_keyspaces (comma list, may be empty), SSM_dataDir,
 #   SSM_vaultBucket, SSM_clusterName, SSM_instanceId, SSM_previousFilesKey (may be empty),
-#   SSM_captureSchema (true|false).
+#   SSM_previousHostId (may be empty), SSM_captureSchema (true|false), SSM_countRows (true|false).
 # Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"instanceId","hostId","address","files",
 #   "bytes","newFiles","newBytes","reusedFiles","reusedBytes","inventoryKey","nodeKey","schemaKey",
-#   "schemaSource"}`. On failure: exit non-zero, last stderr line
+#   "schemaSource","rowCountsKey"}`. On failure: exit non-zero, last stderr line
 #   `wire-backup: <host>: <what failed> — <how to fix>`.
 set -euo pipefail
 
@@ -52,9 +53,11 @@ cleanup_hook() {
     fi
   fi
 }
-# The helpers every host script shares; inlined into the SSM document at synth.
+# The helpers every host script shares, and the CQL ones; inlined into the SSM document at synth.
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
+# shellcheck source-path=SCRIPTDIR source=lib/cql.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/cql.sh" # wire-backup:inline
 
 # The state machine ends a backup by clearing its snapshots on every node (cassandra-clearsnapshot.sh),
 # which leaves `<staging root>/<backupId>.cleared`. A snapshot script still running then (its SSM
@@ -127,6 +130,7 @@ INSTANCE_ID=${SSM_instanceId-}
 PREVIOUS_FILES_KEY=${SSM_previousFilesKey-}
 PREVIOUS_HOST_ID=${SSM_previousHostId-}
 CAPTURE_SCHEMA=${SSM_captureSchema-}
+COUNT_ROWS=${SSM_countRows-false}
 check_param backupId "$BACKUP_ID" '^[0-9]{8}T[0-9]{6}Z$' 'a backup id such as 20261126T061500Z'
 check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
   'a comma-separated list of keyspace names (letters, digits, _), or empty for all non-system keyspaces'
@@ -146,6 +150,8 @@ if [[ -n $PREVIOUS_HOST_ID ]]; then
   check_param previousHostId "$PREVIOUS_HOST_ID" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' 'a Cassandra host id, or empty'
 fi
 check_param captureSchema "$CAPTURE_SCHEMA" '^(true|false)$' 'true or false'
+check_param countRows "$COUNT_ROWS" '^(true|false)$' 'true or false'
+if [[ $CAPTURE_SCHEMA != true ]]; then COUNT_ROWS=false; fi
 DATA_DIR=${DATA_DIR%/}
 DATA_DIR=${DATA_DIR:-/}
 
@@ -170,6 +176,7 @@ NODE_PREFIX="backups/$BACKUP_ID/cassandra/$INSTANCE_ID"
 INVENTORY_KEY="$NODE_PREFIX/inventory.tsv"
 NODE_KEY="$NODE_PREFIX/node.json"
 SCHEMA_KEY="backups/$BACKUP_ID/cassandra/schema.cql"
+ROW_COUNTS_KEY="backups/$BACKUP_ID/cassandra/row-counts.tsv"
 log "backup $BACKUP_ID of $INSTANCE_ID ($HOST), data directory $DATA_DIR"
 
 # --- 1. keyspaces ------------------------------------------------------------------------------
@@ -220,6 +227,22 @@ fi
 SNAPSHOT_ARGS=()
 if [[ -n $KEYSPACES_PARAM ]]; then SNAPSHOT_ARGS=(-- "${KEYSPACES[@]}"); fi
 check_not_ended
+# Row counts, for the restore's verification: taken just before the snapshot, so that on a cluster
+# that only gains rows meanwhile the snapshot holds at least as many.
+if [[ $COUNT_ROWS == true ]]; then
+  if ! command -v cqlsh >/dev/null; then
+    fail "required tool 'cqlsh' is not installed or not on PATH (row counts are on)" \
+      "install cqlsh on $HOST (pip install cqlsh), or set cassandra.countRows to false in the configuration"
+  fi
+  cql_tables "$WORK_DIR/count-tables.tsv" "${KEYSPACES[@]}"
+  log "counting the rows of $(wc -l <"$WORK_DIR/count-tables.tsv") table(s) (SELECT COUNT(*) at QUORUM)"
+  count_tables() { cql_count_rows "$WORK_DIR/count-tables.tsv" "$WORK_DIR/row-counts.tsv" QUORUM 14400; }
+  if ! run_abortable 'row count' count_tables; then
+    fail "counting the rows of keyspaces ${KEYSPACES[*]} failed" "read the cqlsh error above, or set cassandra.countRows to false"
+  fi
+  log "counted $(awk -F'\t' '!/^#/ { n += $3 } END { printf "%.0f", n }' "$WORK_DIR/row-counts.tsv") row(s)"
+  check_not_ended
+fi
 SNAPSHOT_TAKEN=1
 log "nodetool snapshot -t $BACKUP_ID ${SNAPSHOT_ARGS[*]+${SNAPSHOT_ARGS[*]}}"
 if ! nodetool snapshot -t "$BACKUP_ID" ${SNAPSHOT_ARGS[@]+"${SNAPSHOT_ARGS[@]}"} >"$WORK_DIR/snapshot.out" 2>&1; then
@@ -388,6 +411,11 @@ cp -- "$WORK_DIR/inventory.tsv" "$OUT_DIR/$INSTANCE_ID/inventory.tsv"
 cp -- "$WORK_DIR/node.json" "$OUT_DIR/$INSTANCE_ID/node.json"
 SCHEMA_KEY_JSON=null
 SCHEMA_SOURCE_JSON=null
+ROW_COUNTS_KEY_JSON=null
+if [[ $COUNT_ROWS == true ]]; then
+  cp -- "$WORK_DIR/row-counts.tsv" "$OUT_DIR/row-counts.tsv"
+  ROW_COUNTS_KEY_JSON=$(json_str "$ROW_COUNTS_KEY")
+fi
 if [[ $CAPTURE_SCHEMA == true ]]; then
   schema_source=''
   if command -v cqlsh >/dev/null; then
@@ -441,8 +469,8 @@ else
 fi
 check_not_ended
 
-printf 'WIRE_BACKUP_RESULT {"instanceId":%s,"hostId":%s,"address":%s,"files":%s,"bytes":%s,"newFiles":%s,"newBytes":%s,"reusedFiles":%s,"reusedBytes":%s,"inventoryKey":%s,"nodeKey":%s,"schemaKey":%s,"schemaSource":%s}\n' \
+printf 'WIRE_BACKUP_RESULT {"instanceId":%s,"hostId":%s,"address":%s,"files":%s,"bytes":%s,"newFiles":%s,"newBytes":%s,"reusedFiles":%s,"reusedBytes":%s,"inventoryKey":%s,"nodeKey":%s,"schemaKey":%s,"schemaSource":%s,"rowCountsKey":%s}\n' \
   "$(json_str "$INSTANCE_ID")" "$(json_str "$HOST_ID")" "$(json_str "$ADDRESS")" "$FILES" "$BYTES" "$NEW_FILES" \
   "$NEW_BYTES" "$REUSED_FILES" "$REUSED_BYTES" "$(json_str "$INVENTORY_KEY")" "$(json_str "$NODE_KEY")" \
-  "$SCHEMA_KEY_JSON" "$SCHEMA_SOURCE_JSON" >&3
+  "$SCHEMA_KEY_JSON" "$SCHEMA_SOURCE_JSON" "$ROW_COUNTS_KEY_JSON" >&3
 log "done: $FILES file(s), $NEW_FILES uploaded, $REUSED_FILES reused; the snapshot $BACKUP_ID stays until clearsnapshot"

@@ -66,6 +66,12 @@ export const wireBackupConfigSchema = z
         ),
       /** Back up even when some nodes are not UN (the down nodes are listed in the manifest). */
       allowPartial: z.boolean().default(false),
+      /**
+       * Count every table's rows (SELECT COUNT(*) at QUORUM, a full scan) just before the snapshot, so
+       * that a restore can compare its row counts with the backup's. Turn off for clusters whose full
+       * scan takes too long; restores then skip that check.
+       */
+      countRows: z.boolean().default(true),
     }),
     wireServer: z.object({
       /** Deploy host holding the wire-server folder. */

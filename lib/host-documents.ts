@@ -48,6 +48,7 @@ export const patterns = {
   sha256: '^[0-9a-f]{64}$',
   addressList: '^[0-9a-fA-F.:,]*$',
   restoreMode: '^(import|load)$',
+  consistency: '^(ONE|QUORUM|LOCAL_QUORUM|ALL)$',
 } as const;
 
 const backupId = {
@@ -108,6 +109,11 @@ export const hostDocuments = {
       },
       captureSchema: {
         description: 'Record DESCRIBE SCHEMA',
+        allowedPattern: patterns.boolean,
+        default: 'false',
+      },
+      countRows: {
+        description: 'With captureSchema: record every table’s row count (SELECT COUNT(*), a full scan)',
         allowedPattern: patterns.boolean,
         default: 'false',
       },
@@ -233,6 +239,31 @@ export const hostDocuments = {
         description: 'Download and verify every file only; load nothing',
         allowedPattern: patterns.boolean,
         default: 'false',
+      },
+    },
+  },
+  cassandraCountRows: {
+    name: 'WireBackup-CassandraCountRows',
+    script: 'cassandra-count-rows.sh',
+    description:
+      'wire-backup: count the rows of the tables a backup counted (read only), for a restore’s verification',
+    timeoutSeconds: 6 * 3600,
+    parameters: {
+      vaultBucket: { description: 'Vault bucket holding the counts', allowedPattern: patterns.bucket },
+      countsKey: {
+        description: 'Vault key of the backup’s row-counts.tsv (the tables to count)',
+        allowedPattern: patterns.vaultKey,
+      },
+      keyspaces: {
+        description: 'Comma-separated keyspaces; empty = every keyspace the backup counted',
+        allowedPattern: patterns.keyspaceList,
+        default: '',
+      },
+      outputKey: { description: 'Vault key to write the counts to', allowedPattern: patterns.vaultKey },
+      consistency: {
+        description: 'Consistency level of the counts',
+        allowedPattern: patterns.consistency,
+        default: 'ONE',
       },
     },
   },

@@ -260,6 +260,7 @@ export class WireBackupStack extends Stack {
           restoreWireServer: hostDocuments.restoreWireServer.name,
           restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
           restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
+          cassandraCountRows: hostDocuments.cassandraCountRows.name,
         },
         vault: bucket,
         sendCommandResources: [...documentArns, ...instanceArns],

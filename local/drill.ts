@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { BackupManifest } from '../functions/core/commit.js';
 import type { RestoreReport } from '../functions/core/restore-report.js';
+import type { RowCountComparison } from '../functions/core/row-counts.js';
 import { localConfig } from './local-config.js';
 import { runLocal } from './local-run.js';
 import { createSourceS3Client } from './seed/connections.js';
@@ -51,6 +52,8 @@ export interface DrillReport {
   readonly objects: number;
   readonly files: number;
   readonly differences: readonly SnapshotDifference[];
+  /** The restore's own verification of row counts against the backup's (null: not counted). */
+  readonly rowCounts: RowCountComparison | null;
 }
 
 const wireStack = (args: string[]) =>
@@ -157,5 +160,6 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     objects: (before.minio?.buckets ?? []).reduce((n, b) => n + b.objectCount, 0),
     files: before.wireServer?.fileCount ?? 0,
     differences,
+    rowCounts: (report.verified as { rowCounts?: RowCountComparison | null } | undefined)?.rowCounts ?? null,
   };
 }

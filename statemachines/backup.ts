@@ -188,6 +188,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       previousFilesKey: '$.node.previousFilesKey',
       previousHostId: '$.node.previousHostId',
       captureSchema: '$.node.captureSchema',
+      countRows: '$.node.countRows',
     },
     '$.snapshot',
   );

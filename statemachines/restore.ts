@@ -9,6 +9,7 @@ import {
   Map as MapState,
   Parallel,
   Pass,
+  Result,
   Succeed,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
@@ -35,6 +36,7 @@ export interface RestoreDefinitionProps {
     readonly restoreWireServer: string;
     readonly restoreCassandraSchema: string;
     readonly restoreCassandraNode: string;
+    readonly cassandraCountRows: string;
   };
   readonly vault: IBucket;
   readonly sendCommandResources: string[];
@@ -303,6 +305,21 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
   });
   rechecks.itemProcessor(recheck.start);
   rechecks.addCatch(failureReport, catchAll);
+  // Row counts of the tables the backup counted, compared with the backup's by Verify Restore.
+  const countRows = command(
+    'Count Restored Rows',
+    props.documents.cassandraCountRows,
+    '$.plan.cassandra.schemaInstanceId',
+    {
+      vaultBucket: '$.plan.vaultBucket',
+      countsKey: '$.plan.cassandra.rowCounts.backupKey',
+      keyspaces: '$.plan.cassandra.keyspaces',
+      outputKey: '$.plan.cassandra.rowCounts.restoredKey',
+      consistency: '$.plan.cassandra.rowCounts.consistency',
+    },
+    '$.rowCounts',
+  );
+  countRows.addCatch(failureReport, catchAll);
   const verify = lambdaStep(
     scope,
     'Verify Restore',
@@ -312,17 +329,27 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
       plan: JsonPath.objectAt('$.plan'),
       results: JsonPath.objectAt('$.results'),
       rechecks: JsonPath.objectAt('$.rechecks'),
+      rowCounts: JsonPath.objectAt('$.rowCounts'),
     },
     '$.verified',
   );
   verify.addCatch(failureReport, catchAll);
+  countRows.end.next(verify);
+  const noRowCounts = new Pass(scope, 'No Row Counts', {
+    result: Result.fromObject({ skipped: true }),
+    resultPath: '$.rowCounts',
+  });
+  noRowCounts.next(verify);
+  const needRowCounts = new Choice(scope, 'Count Rows?')
+    .when(Condition.isNotNull('$.plan.cassandra.rowCounts'), countRows.start)
+    .otherwise(noRowCounts);
   const noRecheck = new Pass(scope, 'No Cassandra To Recheck', {
     result: { value: [] },
     resultPath: '$.rechecks',
   });
   const needRecheck = new Choice(scope, 'Recheck Cassandra?')
-    .when(Condition.booleanEquals('$.plan.components.cassandra', true), rechecks.next(verify))
-    .otherwise(noRecheck.next(verify));
+    .when(Condition.booleanEquals('$.plan.components.cassandra', true), rechecks.next(needRowCounts))
+    .otherwise(noRecheck.next(noRowCounts));
   report.next(new Succeed(scope, 'Restore Complete', { outputPath: '$.report' }));
   verify.next(report);
 

@@ -49,6 +49,8 @@ export interface PlannedNode {
   /** Host id the node had then ('' if none): a different one now means a replaced node. */
   readonly previousHostId: string;
   readonly captureSchema: 'true' | 'false';
+  /** Count the rows of every table (done by the node that captures the schema). */
+  readonly countRows: 'true' | 'false';
 }
 
 /** What Prepare hands to the rest of the state machine. */
@@ -215,6 +217,7 @@ export async function prepareBackup(
         previousFilesKey: previousNodes.get(n.instanceId)?.filesKey ?? '',
         previousHostId: previousNodes.get(n.instanceId)?.hostId ?? '',
         captureSchema: i === 0 ? 'true' : 'false',
+        countRows: config.cassandra.countRows ? 'true' : 'false',
       })),
       downNodes: [],
     },

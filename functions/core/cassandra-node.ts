@@ -23,6 +23,7 @@ export interface SnapshotResult {
   readonly inventoryKey: string;
   readonly nodeKey?: string | null;
   readonly schemaKey?: string | null;
+  readonly rowCountsKey?: string | null;
 }
 
 /** Per-node manifest summary, as Commit gathers it. */
@@ -34,6 +35,7 @@ export interface NodeManifestSummary {
   readonly manifestKey: string;
   readonly filesKey: string;
   readonly schemaKey: string | null;
+  readonly rowCountsKey: string | null;
   readonly files: number;
   readonly bytes: number;
   readonly newFiles: number;
@@ -81,7 +83,8 @@ export function renderFilesTsv(files: readonly NodeFile[]): string {
   return files.map((f) => `${f.relpath}\t${f.size}\t${f.sha256}\t${f.versionId}\n`).join('');
 }
 
-async function readText(s3: S3Client, bucket: string, key: string): Promise<string> {
+/** The text of a vault object; unreadable → {@link VerificationFailedError} naming the key. */
+export async function readVaultText(s3: S3Client, bucket: string, key: string): Promise<string> {
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return await (out.Body as { transformToString(): Promise<string> }).transformToString();
@@ -131,7 +134,7 @@ export async function finalizeNode(
   const { s3, deepVerify } = deps;
   const { backupId, vaultBucket, clusterName, node, snapshot } = args;
   const inventory = parseInventory(
-    await readText(s3, vaultBucket, snapshot.inventoryKey),
+    await readVaultText(s3, vaultBucket, snapshot.inventoryKey),
     snapshot.inventoryKey,
   );
   const prefix = sstablePrefix(clusterName, snapshot.hostId);
@@ -188,6 +191,7 @@ export async function finalizeNode(
     manifestKey: nodeManifestKey(backupId, node.instanceId),
     filesKey: nodeFilesKey(backupId, node.instanceId),
     schemaKey: snapshot.schemaKey ?? null,
+    rowCountsKey: snapshot.rowCountsKey ?? null,
     files: files.length,
     bytes: sum(files),
     newFiles: uploaded.length,

@@ -44,6 +44,8 @@ export interface BackupManifest {
   readonly cassandra: {
     readonly cassandraVersion: string | null;
     readonly schemaKey: string | null;
+    /** Every table's row count just before the snapshot (`keyspace\ttable\trows\tdefault_ttl`); null when not counted. */
+    readonly rowCountsKey: string | null;
     readonly keyspaces: string;
     readonly ring: PreflightedPlan['cluster']['nodes'];
     readonly downNodes: PreflightedPlan['cassandra']['downNodes'];
@@ -118,9 +120,12 @@ export async function commitBackup(
     }
     const schemaKey = nodes.find((n) => n.schemaKey)?.schemaKey ?? null;
     if (schemaKey) await mustExist(s3, bucket, schemaKey, 'Cassandra schema');
+    const rowCountsKey = nodes.find((n) => n.rowCountsKey)?.rowCountsKey ?? null;
+    if (rowCountsKey) await mustExist(s3, bucket, rowCountsKey, 'Cassandra row counts');
     cassandra = {
       cassandraVersion: plan.cluster.cassandraVersion,
       schemaKey,
+      rowCountsKey,
       keyspaces: plan.cassandra.keyspaces,
       ring: plan.cluster.nodes,
       downNodes: plan.cassandra.downNodes,

@@ -5,7 +5,14 @@ import { bucketName, keyspaceName, type WireBackupConfig } from '../../lib/confi
 import { componentNames, listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
 import type { BackupManifest } from './commit.js';
 import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
-import { allocateBackupId, backupIdPattern, failedKey, manifestKey, startedKey } from './vault-layout.js';
+import {
+  allocateBackupId,
+  backupIdPattern,
+  failedKey,
+  manifestKey,
+  restoreRowCountsKey,
+  startedKey,
+} from './vault-layout.js';
 
 const instanceId = z
   .string()
@@ -44,6 +51,12 @@ export const restoreInputSchema = z
     dryRun: z.boolean().default(false),
     /** Allow writing into a non-empty target (folder, keyspaces with rows, bucket with objects). */
     overwrite: z.boolean().default(false),
+    /**
+     * Compare every table's row count after the restore with the count the backup took just before
+     * its snapshot: `exact` fails the restore when a table has fewer rows (tables whose rows expire by
+     * themselves excepted), `report` only reports, `off` skips the counts (each is a full scan).
+     */
+    verifyRowCounts: z.enum(['exact', 'report', 'off']).default('exact'),
     targets: z
       .object({
         wireServer: z
@@ -116,6 +129,15 @@ export interface RestorePlan {
     }[];
     readonly nodes: readonly RestoreNodeAssignment[];
     readonly bytes: number;
+    /** Row counts to take after the restore and compare; null when the backup has none or they are off. */
+    readonly rowCounts: {
+      /** The backup's counts (and the tables to count). */
+      readonly backupKey: string;
+      /** Where the restore's counts go. */
+      readonly restoredKey: string;
+      readonly consistency: 'ONE' | 'QUORUM';
+      readonly check: 'exact' | 'report';
+    } | null;
   } | null;
   readonly minio: {
     readonly buckets: readonly {
@@ -270,6 +292,17 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
       targets: targets.map((t) => ({ instanceId: t.instanceId, name: t.name, dataDir: dataDirOf(t) })),
       nodes,
       bytes: nodes.reduce((n, x) => n + x.bytes, 0),
+      // A new topology may have fewer nodes than the replication factor: count at ONE there (every
+      // replica got the rows from sstableloader); the same hosts each imported their own files: QUORUM.
+      rowCounts:
+        m.rowCountsKey && input.verifyRowCounts !== 'off'
+          ? {
+              backupKey: m.rowCountsKey,
+              restoredKey: restoreRowCountsKey(restoreId),
+              consistency: mode === 'import' ? 'QUORUM' : 'ONE',
+              check: input.verifyRowCounts,
+            }
+          : null,
     };
   }
 

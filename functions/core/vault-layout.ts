@@ -30,6 +30,10 @@ export const nodeInfoKey = (backupId: string, instanceId: string): string =>
   `${nodePrefix(backupId, instanceId)}node.json`;
 /** Cluster schema (`DESCRIBE SCHEMA`). */
 export const schemaKey = (backupId: string): string => `backups/${backupId}/cassandra/schema.cql`;
+/** Every table's row count just before the snapshot (`keyspace\ttable\trows\tdefault_time_to_live`). */
+export const rowCountsKey = (backupId: string): string => `backups/${backupId}/cassandra/row-counts.tsv`;
+/** The row counts a restore took on its target, in the same format. */
+export const restoreRowCountsKey = (restoreId: string): string => `restores/${restoreId}/row-counts.tsv`;
 /** Shared SSTable store of one node (differential: referenced by many backups). */
 export const sstablePrefix = (clusterName: string, hostId: string): string =>
   `cassandra/${clusterName}/${hostId}/`;

@@ -15,6 +15,9 @@
  * - `ResultPath: "$"` is dropped (same meaning): the engine would write the result under a `"$"` key.
  * - A Task result over 256 KiB fails with `States.DataLimitExceeded`, as in AWS.
  * - Wait states last at most `maxWaitSeconds` (default 1 s).
+ * - Choice rules `IsNull`/`IsPresent`/`IsNumeric`/`IsString`/`IsBoolean`/`IsTimestamp` set to `false`
+ *   become `Not` of the same test with `true`: the engine (3.x) evaluates `"IsNull": false` as always
+ *   false, where AWS means "the value is not null".
  */
 
 import { randomUUID } from 'node:crypto';
@@ -284,6 +287,9 @@ export function prepareDefinition(definition: AslDefinition): PreparedDefinition
       distributedMaps.set(name, copy as AslState);
       copy = distributedMapTask(copy);
     }
+    if (copy.Type === 'Choice' && Array.isArray(copy.Choices)) {
+      copy.Choices = copy.Choices.map((rule: unknown) => negatedTypeTests(rule));
+    }
     if (copy.Type === 'Task' && copy.TimeoutSecondsPath === undefined) {
       const timeout = typeof copy.TimeoutSeconds === 'number' ? copy.TimeoutSeconds : maxTaskTimeoutSeconds;
       copy.TimeoutSeconds = Math.min(timeout, maxTaskTimeoutSeconds);
@@ -291,6 +297,22 @@ export function prepareDefinition(definition: AslDefinition): PreparedDefinition
     return copy as AslState;
   });
   return { definition: prepared, distributedMaps };
+}
+
+const typeTests = ['IsNull', 'IsPresent', 'IsNumeric', 'IsString', 'IsBoolean', 'IsTimestamp'] as const;
+
+/** A choice rule with every `"Is…": false` test (at any depth) written as `Not` of `"Is…": true`. */
+export function negatedTypeTests(rule: unknown): unknown {
+  if (!rule || typeof rule !== 'object' || Array.isArray(rule)) return rule;
+  const copy: Record<string, unknown> = { ...(rule as Record<string, unknown>) };
+  for (const op of ['And', 'Or'] as const) {
+    if (Array.isArray(copy[op])) copy[op] = (copy[op] as unknown[]).map(negatedTypeTests);
+  }
+  if (copy.Not !== undefined) copy.Not = negatedTypeTests(copy.Not);
+  const test = typeTests.find((t) => copy[t] === false);
+  if (test === undefined) return copy;
+  const { Next, Variable, [test]: _negated, ...rest } = copy;
+  return { ...rest, ...(Next === undefined ? {} : { Next }), Not: { Variable, [test]: true } };
 }
 
 /** The Task that stands for a DISTRIBUTED Map: same data flow and error handling, no map fields. */

@@ -9,7 +9,14 @@ import { runDrill } from '../../local/drill.js';
 import { runLocal } from '../../local/local-run.js';
 import { diffSnapshots, mutateWire, seedWire, snapshotWire } from '../../local/seed/index.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
-import { countVersions, emptyAndDeleteBucket, vaultClient } from '../support/vault.js';
+import {
+  countVersions,
+  emptyAndDeleteBucket,
+  listKeys,
+  readVaultJson,
+  readVaultText,
+  vaultClient,
+} from '../support/vault.js';
 
 /** Every file (path, size, SHA-256) under a folder: to prove a dry run changed nothing on disk. */
 function fingerprint(dir: string): string {
@@ -166,11 +173,48 @@ describe('restore state machine', () => {
     await emptyAndDeleteBucket(stack, target);
   });
 
+  it('fails verification naming a table with fewer rows than the backup counted, and reports the failure', async () => {
+    // Arrange: the backup claims five more brig.user rows than its snapshot holds.
+    const bucket = stack.vault.bucket;
+    const key = `backups/${backupId}/cassandra/row-counts.tsv`;
+    const original = await readVaultText(s3, bucket, key);
+    const inflated = original.replace(/^brig\tuser\t(\d+)\t/m, (_, n) => `brig\tuser\t${Number(n) + 5}\t`);
+    expect(inflated).not.toBe(original);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: inflated }));
+    try {
+      // Act: load brig again over itself (same rows, same counts).
+      const result = await restore({
+        backupId,
+        confirm: backupId,
+        overwrite: true,
+        components: ['cassandra'],
+        targets: { cassandra: { keyspaces: ['brig'] } },
+      });
+
+      // Assert
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('RestoreVerificationError');
+      expect(result.cause).toMatch(/brig\.user: \d+ rows in the backup, \d+ restored \(-5\)/);
+      expect(result.cause).not.toMatch(/brig\.(clients|prekeys)/);
+      const failures = (await listKeys(s3, bucket, 'restores/')).filter((k) => k.endsWith('/failed.json'));
+      const reports = await Promise.all(failures.map((k) => readVaultJson<RestoreReport>(s3, bucket, k)));
+      expect(
+        reports.some((r) => r.backupId === backupId && r.error?.error === 'RestoreVerificationError'),
+      ).toBe(true);
+    } finally {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: original }));
+    }
+  });
+
   it('passes the disaster-recovery drill with zero differences, restoring the older of two backups', async () => {
     const report = await runDrill({ fromNodes: 1, toNodes: 1, size: 'smoke', restoreOlder: true });
 
     expect(report.differences).toEqual([]);
     expect(report.rows).toBeGreaterThan(0);
+    // The restore state machine compared every seeded table's row count with the backup's itself.
+    expect(report.rowCounts?.tables).toBeGreaterThanOrEqual(20);
+    expect(report.rowCounts?.missingRows).toEqual([]);
+    expect(report.rowCounts?.restoredRows).toBeGreaterThan(0);
     expect(report.objects).toBeGreaterThan(0);
     expect(report.files).toBeGreaterThan(0);
   });

@@ -238,7 +238,7 @@ describe('host scripts', () => {
   });
 
   it(
-    'uploads every file of a first snapshot, its inventory, node facts and the schema',
+    'uploads every file of a first snapshot, its inventory, node facts, the schema and the row counts',
     snapshotTimeout,
     async () => {
       // Arrange
@@ -249,7 +249,7 @@ describe('host scripts', () => {
       const run = await runHostScript(
         'cassandra-snapshot.sh',
         nodeId,
-        snapshotParams(backupId, { captureSchema: 'true' }),
+        snapshotParams(backupId, { captureSchema: 'true', countRows: 'true' }),
       );
 
       // Assert
@@ -267,7 +267,11 @@ describe('host scripts', () => {
         nodeKey: `backups/${backupId}/cassandra/${nodeId}/node.json`,
         schemaKey: `backups/${backupId}/cassandra/schema.cql`,
         schemaSource: 'cqlsh',
+        rowCountsKey: `backups/${backupId}/cassandra/row-counts.tsv`,
       });
+      expect(await getText(String(result.rowCountsKey))).toBe(
+        `# keyspace\ttable\trows\tdefault_time_to_live\n${keyspace}\tusers\t3\t0\n`,
+      );
       const inventory = parseInventory(await getText(inventoryKey));
       expect(result.files).toBe(inventory.length);
       expect(result.newFiles).toBe(inventory.length);
@@ -635,6 +639,49 @@ exec ${shellQuote(realNodetool)} "$@"
       }
     },
   );
+
+  it('counts the rows of the tables a counts file names, and fails naming a table the cluster lacks', async () => {
+    // Arrange
+    const backupId = newBackupId();
+    const countsKey = `backups/${backupId}/cassandra/row-counts.tsv`;
+    const outputKey = `backups/${backupId}/restore-row-counts.tsv`;
+    const header = '# keyspace\ttable\trows\tdefault_time_to_live\n';
+    await vault.send(
+      new PutObjectCommand({ Bucket: bucket, Key: countsKey, Body: `${header}${keyspace}\tusers\t99\t0\n` }),
+    );
+    const params = { vaultBucket: bucket, countsKey, keyspaces: '', outputKey, consistency: 'QUORUM' };
+
+    // Act
+    const run = await runHostScript('cassandra-count-rows.sh', nodeId, params);
+    await vault.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: countsKey,
+        Body: `${header}${keyspace}\tusers\t3\t0\n${keyspace}\tno_such_table\t1\t0\n`,
+      }),
+    );
+    const missing = await runHostScript('cassandra-count-rows.sh', nodeId, {
+      ...params,
+      outputKey: `${outputKey}.2`,
+    });
+    const filtered = await runHostScript('cassandra-count-rows.sh', nodeId, {
+      ...params,
+      keyspaces: 'brig_not_here',
+      outputKey: `${outputKey}.3`,
+    });
+
+    // Assert
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.result).toEqual({ tables: 1, rows: 3, countsKey: outputKey });
+    expect(await getText(outputKey)).toBe(`${header}${keyspace}\tusers\t3\t0\n`);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.lastStderrLine).toMatch(failureLine);
+    expect(missing.lastStderrLine).toContain(
+      `cannot count the rows of ${keyspace}.no_such_table at consistency QUORUM`,
+    );
+    expect(filtered.exitCode, filtered.stderr).toBe(0);
+    expect(filtered.result).toEqual({ tables: 0, rows: 0, countsKey: `${outputKey}.3` });
+  });
 
   it('streams the wire-server folder as a gzip’d tar whose sha256 and size match the result', async () => {
     // Arrange

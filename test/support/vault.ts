@@ -46,6 +46,20 @@ export async function readVaultText(s3: S3Client, bucket: string, key: string): 
   return (out.Body as { transformToString(): Promise<string> }).transformToString();
 }
 
+/** Every current key under a prefix. */
+export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
 /** Counts object versions (uploads) under a prefix: what the vault really received. */
 export async function countVersions(s3: S3Client, bucket: string, prefix: string): Promise<number> {
   let count = 0;

@@ -24,6 +24,7 @@ function plan(allowPartial: boolean): BackupPlan {
     previousFilesKey: '',
     previousHostId: '',
     captureSchema: 'false' as const,
+    countRows: 'true' as const,
   });
   return {
     backupId: '20261126T061500Z',

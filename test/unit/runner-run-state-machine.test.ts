@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AslDefinition } from '../../local/runner/asl.js';
+import type { AslDefinition, JsonObject } from '../../local/runner/asl.js';
 import type { RunnerEvent } from '../../local/runner/events.js';
 import type { ExtractedFunction } from '../../local/runner/extract.js';
 import { runStateMachine } from '../../local/runner/run-state-machine.js';
@@ -209,6 +209,39 @@ describe('runStateMachine', () => {
         { key: 'map-b', calls: 1 },
       ],
     ]);
+  });
+
+  it('evaluates "IsNull": false and "IsPresent": false as AWS does (not null, not present)', async () => {
+    // Arrange: the engine alone takes every `false` type test as never matching.
+    const definition: AslDefinition = {
+      StartAt: 'Which',
+      States: {
+        Which: {
+          Type: 'Choice',
+          Choices: [
+            { Variable: '$.a', IsNull: false, Next: 'Not Null' },
+            {
+              And: [
+                { Variable: '$.b', IsPresent: false },
+                { Variable: '$.a', IsNull: true },
+              ],
+              Next: 'Null No B',
+            },
+          ],
+          Default: 'Other',
+        },
+        'Not Null': { Type: 'Pass', Result: 'not null', End: true },
+        'Null No B': { Type: 'Pass', Result: 'null, no b', End: true },
+        Other: { Type: 'Pass', Result: 'other', End: true },
+      },
+    };
+    const run = (input: JsonObject) => runStateMachine({ definition, input, bindings: { functions } });
+
+    // Act
+    const results = await Promise.all([run({ a: { x: 1 } }), run({ a: null }), run({ a: null, b: 1 })]);
+
+    // Assert
+    expect(results.map((r) => r.output)).toEqual(['not null', 'null, no b', 'other']);
   });
 
   it('caps Wait states and does not apply the engine’s 60 s default or overflowing task timeouts', async () => {
