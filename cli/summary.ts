@@ -1,5 +1,5 @@
 import type { BackupManifest } from '../functions/core/commit.js';
-import type { RestoreReport } from '../functions/core/restore-report.js';
+import { type RestoreReport, restoreWarnings } from '../functions/core/restore-report.js';
 import type { RowCountComparison } from '../functions/core/row-counts.js';
 import type { DrillReport } from '../local/drill.js';
 import { formatBytes, formatDuration } from './format.js';
@@ -54,6 +54,7 @@ export function restoreSummary(report: RestoreReport, vaultBucket: string): stri
       `  cassandra    ${p.cassandra.nodes.length} node backup(s), ${formatBytes(p.cassandra.bytes)}, keyspaces ${p.cassandra.keyspaces || 'all'} → ${p.cassandra.targets.map((t) => t.name).join(', ')} (${p.cassandra.mode === 'import' ? 'nodetool import, same topology' : 'sstableloader, new topology'})`,
     );
   }
+  for (const w of restoreWarnings(report)) lines.push(`  WARNING      ${w}`);
   const counts = (report.verified as { rowCounts?: RowCountComparison | null } | undefined)?.rowCounts;
   if (counts) {
     const differing = counts.differences.map(
@@ -89,5 +90,6 @@ export function drillSummary(report: DrillReport): string {
       : '  row counts   not verified by the restore (the backup has none)',
     `  backup       ${report.backupId} in ${formatDuration(report.backupSeconds)}`,
     `  recovery     ${formatDuration(report.recoverySeconds)} (restore ${report.restoreId}, start to verified)`,
+    ...report.warnings.map((w) => `  WARNING      ${w}`),
   ].join('\n');
 }

@@ -18,7 +18,8 @@
 # Parameters (environment): SSM_vaultBucket, SSM_schemaKey, SSM_keyspaces (comma list, may be empty),
 #   SSM_overwrite (true|false), SSM_dryRun (true|false).
 # Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"keyspaces":[…],"tables":N,
-#   "statements":N,"skipped":N,"dryRun":bool}`. On failure: exit non-zero, last stderr line
+#   "statements":N,"skipped":N,"replicationWarnings":[…],"dryRun":bool}` (a warning per keyspace whose
+#   replication factor exceeds the target cluster's node count). On failure: exit non-zero, last stderr line
 #   `wire-backup: <host>: <what failed> — <how to fix>`.
 set -euo pipefail
 
@@ -304,9 +305,39 @@ for ks in "${KEYSPACES[@]}"; do
   fi
 done
 
+# A keyspace replicated more times than the cluster has nodes (a backup of three nodes restored into
+# one) loads and reads at ONE, but Wire's QUORUM reads and writes fail: say so, with the fix. The
+# schema is restored as it was backed up; changing replication is the operator's decision.
+NODE_COUNT=0
+if nodetool status >"$WORK_DIR/status.out" 2>&1; then
+  NODE_COUNT=$(awk '$1 ~ /^[UD][NLJM]$/ { n++ } END { print n + 0 }' "$WORK_DIR/status.out")
+fi
+REPLICATION_WARNINGS=()
+if ((NODE_COUNT > 0)); then
+  while IFS=$'\t' read -r ks rf; do
+    if ((rf > NODE_COUNT)); then
+      REPLICATION_WARNINGS+=("keyspace $ks has replication factor $rf but the cluster has $NODE_COUNT node(s): QUORUM reads and writes fail until you add nodes or run ALTER KEYSPACE \"$ks\" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': $NODE_COUNT} (per data center for NetworkTopologyStrategy)")
+    fi
+  done < <(awk 'BEGIN { RS = ";" } {
+      s = $0; gsub(/[ \t\r\n]+/, " ", s)
+      if (match(toupper(s), /^ ?CREATE KEYSPACE (IF NOT EXISTS )?/)) {
+        rest = substr(s, RSTART + RLENGTH); split(rest, w, " "); ks = w[1]; gsub(/"/, "", ks)
+        if (!match(s, /replication = \{[^}]*\}/)) next
+        map = substr(s, RSTART, RLENGTH); max = 0
+        while (match(map, /'"'"'[^'"'"']*'"'"' *: *'"'"'?[0-9]+/)) {
+          pair = substr(map, RSTART, RLENGTH); map = substr(map, RSTART + RLENGTH)
+          if (pair ~ /^'"'"'class'"'"'/) continue
+          sub(/^.*: *'"'"'?/, "", pair); if (pair + 0 > max) max = pair + 0
+        }
+        printf "%s\t%d\n", ks, max
+      } }' "$WORK_DIR/filtered.cql")
+fi
+for w in "${REPLICATION_WARNINGS[@]}"; do log "WARNING: $w"; done
+WARNINGS_JSON=$(for w in "${REPLICATION_WARNINGS[@]}"; do printf '%s,' "$(json_str "$w")"; done | sed 's/,$//')
+
 if [[ $DRY_RUN == true ]]; then
-  printf 'WIRE_BACKUP_RESULT {"keyspaces":[%s],"tables":%s,"statements":%s,"skipped":%s,"dryRun":true}\n' \
-    "$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done | sed 's/,$//')" "$TABLES" "$STATEMENTS" "$SKIPPED" >&3
+  printf 'WIRE_BACKUP_RESULT {"keyspaces":[%s],"tables":%s,"statements":%s,"skipped":%s,"replicationWarnings":[%s],"dryRun":true}\n' \
+    "$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done | sed 's/,$//')" "$TABLES" "$STATEMENTS" "$SKIPPED" "$WARNINGS_JSON" >&3
   log "dry run: the schema is readable and the cluster can take it; nothing was changed"
   exit 0
 fi
@@ -344,6 +375,6 @@ ABSENT=$(awk -F'\t' 'FILENAME == ARGV[1] { have[$0] = 1; next } $1 == "KEPT" && 
 if [[ -n $ABSENT ]]; then
   fail "tables missing after applying the schema: ${ABSENT:0:300}" "read the cqlsh output above and run the restore again"
 fi
-printf 'WIRE_BACKUP_RESULT {"keyspaces":[%s],"tables":%s,"statements":%s,"skipped":%s,"dryRun":false}\n' \
-  "$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done | sed 's/,$//')" "$TABLES" "$STATEMENTS" "$SKIPPED" >&3
+printf 'WIRE_BACKUP_RESULT {"keyspaces":[%s],"tables":%s,"statements":%s,"skipped":%s,"replicationWarnings":[%s],"dryRun":false}\n' \
+  "$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done | sed 's/,$//')" "$TABLES" "$STATEMENTS" "$SKIPPED" "$WARNINGS_JSON" >&3
 log "done in $((SECONDS - started)) s: schema of ${KEYSPACES[*]} ($TABLES table(s)) in place, one schema version in the cluster"

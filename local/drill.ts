@@ -8,7 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { BackupManifest } from '../functions/core/commit.js';
-import type { RestoreReport } from '../functions/core/restore-report.js';
+import { type RestoreReport, restoreWarnings } from '../functions/core/restore-report.js';
 import type { RowCountComparison } from '../functions/core/row-counts.js';
 import { localConfig } from './local-config.js';
 import { runLocal } from './local-run.js';
@@ -54,6 +54,8 @@ export interface DrillReport {
   readonly differences: readonly SnapshotDifference[];
   /** The restore's own verification of row counts against the backup's (null: not counted). */
   readonly rowCounts: RowCountComparison | null;
+  /** What the restore warned about (e.g. a replication factor above the new cluster's node count). */
+  readonly warnings: readonly string[];
 }
 
 const wireStack = (args: string[]) =>
@@ -161,5 +163,6 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     files: before.wireServer?.fileCount ?? 0,
     differences,
     rowCounts: (report.verified as { rowCounts?: RowCountComparison | null } | undefined)?.rowCounts ?? null,
+    warnings: restoreWarnings(report),
   };
 }

@@ -21,6 +21,18 @@ export interface RestoreReport {
 }
 
 /**
+ * What a restore (or its dry run) warns about, from its steps' results: today, keyspaces whose
+ * replication factor exceeds the target cluster's node count (the schema step's `replicationWarnings`).
+ */
+export function restoreWarnings(report: Pick<RestoreReport, 'results' | 'checks'>): string[] {
+  const stage = report.results ?? report.checks;
+  if (!Array.isArray(stage)) return [];
+  const cassandra = stage[1] as { schema?: { replicationWarnings?: unknown } } | undefined;
+  const warnings = cassandra?.schema?.replicationWarnings;
+  return Array.isArray(warnings) ? warnings.filter((w): w is string => typeof w === 'string') : [];
+}
+
+/**
  * Builds the report. A dry run writes nothing; a restore writes `restores/<id>/report.json`, a failed
  * one `restores/<id>/failed.json`.
  */

@@ -646,8 +646,19 @@ exec ${shellQuote(realNodetool)} "$@"
     const countsKey = `backups/${backupId}/cassandra/row-counts.tsv`;
     const outputKey = `backups/${backupId}/restore-row-counts.tsv`;
     const header = '# keyspace\ttable\trows\tdefault_time_to_live\n';
+    // A table of its own: other tests of this file add rows to users.
+    await cql(
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.counted (id int PRIMARY KEY);
+       INSERT INTO ${keyspace}.counted (id) VALUES (1);
+       INSERT INTO ${keyspace}.counted (id) VALUES (2);
+       INSERT INTO ${keyspace}.counted (id) VALUES (3);`,
+    );
     await vault.send(
-      new PutObjectCommand({ Bucket: bucket, Key: countsKey, Body: `${header}${keyspace}\tusers\t99\t0\n` }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: countsKey,
+        Body: `${header}${keyspace}\tcounted\t99\t0\n`,
+      }),
     );
     const params = { vaultBucket: bucket, countsKey, keyspaces: '', outputKey, consistency: 'QUORUM' };
 
@@ -657,7 +668,7 @@ exec ${shellQuote(realNodetool)} "$@"
       new PutObjectCommand({
         Bucket: bucket,
         Key: countsKey,
-        Body: `${header}${keyspace}\tusers\t3\t0\n${keyspace}\tno_such_table\t1\t0\n`,
+        Body: `${header}${keyspace}\tcounted\t3\t0\n${keyspace}\tno_such_table\t1\t0\n`,
       }),
     );
     const missing = await runHostScript('cassandra-count-rows.sh', nodeId, {
@@ -673,7 +684,7 @@ exec ${shellQuote(realNodetool)} "$@"
     // Assert
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.result).toEqual({ tables: 1, rows: 3, countsKey: outputKey });
-    expect(await getText(outputKey)).toBe(`${header}${keyspace}\tusers\t3\t0\n`);
+    expect(await getText(outputKey)).toBe(`${header}${keyspace}\tcounted\t3\t0\n`);
     expect(missing.exitCode).not.toBe(0);
     expect(missing.lastStderrLine).toMatch(failureLine);
     expect(missing.lastStderrLine).toContain(

@@ -27,7 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCassandraClient } from '../../local/seed/connections.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { runHostScript, runWithHostProfile } from '../support/host-script.js';
-import { vaultClient } from '../support/vault.js';
+import { readVaultText, vaultClient } from '../support/vault.js';
 
 /**
  * The restore host scripts against the real local stack: a keyspace of our own is snapshotted and put
@@ -355,9 +355,52 @@ describe('restore-cassandra-schema.sh', () => {
 
     // Assert
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.result).toEqual({ keyspaces: [keyspace], tables: 6, statements: 9, skipped: 0, dryRun: true });
+    expect(run.result).toEqual({
+      keyspaces: [keyspace],
+      tables: 6,
+      statements: 9,
+      skipped: 0,
+      replicationWarnings: [],
+      dryRun: true,
+    });
     expect(await keyspaceExists()).toBe(false);
   });
+
+  it(
+    'warns, with the fix, when the schema replicates more times than the cluster has nodes',
+    slow,
+    async () => {
+      // Arrange: the same schema as a three-node cluster's (replication factor 3), for this one node.
+      await dropKeyspace();
+      const schema = await readVaultText(vault, bucket, schemaKey);
+      const rf3 = schema.replace(
+        new RegExp(`(CREATE KEYSPACE ${keyspace} WITH replication = \\{[^}]*'replication_factor': )'1'`),
+        "$1'3'",
+      );
+      expect(rf3).not.toBe(schema);
+      const rf3Key = `${vaultPrefix}schema-rf3.cql`;
+      await put(rf3Key, rf3);
+
+      // Act
+      const run = await runHostScript(
+        'restore-cassandra-schema.sh',
+        nodeId,
+        schemaParams({ schemaKey: rf3Key, dryRun: 'true' }),
+      );
+
+      // Assert
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.result?.replicationWarnings).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^keyspace ${keyspace} has replication factor 3 but the cluster has 1 node\\(s\\): .*ALTER KEYSPACE "${keyspace}" WITH replication = \\{'class': 'SimpleStrategy', 'replication_factor': 1\\}`,
+          ),
+        ),
+      ]);
+      expect(run.stderr).toContain(`WARNING: keyspace ${keyspace} has replication factor 3`);
+      expect(await keyspaceExists()).toBe(false);
+    },
+  );
 
   it('recreates the keyspace, its type, tables and index, and waits for schema agreement', slow, async () => {
     // Arrange
@@ -374,6 +417,7 @@ describe('restore-cassandra-schema.sh', () => {
       tables: 6,
       statements: 9,
       skipped: 0,
+      replicationWarnings: [],
       dryRun: false,
     });
     const restored = await cql('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [

@@ -60,5 +60,13 @@ describe('three-node cluster', () => {
 
     expect(report.differences).toEqual([]);
     expect(report.rows).toBeGreaterThan(0);
+    expect(report.rowCounts?.missingRows).toEqual([]);
+    expect(report.rowCounts?.tables).toBeGreaterThanOrEqual(20);
+    // The restored schema keeps replication factor 3, which one node cannot serve at QUORUM: said.
+    for (const ks of ['brig', 'galley', 'gundeck', 'spar']) {
+      expect(report.warnings).toContainEqual(
+        expect.stringContaining(`keyspace ${ks} has replication factor 3 but the cluster has 1 node(s)`),
+      );
+    }
   });
 });
