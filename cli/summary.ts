@@ -19,6 +19,10 @@ export function backupSummary(manifest: BackupManifest, vaultBucket: string): st
       `  cassandra    ${n.name}: ${n.files} files ${formatBytes(n.bytes)} — new ${n.newFiles} (${formatBytes(n.newBytes)}), reused ${n.reusedFiles} (${formatBytes(n.reusedBytes)})`,
     );
   }
+  if (manifest.cassandra?.rowCountsKey)
+    lines.push(
+      `  row counts   every table's, taken before the snapshot, for restores to verify against: s3://${vaultBucket}/${manifest.cassandra.rowCountsKey}`,
+    );
   for (const d of manifest.cassandra?.downNodes ?? [])
     lines.push(`  cassandra    ${d.name}: NOT BACKED UP (${d.reason})`);
   for (const b of manifest.minio?.buckets ?? []) {
