@@ -1,6 +1,5 @@
 import type { BackupManifest } from '../functions/core/commit.js';
-import { type RestoreReport, restoreWarnings } from '../functions/core/restore-report.js';
-import type { RowCountComparison } from '../functions/core/row-counts.js';
+import { type RestoreReport, restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
 import type { DrillReport } from '../local/drill.js';
 import { formatBytes, formatDuration } from './format.js';
 
@@ -59,7 +58,7 @@ export function restoreSummary(report: RestoreReport, vaultBucket: string): stri
     );
   }
   for (const w of restoreWarnings(report)) lines.push(`  WARNING      ${w}`);
-  const counts = (report.verified as { rowCounts?: RowCountComparison | null } | undefined)?.rowCounts;
+  const counts = restoreRowCounts(report);
   if (counts) {
     const differing = counts.differences.map(
       (d) => `${d.table} ${d.backup} → ${d.restored ?? 'not counted'}${d.expiring ? ' (rows expire)' : ''}`,

@@ -8,7 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { BackupManifest } from '../functions/core/commit.js';
-import { type RestoreReport, restoreWarnings } from '../functions/core/restore-report.js';
+import { type RestoreReport, restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
 import type { RowCountComparison } from '../functions/core/row-counts.js';
 import { localConfig } from './local-config.js';
 import { runLocal } from './local-run.js';
@@ -162,7 +162,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     objects: (before.minio?.buckets ?? []).reduce((n, b) => n + b.objectCount, 0),
     files: before.wireServer?.fileCount ?? 0,
     differences,
-    rowCounts: (report.verified as { rowCounts?: RowCountComparison | null } | undefined)?.rowCounts ?? null,
+    rowCounts: restoreRowCounts(report),
     warnings: restoreWarnings(report),
   };
 }

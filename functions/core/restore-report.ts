@@ -1,6 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type CaughtError, describeCause } from './commit.js';
 import type { RestorePlan } from './restore-plan.js';
+import type { RowCountComparison } from './row-counts.js';
 
 /** What a restore (or its dry run) reports: a person can act on it. */
 export interface RestoreReport {
@@ -30,6 +31,11 @@ export function restoreWarnings(report: Pick<RestoreReport, 'results' | 'checks'
   const cassandra = stage[1] as { schema?: { replicationWarnings?: unknown } } | undefined;
   const warnings = cassandra?.schema?.replicationWarnings;
   return Array.isArray(warnings) ? warnings.filter((w): w is string => typeof w === 'string') : [];
+}
+
+/** The verification's row-count comparison, or null when rows were not counted. */
+export function restoreRowCounts(report: Pick<RestoreReport, 'verified'>): RowCountComparison | null {
+  return (report.verified as { rowCounts?: RowCountComparison | null } | undefined)?.rowCounts ?? null;
 }
 
 /**
