@@ -9,7 +9,7 @@ import { execFileSync, execSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BackupManifest } from '../functions/core/commit.js';
+import type { BackupManifest } from '../functions/core/contract/backup.js';
 import { runLocal } from '../local/local-run.js';
 import { mutateWire, seedWire } from '../local/seed/index.js';
 import { readStackInfo } from '../local/stack-info.js';

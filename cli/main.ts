@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import type { BackupManifest } from '../functions/core/commit.js';
-import type { RestoreReport } from '../functions/core/restore-report.js';
+import { backupSummarySchema } from '../functions/core/contract/backup.js';
+import { restoreReportSchema } from '../functions/core/contract/restore.js';
 import { runDrill } from '../local/drill.js';
 import { ensureSeeded, ensureStackUp } from '../local/ensure-stack.js';
 import { runLocal } from '../local/local-run.js';
@@ -79,7 +79,7 @@ async function backup(args: string[]): Promise<number> {
     );
     return 1;
   }
-  const output = result.output as unknown as { manifest: BackupManifest };
+  const output = backupSummarySchema.parse(result.output);
   if (!values.json) process.stdout.write(`\n${backupSummary(output.manifest, stack.vault.bucket)}\n`);
   return 0;
 }
@@ -149,7 +149,7 @@ async function restore(args: string[]): Promise<number> {
   }
   if (!values.json)
     process.stdout.write(
-      `\n${restoreSummary(result.output as unknown as RestoreReport, stack.vault.bucket)}\n`,
+      `\n${restoreSummary(restoreReportSchema.parse(result.output), stack.vault.bucket)}\n`,
     );
   return 0;
 }

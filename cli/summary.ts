@@ -1,5 +1,6 @@
-import type { BackupManifest } from '../functions/core/commit.js';
-import { type RestoreReport, restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
+import type { BackupManifest } from '../functions/core/contract/backup.js';
+import type { RestoreReport } from '../functions/core/contract/restore.js';
+import { restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
 import type { DrillReport } from '../local/drill.js';
 import { formatBytes, formatDuration } from './format.js';
 

@@ -1,27 +1,17 @@
 import { z } from 'zod';
-import { type BackupManifest, commitBackup } from './core/commit.js';
+import { commitBackup } from './core/commit.js';
+import { type BackupSummary, backupResultsSchema, preflightedPlanSchema } from './core/contract/backup.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import type { PreflightedPlan } from './core/preflight.js';
 import { emitMetrics, logEvent } from './core/telemetry.js';
 import { manifestKey } from './core/vault-layout.js';
 
-const eventSchema = z.object({
-  plan: z.looseObject({ backupId: z.string(), vaultBucket: z.string() }),
-  results: z.tuple([z.unknown(), z.unknown(), z.unknown()]),
-});
-
-/** Summary a person can act on (the state machine's output). */
-export interface BackupSummary {
-  readonly backupId: string;
-  readonly manifestKey: string;
-  readonly manifest: BackupManifest;
-}
+const eventSchema = z.object({ plan: preflightedPlanSchema, results: backupResultsSchema });
 
 /** Verifies completeness, writes the manifest last, emits metrics. */
 export async function handler(event: unknown): Promise<BackupSummary> {
   const { plan, results } = parseEvent('commit', eventSchema, event);
   const { s3 } = vault();
-  const manifest = await commitBackup(plan as unknown as PreflightedPlan, results, {
+  const manifest = await commitBackup(plan, results, {
     s3,
     now: () => new Date(),
   });

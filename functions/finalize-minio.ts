@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { BucketResult } from './core/commit.js';
+import type { BucketResult } from './core/contract/backup.js';
 import { VerificationFailedError } from './core/errors.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { finalizeBucketManifest, verifyBucketManifest } from './core/minio-manifest.js';

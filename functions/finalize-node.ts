@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { finalizeNode, type NodeManifestSummary } from './core/cassandra-node.js';
+import { finalizeNode } from './core/cassandra-node.js';
+import type { NodeManifestSummary } from './core/contract/backup.js';
 import { optionalEnv } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseConfig } from '../lib/config.js';
-import { type BackupPlan, prepareBackup } from './core/backup-plan.js';
+import { prepareBackup } from './core/backup-plan.js';
+import type { BackupPlan } from './core/contract/backup.js';
 import { requireEnv } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { logEvent } from './core/telemetry.js';

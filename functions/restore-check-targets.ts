@@ -17,7 +17,7 @@ export async function handler(event: unknown) {
       target,
       targetBucket: b.targetBucket,
       restoreId: plan.restoreId,
-      overwrite: plan.overwrite === 'true',
+      overwrite: plan.overwrite,
       dryRun: true,
     });
     buckets.push({

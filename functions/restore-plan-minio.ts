@@ -25,7 +25,7 @@ export async function handler(event: unknown) {
       target,
       targetBucket: b.targetBucket,
       restoreId: plan.restoreId,
-      overwrite: plan.overwrite === 'true',
+      overwrite: plan.overwrite,
     });
     items.push(...restoreBatchItemsOf(planned));
     objects += planned.objects;

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { parseConfig } from '../lib/config.js';
+import type { RestorePlan } from './core/contract/restore.js';
 import { requireEnv } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import { planRestore, type RestorePlan } from './core/restore-plan.js';
+import { planRestore } from './core/restore-plan.js';
 
 const eventSchema = z.object({ input: z.unknown() });
 

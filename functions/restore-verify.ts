@@ -1,41 +1,31 @@
 import { z } from 'zod';
+import { isSkipped } from './core/contract/common.js';
+import type { RowCountComparison } from './core/contract/restore.js';
+import {
+  type RestoreVerified,
+  restoreChecksSchema,
+  restorePlanSchema,
+  restoreResultsSchema,
+  targetNodeCheckSchema,
+} from './core/contract/restore.js';
 import { optionalEnv } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { type BucketRestoreVerification, verifyBucketRestore } from './core/minio-restore.js';
-import { requireClusterUp, type TargetNodeCheck } from './core/restore-checks.js';
-import { restoreBucketSchema } from './core/restore-events.js';
-import { compareRowCounts, type RowCountComparison, readRowCounts } from './core/row-counts.js';
+import { requireClusterUp } from './core/restore-checks.js';
+import { compareRowCounts, readRowCounts } from './core/row-counts.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 
-const planSchema = z.looseObject({
-  backupId: z.string(),
-  components: z.object({ wireServer: z.boolean(), cassandra: z.boolean(), minio: z.boolean() }),
-  cassandra: z
-    .looseObject({
-      keyspaces: z.string(),
-      rowCounts: z
-        .object({
-          backupKey: z.string(),
-          restoredKey: z.string(),
-          consistency: z.string(),
-          check: z.enum(['exact', 'report']),
-        })
-        .nullable(),
-    })
-    .nullable(),
-  minio: z.object({ buckets: z.array(restoreBucketSchema) }).nullable(),
-});
 const eventSchema = z.discriminatedUnion('phase', [
   z.object({
     phase: z.literal('targets'),
-    plan: planSchema,
-    checks: z.tuple([z.unknown(), z.unknown(), z.unknown()]),
+    plan: restorePlanSchema,
+    checks: restoreChecksSchema,
   }),
   z.object({
     phase: z.literal('restored'),
-    plan: planSchema,
-    results: z.unknown(),
-    rechecks: z.array(z.unknown()).optional(),
+    plan: restorePlanSchema,
+    results: restoreResultsSchema,
+    rechecks: z.array(targetNodeCheckSchema).optional(),
     /** The count script's result, or `{skipped: true}` when rows were not counted. */
     rowCounts: z
       .union([z.looseObject({ countsKey: z.string() }), z.object({ skipped: z.literal(true) })])
@@ -48,16 +38,14 @@ const eventSchema = z.discriminatedUnion('phase', [
  * count against the backup's (when both were counted), and every bucket holds exactly the manifest's
  * objects (sizes, content types, metadata; with deep verify their SHA-256).
  */
-export async function handler(event: unknown) {
+export async function handler(event: unknown): Promise<Pick<RestoreVerified, 'cassandra'> | RestoreVerified> {
   const parsed = parseEvent('restore-verify', eventSchema, event);
   if (parsed.phase === 'targets') {
-    const cassandra = parsed.checks[1] as { nodes?: TargetNodeCheck[]; skipped?: true };
-    return { cassandra: cassandra.nodes ? requireClusterUp(cassandra.nodes, 'before') : null };
+    const cassandra = parsed.checks.cassandra;
+    return { cassandra: isSkipped(cassandra) ? null : requireClusterUp(cassandra.nodes, 'before') };
   }
   const { plan } = parsed;
-  const cassandra = plan.components.cassandra
-    ? requireClusterUp((parsed.rechecks ?? []) as TargetNodeCheck[], 'after')
-    : null;
+  const cassandra = plan.components.cassandra ? requireClusterUp(parsed.rechecks ?? [], 'after') : null;
   let rowCounts: RowCountComparison | null = null;
   const counting = plan.cassandra?.rowCounts;
   if (counting && parsed.rowCounts && 'countsKey' in parsed.rowCounts) {

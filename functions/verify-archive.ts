@@ -1,7 +1,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { verifyWireServerArchive } from './core/archive-verify.js';
-import type { WireServerResult } from './core/commit.js';
+import type { WireServerResult } from './core/contract/backup.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 
 const eventSchema = z.object({

@@ -7,9 +7,10 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { BackupManifest } from '../functions/core/commit.js';
-import { type RestoreReport, restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
-import type { RowCountComparison } from '../functions/core/row-counts.js';
+import { backupSummarySchema } from '../functions/core/contract/backup.js';
+import type { RowCountComparison } from '../functions/core/contract/restore.js';
+import { restoreReportSchema } from '../functions/core/contract/restore.js';
+import { restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
 import { localConfig } from './local-config.js';
 import { runLocal } from './local-run.js';
 import { createSourceS3Client } from './seed/connections.js';
@@ -108,7 +109,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   const backup = await runLocal({ stateMachine: 'wire-backup', input: { trigger: 'drill' }, stack });
   if (backup.status !== 'SUCCEEDED')
     throw new Error(`drill: backup failed (${backup.error}): ${backup.cause}`);
-  const manifest = (backup.output as unknown as { manifest: BackupManifest }).manifest;
+  const { manifest } = backupSummarySchema.parse(backup.output);
   const backupSeconds = (Date.now() - backupStarted) / 1000;
   if (options.restoreOlder) {
     log('drill: changing the data and backing up again; the first backup is the one restored');
@@ -140,7 +141,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   if (restore.status !== 'SUCCEEDED')
     throw new Error(`drill: restore failed (${restore.error}): ${restore.cause}`);
   const recoverySeconds = (Date.now() - restoreStarted) / 1000;
-  const report = restore.output as unknown as RestoreReport;
+  const report = restoreReportSchema.parse(restore.output);
 
   log('drill: comparing every row, object and file with the state before the disaster');
   // The restored schema keeps the backup's replication factor (3 for three nodes), which a smaller

@@ -8,16 +8,32 @@ import {
   type IChainable,
   JsonPath,
   Map as MapState,
-  Parallel,
   Pass,
   Succeed,
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { EventBridgePutEvents } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import type { BackupResults, PlannedNode } from '../functions/core/contract/backup.js';
+import { mapItem, pathsOf, selectFields } from '../functions/core/contract/json-path.js';
+import type {
+  BackupState,
+  ClearSnapshotItem,
+  ClearSnapshotItemState,
+  NodePreflightItem,
+  NodePreflightItemState,
+  SnapshotItem,
+  SnapshotItemState,
+} from '../functions/core/contract/states.js';
 import { errorNames } from '../functions/core/errors.js';
-import { hostCommandFactory } from './host-command.js';
-import { batchFanOut, componentBranch, lambdaStep } from './steps.js';
+import { hostCommandFactory, hostParam } from './host-command.js';
+import { batchFanOut, componentBranch, lambdaStep, namedParallel } from './steps.js';
+
+/** Typed paths into the backup's state and its Map iterations. */
+const $ = pathsOf<BackupState>();
+const $node = pathsOf<NodePreflightItemState>();
+const $snap = pathsOf<SnapshotItemState>();
+const $clear = pathsOf<ClearSnapshotItemState>();
 
 /** The Lambdas the backup state machine drives. */
 export interface BackupFunctions {
@@ -67,20 +83,20 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
 
   // ---- failure path: clear snapshots (best effort on every node), failed marker, Fail.
   const failed = new Fail(scope, 'Backup Failed', {
-    errorPath: '$.failure.error',
-    causePath: '$.failure.cause',
+    errorPath: $('failure', 'error'),
+    causePath: $('failure', 'cause'),
   });
   const markFailed = lambdaStep(
     scope,
     'Mark Failed',
     fns.markFailed,
-    { plan: JsonPath.objectAt('$.plan'), error: JsonPath.objectAt('$.error') },
-    '$.failure',
+    { plan: JsonPath.objectAt($('plan')), error: JsonPath.objectAt($('error')) },
+    $('failure'),
   );
   markFailed.next(failed);
   const clearOnFailure = clearSnapshots('On Failure', command);
   clearOnFailure.next(markFailed);
-  const catchAll = { errors: ['States.ALL'], resultPath: '$.error' };
+  const catchAll = { errors: ['States.ALL'], resultPath: $('error') };
 
   // ---- 1. Prepare
   const prepare = lambdaStep(
@@ -88,65 +104,81 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     'Prepare',
     fns.prepare,
     { input: JsonPath.objectAt('$'), execution: JsonPath.stringAt('$$.Execution.Id') },
-    '$.plan',
+    $('plan'),
   );
   // Nothing to clean before a plan exists: a bad input fails straight away.
   const rejected = new Fail(scope, 'Input Rejected', {
     error: errorNames.invalidInput,
-    causePath: '$.error.Cause',
+    causePath: $('error', 'Cause'),
   });
-  prepare.addCatch(rejected, { errors: [errorNames.invalidInput], resultPath: '$.error' });
+  prepare.addCatch(rejected, { errors: [errorNames.invalidInput], resultPath: $('error') });
   prepare.addCatch(markFailed, catchAll);
 
   // ---- 2. Preflight: every Cassandra node, the deploy host, MinIO buckets.
   const nodePreflight = command(
     'Node Preflight',
     props.documents.preflight,
-    '$.node.instanceId',
-    { role: 'cassandra', dataDir: '$.node.dataDir', vaultBucket: '$.vaultBucket' },
-    '$.result',
+    $node('node', 'instanceId'),
+    {
+      role: hostParam.literal('cassandra'),
+      dataDir: hostParam.text($node('node', 'dataDir')),
+      vaultBucket: hostParam.text($node('vaultBucket')),
+    },
+    $node('result'),
   );
   const nodeUnreachable = new Pass(scope, 'Node Preflight Failed', {
-    parameters: { 'node.$': '$.node', 'error.$': '$.error' },
+    parameters: { 'node.$': $node('node'), 'error.$': $node('error') },
   });
   nodePreflight.addCatch(nodeUnreachable, catchAll);
   nodePreflight.end.next(
-    new Pass(scope, 'Node Preflight Ok', { parameters: { 'node.$': '$.node', 'result.$': '$.result' } }),
+    new Pass(scope, 'Node Preflight Ok', {
+      parameters: { 'node.$': $node('node'), 'result.$': $node('result') },
+    }),
   );
   const nodesPreflight = new MapState(scope, 'Preflight Nodes', {
-    itemsPath: '$.plan.cassandra.nodes',
-    itemSelector: {
-      'node.$': '$$.Map.Item.Value',
-      'vaultBucket.$': '$.plan.vaultBucket',
-    },
+    itemsPath: $('plan', 'cassandra', 'nodes'),
+    itemSelector: selectFields<NodePreflightItem>({
+      node: mapItem<PlannedNode>(),
+      vaultBucket: $('plan', 'vaultBucket'),
+    }),
   });
   nodesPreflight.itemProcessor(nodePreflight.start);
 
   const hostPreflight = command(
     'Deploy Host Preflight',
     props.documents.preflight,
-    '$.plan.wireServer.instanceId',
-    { role: 'wireServer', wireServerPath: '$.plan.wireServer.path', vaultBucket: '$.plan.vaultBucket' },
-    '$.deployHost',
+    $('plan', 'wireServer', 'instanceId'),
+    {
+      role: hostParam.literal('wireServer'),
+      wireServerPath: hostParam.text($('plan', 'wireServer', 'path')),
+      vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+    },
+    $('deployHost'),
   );
   const minioPreflight = lambdaStep(
     scope,
     'Check MinIO',
     fns.checkMinio,
-    { plan: JsonPath.objectAt('$.plan') },
-    '$.minio',
+    { plan: JsonPath.objectAt($('plan')) },
+    $('minio'),
   );
-  const preflight = new Parallel(scope, 'Preflight', { resultPath: '$.preflight' })
-    .branch(nodesPreflight)
-    .branch(componentBranch(scope, 'wireServer', 'Deploy Host', hostPreflight.start))
-    .branch(componentBranch(scope, 'minio', 'MinIO', minioPreflight));
+  const preflight = namedParallel(
+    scope,
+    'Preflight',
+    {
+      cassandra: nodesPreflight,
+      wireServer: componentBranch(scope, 'wireServer', 'Deploy Host', hostPreflight.start),
+      minio: componentBranch(scope, 'minio', 'MinIO', minioPreflight),
+    },
+    $('preflight'),
+  );
   preflight.addCatch(markFailed, catchAll);
   const evaluate = lambdaStep(
     scope,
     'Evaluate Preflight',
     fns.evaluatePreflight,
-    { plan: JsonPath.objectAt('$.plan'), preflight: JsonPath.objectAt('$.preflight') },
-    '$.plan',
+    { plan: JsonPath.objectAt($('plan')), preflight: JsonPath.objectAt($('preflight')) },
+    $('plan'),
   );
   evaluate.addCatch(markFailed, catchAll);
 
@@ -154,68 +186,68 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   const archive = command(
     'Archive wire-server',
     props.documents.wireServerArchive,
-    '$.plan.wireServer.instanceId',
+    $('plan', 'wireServer', 'instanceId'),
     {
-      wireServerPath: '$.plan.wireServer.path',
-      vaultBucket: '$.plan.vaultBucket',
-      archiveKey: '$.plan.wireServer.archiveKey',
-      compressionLevel: '$.plan.wireServer.compressionLevel',
+      wireServerPath: hostParam.text($('plan', 'wireServer', 'path')),
+      vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+      archiveKey: hostParam.text($('plan', 'wireServer', 'archiveKey')),
+      compressionLevel: hostParam.value($('plan', 'wireServer', 'compressionLevel')),
     },
-    '$.archive',
+    $('archive'),
   );
   const verifyArchive = lambdaStep(
     scope,
     'Verify wire-server Archive',
     fns.verifyArchive,
-    { plan: JsonPath.objectAt('$.plan'), archive: JsonPath.objectAt('$.archive') },
-    '$.wireServer',
+    { plan: JsonPath.objectAt($('plan')), archive: JsonPath.objectAt($('archive')) },
+    $('wireServer'),
   );
   archive.end.next(verifyArchive);
-  verifyArchive.next(new Pass(scope, 'wire-server Done', { outputPath: '$.wireServer' }));
+  verifyArchive.next(new Pass(scope, 'wire-server Done', { outputPath: $('wireServer') }));
 
   // ---- 3b. Cassandra: snapshot + differential upload on every node, then its manifest.
   const snapshot = command(
     'Snapshot Node',
     props.documents.cassandraSnapshot,
-    '$.node.instanceId',
+    $snap('node', 'instanceId'),
     {
-      backupId: '$.backupId',
-      keyspaces: '$.keyspaces',
-      dataDir: '$.node.dataDir',
-      vaultBucket: '$.vaultBucket',
-      clusterName: '$.clusterName',
-      instanceId: '$.node.instanceId',
-      previousFilesKey: '$.node.previousFilesKey',
-      previousHostId: '$.node.previousHostId',
-      captureSchema: '$.node.captureSchema',
-      countRows: '$.node.countRows',
+      backupId: hostParam.text($snap('backupId')),
+      keyspaces: hostParam.text($snap('keyspaces')),
+      dataDir: hostParam.text($snap('node', 'dataDir')),
+      vaultBucket: hostParam.text($snap('vaultBucket')),
+      clusterName: hostParam.text($snap('clusterName')),
+      instanceId: hostParam.text($snap('node', 'instanceId')),
+      previousFilesKey: hostParam.text($snap('node', 'previousFilesKey')),
+      previousHostId: hostParam.text($snap('node', 'previousHostId')),
+      captureSchema: hostParam.value($snap('node', 'captureSchema')),
+      countRows: hostParam.value($snap('node', 'countRows')),
     },
-    '$.snapshot',
+    $snap('snapshot'),
   );
   const finalizeNode = lambdaStep(
     scope,
     'Finalize Node',
     fns.finalizeNode,
     {
-      backupId: JsonPath.stringAt('$.backupId'),
-      vaultBucket: JsonPath.stringAt('$.vaultBucket'),
-      clusterName: JsonPath.stringAt('$.clusterName'),
-      node: JsonPath.objectAt('$.node'),
-      snapshot: JsonPath.objectAt('$.snapshot'),
+      backupId: JsonPath.stringAt($snap('backupId')),
+      vaultBucket: JsonPath.stringAt($snap('vaultBucket')),
+      clusterName: JsonPath.stringAt($snap('clusterName')),
+      node: JsonPath.objectAt($snap('node')),
+      snapshot: JsonPath.objectAt($snap('snapshot')),
     },
-    '$.manifest',
+    $snap('manifest'),
   );
   snapshot.end.next(finalizeNode);
-  finalizeNode.next(new Pass(scope, 'Node Done', { outputPath: '$.manifest' }));
+  finalizeNode.next(new Pass(scope, 'Node Done', { outputPath: $snap('manifest') }));
   const nodes = new MapState(scope, 'Back Up Nodes', {
-    itemsPath: '$.plan.cassandra.nodes',
-    itemSelector: {
-      'node.$': '$$.Map.Item.Value',
-      'backupId.$': '$.plan.backupId',
-      'keyspaces.$': '$.plan.cassandra.keyspaces',
-      'vaultBucket.$': '$.plan.vaultBucket',
-      'clusterName.$': '$.plan.clusterName',
-    },
+    itemsPath: $('plan', 'cassandra', 'nodes'),
+    itemSelector: selectFields<SnapshotItem>({
+      node: mapItem<PlannedNode>(),
+      backupId: $('plan', 'backupId'),
+      keyspaces: $('plan', 'cassandra', 'keyspaces'),
+      vaultBucket: $('plan', 'vaultBucket'),
+      clusterName: $('plan', 'clusterName'),
+    }),
     maxConcurrency: 0,
   });
   nodes.itemProcessor(snapshot.start);
@@ -225,8 +257,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     scope,
     'Plan MinIO',
     fns.planMinio,
-    { plan: JsonPath.objectAt('$.plan') },
-    '$.minioPlan',
+    { plan: JsonPath.objectAt($('plan')) },
+    $('minioPlan'),
   );
   const copyAll = batchFanOut(scope, {
     id: 'Copy Objects',
@@ -240,19 +272,25 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     scope,
     'Finalize MinIO',
     fns.finalizeMinio,
-    { plan: JsonPath.objectAt('$.plan'), minioPlan: JsonPath.objectAt('$.minioPlan') },
-    '$.minioResult',
+    { plan: JsonPath.objectAt($('plan')), minioPlan: JsonPath.objectAt($('minioPlan')) },
+    $('minioResult'),
   );
   const anyBatches = new Choice(scope, 'Anything To Copy?')
-    .when(Condition.numberGreaterThan('$.minioPlan.batches', 0), copyAll.next(finalizeMinio))
+    .when(Condition.numberGreaterThan($('minioPlan', 'batches'), 0), copyAll.next(finalizeMinio))
     .otherwise(finalizeMinio);
   planMinio.next(anyBatches);
-  finalizeMinio.next(new Pass(scope, 'MinIO Done', { outputPath: '$.minioResult' }));
+  finalizeMinio.next(new Pass(scope, 'MinIO Done', { outputPath: $('minioResult') }));
 
-  const work = new Parallel(scope, 'Back Up', { resultPath: '$.results' })
-    .branch(componentBranch(scope, 'wireServer', 'wire-server', archive.start))
-    .branch(componentBranch(scope, 'cassandra', 'Cassandra', nodes))
-    .branch(componentBranch(scope, 'minio', 'MinIO Copy', planMinio));
+  const work = namedParallel<BackupResults>(
+    scope,
+    'Back Up',
+    {
+      wireServer: componentBranch(scope, 'wireServer', 'wire-server', archive.start),
+      cassandra: componentBranch(scope, 'cassandra', 'Cassandra', nodes),
+      minio: componentBranch(scope, 'minio', 'MinIO Copy', planMinio),
+    },
+    $('results'),
+  );
   work.addCatch(clearOnFailure.start, catchAll);
 
   // ---- 4. Clear snapshots, verify and commit (manifest last).
@@ -261,8 +299,8 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     scope,
     'Commit',
     fns.commit,
-    { plan: JsonPath.objectAt('$.plan'), results: JsonPath.objectAt('$.results') },
-    '$.summary',
+    { plan: JsonPath.objectAt($('plan')), results: JsonPath.objectAt($('results')) },
+    $('summary'),
   );
   commit.addCatch(markFailed, catchAll);
   clearOnSuccess.next(commit);
@@ -273,10 +311,10 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
         source: 'wire-backup',
         detailType: 'Backup Completed',
         detail: TaskInput.fromObject({
-          backupId: JsonPath.stringAt('$.summary.backupId'),
-          manifestKey: JsonPath.stringAt('$.summary.manifestKey'),
-          vaultBucket: JsonPath.stringAt('$.plan.vaultBucket'),
-          clusterName: JsonPath.stringAt('$.plan.clusterName'),
+          backupId: JsonPath.stringAt($('summary', 'backupId')),
+          manifestKey: JsonPath.stringAt($('summary', 'manifestKey')),
+          vaultBucket: JsonPath.stringAt($('plan', 'vaultBucket')),
+          clusterName: JsonPath.stringAt($('plan', 'clusterName')),
         }),
       },
     ],
@@ -284,7 +322,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   });
   announce.addRetry({ errors: ['EventBridge.EventBridgeException', 'States.TaskFailed'], maxAttempts: 3 });
   // The backup is committed: a lost announcement must not turn it into a failure.
-  const announced = new Succeed(scope, 'Backup Complete', { outputPath: '$.summary' });
+  const announced = new Succeed(scope, 'Backup Complete', { outputPath: $('summary') });
   announce.addCatch(announced, { errors: ['States.ALL'], resultPath: JsonPath.DISCARD });
   commit.next(announce).next(announced);
 
@@ -297,32 +335,35 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     const clear = run(
       `Clear Snapshot ${label}`,
       props.documents.cassandraClearSnapshot,
-      '$.node.instanceId',
-      { backupId: '$.backupId', dataDir: '$.node.dataDir' },
-      '$.cleared',
+      $clear('node', 'instanceId'),
+      {
+        backupId: hostParam.text($clear('backupId')),
+        dataDir: hostParam.text($clear('node', 'dataDir')),
+      },
+      $clear('cleared'),
     );
     const notCleared = new Pass(scope, `Snapshot Not Cleared ${label}`, {
-      parameters: { 'instanceId.$': '$.node.instanceId', 'error.$': '$.clearError' },
+      parameters: { 'instanceId.$': $clear('node', 'instanceId'), 'error.$': $clear('clearError') },
     });
-    clear.addCatch(notCleared, { errors: ['States.ALL'], resultPath: '$.clearError' });
+    clear.addCatch(notCleared, { errors: ['States.ALL'], resultPath: $clear('clearError') });
     clear.end.next(
       new Pass(scope, `Snapshot Cleared ${label}`, {
-        parameters: { 'instanceId.$': '$.node.instanceId', cleared: true },
+        parameters: { 'instanceId.$': $clear('node', 'instanceId'), cleared: true },
       }),
     );
     const map = new MapState(scope, `Clear Snapshots ${label}`, {
-      itemsPath: '$.plan.cassandra.nodes',
-      itemSelector: {
-        'node.$': '$$.Map.Item.Value',
-        'backupId.$': '$.plan.backupId',
-      },
-      resultPath: '$.snapshotsCleared',
+      itemsPath: $('plan', 'cassandra', 'nodes'),
+      itemSelector: selectFields<ClearSnapshotItem>({
+        node: mapItem<PlannedNode>(),
+        backupId: $('plan', 'backupId'),
+      }),
+      resultPath: $('snapshotsCleared'),
     });
     map.itemProcessor(clear.start);
     const selected = new Choice(scope, `Clear Snapshots ${label}?`);
     const next = new Pass(scope, `Snapshots Handled ${label}`);
     selected
-      .when(Condition.booleanEquals('$.plan.components.cassandra', true), map.next(next))
+      .when(Condition.booleanEquals($('plan', 'components', 'cassandra'), true), map.next(next))
       .otherwise(next);
     return { start: selected, next: (s: IChainable) => next.next(s) };
   }

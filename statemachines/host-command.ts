@@ -14,7 +14,38 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import type { TypedPath } from '../functions/core/contract/json-path.js';
 import { errorNames } from '../functions/core/errors.js';
+
+/**
+ * One SSM document parameter (SSM takes each as a list of strings): a string field of the state, a
+ * boolean or number field (sent as its text, `States.Format`), or a literal.
+ */
+export type HostParameter =
+  | { readonly kind: 'text'; readonly path: string }
+  | { readonly kind: 'value'; readonly path: string }
+  | { readonly kind: 'literal'; readonly value: string };
+
+/** Builds {@link HostParameter}s from typed paths, so a parameter's source type is checked. */
+export const hostParam = {
+  /** A string field of the state. */
+  text: (path: TypedPath<string>): HostParameter => ({ kind: 'text', path }),
+  /** A boolean or number field, sent as its text (`true`, `6`). */
+  value: (path: TypedPath<boolean | number>): HostParameter => ({ kind: 'value', path }),
+  /** A fixed value. */
+  literal: (value: string): HostParameter => ({ kind: 'literal', value }),
+};
+
+function ssmParameter(parameter: HostParameter): unknown {
+  switch (parameter.kind) {
+    case 'text':
+      return JsonPath.array(JsonPath.stringAt(parameter.path));
+    case 'value':
+      return JsonPath.array(JsonPath.format('{}', JsonPath.stringAt(parameter.path)));
+    case 'literal':
+      return [parameter.value];
+  }
+}
 
 /** What {@link hostCommand} needs to run one SSM document on one host and wait for it. */
 export interface HostCommandProps {
@@ -23,11 +54,11 @@ export interface HostCommandProps {
   /** SSM document name. */
   readonly documentName: string;
   /** JSONPath of the managed instance id in the state input. */
-  readonly instanceIdPath: string;
-  /** Document parameters: each value a JSONPath (`$.x`) or a literal string. */
-  readonly parameters: Readonly<Record<string, string>>;
+  readonly instanceIdPath: TypedPath<string>;
+  /** Document parameters by name. */
+  readonly parameters: Readonly<Record<string, HostParameter>>;
   /** Where to put the parsed script result. */
-  readonly resultPath: string;
+  readonly resultPath: TypedPath<unknown>;
   /** Parses the invocation (success → result JSON; failure → HostCommandError naming the host). */
   readonly commandResultFn: IFunction;
   /** Seconds between polls of the invocation. @default 5 */
@@ -51,11 +82,9 @@ export interface HostCommandChain {
  * parse step throws `HostCommandError` when the script failed, so a surrounding Catch cleans up.
  */
 export function hostCommand(scope: Construct, props: HostCommandProps): HostCommandChain {
-  const ssmParameters: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(props.parameters)) {
-    // SSM takes each parameter as a list of strings.
-    ssmParameters[name] = value.startsWith('$') ? JsonPath.array(JsonPath.stringAt(value)) : [value];
-  }
+  const ssmParameters = Object.fromEntries(
+    Object.entries(props.parameters).map(([name, parameter]) => [name, ssmParameter(parameter)]),
+  );
   const send = new CallAwsService(scope, `${props.id} Send`, {
     service: 'ssm',
     action: 'sendCommand',
@@ -152,9 +181,9 @@ export function hostCommandFactory(scope: Construct, defaults: HostCommandDefaul
   return (
     id: string,
     documentName: string,
-    instanceIdPath: string,
-    parameters: Record<string, string>,
-    resultPath: string,
+    instanceIdPath: TypedPath<string>,
+    parameters: Readonly<Record<string, HostParameter>>,
+    resultPath: TypedPath<unknown>,
   ): HostCommandChain =>
     hostCommand(scope, {
       id,

@@ -7,15 +7,33 @@ import {
   Fail,
   JsonPath,
   Map as MapState,
-  Parallel,
   Pass,
   Result,
   Succeed,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { mapItem, pathsOf, selectFields } from '../functions/core/contract/json-path.js';
+import type {
+  RestoreChecks,
+  RestoreNodeAssignment,
+  RestoreResults,
+} from '../functions/core/contract/restore.js';
+import type {
+  RestoreNodeItem,
+  RestoreNodeItemState,
+  RestoreState,
+  RestoreTarget,
+  TargetItem,
+  TargetItemState,
+} from '../functions/core/contract/states.js';
 import { errorNames } from '../functions/core/errors.js';
-import { hostCommandFactory } from './host-command.js';
-import { batchFanOut, componentBranch, lambdaStep } from './steps.js';
+import { hostCommandFactory, hostParam } from './host-command.js';
+import { batchFanOut, componentBranch, lambdaStep, namedParallel } from './steps.js';
+
+/** Typed paths into the restore's state and its Map iterations. */
+const $ = pathsOf<RestoreState>();
+const $target = pathsOf<TargetItemState>();
+const $node = pathsOf<RestoreNodeItemState>();
 
 /** The Lambdas the restore state machine drives. */
 export interface RestoreFunctions {
@@ -57,14 +75,14 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     sendCommandResources: props.sendCommandResources,
     pollSeconds: props.pollSeconds,
   });
-  const catchAll = { errors: ['States.ALL'], resultPath: '$.error' };
+  const catchAll = { errors: ['States.ALL'], resultPath: $('error') };
   const refused = new Fail(scope, 'Restore Refused', {
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
+    errorPath: $('error', 'Error'),
+    causePath: $('error', 'Cause'),
   });
   const failed = new Fail(scope, 'Restore Failed', {
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
+    errorPath: $('error', 'Error'),
+    causePath: $('error', 'Cause'),
   });
 
   // ---- 1. Validate, resolve the backup, plan.
@@ -73,83 +91,99 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     'Plan Restore',
     fns.restorePrepare,
     { input: JsonPath.objectAt('$') },
-    '$.plan',
+    $('plan'),
   );
   prepare.addCatch(refused, catchAll);
 
   // ---- 2. Check every target before anything is written.
-  const nodeCheck = command(
-    'Check Target Node',
-    props.documents.preflight,
-    '$.target.instanceId',
-    { role: 'cassandra', dataDir: '$.target.dataDir', vaultBucket: '$.vaultBucket' },
-    '$.result',
-  );
-  nodeCheck.end.next(
-    new Pass(scope, 'Target Node Checked', {
-      parameters: { 'target.$': '$.target', 'result.$': '$.result' },
-    }),
-  );
+  const targetPreflight = (id: string) =>
+    command(
+      id,
+      props.documents.preflight,
+      $target('target', 'instanceId'),
+      {
+        role: hostParam.literal('cassandra'),
+        dataDir: hostParam.text($target('target', 'dataDir')),
+        vaultBucket: hostParam.text($target('vaultBucket')),
+      },
+      $target('result'),
+    );
+  const targetItems = selectFields<TargetItem>({
+    target: mapItem<RestoreTarget>(),
+    vaultBucket: $('plan', 'vaultBucket'),
+  });
+  const checkedTarget = { 'target.$': $target('target'), 'result.$': $target('result') };
+  const nodeCheck = targetPreflight('Check Target Node');
+  nodeCheck.end.next(new Pass(scope, 'Target Node Checked', { parameters: checkedTarget }));
   const nodeChecks = new MapState(scope, 'Check Target Nodes', {
-    itemsPath: '$.plan.cassandra.targets',
-    itemSelector: { 'target.$': '$$.Map.Item.Value', 'vaultBucket.$': '$.plan.vaultBucket' },
-    resultPath: '$.nodeChecks',
+    itemsPath: $('plan', 'cassandra', 'targets'),
+    itemSelector: targetItems,
+    resultPath: $('nodeChecks'),
   });
   nodeChecks.itemProcessor(nodeCheck.start);
+  // The same documents check (dry run: writes nothing) and then restore.
+  const schemaParameters = (dryRun: boolean) => ({
+    vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+    schemaKey: hostParam.text($('plan', 'cassandra', 'schemaKey')),
+    keyspaces: hostParam.text($('plan', 'cassandra', 'keyspaces')),
+    overwrite: hostParam.value($('plan', 'overwrite')),
+    dryRun: hostParam.literal(String(dryRun)),
+  });
+  const folderParameters = (dryRun: boolean) => ({
+    vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+    archiveKey: hostParam.text($('plan', 'wireServer', 'archiveKey')),
+    versionId: hostParam.text($('plan', 'wireServer', 'versionId')),
+    sha256: hostParam.text($('plan', 'wireServer', 'sha256')),
+    targetPath: hostParam.text($('plan', 'wireServer', 'targetPath')),
+    overwrite: hostParam.value($('plan', 'overwrite')),
+    dryRun: hostParam.literal(String(dryRun)),
+  });
   const schemaCheck = command(
     'Check Schema Target',
     props.documents.restoreCassandraSchema,
-    '$.plan.cassandra.schemaInstanceId',
-    {
-      vaultBucket: '$.plan.vaultBucket',
-      schemaKey: '$.plan.cassandra.schemaKey',
-      keyspaces: '$.plan.cassandra.keyspaces',
-      overwrite: '$.plan.overwrite',
-      dryRun: 'true',
-    },
-    '$.schemaCheck',
+    $('plan', 'cassandra', 'schemaInstanceId'),
+    schemaParameters(true),
+    $('schemaCheck'),
   );
   nodeChecks.next(schemaCheck.start);
   schemaCheck.end.next(
     new Pass(scope, 'Cassandra Targets Checked', {
-      parameters: { 'nodes.$': '$.nodeChecks', 'schema.$': '$.schemaCheck' },
+      parameters: { 'nodes.$': $('nodeChecks'), 'schema.$': $('schemaCheck') },
     }),
   );
   const folderCheck = command(
     'Check wire-server Target',
     props.documents.restoreWireServer,
-    '$.plan.wireServer.instanceId',
-    {
-      vaultBucket: '$.plan.vaultBucket',
-      archiveKey: '$.plan.wireServer.archiveKey',
-      versionId: '$.plan.wireServer.versionId',
-      sha256: '$.plan.wireServer.sha256',
-      targetPath: '$.plan.wireServer.targetPath',
-      overwrite: '$.plan.overwrite',
-      dryRun: 'true',
-    },
-    '$.folderCheck',
+    $('plan', 'wireServer', 'instanceId'),
+    folderParameters(true),
+    $('folderCheck'),
   );
-  folderCheck.end.next(new Pass(scope, 'wire-server Target Checked', { outputPath: '$.folderCheck' }));
+  folderCheck.end.next(new Pass(scope, 'wire-server Target Checked', { outputPath: $('folderCheck') }));
   const bucketCheck = lambdaStep(
     scope,
     'Check Target Buckets',
     fns.restoreCheckTargets,
-    { plan: JsonPath.objectAt('$.plan') },
-    '$.bucketCheck',
+    { plan: JsonPath.objectAt($('plan')) },
+    $('bucketCheck'),
   );
-  bucketCheck.next(new Pass(scope, 'Buckets Checked', { outputPath: '$.bucketCheck' }));
-  const checks = new Parallel(scope, 'Check Targets', { resultPath: '$.checks' })
-    .branch(componentBranch(scope, 'wireServer', 'Check wire-server', folderCheck.start))
-    .branch(componentBranch(scope, 'cassandra', 'Check Cassandra', nodeChecks))
-    .branch(componentBranch(scope, 'minio', 'Check MinIO', bucketCheck));
+  bucketCheck.next(new Pass(scope, 'Buckets Checked', { outputPath: $('bucketCheck') }));
+  const checks = namedParallel<RestoreChecks>(
+    scope,
+    'Check Targets',
+    {
+      wireServer: componentBranch(scope, 'wireServer', 'Check wire-server', folderCheck.start),
+      cassandra: componentBranch(scope, 'cassandra', 'Check Cassandra', nodeChecks),
+      minio: componentBranch(scope, 'minio', 'Check MinIO', bucketCheck),
+    },
+    $('checks'),
+  );
   checks.addCatch(refused, catchAll);
   const verifyTargets = lambdaStep(
     scope,
     'Evaluate Targets',
     fns.restoreVerify,
-    { phase: 'targets', plan: JsonPath.objectAt('$.plan'), checks: JsonPath.objectAt('$.checks') },
-    '$.targets',
+    { phase: 'targets', plan: JsonPath.objectAt($('plan')), checks: JsonPath.objectAt($('checks')) },
+    $('targets'),
   );
   verifyTargets.addCatch(refused, catchAll);
 
@@ -158,94 +192,80 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     scope,
     'Dry Run Report',
     fns.restoreReport,
-    { plan: JsonPath.objectAt('$.plan'), checks: JsonPath.objectAt('$.checks') },
-    '$.report',
+    { plan: JsonPath.objectAt($('plan')), checks: JsonPath.objectAt($('checks')) },
+    $('report'),
   );
-  dryReport.next(new Succeed(scope, 'Dry Run Complete', { outputPath: '$.report' }));
+  dryReport.next(new Succeed(scope, 'Dry Run Complete', { outputPath: $('report') }));
 
   // ---- 4. Restore.
   const folder = command(
     'Restore wire-server',
     props.documents.restoreWireServer,
-    '$.plan.wireServer.instanceId',
-    {
-      vaultBucket: '$.plan.vaultBucket',
-      archiveKey: '$.plan.wireServer.archiveKey',
-      versionId: '$.plan.wireServer.versionId',
-      sha256: '$.plan.wireServer.sha256',
-      targetPath: '$.plan.wireServer.targetPath',
-      overwrite: '$.plan.overwrite',
-      dryRun: 'false',
-    },
-    '$.folder',
+    $('plan', 'wireServer', 'instanceId'),
+    folderParameters(false),
+    $('folder'),
   );
-  folder.end.next(new Pass(scope, 'wire-server Restored', { outputPath: '$.folder' }));
+  folder.end.next(new Pass(scope, 'wire-server Restored', { outputPath: $('folder') }));
 
   const schema = command(
     'Restore Schema',
     props.documents.restoreCassandraSchema,
-    '$.plan.cassandra.schemaInstanceId',
-    {
-      vaultBucket: '$.plan.vaultBucket',
-      schemaKey: '$.plan.cassandra.schemaKey',
-      keyspaces: '$.plan.cassandra.keyspaces',
-      overwrite: '$.plan.overwrite',
-      dryRun: 'false',
-    },
-    '$.schema',
+    $('plan', 'cassandra', 'schemaInstanceId'),
+    schemaParameters(false),
+    $('schema'),
   );
   const node = command(
     'Restore Node',
     props.documents.restoreCassandraNode,
-    '$.node.instanceId',
+    $node('node', 'instanceId'),
     {
-      vaultBucket: '$.vaultBucket',
-      clusterName: '$.clusterName',
-      sourceHostId: '$.node.sourceHostId',
-      filesKey: '$.node.filesKey',
-      keyspaces: '$.keyspaces',
-      mode: '$.mode',
-      loadTargets: '$.loadTargets',
-      stagingDir: '$.node.stagingDir',
-      dryRun: 'false',
+      vaultBucket: hostParam.text($node('vaultBucket')),
+      clusterName: hostParam.text($node('clusterName')),
+      sourceHostId: hostParam.text($node('node', 'sourceHostId')),
+      filesKey: hostParam.text($node('node', 'filesKey')),
+      keyspaces: hostParam.text($node('keyspaces')),
+      mode: hostParam.text($node('mode')),
+      loadTargets: hostParam.text($node('loadTargets')),
+      stagingDir: hostParam.text($node('node', 'stagingDir')),
+      dryRun: hostParam.literal('false'),
     },
-    '$.loaded',
+    $node('loaded'),
   );
   node.end.next(
     new Pass(scope, 'Node Restored', {
       parameters: {
-        'sourceName.$': '$.node.sourceName',
-        'instanceId.$': '$.node.instanceId',
-        'loaded.$': '$.loaded',
+        'sourceName.$': $node('node', 'sourceName'),
+        'instanceId.$': $node('node', 'instanceId'),
+        'loaded.$': $node('loaded'),
       },
     }),
   );
   // sstableloader streams to the whole cluster: load one source node at a time.
   const nodes = new MapState(scope, 'Restore Nodes', {
-    itemsPath: '$.plan.cassandra.nodes',
-    itemSelector: {
-      'node.$': '$$.Map.Item.Value',
-      'vaultBucket.$': '$.plan.vaultBucket',
-      'clusterName.$': '$.plan.clusterName',
-      'keyspaces.$': '$.plan.cassandra.keyspaces',
-      'mode.$': '$.plan.cassandra.mode',
-      'loadTargets.$': '$.plan.cassandra.loadTargets',
-    },
+    itemsPath: $('plan', 'cassandra', 'nodes'),
+    itemSelector: selectFields<RestoreNodeItem>({
+      node: mapItem<RestoreNodeAssignment>(),
+      vaultBucket: $('plan', 'vaultBucket'),
+      clusterName: $('plan', 'clusterName'),
+      keyspaces: $('plan', 'cassandra', 'keyspaces'),
+      mode: $('plan', 'cassandra', 'mode'),
+      loadTargets: $('plan', 'cassandra', 'loadTargets'),
+    }),
     maxConcurrency: 1,
-    resultPath: '$.nodes',
+    resultPath: $('nodes'),
   });
   nodes.itemProcessor(node.start);
   schema.end.next(nodes);
   nodes.next(
-    new Pass(scope, 'Cassandra Restored', { parameters: { 'schema.$': '$.schema', 'nodes.$': '$.nodes' } }),
+    new Pass(scope, 'Cassandra Restored', { parameters: { 'schema.$': $('schema'), 'nodes.$': $('nodes') } }),
   );
 
   const planMinio = lambdaStep(
     scope,
     'Plan Object Restore',
     fns.restorePlanMinio,
-    { plan: JsonPath.objectAt('$.plan') },
-    '$.minioPlan',
+    { plan: JsonPath.objectAt($('plan')) },
+    $('minioPlan'),
   );
   const copyAll = batchFanOut(scope, {
     id: 'Restore Objects',
@@ -255,53 +275,51 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     vault: props.vault,
     ...(props.copyConcurrency === undefined ? {} : { maxConcurrency: props.copyConcurrency }),
   });
-  const objectsDone = new Pass(scope, 'Objects Restored', { outputPath: '$.minioPlan' });
+  const objectsDone = new Pass(scope, 'Objects Restored', { outputPath: $('minioPlan') });
   planMinio.next(
     new Choice(scope, 'Objects To Restore?')
-      .when(Condition.numberGreaterThan('$.minioPlan.batches', 0), copyAll.next(objectsDone))
+      .when(Condition.numberGreaterThan($('minioPlan', 'batches'), 0), copyAll.next(objectsDone))
       .otherwise(objectsDone),
   );
 
-  const work = new Parallel(scope, 'Restore', { resultPath: '$.results' })
-    .branch(componentBranch(scope, 'wireServer', 'Restore wire-server?', folder.start))
-    .branch(componentBranch(scope, 'cassandra', 'Restore Cassandra?', schema.start))
-    .branch(componentBranch(scope, 'minio', 'Restore MinIO?', planMinio));
+  const work = namedParallel<RestoreResults>(
+    scope,
+    'Restore',
+    {
+      wireServer: componentBranch(scope, 'wireServer', 'Restore wire-server?', folder.start),
+      cassandra: componentBranch(scope, 'cassandra', 'Restore Cassandra?', schema.start),
+      minio: componentBranch(scope, 'minio', 'Restore MinIO?', planMinio),
+    },
+    $('results'),
+  );
   const report = lambdaStep(
     scope,
     'Restore Report',
     fns.restoreReport,
     {
-      plan: JsonPath.objectAt('$.plan'),
-      results: JsonPath.objectAt('$.results'),
-      verified: JsonPath.objectAt('$.verified'),
+      plan: JsonPath.objectAt($('plan')),
+      results: JsonPath.objectAt($('results')),
+      verified: JsonPath.objectAt($('verified')),
     },
-    '$.report',
+    $('report'),
   );
   const failureReport = lambdaStep(
     scope,
     'Failure Report',
     fns.restoreReport,
-    { plan: JsonPath.objectAt('$.plan'), error: JsonPath.objectAt('$.error') },
-    '$.report',
+    { plan: JsonPath.objectAt($('plan')), error: JsonPath.objectAt($('error')) },
+    $('report'),
   );
   failureReport.next(failed);
   work.addCatch(failureReport, catchAll);
 
   // ---- 5. Verify: target nodes UN again, objects and checksums, then the report.
-  const recheck = command(
-    'Recheck Node',
-    props.documents.preflight,
-    '$.target.instanceId',
-    { role: 'cassandra', dataDir: '$.target.dataDir', vaultBucket: '$.vaultBucket' },
-    '$.result',
-  );
-  recheck.end.next(
-    new Pass(scope, 'Node Rechecked', { parameters: { 'target.$': '$.target', 'result.$': '$.result' } }),
-  );
+  const recheck = targetPreflight('Recheck Node');
+  recheck.end.next(new Pass(scope, 'Node Rechecked', { parameters: checkedTarget }));
   const rechecks = new MapState(scope, 'Recheck Nodes', {
-    itemsPath: '$.plan.cassandra.targets',
-    itemSelector: { 'target.$': '$$.Map.Item.Value', 'vaultBucket.$': '$.plan.vaultBucket' },
-    resultPath: '$.rechecks',
+    itemsPath: $('plan', 'cassandra', 'targets'),
+    itemSelector: targetItems,
+    resultPath: $('rechecks'),
   });
   rechecks.itemProcessor(recheck.start);
   rechecks.addCatch(failureReport, catchAll);
@@ -309,15 +327,15 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
   const countRows = command(
     'Count Restored Rows',
     props.documents.cassandraCountRows,
-    '$.plan.cassandra.schemaInstanceId',
+    $('plan', 'cassandra', 'schemaInstanceId'),
     {
-      vaultBucket: '$.plan.vaultBucket',
-      countsKey: '$.plan.cassandra.rowCounts.backupKey',
-      keyspaces: '$.plan.cassandra.keyspaces',
-      outputKey: '$.plan.cassandra.rowCounts.restoredKey',
-      consistency: '$.plan.cassandra.rowCounts.consistency',
+      vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+      countsKey: hostParam.text($('plan', 'cassandra', 'rowCounts', 'backupKey')),
+      keyspaces: hostParam.text($('plan', 'cassandra', 'keyspaces')),
+      outputKey: hostParam.text($('plan', 'cassandra', 'rowCounts', 'restoredKey')),
+      consistency: hostParam.text($('plan', 'cassandra', 'rowCounts', 'consistency')),
     },
-    '$.rowCounts',
+    $('rowCounts'),
   );
   countRows.addCatch(failureReport, catchAll);
   const verify = lambdaStep(
@@ -326,35 +344,35 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     fns.restoreVerify,
     {
       phase: 'restored',
-      plan: JsonPath.objectAt('$.plan'),
-      results: JsonPath.objectAt('$.results'),
-      rechecks: JsonPath.objectAt('$.rechecks'),
-      rowCounts: JsonPath.objectAt('$.rowCounts'),
+      plan: JsonPath.objectAt($('plan')),
+      results: JsonPath.objectAt($('results')),
+      rechecks: JsonPath.objectAt($('rechecks')),
+      rowCounts: JsonPath.objectAt($('rowCounts')),
     },
-    '$.verified',
+    $('verified'),
   );
   verify.addCatch(failureReport, catchAll);
   countRows.end.next(verify);
   const noRowCounts = new Pass(scope, 'No Row Counts', {
     result: Result.fromObject({ skipped: true }),
-    resultPath: '$.rowCounts',
+    resultPath: $('rowCounts'),
   });
   noRowCounts.next(verify);
   const needRowCounts = new Choice(scope, 'Count Rows?')
-    .when(Condition.isNotNull('$.plan.cassandra.rowCounts'), countRows.start)
+    .when(Condition.isNotNull($('plan', 'cassandra', 'rowCounts')), countRows.start)
     .otherwise(noRowCounts);
   const noRecheck = new Pass(scope, 'No Cassandra To Recheck', {
     result: { value: [] },
-    resultPath: '$.rechecks',
+    resultPath: $('rechecks'),
   });
   const needRecheck = new Choice(scope, 'Recheck Cassandra?')
-    .when(Condition.booleanEquals('$.plan.components.cassandra', true), rechecks.next(needRowCounts))
+    .when(Condition.booleanEquals($('plan', 'components', 'cassandra'), true), rechecks.next(needRowCounts))
     .otherwise(noRecheck.next(noRowCounts));
-  report.next(new Succeed(scope, 'Restore Complete', { outputPath: '$.report' }));
+  report.next(new Succeed(scope, 'Restore Complete', { outputPath: $('report') }));
   verify.next(report);
 
   const isDryRun = new Choice(scope, 'Dry Run?')
-    .when(Condition.booleanEquals('$.plan.dryRun', true), dryReport)
+    .when(Condition.booleanEquals($('plan', 'dryRun'), true), dryReport)
     .otherwise(work);
   work.next(needRecheck);
   return DefinitionBody.fromChainable(prepare.next(checks).next(verifyTargets).next(isDryRun));

@@ -7,6 +7,7 @@ import {
   DistributedMap,
   type IChainable,
   JsonPath,
+  Parallel,
   Pass,
   ResultWriterV2,
   S3JsonLItemReader,
@@ -14,6 +15,8 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import type { ComponentName } from '../functions/core/contract/common.js';
+import type { TypedPath } from '../functions/core/contract/json-path.js';
 import { transientErrors } from './host-command.js';
 
 /**
@@ -40,13 +43,34 @@ export function lambdaStep(
 /** A Parallel branch that runs `body` only when `$.plan.components.<component>` is true, else outputs {skipped:true}. */
 export function componentBranch(
   scope: Construct,
-  component: string,
+  component: ComponentName,
   label: string,
   body: IChainable,
 ): IChainable {
   return new Choice(scope, `${label} Selected?`)
     .when(Condition.booleanEquals(`$.plan.components.${component}`, true), body)
     .otherwise(new Pass(scope, `${label} Skipped`, { result: { value: { skipped: true } } }));
+}
+
+/**
+ * A Parallel whose result is an object keyed by branch name, not an array read by position: the
+ * branches are added in the order of `branches`' keys and a `ResultSelector` names each result from
+ * that same order, so reordering the branches cannot swap their results. `Results` is the contract's
+ * type of the keyed result; every key of it must have its branch.
+ */
+export function namedParallel<Results extends object>(
+  scope: Construct,
+  id: string,
+  branches: { readonly [K in keyof Results & string]-?: IChainable },
+  resultPath: TypedPath<Results>,
+): Parallel {
+  const names = Object.keys(branches) as (keyof Results & string)[];
+  const parallel = new Parallel(scope, id, {
+    resultPath,
+    resultSelector: Object.fromEntries(names.map((name, i) => [name, JsonPath.objectAt(`$[${i}]`)])),
+  });
+  for (const name of names) parallel.branch(branches[name]);
+  return parallel;
 }
 
 /** What {@link batchFanOut} builds. */

@@ -7,6 +7,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { WireBackupConfig } from '../../lib/config.js';
+import type { BackupPlan } from './contract/backup.js';
+import { type ComponentName, componentNames } from './contract/common.js';
 import { InvalidInputError, WireBackupError } from './errors.js';
 import {
   allocateBackupId,
@@ -15,11 +17,6 @@ import {
   startedKey,
   wireServerArchiveKey,
 } from './vault-layout.js';
-
-/** Components a backup (or restore) can cover. */
-export const componentNames = ['wireServer', 'cassandra', 'minio'] as const;
-/** One component. */
-export type ComponentName = (typeof componentNames)[number];
 
 /**
  * Execution input of the backup state machine. The schedule sends `{}`; an operator may narrow the
@@ -37,55 +34,6 @@ export const backupInputSchema = z
 
 /** Validated backup input. */
 export type BackupInput = z.infer<typeof backupInputSchema>;
-
-/** One node as the backup plan carries it (all SSM parameters are strings). */
-export interface PlannedNode {
-  readonly instanceId: string;
-  readonly name: string;
-  /** Cassandra data directory on this host. */
-  readonly dataDir: string;
-  /** files.tsv of this node in the previous complete backup, or '' (upload everything). */
-  readonly previousFilesKey: string;
-  /** Host id the node had then ('' if none): a different one now means a replaced node. */
-  readonly previousHostId: string;
-  readonly captureSchema: 'true' | 'false';
-  /** Count the rows of every table (done by the node that captures the schema). */
-  readonly countRows: 'true' | 'false';
-}
-
-/** What Prepare hands to the rest of the state machine. */
-export interface BackupPlan {
-  readonly backupId: string;
-  readonly startedAt: string;
-  readonly executionId: string;
-  readonly vaultBucket: string;
-  readonly clusterName: string;
-  readonly components: Readonly<Record<ComponentName, boolean>>;
-  readonly previousBackupId: string | null;
-  readonly cassandra: {
-    readonly dataDir: string;
-    readonly keyspaces: string;
-    readonly allowPartial: boolean;
-    readonly nodes: readonly PlannedNode[];
-    readonly downNodes: readonly {
-      readonly instanceId: string;
-      readonly name: string;
-      readonly reason: string;
-    }[];
-  };
-  readonly wireServer: {
-    readonly instanceId: string;
-    readonly path: string;
-    readonly archiveKey: string;
-    readonly compressionLevel: string;
-    readonly expectedEntries: readonly string[];
-  };
-  readonly minio: {
-    readonly buckets: readonly string[];
-    readonly previousManifestKeys: Readonly<Record<string, string>>;
-    readonly batchMaxObjects: number;
-  };
-}
 
 /** The subset of a committed manifest that planning reads. */
 interface PreviousManifest {
@@ -216,8 +164,8 @@ export async function prepareBackup(
         dataDir: n.dataDir ?? config.cassandra.dataDir,
         previousFilesKey: previousNodes.get(n.instanceId)?.filesKey ?? '',
         previousHostId: previousNodes.get(n.instanceId)?.hostId ?? '',
-        captureSchema: i === 0 ? 'true' : 'false',
-        countRows: config.cassandra.countRows ? 'true' : 'false',
+        captureSchema: i === 0,
+        countRows: config.cassandra.countRows,
       })),
       downNodes: [],
     },
@@ -225,7 +173,7 @@ export async function prepareBackup(
       instanceId: config.wireServer.instanceId,
       path: config.wireServer.path,
       archiveKey: wireServerArchiveKey(backupId),
-      compressionLevel: String(config.wireServer.compressionLevel),
+      compressionLevel: config.wireServer.compressionLevel,
       expectedEntries: config.wireServer.expectedEntries,
     },
     minio: {

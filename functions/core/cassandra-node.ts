@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mapLimit } from './concurrency.js';
+import type { NodeManifestSummary } from './contract/backup.js';
 import { VerificationFailedError } from './errors.js';
 import { nodeFilesKey, nodeManifestKey, sstablePrefix } from './vault-layout.js';
 
@@ -24,25 +25,6 @@ export interface SnapshotResult {
   readonly nodeKey?: string | null;
   readonly schemaKey?: string | null;
   readonly rowCountsKey?: string | null;
-}
-
-/** Per-node manifest summary, as Commit gathers it. */
-export interface NodeManifestSummary {
-  readonly instanceId: string;
-  readonly name: string;
-  readonly hostId: string;
-  readonly address: string | null;
-  readonly manifestKey: string;
-  readonly filesKey: string;
-  readonly schemaKey: string | null;
-  readonly rowCountsKey: string | null;
-  readonly files: number;
-  readonly bytes: number;
-  readonly newFiles: number;
-  readonly newBytes: number;
-  readonly reusedFiles: number;
-  readonly reusedBytes: number;
-  readonly verifiedBytes: number;
 }
 
 /** One inventory line: a file and whether this backup uploaded it. */

@@ -1,65 +1,8 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ComponentName } from './backup-plan.js';
-import type { NodeManifestSummary } from './cassandra-node.js';
+import type { BackupManifest, BackupResults, PreflightedPlan } from './contract/backup.js';
+import { isSkipped } from './contract/common.js';
 import { VerificationFailedError } from './errors.js';
-import type { PreflightedPlan } from './preflight.js';
 import { failedKey, manifestKey } from './vault-layout.js';
-
-/** Result of the wire-server branch (the archive verification). */
-export interface WireServerResult {
-  readonly key: string;
-  readonly versionId?: string;
-  readonly bytes: number;
-  readonly sha256: string;
-  readonly entries: number;
-  readonly rootEntry?: string;
-}
-
-/** Result of the MinIO branch for one bucket. */
-export interface BucketResult {
-  readonly bucket: string;
-  readonly manifestKey: string;
-  readonly objects: number;
-  readonly bytes: number;
-  readonly copiedObjects: number;
-  readonly copiedBytes: number;
-  readonly carriedObjects: number;
-}
-
-type Skipped = { readonly skipped: true };
-const isSkipped = (v: unknown): v is Skipped => typeof v === 'object' && v !== null && 'skipped' in v;
-
-/** The committed manifest: its presence means the backup is complete. */
-export interface BackupManifest {
-  readonly formatVersion: 1;
-  readonly backupId: string;
-  readonly clusterName: string;
-  readonly startedAt: string;
-  readonly completedAt: string;
-  readonly durationSeconds: number;
-  readonly executionId: string;
-  readonly previousBackupId: string | null;
-  readonly components: Readonly<Record<ComponentName, boolean>>;
-  readonly wireServer: WireServerResult | null;
-  readonly cassandra: {
-    readonly cassandraVersion: string | null;
-    readonly schemaKey: string | null;
-    /** Every table's row count just before the snapshot (`keyspace\ttable\trows\tdefault_ttl`); null when not counted. */
-    readonly rowCountsKey: string | null;
-    readonly keyspaces: string;
-    readonly ring: PreflightedPlan['cluster']['nodes'];
-    readonly downNodes: PreflightedPlan['cassandra']['downNodes'];
-    readonly nodes: readonly NodeManifestSummary[];
-  } | null;
-  readonly minio: { readonly buckets: readonly BucketResult[] } | null;
-  readonly totals: {
-    readonly bytes: number;
-    readonly newBytes: number;
-    readonly reusedBytes: number;
-    readonly files: number;
-    readonly objects: number;
-  };
-}
 
 /** Collaborators of {@link commitBackup}. */
 export interface CommitDeps {
@@ -92,24 +35,23 @@ async function mustExist(
  */
 export async function commitBackup(
   plan: PreflightedPlan,
-  results: readonly [unknown, unknown, unknown],
+  results: BackupResults,
   deps: CommitDeps,
 ): Promise<BackupManifest> {
   const { s3 } = deps;
   const bucket = plan.vaultBucket;
-  const [wireRaw, nodesRaw, minioRaw] = results;
 
-  let wireServer: WireServerResult | null = null;
+  let wireServer: BackupManifest['wireServer'] = null;
   if (plan.components.wireServer) {
-    if (isSkipped(wireRaw) || !wireRaw)
+    if (isSkipped(results.wireServer))
       throw new VerificationFailedError('the wire-server archive is missing from the results');
-    wireServer = wireRaw as WireServerResult;
+    wireServer = results.wireServer;
     await mustExist(s3, bucket, wireServer.key, 'wire-server archive');
   }
 
   let cassandra: BackupManifest['cassandra'] = null;
   if (plan.components.cassandra) {
-    const nodes = (isSkipped(nodesRaw) ? [] : (nodesRaw as NodeManifestSummary[])) ?? [];
+    const nodes = isSkipped(results.cassandra) ? [] : results.cassandra;
     const missing = plan.cassandra.nodes.filter((n) => !nodes.some((r) => r.instanceId === n.instanceId));
     if (missing.length > 0) {
       throw new VerificationFailedError(`no Cassandra manifest for ${missing.map((n) => n.name).join(', ')}`);
@@ -135,7 +77,7 @@ export async function commitBackup(
 
   let minio: BackupManifest['minio'] = null;
   if (plan.components.minio) {
-    const buckets = isSkipped(minioRaw) ? [] : ((minioRaw as { buckets?: BucketResult[] })?.buckets ?? []);
+    const buckets = isSkipped(results.minio) ? [] : results.minio.buckets;
     const missing = plan.minio.buckets.filter((b) => !buckets.some((r) => r.bucket === b));
     if (missing.length > 0)
       throw new VerificationFailedError(`no manifest for MinIO bucket(s) ${missing.join(', ')}`);

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { nodeStatusSchema } from './contract/backup.js';
 import { PreflightFailedError } from './errors.js';
 
 /**
@@ -17,33 +19,8 @@ export type NodeUpDown = 'U' | 'D' | '?';
 /** Ring state: `N` normal, `L` leaving, `J` joining, `M` moving. */
 export type NodeRingState = 'N' | 'L' | 'J' | 'M';
 
-/** One row of `nodetool status`. */
-export interface NodeStatus {
-  /** Datacenter of the section the row is in. */
-  readonly datacenter: string;
-  /** First letter of the row: up, down, or unknown (`?`, treated as not up). */
-  readonly status: NodeUpDown;
-  /** Second letter of the row. */
-  readonly state: NodeRingState;
-  /** Address as printed: IPv4, IPv6, `address:port` with `-pp`, or a host name with `-r`. */
-  readonly address: string;
-  /** Load as printed (`306.77 KiB`), or `?` when gossip has none. */
-  readonly load: string;
-  /** The load in bytes, or null when it is `?` or unreadable. */
-  readonly loadBytes: number | null;
-  /** Number of tokens the node owns (1 in the token-per-node layout). */
-  readonly tokens: number;
-  /** Ownership in percent (`33.3`), or null when printed as `?`. */
-  readonly owns: number | null;
-  /** Whether `owns` is the effective ownership (the header said `Owns (effective)`). */
-  readonly ownsEffective: boolean;
-  /** Host id (UUID), or null when nodetool printed `null`. */
-  readonly hostId: string | null;
-  /** The token, in the token-per-node layout only. */
-  readonly token: string | null;
-  /** Rack. */
-  readonly rack: string;
-}
+/** One row of `nodetool status` (its schema, with each field's meaning, is in the contract). */
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 
 /** A node that is not `UN`, as {@link summarizeClusterHealth} reports it. */
 export interface UnhealthyNode {

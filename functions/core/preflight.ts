@@ -1,22 +1,6 @@
-import type { BackupPlan, PlannedNode } from './backup-plan.js';
+import type { BackupPlan, NodePreflight, PreflightedPlan } from './contract/backup.js';
 import { PreflightFailedError } from './errors.js';
-import { type NodeStatus, parseNodetoolStatus } from './nodetool.js';
-
-/** One node's preflight as the Map state returns it: a result, or the caught error. */
-export interface NodePreflight {
-  readonly node: PlannedNode;
-  readonly result?: {
-    readonly nodetoolStatusB64?: string;
-    readonly cassandraVersion?: string;
-    readonly hostname?: string;
-  };
-  readonly error?: { readonly Error?: string; readonly Cause?: string };
-}
-
-/** Plan after preflight, with the cluster's state recorded. */
-export type PreflightedPlan = BackupPlan & {
-  readonly cluster: { readonly nodes: readonly NodeStatus[]; readonly cassandraVersion: string | null };
-};
+import { parseNodetoolStatus } from './nodetool.js';
 
 /**
  * Decides whether the backup may go on: every configured node answered its preflight and every node
@@ -46,10 +30,7 @@ export function evaluatePreflight(plan: BackupPlan, nodes: readonly NodePrefligh
       `Cassandra is not healthy: ${problems.join('; ')}. Start the node(s) and retry, or set cassandra.allowPartial to back up the nodes that are up.`,
     );
   }
-  const healthy = ok.map((n, i) => ({
-    ...n.node,
-    captureSchema: i === 0 ? ('true' as const) : ('false' as const),
-  }));
+  const healthy = ok.map((n, i) => ({ ...n.node, captureSchema: i === 0 }));
   return {
     ...plan,
     cassandra: {

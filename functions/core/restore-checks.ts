@@ -1,11 +1,6 @@
+import type { TargetNodeCheck } from './contract/restore.js';
 import { RestoreRefusedError, RestoreVerificationError, type WireBackupError } from './errors.js';
 import { parseNodetoolStatus } from './nodetool.js';
-
-/** One target node's preflight as the Map returns it. */
-export interface TargetNodeCheck {
-  readonly target: { readonly instanceId: string; readonly name: string };
-  readonly result: { readonly nodetoolStatusB64?: string };
-}
 
 /**
  * Every node of the target cluster must be up and normal (`UN`) — before a restore (else it is

@@ -11,7 +11,7 @@ export const restoreBucketSchema = z.object({
 export const restoreMinioEventSchema = z.object({
   plan: z.looseObject({
     restoreId: z.string(),
-    overwrite: z.enum(['true', 'false']),
+    overwrite: z.boolean(),
     minio: z.object({ buckets: z.array(restoreBucketSchema) }),
   }),
 });

@@ -2,8 +2,10 @@ import { dirname } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { bucketName, keyspaceName, type WireBackupConfig } from '../../lib/config.js';
-import { componentNames, listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
-import type { BackupManifest } from './commit.js';
+import { listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
+import type { BackupManifest } from './contract/backup.js';
+import { componentNames } from './contract/common.js';
+import type { RestoreNodeAssignment, RestorePlan } from './contract/restore.js';
 import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
 import {
   allocateBackupId,
@@ -84,72 +86,6 @@ export const restoreInputSchema = z
 /** Validated restore input. */
 export type RestoreInput = z.infer<typeof restoreInputSchema>;
 
-/** One source node's files and the target host that loads them. */
-export interface RestoreNodeAssignment {
-  /** Host that runs the restore script. */
-  readonly instanceId: string;
-  readonly name: string;
-  readonly sourceName: string;
-  readonly sourceHostId: string;
-  readonly filesKey: string;
-  readonly files: number;
-  readonly bytes: number;
-  readonly stagingDir: string;
-}
-
-/** The restore plan: what goes where, with sizes (kept in the restore report). */
-export interface RestorePlan {
-  readonly restoreId: string;
-  readonly backupId: string;
-  readonly vaultBucket: string;
-  readonly clusterName: string;
-  readonly dryRun: boolean;
-  readonly overwrite: string;
-  readonly dryRunFlag: string;
-  readonly startedAt: string;
-  readonly components: Readonly<Record<(typeof componentNames)[number], boolean>>;
-  readonly wireServer: {
-    readonly instanceId: string;
-    readonly targetPath: string;
-    readonly archiveKey: string;
-    readonly versionId: string;
-    readonly sha256: string;
-    readonly bytes: number;
-  } | null;
-  readonly cassandra: {
-    readonly schemaKey: string;
-    readonly keyspaces: string;
-    readonly mode: 'import' | 'load';
-    readonly loadTargets: string;
-    readonly schemaInstanceId: string;
-    readonly targets: readonly {
-      readonly instanceId: string;
-      readonly name: string;
-      readonly dataDir: string;
-    }[];
-    readonly nodes: readonly RestoreNodeAssignment[];
-    readonly bytes: number;
-    /** Row counts to take after the restore and compare; null when the backup has none or they are off. */
-    readonly rowCounts: {
-      /** The backup's counts (and the tables to count). */
-      readonly backupKey: string;
-      /** Where the restore's counts go. */
-      readonly restoredKey: string;
-      readonly consistency: 'ONE' | 'QUORUM';
-      readonly check: 'exact' | 'report';
-    } | null;
-  } | null;
-  readonly minio: {
-    readonly buckets: readonly {
-      readonly sourceBucket: string;
-      readonly targetBucket: string;
-      readonly manifestKey: string;
-      readonly objects: number;
-      readonly bytes: number;
-    }[];
-  } | null;
-}
-
 /** Collaborators of {@link planRestore}. */
 export interface PlanRestoreDeps {
   readonly s3: S3Client;
@@ -213,7 +149,6 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
   }
   const now = deps.now();
   const restoreId = allocateBackupId(now);
-  const stringFlag = (b: boolean) => (b ? 'true' : 'false');
 
   let wireServer: RestorePlan['wireServer'] = null;
   if (wanted.has('wireServer') && manifest.wireServer) {
@@ -333,8 +268,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     vaultBucket,
     clusterName: manifest.clusterName,
     dryRun: input.dryRun,
-    overwrite: stringFlag(input.overwrite),
-    dryRunFlag: stringFlag(input.dryRun),
+    overwrite: input.overwrite,
     startedAt: now.toISOString(),
     components: { wireServer: wireServer !== null, cassandra: cassandra !== null, minio: minio !== null },
     wireServer,

@@ -1,41 +1,28 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type CaughtError, describeCause } from './commit.js';
-import type { RestorePlan } from './restore-plan.js';
-import type { RowCountComparison } from './row-counts.js';
-
-/** What a restore (or its dry run) reports: a person can act on it. */
-export interface RestoreReport {
-  readonly restoreId: string;
-  readonly backupId: string;
-  readonly outcome: 'dry-run' | 'restored' | 'failed';
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  /** Recovery time: seconds from the start of the restore to its end. */
-  readonly durationSeconds: number;
-  readonly plan: RestorePlan;
-  readonly checks?: unknown;
-  readonly results?: unknown;
-  readonly verified?: unknown;
-  readonly error?: { readonly error: string; readonly cause: string };
-  /** Where the report is in the vault (none for a dry run, which writes nothing). */
-  readonly reportKey: string | null;
-}
+import { describeCause } from './commit.js';
+import { type CaughtError, isSkipped } from './contract/common.js';
+import type {
+  RestoreChecks,
+  RestorePlan,
+  RestoreReport,
+  RestoreResults,
+  RestoreVerified,
+  RowCountComparison,
+} from './contract/restore.js';
 
 /**
  * What a restore (or its dry run) warns about, from its steps' results: today, keyspaces whose
  * replication factor exceeds the target cluster's node count (the schema step's `replicationWarnings`).
  */
 export function restoreWarnings(report: Pick<RestoreReport, 'results' | 'checks'>): string[] {
-  const stage = report.results ?? report.checks;
-  if (!Array.isArray(stage)) return [];
-  const cassandra = stage[1] as { schema?: { replicationWarnings?: unknown } } | undefined;
-  const warnings = cassandra?.schema?.replicationWarnings;
-  return Array.isArray(warnings) ? warnings.filter((w): w is string => typeof w === 'string') : [];
+  const cassandra = (report.results ?? report.checks)?.cassandra;
+  if (!cassandra || isSkipped(cassandra)) return [];
+  return cassandra.schema.replicationWarnings ?? [];
 }
 
 /** The verification's row-count comparison, or null when rows were not counted. */
 export function restoreRowCounts(report: Pick<RestoreReport, 'verified'>): RowCountComparison | null {
-  return (report.verified as { rowCounts?: RowCountComparison | null } | undefined)?.rowCounts ?? null;
+  return report.verified?.rowCounts ?? null;
 }
 
 /**
@@ -43,7 +30,13 @@ export function restoreRowCounts(report: Pick<RestoreReport, 'verified'>): RowCo
  * one `restores/<id>/failed.json`.
  */
 export async function reportRestore(
-  args: { plan: RestorePlan; checks?: unknown; results?: unknown; verified?: unknown; error?: CaughtError },
+  args: {
+    plan: RestorePlan;
+    checks?: RestoreChecks | undefined;
+    results?: RestoreResults | undefined;
+    verified?: RestoreVerified | undefined;
+    error?: CaughtError | undefined;
+  },
   deps: { s3: S3Client; now: () => Date },
 ): Promise<RestoreReport> {
   const finished = deps.now();

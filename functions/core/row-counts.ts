@@ -1,5 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { readVaultText } from './cassandra-node.js';
+import type { RowCountComparison, RowCountDifference } from './contract/restore.js';
 import { RestoreVerificationError, VerificationFailedError } from './errors.js';
 
 /** One table's row count, as the host scripts write it (`keyspace\ttable\trows\tdefault_time_to_live`). */
@@ -51,28 +52,6 @@ export function parseRowCounts(text: string, source: string): TableRowCount[] {
 /** Reads and parses a counts file of the vault. */
 export async function readRowCounts(s3: S3Client, bucket: string, key: string): Promise<TableRowCount[]> {
   return parseRowCounts(await readVaultText(s3, bucket, key), `s3://${bucket}/${key}`);
-}
-
-/** One table whose restored count differs from the backup's. */
-export interface RowCountDifference {
-  readonly table: string;
-  readonly backup: number;
-  /** null: the table was not counted on the target. */
-  readonly restored: number | null;
-  /** Its rows expire by themselves (table TTL, or a Wire table written with a TTL). */
-  readonly expiring: boolean;
-}
-
-/** What the comparison found; kept in the restore report. */
-export interface RowCountComparison {
-  readonly check: 'exact' | 'report';
-  readonly tables: number;
-  readonly matching: number;
-  readonly backupRows: number;
-  readonly restoredRows: number;
-  readonly differences: readonly RowCountDifference[];
-  /** Tables with fewer rows (or none counted) whose rows do not expire: data the restore lacks. */
-  readonly missingRows: readonly string[];
 }
 
 function describe(d: RowCountDifference): string {

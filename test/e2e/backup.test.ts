@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackupManifest } from '../../functions/core/commit.js';
+import type { BackupManifest } from '../../functions/core/contract/backup.js';
 import { readJsonLines } from '../../functions/core/manifest-io.js';
 import type { ManifestEntry } from '../../functions/core/minio-layout.js';
 import { verifyBucketManifest } from '../../functions/core/minio-manifest.js';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BackupManifest } from '../../functions/core/commit.js';
+import type { BackupManifest } from '../../functions/core/contract/backup.js';
 import { runDrill } from '../../local/drill.js';
 import { runLocal } from '../../local/local-run.js';
 import { seedWire } from '../../local/seed/index.js';

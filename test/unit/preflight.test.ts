@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { BackupPlan } from '../../functions/core/backup-plan.js';
-import { evaluatePreflight, type NodePreflight } from '../../functions/core/preflight.js';
+import type { BackupPlan, NodePreflight } from '../../functions/core/contract/backup.js';
+import { evaluatePreflight } from '../../functions/core/preflight.js';
 
 const status = (lines: string[]) =>
   Buffer.from(
@@ -23,8 +23,8 @@ function plan(allowPartial: boolean): BackupPlan {
     dataDir: '/data',
     previousFilesKey: '',
     previousHostId: '',
-    captureSchema: 'false' as const,
-    countRows: 'true' as const,
+    captureSchema: false,
+    countRows: true,
   });
   return {
     backupId: '20261126T061500Z',
@@ -39,7 +39,7 @@ function plan(allowPartial: boolean): BackupPlan {
       instanceId: 'mi-00000000000000d01',
       path: '/w',
       archiveKey: 'k',
-      compressionLevel: '6',
+      compressionLevel: 6,
       expectedEntries: [],
     },
     minio: { buckets: [], previousManifestKeys: {}, batchMaxObjects: 1 },
@@ -69,7 +69,7 @@ describe('evaluatePreflight', () => {
     const p = plan(true);
     const evaluated = evaluatePreflight(p, checks(p));
     expect(evaluated.cassandra.nodes.map((n) => n.name)).toEqual(['node1']);
-    expect(evaluated.cassandra.nodes[0]?.captureSchema).toBe('true');
+    expect(evaluated.cassandra.nodes[0]?.captureSchema).toBe(true);
     expect(evaluated.cassandra.downNodes).toEqual([
       { instanceId: 'mi-00000000000000c02', name: 'node2', reason: 'nodetool: connection refused' },
     ]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { restoreSummary } from '../../cli/summary.js';
-import type { RestorePlan } from '../../functions/core/restore-plan.js';
-import { type RestoreReport, restoreWarnings } from '../../functions/core/restore-report.js';
+import type { RestorePlan, RestoreReport } from '../../functions/core/contract/restore.js';
+import { restoreWarnings } from '../../functions/core/restore-report.js';
 
 const rf =
   'keyspace brig has replication factor 3 but the cluster has 1 node(s): QUORUM reads and writes fail';
@@ -36,14 +36,29 @@ function report(overrides: Partial<RestoreReport>): RestoreReport {
 
 describe('restoreWarnings', () => {
   it('takes the schema step’s replication warnings from the restore, or from a dry run’s checks', () => {
+    const skipped = { skipped: true } as const;
     const cassandra = { schema: { replicationWarnings: [rf] }, nodes: [] };
-    expect(restoreWarnings(report({ results: [{ skipped: true }, cassandra, { skipped: true }] }))).toEqual([
+    expect(restoreWarnings(report({ results: { wireServer: skipped, cassandra, minio: skipped } }))).toEqual([
       rf,
     ]);
     expect(
-      restoreWarnings(report({ checks: [{}, { nodes: [], schema: { replicationWarnings: [rf] } }, {}] })),
+      restoreWarnings(
+        report({
+          checks: {
+            wireServer: {},
+            cassandra: { nodes: [], schema: { replicationWarnings: [rf] } },
+            minio: skipped,
+          },
+        }),
+      ),
     ).toEqual([rf]);
-    expect(restoreWarnings(report({ results: [{}, { skipped: true }, {}] }))).toEqual([]);
+    expect(
+      restoreWarnings(
+        report({
+          results: { wireServer: {}, cassandra: skipped, minio: { batches: 0, objects: 0, bytes: 0 } },
+        }),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -51,8 +66,14 @@ describe('restoreSummary', () => {
   it('prints the replication warning and the row counts that differ', () => {
     const text = restoreSummary(
       report({
-        results: [{}, { schema: { replicationWarnings: [rf] } }, {}],
+        results: {
+          wireServer: { skipped: true },
+          cassandra: { schema: { replicationWarnings: [rf] }, nodes: [] },
+          minio: { skipped: true },
+        },
         verified: {
+          cassandra: { nodes: 1 },
+          minio: [],
           rowCounts: {
             check: 'exact',
             tables: 3,
@@ -73,8 +94,8 @@ describe('restoreSummary', () => {
   });
 
   it('says when row counts were not compared', () => {
-    expect(restoreSummary(report({ verified: { rowCounts: null } }), 'vault')).toContain(
-      'row counts   not compared (the backup has none, or verifyRowCounts was off)',
-    );
+    expect(
+      restoreSummary(report({ verified: { cassandra: { nodes: 1 }, minio: [], rowCounts: null } }), 'vault'),
+    ).toContain('row counts   not compared (the backup has none, or verifyRowCounts was off)');
   });
 });

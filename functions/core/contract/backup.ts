@@ -1,0 +1,209 @@
+import { z } from 'zod';
+import { branchResult, caughtErrorSchema, componentsSchema } from './common.js';
+
+/**
+ * The backup state machine's messages: the plan Prepare makes and every later step reads, what
+ * each step returns, and the manifest Commit writes last. Producers and consumers import these
+ * schemas and their `z.infer` types; handlers parse their events with them.
+ */
+
+/** One node as the backup plans it. */
+export const plannedNodeSchema = z.object({
+  instanceId: z.string(),
+  name: z.string(),
+  /** Cassandra data directory on this host. */
+  dataDir: z.string(),
+  /** files.tsv of this node in the previous complete backup, or '' (upload everything). */
+  previousFilesKey: z.string(),
+  /** Host id the node had then ('' if none): a different one now means a replaced node. */
+  previousHostId: z.string(),
+  /** This node captures the cluster schema (the first healthy node). */
+  captureSchema: z.boolean(),
+  /** Count the rows of every table (done by the node that captures the schema). */
+  countRows: z.boolean(),
+});
+/** One node as the backup plans it. */
+export type PlannedNode = z.infer<typeof plannedNodeSchema>;
+
+/** A configured node that did not pass preflight (recorded when `cassandra.allowPartial` is set). */
+export const downNodeSchema = z.object({ instanceId: z.string(), name: z.string(), reason: z.string() });
+
+/** What Prepare hands to the rest of the state machine. */
+export const backupPlanSchema = z.object({
+  backupId: z.string(),
+  startedAt: z.string(),
+  executionId: z.string(),
+  vaultBucket: z.string(),
+  clusterName: z.string(),
+  components: componentsSchema,
+  previousBackupId: z.string().nullable(),
+  cassandra: z.object({
+    dataDir: z.string(),
+    /** Keyspaces to snapshot, comma-separated (the SSM parameter's form); '' for every non-system keyspace. */
+    keyspaces: z.string(),
+    allowPartial: z.boolean(),
+    nodes: z.array(plannedNodeSchema),
+    downNodes: z.array(downNodeSchema),
+  }),
+  wireServer: z.object({
+    instanceId: z.string(),
+    path: z.string(),
+    archiveKey: z.string(),
+    compressionLevel: z.number().int().min(1).max(9),
+    expectedEntries: z.array(z.string()),
+  }),
+  minio: z.object({
+    buckets: z.array(z.string()),
+    /** The previous complete backup's manifest of each bucket, by bucket. */
+    previousManifestKeys: z.record(z.string(), z.string()),
+    batchMaxObjects: z.number().int().positive(),
+  }),
+});
+/** What Prepare hands to the rest of the state machine. */
+export type BackupPlan = z.infer<typeof backupPlanSchema>;
+
+/** One row of `nodetool status` (see `parseNodetoolStatus`). */
+export const nodeStatusSchema = z.object({
+  datacenter: z.string(),
+  status: z.enum(['U', 'D', '?']),
+  state: z.enum(['N', 'L', 'J', 'M']),
+  address: z.string(),
+  load: z.string(),
+  loadBytes: z.number().nullable(),
+  tokens: z.number(),
+  owns: z.number().nullable(),
+  ownsEffective: z.boolean(),
+  hostId: z.string().nullable(),
+  token: z.string().nullable(),
+  rack: z.string(),
+});
+
+/** Plan after preflight, with the cluster's state recorded. */
+export const preflightedPlanSchema = backupPlanSchema.extend({
+  cluster: z.object({ nodes: z.array(nodeStatusSchema), cassandraVersion: z.string().nullable() }),
+});
+/** Plan after preflight, with the cluster's state recorded. */
+export type PreflightedPlan = z.infer<typeof preflightedPlanSchema>;
+
+/** What the preflight script reports from a Cassandra node. */
+export const nodePreflightResultSchema = z.looseObject({
+  nodetoolStatusB64: z.string().optional(),
+  cassandraVersion: z.string().optional(),
+  hostname: z.string().optional(),
+});
+
+/** One node's preflight as the Map state returns it: a result, or the caught error. */
+export const nodePreflightSchema = z.object({
+  node: plannedNodeSchema,
+  result: nodePreflightResultSchema.optional(),
+  error: caughtErrorSchema.optional(),
+});
+/** One node's preflight. */
+export type NodePreflight = z.infer<typeof nodePreflightSchema>;
+
+/** The Preflight Parallel's results, by branch name. */
+export const preflightResultsSchema = z.object({
+  cassandra: z.array(nodePreflightSchema),
+  wireServer: z.unknown(),
+  minio: z.unknown(),
+});
+
+/** Result of the wire-server branch (the archive verification). */
+export const wireServerResultSchema = z.object({
+  key: z.string(),
+  versionId: z.string().optional(),
+  bytes: z.number(),
+  sha256: z.string(),
+  entries: z.number(),
+  rootEntry: z.string().optional(),
+});
+/** Result of the wire-server branch. */
+export type WireServerResult = z.infer<typeof wireServerResultSchema>;
+
+/** What Finalize Node returns for one node (and the manifest keeps). */
+export const nodeManifestSummarySchema = z.object({
+  instanceId: z.string(),
+  name: z.string(),
+  hostId: z.string(),
+  address: z.string().nullable(),
+  manifestKey: z.string(),
+  filesKey: z.string(),
+  schemaKey: z.string().nullable(),
+  rowCountsKey: z.string().nullable(),
+  files: z.number(),
+  bytes: z.number(),
+  newFiles: z.number(),
+  newBytes: z.number(),
+  reusedFiles: z.number(),
+  reusedBytes: z.number(),
+  verifiedBytes: z.number(),
+});
+/** What Finalize Node returns for one node. */
+export type NodeManifestSummary = z.infer<typeof nodeManifestSummarySchema>;
+
+/** Result of the MinIO branch for one bucket. */
+export const bucketResultSchema = z.object({
+  bucket: z.string(),
+  manifestKey: z.string(),
+  objects: z.number(),
+  bytes: z.number(),
+  copiedObjects: z.number(),
+  copiedBytes: z.number(),
+  carriedObjects: z.number(),
+});
+/** Result of the MinIO branch for one bucket. */
+export type BucketResult = z.infer<typeof bucketResultSchema>;
+
+/** The Back Up Parallel's results, by branch name. */
+export const backupResultsSchema = z.object({
+  wireServer: branchResult(wireServerResultSchema),
+  cassandra: branchResult(z.array(nodeManifestSummarySchema)),
+  minio: branchResult(z.object({ buckets: z.array(bucketResultSchema) })),
+});
+/** The Back Up Parallel's results. */
+export type BackupResults = z.infer<typeof backupResultsSchema>;
+
+/** The committed manifest: its presence means the backup is complete. */
+export const backupManifestSchema = z.object({
+  formatVersion: z.literal(1),
+  backupId: z.string(),
+  clusterName: z.string(),
+  startedAt: z.string(),
+  completedAt: z.string(),
+  durationSeconds: z.number(),
+  executionId: z.string(),
+  previousBackupId: z.string().nullable(),
+  components: componentsSchema,
+  wireServer: wireServerResultSchema.nullable(),
+  cassandra: z
+    .object({
+      cassandraVersion: z.string().nullable(),
+      schemaKey: z.string().nullable(),
+      /** Every table's row count just before the snapshot (`keyspace\ttable\trows\tdefault_ttl`); null when not counted. */
+      rowCountsKey: z.string().nullable(),
+      keyspaces: z.string(),
+      ring: z.array(nodeStatusSchema),
+      downNodes: z.array(downNodeSchema),
+      nodes: z.array(nodeManifestSummarySchema),
+    })
+    .nullable(),
+  minio: z.object({ buckets: z.array(bucketResultSchema) }).nullable(),
+  totals: z.object({
+    bytes: z.number(),
+    newBytes: z.number(),
+    reusedBytes: z.number(),
+    files: z.number(),
+    objects: z.number(),
+  }),
+});
+/** The committed manifest. */
+export type BackupManifest = z.infer<typeof backupManifestSchema>;
+
+/** The backup state machine's output: a summary a person can act on. */
+export const backupSummarySchema = z.object({
+  backupId: z.string(),
+  manifestKey: z.string(),
+  manifest: backupManifestSchema,
+});
+/** The backup state machine's output. */
+export type BackupSummary = z.infer<typeof backupSummarySchema>;

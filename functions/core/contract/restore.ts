@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import { branchResult, componentsSchema } from './common.js';
+
+/**
+ * The restore state machine's messages: the plan Plan Restore makes and every later step reads,
+ * what the checks and the restore steps return (keyed by branch name), the verification and the
+ * report the restore ends with.
+ */
+
+/** One source node's files and the target host that loads them. */
+export const restoreNodeAssignmentSchema = z.object({
+  /** Host that runs the restore script. */
+  instanceId: z.string(),
+  name: z.string(),
+  sourceName: z.string(),
+  sourceHostId: z.string(),
+  filesKey: z.string(),
+  files: z.number(),
+  bytes: z.number(),
+  stagingDir: z.string(),
+});
+/** One source node's files and the target host that loads them. */
+export type RestoreNodeAssignment = z.infer<typeof restoreNodeAssignmentSchema>;
+
+/** One bucket of a restore plan. */
+export const restoreBucketSchema = z.object({
+  sourceBucket: z.string(),
+  targetBucket: z.string(),
+  manifestKey: z.string(),
+  objects: z.number(),
+  bytes: z.number(),
+});
+
+/** The restore plan: what goes where, with sizes (kept in the restore report). */
+export const restorePlanSchema = z.object({
+  restoreId: z.string(),
+  backupId: z.string(),
+  vaultBucket: z.string(),
+  clusterName: z.string(),
+  /** Plan and check only, write nothing. */
+  dryRun: z.boolean(),
+  /** Write into non-empty targets. */
+  overwrite: z.boolean(),
+  startedAt: z.string(),
+  components: componentsSchema,
+  wireServer: z
+    .object({
+      instanceId: z.string(),
+      targetPath: z.string(),
+      archiveKey: z.string(),
+      /** The archive's vault version ('null' on an unversioned vault). */
+      versionId: z.string(),
+      sha256: z.string(),
+      bytes: z.number(),
+    })
+    .nullable(),
+  cassandra: z
+    .object({
+      schemaKey: z.string(),
+      /** Keyspaces to restore, comma-separated (the SSM parameter's form); '' for all the backup holds. */
+      keyspaces: z.string(),
+      mode: z.enum(['import', 'load']),
+      /** Addresses sstableloader streams to, comma-separated (the SSM parameter's form). */
+      loadTargets: z.string(),
+      schemaInstanceId: z.string(),
+      targets: z.array(z.object({ instanceId: z.string(), name: z.string(), dataDir: z.string() })),
+      nodes: z.array(restoreNodeAssignmentSchema),
+      bytes: z.number(),
+      /** Row counts to take after the restore and compare; null when the backup has none or they are off. */
+      rowCounts: z
+        .object({
+          /** The backup's counts (and the tables to count). */
+          backupKey: z.string(),
+          /** Where the restore's counts go. */
+          restoredKey: z.string(),
+          consistency: z.enum(['ONE', 'QUORUM']),
+          check: z.enum(['exact', 'report']),
+        })
+        .nullable(),
+    })
+    .nullable(),
+  minio: z.object({ buckets: z.array(restoreBucketSchema) }).nullable(),
+});
+/** The restore plan. */
+export type RestorePlan = z.infer<typeof restorePlanSchema>;
+
+/** One target node's preflight (before and after the restore). */
+export const targetNodeCheckSchema = z.object({
+  target: z.looseObject({ instanceId: z.string(), name: z.string() }),
+  result: z.looseObject({ nodetoolStatusB64: z.string().optional() }),
+});
+/** One target node's preflight. */
+export type TargetNodeCheck = z.infer<typeof targetNodeCheckSchema>;
+
+/** What the schema script reports (its dry run and its restore). */
+export const schemaRestoreResultSchema = z.looseObject({
+  /** Keyspaces whose replication factor exceeds the target cluster's nodes, with the fix. */
+  replicationWarnings: z.array(z.string()).optional(),
+});
+
+/** The Check Targets Parallel's results, by branch name. */
+export const restoreChecksSchema = z.object({
+  wireServer: branchResult(z.looseObject({})),
+  cassandra: branchResult(
+    z.object({ nodes: z.array(targetNodeCheckSchema), schema: schemaRestoreResultSchema }),
+  ),
+  minio: branchResult(z.looseObject({ buckets: z.array(z.looseObject({ targetBucket: z.string() })) })),
+});
+/** The Check Targets Parallel's results. */
+export type RestoreChecks = z.infer<typeof restoreChecksSchema>;
+
+/** The Restore Parallel's results, by branch name. */
+export const restoreResultsSchema = z.object({
+  wireServer: branchResult(z.looseObject({})),
+  cassandra: branchResult(z.object({ schema: schemaRestoreResultSchema, nodes: z.array(z.looseObject({})) })),
+  minio: branchResult(z.looseObject({ batches: z.number(), objects: z.number(), bytes: z.number() })),
+});
+/** The Restore Parallel's results. */
+export type RestoreResults = z.infer<typeof restoreResultsSchema>;
+
+/** One table whose row count differs between the backup and the restore. */
+export type RowCountDifference = z.infer<typeof rowCountDifferenceSchema>;
+/** One table whose row count differs between the backup and the restore. */
+export const rowCountDifferenceSchema = z.object({
+  table: z.string(),
+  backup: z.number(),
+  /** null: the table was not counted on the target. */
+  restored: z.number().nullable(),
+  /** Its rows expire by themselves (table TTL, or a Wire table written with a TTL). */
+  expiring: z.boolean(),
+});
+
+/** What the row-count comparison found; kept in the restore report. */
+export const rowCountComparisonSchema = z.object({
+  check: z.enum(['exact', 'report']),
+  tables: z.number(),
+  matching: z.number(),
+  backupRows: z.number(),
+  restoredRows: z.number(),
+  differences: z.array(rowCountDifferenceSchema),
+  /** Tables with fewer rows (or none counted) whose rows do not expire: data the restore lacks. */
+  missingRows: z.array(z.string()),
+});
+/** What the row-count comparison found. */
+export type RowCountComparison = z.infer<typeof rowCountComparisonSchema>;
+
+/** What Verify Restore found after the restore. */
+export const restoreVerifiedSchema = z.object({
+  cassandra: z.object({ nodes: z.number() }).nullable(),
+  rowCounts: rowCountComparisonSchema.nullable(),
+  minio: z.array(
+    z.object({ targetBucket: z.string(), objects: z.number(), bytes: z.number(), extra: z.number() }),
+  ),
+});
+/** What Verify Restore found after the restore. */
+export type RestoreVerified = z.infer<typeof restoreVerifiedSchema>;
+
+/** What a restore (or its dry run) reports: a person can act on it. */
+export const restoreReportSchema = z.object({
+  restoreId: z.string(),
+  backupId: z.string(),
+  outcome: z.enum(['dry-run', 'restored', 'failed']),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  /** Recovery time: seconds from the start of the restore to its end. */
+  durationSeconds: z.number(),
+  plan: restorePlanSchema,
+  checks: restoreChecksSchema.optional(),
+  results: restoreResultsSchema.optional(),
+  verified: restoreVerifiedSchema.optional(),
+  error: z.object({ error: z.string(), cause: z.string() }).optional(),
+  /** Where the report is in the vault (none for a dry run, which writes nothing). */
+  reportKey: z.string().nullable(),
+});
+/** What a restore (or its dry run) reports. */
+export type RestoreReport = z.infer<typeof restoreReportSchema>;
