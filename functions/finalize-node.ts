@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { finalizeNode, type NodeManifestSummary } from './core/cassandra-node.js';
-import { optionalEnv } from './core/env.js';
+import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 
 const eventSchema = z.object({
@@ -23,5 +23,5 @@ const eventSchema = z.object({
 export async function handler(event: unknown): Promise<NodeManifestSummary> {
   const args = parseEvent('finalize-node', eventSchema, event);
   const { s3 } = vault();
-  return finalizeNode(args, { s3, deepVerify: optionalEnv('VAULT_DEEP_VERIFY') !== 'false' });
+  return finalizeNode(args, { s3, deepVerify: env.vaultDeepVerify() });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optionalEnv } from './core/env.js';
+import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { type BucketRestoreVerification, verifyBucketRestore } from './core/minio-restore.js';
 import { requireClusterUp, type TargetNodeCheck } from './core/restore-checks.js';
@@ -82,7 +82,7 @@ export async function handler(event: unknown) {
           manifestKey: b.manifestKey,
           target,
           targetBucket: b.targetBucket,
-          deep: optionalEnv('VAULT_DEEP_VERIFY') !== 'false',
+          deep: env.vaultDeepVerify(),
         }),
       );
     }
