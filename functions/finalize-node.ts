@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { finalizeNode, type NodeManifestSummary } from './core/cassandra-node.js';
+import { ruleString, rules } from './core/contract/rules.js';
 import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 
@@ -9,7 +10,7 @@ const eventSchema = z.object({
   clusterName: z.string(),
   node: z.looseObject({ instanceId: z.string(), name: z.string() }),
   snapshot: z.looseObject({
-    hostId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a Cassandra host id'),
+    hostId: ruleString(rules.hostId),
     address: z.string().nullish(),
     inventoryKey: z.string(),
     nodeKey: z.string().nullish(),
