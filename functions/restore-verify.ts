@@ -8,7 +8,7 @@ import {
   restoreResultsSchema,
   targetNodeCheckSchema,
 } from './core/contract/restore.js';
-import { optionalEnv } from './core/env.js';
+import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { type BucketRestoreVerification, verifyBucketRestore } from './core/minio-restore.js';
 import { requireClusterUp } from './core/restore-checks.js';
@@ -70,7 +70,7 @@ export async function handler(event: unknown): Promise<Pick<RestoreVerified, 'ca
           manifestKey: b.manifestKey,
           target,
           targetBucket: b.targetBucket,
-          deep: optionalEnv('VAULT_DEEP_VERIFY') !== 'false',
+          deep: env.vaultDeepVerify(),
         }),
       );
     }

@@ -54,6 +54,10 @@ cleanup_hook() {
   fi
 }
 # The helpers every host script shares, and the CQL ones; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/cql.sh
@@ -119,8 +123,6 @@ package_of() {
 }
 
 # --- inputs ------------------------------------------------------------------------------------
-readonly KEYSPACE_RE='^[A-Za-z][A-Za-z0-9_]{0,47}$'
-readonly VAULT_KEY_RE="^[A-Za-z0-9!_.*'()/=-]{1,1024}\$"
 BACKUP_ID=${SSM_backupId-}
 KEYSPACES_PARAM=${SSM_keyspaces-}
 DATA_DIR=${SSM_dataDir-}
@@ -131,26 +133,16 @@ PREVIOUS_FILES_KEY=${SSM_previousFilesKey-}
 PREVIOUS_HOST_ID=${SSM_previousHostId-}
 CAPTURE_SCHEMA=${SSM_captureSchema-}
 COUNT_ROWS=${SSM_countRows-false}
-check_param backupId "$BACKUP_ID" '^[0-9]{8}T[0-9]{6}Z$' 'a backup id such as 20261126T061500Z'
-check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
-  'a comma-separated list of keyspace names (letters, digits, _), or empty for all non-system keyspaces'
-check_param dataDir "$DATA_DIR" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
-check_no_dotdot dataDir "$DATA_DIR"
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-check_param clusterName "$CLUSTER_NAME" '^[A-Za-z0-9._-]{1,64}$' 'the cluster name (letters, digits, ., _, -)'
-if [[ $CLUSTER_NAME == . || $CLUSTER_NAME == .. ]]; then
-  fail "parameter clusterName is invalid: $(shown "$CLUSTER_NAME")" "set SSM_clusterName to the cluster name"
-fi
-check_param instanceId "$INSTANCE_ID" '^(i|mi)-[0-9a-f]{8,17}$' 'an EC2 or SSM managed instance id'
-if [[ -n $PREVIOUS_FILES_KEY ]]; then
-  check_param previousFilesKey "$PREVIOUS_FILES_KEY" "$VAULT_KEY_RE" 'a vault object key, or empty'
-  check_no_dotdot previousFilesKey "$PREVIOUS_FILES_KEY"
-fi
-if [[ -n $PREVIOUS_HOST_ID ]]; then
-  check_param previousHostId "$PREVIOUS_HOST_ID" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' 'a Cassandra host id, or empty'
-fi
-check_param captureSchema "$CAPTURE_SCHEMA" '^(true|false)$' 'true or false'
-check_param countRows "$COUNT_ROWS" '^(true|false)$' 'true or false'
+check_rule backupId "$BACKUP_ID" BACKUP_ID
+check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
+check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule clusterName "$CLUSTER_NAME" CLUSTER_NAME
+check_rule instanceId "$INSTANCE_ID" INSTANCE_ID
+check_rule previousFilesKey "$PREVIOUS_FILES_KEY" OPTIONAL_VAULT_KEY
+check_rule previousHostId "$PREVIOUS_HOST_ID" OPTIONAL_HOST_ID
+check_rule captureSchema "$CAPTURE_SCHEMA" BOOLEAN
+check_rule countRows "$COUNT_ROWS" BOOLEAN
 if [[ $CAPTURE_SCHEMA != true ]]; then COUNT_ROWS=false; fi
 DATA_DIR=${DATA_DIR%/}
 DATA_DIR=${DATA_DIR:-/}
@@ -180,15 +172,14 @@ ROW_COUNTS_KEY="backups/$BACKUP_ID/cassandra/row-counts.tsv"
 log "backup $BACKUP_ID of $INSTANCE_ID ($HOST), data directory $DATA_DIR"
 
 # --- 1. keyspaces ------------------------------------------------------------------------------
-# Cassandra's own keyspaces (system_cluster_metadata is 5.1's) are never part of "all keyspaces".
-readonly SYSTEM_KEYSPACES=' system system_auth system_distributed system_schema system_traces system_views system_virtual_schema system_cluster_metadata '
+# Cassandra's own keyspaces (SYSTEM_KEYSPACES, from lib/rules.sh) are never part of "all keyspaces".
 KEYSPACES=()
 declare -A SEEN_KEYSPACE=()
 if [[ -z $KEYSPACES_PARAM ]]; then
   while IFS= read -r -d '' dir; do
     name=${dir##*/}
     if [[ $SYSTEM_KEYSPACES == *" $name "* ]]; then continue; fi
-    if ! [[ $name =~ $KEYSPACE_RE ]]; then
+    if ! [[ $name =~ $RULE_KEYSPACE_NAME ]]; then
       log "skipping $dir: not a keyspace directory"
       continue
     fi
@@ -275,7 +266,7 @@ HOST_ID=$(info_field ID)
 DATACENTER=$(info_field 'Data Center')
 RACK=$(info_field Rack)
 CASSANDRA_VERSION=$(awk -F': *' '/^ReleaseVersion/ { print $2; exit }' "$WORK_DIR/version.out")
-if ! [[ $HOST_ID =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; then
+if ! [[ $HOST_ID =~ $RULE_HOST_ID ]]; then
   tail_of "$WORK_DIR/info.out" nodetool
   fail "'nodetool info' shows no host id (ID: $(shown "$HOST_ID"))" "check that the nodetool on PATH talks to this host's Cassandra node"
 fi

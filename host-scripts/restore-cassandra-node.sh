@@ -43,6 +43,10 @@ cleanup_hook() {
   if [[ -n $CREATED_STAGING ]]; then rmdir -- "$CREATED_STAGING" 2>/dev/null; fi
 }
 # The helpers every host script shares; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
@@ -62,7 +66,6 @@ package_of() {
 human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1; while (b >= 1024 && i < 5) { b /= 1024; i++ } printf (i == 1 ? "%d %s" : "%.1f %s"), b, u[i] }'; }
 
 # --- inputs ------------------------------------------------------------------------------------
-readonly SYSTEM_KEYSPACES=' system system_auth system_distributed system_schema system_traces system_views system_virtual_schema system_cluster_metadata '
 VAULT_BUCKET=${SSM_vaultBucket-}
 CLUSTER_NAME=${SSM_clusterName-}
 SOURCE_HOST_ID=${SSM_sourceHostId-}
@@ -72,22 +75,15 @@ MODE=${SSM_mode-}
 LOAD_TARGETS=${SSM_loadTargets-}
 STAGING_DIR=${SSM_stagingDir-}
 DRY_RUN=${SSM_dryRun-}
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-check_param clusterName "$CLUSTER_NAME" '^[A-Za-z0-9._-]{1,64}$' 'the cluster name of the backup (letters, digits, ., _, -)'
-if [[ $CLUSTER_NAME == . || $CLUSTER_NAME == .. ]]; then
-  fail "parameter clusterName is invalid: $(shown "$CLUSTER_NAME")" "set SSM_clusterName to the cluster name of the backup"
-fi
-check_param sourceHostId "$SOURCE_HOST_ID" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' \
-  "the host id of the backed-up node (its manifest's hostId)"
-check_param filesKey "$FILES_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" "the vault key of the backed-up node's files.tsv"
-check_no_dotdot filesKey "$FILES_KEY"
-check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
-  'a comma-separated list of keyspace names (letters, digits, _), or empty for every keyspace in files.tsv'
-check_param mode "$MODE" '^(import|load)$' 'import (same topology: nodetool import on this node) or load (sstableloader)'
-check_param loadTargets "$LOAD_TARGETS" '^[0-9a-fA-F.:,]*$' 'a comma-separated list of node addresses'
-check_param stagingDir "$STAGING_DIR" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
-check_no_dotdot stagingDir "$STAGING_DIR"
-check_param dryRun "$DRY_RUN" '^(true|false)$' 'true or false'
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule clusterName "$CLUSTER_NAME" CLUSTER_NAME
+check_rule sourceHostId "$SOURCE_HOST_ID" HOST_ID
+check_rule filesKey "$FILES_KEY" VAULT_KEY
+check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
+check_rule mode "$MODE" RESTORE_MODE
+check_rule loadTargets "$LOAD_TARGETS" ADDRESS_LIST
+check_rule stagingDir "$STAGING_DIR" ABSOLUTE_PATH
+check_rule dryRun "$DRY_RUN" BOOLEAN
 while [[ $STAGING_DIR == */ && $STAGING_DIR != / ]]; do STAGING_DIR=${STAGING_DIR%/}; done
 if [[ $STAGING_DIR == / ]]; then
   fail "parameter stagingDir is invalid: '/'" "set SSM_stagingDir to a folder for temporary files, e.g. /var/tmp/wire-backup-restore"

@@ -9,6 +9,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
 import { backupDefinition } from '../statemachines/backup.js';
 import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
@@ -49,19 +50,22 @@ export class WireBackupStack extends Stack {
     const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
     const minioSecret = Secret.fromSecretNameV2(this, 'MinioSecret', config.minio.secretName);
 
-    const common = { VAULT_BUCKET: bucket.bucketName, VAULT_DEEP_VERIFY: String(config.vault.deepVerify) };
-    const minioEnv = {
+    const common: FunctionEnvironment = {
+      [envNames.vaultBucket]: bucket.bucketName,
+      [envNames.vaultDeepVerify]: String(config.vault.deepVerify),
+    };
+    const minioEnv: FunctionEnvironment = {
       ...common,
-      MINIO_ENDPOINT: config.minio.endpoint,
-      MINIO_REGION: config.minio.region,
-      MINIO_SECRET_NAME: config.minio.secretName,
-      MINIO_LEGACY_CHECKSUMS: String(config.minio.legacyChecksums),
-      MINIO_MULTIPART_THRESHOLD: String(config.minio.multipartThresholdBytes),
+      [envNames.minioEndpoint]: config.minio.endpoint,
+      [envNames.minioRegion]: config.minio.region,
+      [envNames.minioSecretName]: config.minio.secretName,
+      [envNames.minioLegacyChecksums]: String(config.minio.legacyChecksums),
+      [envNames.minioMultipartThreshold]: String(config.minio.multipartThresholdBytes),
     };
     const fn = (
       handlerName: string,
       description: string,
-      environment: Record<string, string>,
+      environment: FunctionEnvironment,
       timeout = Duration.minutes(5),
       memorySize = 512,
     ) =>
@@ -76,7 +80,7 @@ export class WireBackupStack extends Stack {
     const functions = {
       prepare: fn('prepare', 'Validates input, allocates the backup id, writes the started marker', {
         ...common,
-        WIRE_BACKUP_CONFIG: JSON.stringify(config),
+        [envNames.config]: JSON.stringify(config),
       }),
       commandResult: fn('command-result', 'Parses a host command result or raises HostCommandError', {}),
       evaluatePreflight: fn(
@@ -134,7 +138,7 @@ export class WireBackupStack extends Stack {
         'Validates restore input, resolves the backup, plans the restore',
         {
           ...common,
-          WIRE_BACKUP_CONFIG: JSON.stringify(config),
+          [envNames.config]: JSON.stringify(config),
         },
       ),
       commandResult: functions.commandResult,

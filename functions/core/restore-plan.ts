@@ -1,36 +1,27 @@
 import { dirname } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { bucketName, keyspaceName, type WireBackupConfig } from '../../lib/config.js';
+import type { WireBackupConfig } from '../../lib/config.js';
 import { listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
 import type { BackupManifest } from './contract/backup.js';
 import { componentNames } from './contract/common.js';
 import type { RestoreNodeAssignment, RestorePlan } from './contract/restore.js';
+import { ruleRegExp, ruleString, rules } from './contract/rules.js';
 import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
-import {
-  allocateBackupId,
-  backupIdPattern,
-  failedKey,
-  manifestKey,
-  restoreRowCountsKey,
-  startedKey,
-} from './vault-layout.js';
+import { allocateBackupId, failedKey, manifestKey, restoreRowCountsKey, startedKey } from './vault-layout.js';
 
-const instanceId = z
-  .string()
-  .regex(/^(i|mi)-[0-9a-f]{8,17}$/, 'must be a managed instance id like mi-0123456789abcdef0');
-const absolutePath = z
-  .string()
-  .regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of letters, digits, . _ / -')
-  .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+const instanceId = ruleString(rules.instanceId);
+const absolutePath = ruleString(rules.absolutePath);
+const keyspaceName = ruleString(rules.keyspaceName);
+const bucketName = ruleString(rules.bucketName);
 
 /** A target Cassandra node of a restore (a fresh cluster, other hosts). */
 const targetNode = z
   .object({
     instanceId,
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    name: ruleString(rules.nodeName),
     /** Address other nodes and sstableloader reach it at. */
-    address: z.string().regex(/^[0-9a-fA-F.:]{2,45}$/, 'must be an IPv4 or IPv6 address'),
+    address: ruleString(rules.address),
     dataDir: absolutePath.optional(),
   })
   .strict();
@@ -44,7 +35,7 @@ export const restoreInputSchema = z
     /** A backup id, or "latest" (the newest complete backup). */
     backupId: z.union([
       z.literal('latest'),
-      z.string().regex(backupIdPattern, 'must be a backup id like 20261126T061500Z or "latest"'),
+      z.string().regex(ruleRegExp(rules.backupId), `must be ${rules.backupId.description} or "latest"`),
     ]),
     /** Must repeat the backup id being restored (the resolved id when backupId is "latest"). */
     confirm: z.string(),
