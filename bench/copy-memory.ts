@@ -26,8 +26,9 @@ import {
 import { createSourceS3Client, createVaultS3Client } from '../functions/core/clients.js';
 import { readJsonLines } from '../functions/core/manifest-io.js';
 import { copyBatch } from '../functions/core/minio-copy.js';
-import { batchKeyOf, batchResultKeyOf, manifestEntrySchema } from '../functions/core/minio-layout.js';
+import { manifestEntrySchema } from '../functions/core/minio-layout.js';
 import { planBucketBackup } from '../functions/core/minio-plan.js';
+import { batchKeyOf, batchResultKeyOf } from '../functions/core/vault-layout.js';
 import { readStackInfo, repoRoot, type StackInfo } from '../local/stack-info.js';
 
 const MiB = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { readJsonOrUndefined } from '../functions/core/backup-plan.js';
 import type { BackupManifest } from '../functions/core/commit.js';
+import { readJsonOrUndefined } from '../functions/core/vault-io.js';
 import { failedKey, manifestKey } from '../functions/core/vault-layout.js';
 import { readStackInfo } from '../local/stack-info.js';
 import { formatBytes } from './format.js';

@@ -9,15 +9,14 @@ import {
   type BatchEntry,
   type BatchResultLine,
   batchEntrySchema,
-  batchResultKeyOf,
   batchResultLineSchema,
   isPlainMd5Etag,
   isVanished,
   type ManifestEntry,
   normalizeEtag,
-  vaultKeyOf,
 } from './minio-layout.js';
 import { DigestStream, mapConcurrent, type StreamDigest } from './streams.js';
+import { batchResultKeyOf, minioObjectKey } from './vault-layout.js';
 
 /**
  * Copies the objects of one batch file from the source MinIO into the vault: one streamed GET → PUT
@@ -156,7 +155,7 @@ export async function copyObject(options: CopyObjectOptions, entry: BatchEntry):
     queueSize: options.queueSize,
     params: {
       Bucket: vaultBucket,
-      Key: vaultKeyOf(sourceBucket, entry.key),
+      Key: minioObjectKey(sourceBucket, entry.key),
       Body: digest,
       ContentLength: size,
       ...(response.ContentType ? { ContentType: response.ContentType } : {}),
@@ -173,7 +172,7 @@ export async function copyObject(options: CopyObjectOptions, entry: BatchEntry):
   } catch (error) {
     throw toStorageError(
       error,
-      `copying ${where} to s3://${vaultBucket}/${vaultKeyOf(sourceBucket, entry.key)}`,
+      `copying ${where} to s3://${vaultBucket}/${minioObjectKey(sourceBucket, entry.key)}`,
     );
   } finally {
     body.destroy();
@@ -181,7 +180,7 @@ export async function copyObject(options: CopyObjectOptions, entry: BatchEntry):
   }
   if (!versionId) {
     throw new VerificationFailedError(
-      `vault bucket ${vaultBucket} returned no version id for ${vaultKeyOf(sourceBucket, entry.key)} — enable versioning on the vault bucket`,
+      `vault bucket ${vaultBucket} returned no version id for ${minioObjectKey(sourceBucket, entry.key)} — enable versioning on the vault bucket`,
     );
   }
   const copied: ManifestEntry = {

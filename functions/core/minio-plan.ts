@@ -10,17 +10,13 @@ import { readJsonLines, writeJson, writeJsonLines } from './manifest-io.js';
 import { describeEndpoint, httpStatusOf, isNotFoundError, toStorageError } from './minio-errors.js';
 import {
   type BatchEntry,
-  batchKeyOf,
-  batchPrefixOf,
-  bucketWorkPrefix,
-  carriedKeyOf,
   compareKeys,
   type ManifestEntry,
   manifestEntrySchema,
   normalizeEtag,
   type PlanRecord,
-  planKeyOf,
 } from './minio-layout.js';
+import { batchKeyOf, batchPrefixOf, bucketWorkPrefix, carriedKeyOf, planKeyOf } from './vault-layout.js';
 
 /**
  * Plans the backup of one MinIO bucket: lists the source, diffs it against the previous bucket manifest

@@ -29,17 +29,10 @@ import {
   isTransientError,
   toStorageError,
 } from './minio-errors.js';
-import {
-  batchResultKeyOf,
-  compareKeys,
-  type ManifestEntry,
-  manifestEntrySchema,
-  normalizeEtag,
-  parseManifestKey,
-  vaultKeyOf,
-} from './minio-layout.js';
+import { compareKeys, type ManifestEntry, manifestEntrySchema, normalizeEtag } from './minio-layout.js';
 import { Batcher } from './minio-plan.js';
 import { DigestStream, forEachConcurrent, mapConcurrent, type StreamDigest } from './streams.js';
+import { batchResultKeyOf, minioObjectKey, parseManifestKey } from './vault-layout.js';
 
 /**
  * The MinIO side of a restore: copies the exact object versions a bucket manifest references from the
@@ -481,7 +474,7 @@ function isMissingVersion(error: unknown): boolean {
 /** Restores one manifest entry: the vault version's bytes and headers, PUT under the original key. */
 async function restoreObject(options: RestoreObjectOptions, entry: ManifestEntry): Promise<RestoredObject> {
   const { vault, vaultBucket, target, targetBucket } = options;
-  const vaultKey = vaultKeyOf(options.sourceBucket, entry.key);
+  const vaultKey = minioObjectKey(options.sourceBucket, entry.key);
   const where = s3Url(vaultBucket, vaultKey);
   let response: GetObjectCommandOutput;
   try {

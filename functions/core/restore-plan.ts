@@ -2,9 +2,10 @@ import { dirname } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { bucketName, keyspaceName, type WireBackupConfig } from '../../lib/config.js';
-import { componentNames, listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
+import { componentNames } from './backup-plan.js';
 import type { BackupManifest } from './commit.js';
 import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
+import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
 import {
   allocateBackupId,
   backupIdPattern,

@@ -1,7 +1,9 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type CaughtError, describeCause } from './commit.js';
+import type { CaughtError } from './commit.js';
+import { describeCause } from './errors.js';
 import type { RestorePlan } from './restore-plan.js';
 import type { RowCountComparison } from './row-counts.js';
+import { restoreFailedKey, restoreReportKey } from './vault-layout.js';
 
 /** What a restore (or its dry run) reports: a person can act on it. */
 export interface RestoreReport {
@@ -51,7 +53,9 @@ export async function reportRestore(
   const reportKey =
     outcome === 'dry-run'
       ? null
-      : `restores/${args.plan.restoreId}/${outcome === 'failed' ? 'failed' : 'report'}.json`;
+      : outcome === 'failed'
+        ? restoreFailedKey(args.plan.restoreId)
+        : restoreReportKey(args.plan.restoreId);
   const report: RestoreReport = {
     restoreId: args.plan.restoreId,
     backupId: args.plan.backupId,
