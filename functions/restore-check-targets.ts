@@ -1,6 +1,6 @@
 import { parseEvent, vault } from './core/handler-kit.js';
-import { planBucketRestore } from './core/minio-restore.js';
 import { restoreMinioEventSchema } from './core/restore-events.js';
+import { planBucketRestore } from './core/restore-minio-plan.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 
 /** Checks each target bucket (a dry-run plan: refused when non-empty without overwrite). Writes nothing. */

@@ -1,13 +1,13 @@
 import { parseEvent, vault } from './core/handler-kit.js';
+import { restoreMinioEventSchema } from './core/restore-events.js';
 import {
   planBucketRestore,
   type RestoreBatchItem,
-  restoreBatchIndexKey,
   restoreBatchItemsOf,
   writeRestoreBatchIndex,
-} from './core/minio-restore.js';
-import { restoreMinioEventSchema } from './core/restore-events.js';
+} from './core/restore-minio-plan.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
+import { restoreBatchIndexKey } from './core/vault-layout.js';
 
 /** Creates the target buckets and writes the batch files of the objects to restore, plus their index. */
 export async function handler(event: unknown) {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { optionalEnv } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import { type BucketRestoreVerification, verifyBucketRestore } from './core/minio-restore.js';
 import { requireClusterUp, type TargetNodeCheck } from './core/restore-checks.js';
 import { restoreBucketSchema } from './core/restore-events.js';
+import { type BucketRestoreVerification, verifyBucketRestore } from './core/restore-minio-verify.js';
 import { compareRowCounts, type RowCountComparison, readRowCounts } from './core/row-counts.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 

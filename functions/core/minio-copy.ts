@@ -3,7 +3,6 @@ import { pipeline } from 'node:stream';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { VerificationFailedError } from './errors.js';
-import { readJsonLines, writeJsonLines } from './manifest-io.js';
 import { isNotFoundError, toStorageError } from './minio-errors.js';
 import {
   type BatchEntry,
@@ -15,8 +14,9 @@ import {
   type ManifestEntry,
   normalizeEtag,
 } from './minio-layout.js';
-import { DigestStream, mapConcurrent, type StreamDigest } from './streams.js';
-import { batchResultKeyOf, minioObjectKey } from './vault-layout.js';
+import { contentHeadersOf, type ProgressLogger, partSizeFor, runBatch } from './object-transfer.js';
+import { DigestStream, type StreamDigest } from './streams.js';
+import { minioObjectKey } from './vault-layout.js';
 
 /**
  * Copies the objects of one batch file from the source MinIO into the vault: one streamed GET → PUT
@@ -31,18 +31,8 @@ import { batchResultKeyOf, minioObjectKey } from './vault-layout.js';
  * Lambda for it or lower `concurrency` / `queueSize`).
  */
 
-/** Minimum S3 part size (the last part may be smaller). */
-const minPartSize = 5 * 1024 * 1024;
-/** S3's part-count limit. */
-const maxParts = 10_000;
-
 /** What copying needs from the source client. */
 export type SourceReader = Pick<S3Client, 'send'>;
-
-/** A sink for progress lines (Powertools' Logger fits). */
-export interface ProgressLogger {
-  info(message: string, details?: Record<string, unknown>): void;
-}
 
 /** Input of {@link copyBatch}. */
 export interface CopyBatchInput {
@@ -73,12 +63,6 @@ export interface CopyBatchResult {
   readonly copiedBytes: number;
   /** Planned objects deleted from the source before the batch ran (not failures). */
   readonly vanished: number;
-}
-
-/** Part size for an object: one PUT up to the threshold, else `partSize` (grown to fit 10,000 parts). */
-export function partSizeFor(size: number, multipartThresholdBytes: number, partSizeBytes: number): number {
-  if (size <= multipartThresholdBytes) return Math.max(minPartSize, size);
-  return Math.max(minPartSize, partSizeBytes, Math.ceil(size / maxParts));
 }
 
 /**
@@ -159,10 +143,7 @@ export async function copyObject(options: CopyObjectOptions, entry: BatchEntry):
       Body: digest,
       ContentLength: size,
       ...(response.ContentType ? { ContentType: response.ContentType } : {}),
-      ...(response.ContentEncoding ? { ContentEncoding: response.ContentEncoding } : {}),
-      ...(response.CacheControl ? { CacheControl: response.CacheControl } : {}),
-      ...(response.ContentDisposition ? { ContentDisposition: response.ContentDisposition } : {}),
-      ...(response.ContentLanguage ? { ContentLanguage: response.ContentLanguage } : {}),
+      ...contentHeadersOf(response),
       Metadata: response.Metadata ?? {},
     },
   });
@@ -212,27 +193,6 @@ export function summarizeResults(batchKey: string, lines: readonly BatchResultLi
   return { batchKey, copiedObjects, copiedBytes, vanished };
 }
 
-async function readCompletedResult(
-  vault: S3Client,
-  vaultBucket: string,
-  resultKey: string,
-  entries: readonly BatchEntry[],
-): Promise<BatchResultLine[] | undefined> {
-  const lines: BatchResultLine[] = [];
-  try {
-    for await (const line of readJsonLines(vault, vaultBucket, resultKey, {
-      parse: (value) => batchResultLineSchema.parse(value),
-    })) {
-      lines.push(line);
-    }
-  } catch (error) {
-    if (isNotFoundError(error)) return undefined;
-    throw error;
-  }
-  const complete = lines.length === entries.length && lines.every((line, i) => line.key === entries[i]?.key);
-  return complete ? lines : undefined;
-}
-
 /**
  * Copies every object of a batch file into the vault (`minio/<bucket>/<key>`) and writes
  * `…/batches/<n>.result.jsonl` (one line per planned object, in batch order: its manifest entry, or
@@ -242,44 +202,30 @@ async function readCompletedResult(
  * copies its objects again (new vault versions; the result references the last ones).
  */
 export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult> {
-  const { vault, vaultBucket, batchKey } = input;
   const options: CopyObjectOptions = {
     source: input.source,
-    vault,
+    vault: input.vault,
     sourceBucket: input.sourceBucket,
-    vaultBucket,
+    vaultBucket: input.vaultBucket,
     multipartThresholdBytes: input.multipartThresholdBytes ?? 16 * 1024 * 1024,
     partSizeBytes: input.partSizeBytes ?? 16 * 1024 * 1024,
     queueSize: input.queueSize ?? 4,
   };
-  const resultKey = batchResultKeyOf(batchKey);
-  const entries: BatchEntry[] = [];
-  for await (const entry of readJsonLines(vault, vaultBucket, batchKey, {
-    parse: (value) => batchEntrySchema.parse(value),
-  })) {
-    entries.push(entry);
-  }
-
-  const done = await readCompletedResult(vault, vaultBucket, resultKey, entries);
-  if (done) {
-    input.logger?.info('batch already copied', { batchKey });
-    return summarizeResults(batchKey, done);
-  }
-
-  const started = Date.now();
-  const lines = await mapConcurrent(entries, input.concurrency ?? 4, async (entry) => {
-    const line = await copyObject(options, entry);
-    if (!isVanished(line) && line.size > options.multipartThresholdBytes) {
-      input.logger?.info('copied large object', {
-        bucket: input.sourceBucket,
-        key: line.key,
-        bytes: line.size,
-      });
-    }
-    return line;
+  return runBatch({
+    vault: input.vault,
+    vaultBucket: input.vaultBucket,
+    batchKey: input.batchKey,
+    parseEntry: (value) => batchEntrySchema.parse(value),
+    parseLine: (value) => batchResultLineSchema.parse(value),
+    isComplete: (entries, lines) =>
+      lines.length === entries.length && lines.every((line, i) => line.key === entries[i]?.key),
+    transfer: (entry) => copyObject(options, entry),
+    bytesOf: (line) => (isVanished(line) ? undefined : line.size),
+    summarize: summarizeResults,
+    concurrency: input.concurrency ?? 4,
+    multipartThresholdBytes: options.multipartThresholdBytes,
+    verb: 'copied',
+    bucket: input.sourceBucket,
+    logger: input.logger,
   });
-  await writeJsonLines(vault, vaultBucket, resultKey, lines);
-  const result = summarizeResults(batchKey, lines);
-  input.logger?.info('batch copied', { ...result, seconds: (Date.now() - started) / 1000 });
-  return result;
 }

@@ -18,6 +18,11 @@ import { backupIdOfPrefix, backupIdPattern, manifestKey, vaultPrefixes } from '.
  * empty. Keys come from `vault-layout.ts`; streams of millions of lines are `manifest-io.ts`.
  */
 
+/** How messages name an object: `s3://<bucket>/<key>`. */
+export function s3Url(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`;
+}
+
 /** Reads a JSON object, or undefined when it does not exist. */
 export async function readJsonOrUndefined<T = unknown>(
   s3: S3Reader,
@@ -126,6 +131,6 @@ export async function clearVaultFolder(vault: S3Client, vaultBucket: string, pre
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (continuationToken);
   } catch (error) {
-    throw toStorageError(error, `clearing s3://${vaultBucket}/${prefix}`);
+    throw toStorageError(error, `clearing ${s3Url(vaultBucket, prefix)}`);
   }
 }

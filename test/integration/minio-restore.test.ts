@@ -30,22 +30,21 @@ import { copyBatch } from '../../functions/core/minio-copy.js';
 import { type ManifestEntry, manifestEntrySchema } from '../../functions/core/minio-layout.js';
 import { finalizeBucketManifest } from '../../functions/core/minio-manifest.js';
 import { planBucketBackup } from '../../functions/core/minio-plan.js';
+import { type RestoreBatchResult, restoreBatch } from '../../functions/core/restore-minio-copy.js';
 import {
   type BucketRestorePlan,
   planBucketRestore,
-  type RestoreBatchResult,
-  restoreBatch,
-  restoreBatchIndexKey,
   restoreBatchItemsOf,
-  restoreBucketPrefix,
-  verifyBucketRestore,
   writeRestoreBatchIndex,
-} from '../../functions/core/minio-restore.js';
+} from '../../functions/core/restore-minio-plan.js';
+import { verifyBucketRestore } from '../../functions/core/restore-minio-verify.js';
 import {
   batchKeyOf,
   batchResultKeyOf,
   bucketManifestKey,
   minioObjectKey,
+  restoreBatchIndexKey,
+  restoreBucketPrefix,
 } from '../../functions/core/vault-layout.js';
 import { readStackInfo } from '../../local/stack-info.js';
 
