@@ -7,8 +7,9 @@ import { batchResultKeyOf } from './vault-layout.js';
 
 /**
  * What copying objects in batches needs on both sides: a MinIO backup batch (source → vault,
- * `minio-copy.ts`) and a MinIO restore batch (vault → target, `restore-minio-copy.ts`) stream each
- * object with the same part sizes and headers, and run the same batch loop: read the batch file, skip
+ * `minio-copy.ts`) and a MinIO restore batch (vault → target, `restore-minio-copy.ts`) are cut by the
+ * same {@link Batcher}, stream each object with the same part sizes and headers, and run the same batch
+ * loop: read the batch file, skip
  * it when its complete result exists, transfer its objects a few at a time, write the result file.
  */
 
@@ -46,6 +47,48 @@ export function contentHeadersOf(
     ...(response.ContentDisposition ? { ContentDisposition: response.ContentDisposition } : {}),
     ...(response.ContentLanguage ? { ContentLanguage: response.ContentLanguage } : {}),
   };
+}
+
+/**
+ * Cuts a stream of objects into batches of at most `maxObjects` objects and `maxBytes` bytes (an
+ * object larger than `maxBytes` forms a batch alone). Order is kept.
+ */
+export class Batcher<T extends { readonly size: number }> {
+  private current: T[] = [];
+  private currentBytes = 0;
+
+  constructor(
+    private readonly maxObjects: number,
+    private readonly maxBytes: number,
+  ) {
+    if (!Number.isInteger(maxObjects) || maxObjects < 1) {
+      throw new RangeError(`batchMaxObjects must be a positive integer, got ${maxObjects}`);
+    }
+    if (!(maxBytes > 0)) throw new RangeError(`batchMaxBytes must be positive, got ${maxBytes}`);
+  }
+
+  /** Adds an item; returns the batch it closed, if adding it closed one. */
+  add(item: T): T[] | undefined {
+    let closed: T[] | undefined;
+    if (
+      this.current.length > 0 &&
+      (this.current.length >= this.maxObjects || this.currentBytes + item.size > this.maxBytes)
+    ) {
+      closed = this.flush();
+    }
+    this.current.push(item);
+    this.currentBytes += item.size;
+    return closed;
+  }
+
+  /** Closes and returns the open batch (undefined when empty). */
+  flush(): T[] | undefined {
+    if (this.current.length === 0) return undefined;
+    const closed = this.current;
+    this.current = [];
+    this.currentBytes = 0;
+    return closed;
+  }
 }
 
 /** One batch to run with {@link runBatch}: its files, how to move one entry, how to report. */

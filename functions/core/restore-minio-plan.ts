@@ -19,7 +19,7 @@ import {
   toStorageError,
 } from './minio-errors.js';
 import { compareKeys, type ManifestEntry, manifestEntrySchema } from './minio-layout.js';
-import { Batcher } from './minio-plan.js';
+import { Batcher } from './object-transfer.js';
 import { clearVaultFolder, s3Url } from './vault-io.js';
 import {
   parseManifestKey,
