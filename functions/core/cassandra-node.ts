@@ -1,6 +1,6 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mapLimit } from './concurrency.js';
 import { VerificationFailedError } from './errors.js';
+import { mapConcurrent } from './streams.js';
 import { hashVaultObject, readVaultText } from './vault-io.js';
 import { nodeFilesKey, nodeManifestKey, sstableKey, sstablePrefix } from './vault-layout.js';
 
@@ -113,7 +113,7 @@ export async function finalizeNode(
   );
   const prefix = sstablePrefix(clusterName, snapshot.hostId);
   let verifiedBytes = 0;
-  const files = await mapLimit(inventory, deps.concurrency ?? 16, async (file): Promise<NodeFile> => {
+  const files = await mapConcurrent(inventory, deps.concurrency ?? 16, async (file): Promise<NodeFile> => {
     const key = sstableKey(clusterName, snapshot.hostId, file.relpath);
     let head: { ContentLength?: number; VersionId?: string };
     try {

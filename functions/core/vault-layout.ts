@@ -135,9 +135,10 @@ export const carriedKeyOf = (backupId: string, bucket: string): string =>
 /** The plan record (counts and number of batches). */
 export const planKeyOf = (backupId: string, bucket: string): string =>
   `${bucketWorkPrefix(backupId, bucket)}plan.json`;
+/** The vault folder of one source bucket's objects. */
+export const minioBucketPrefix = (bucket: string): string => `${vaultPrefixes.minio}${bucket}/`;
 /** Vault key of a MinIO object (its versions are the history); the source key is kept verbatim. */
-export const minioObjectKey = (bucket: string, key: string): string =>
-  `${vaultPrefixes.minio}${bucket}/${key}`;
+export const minioObjectKey = (bucket: string, key: string): string => `${minioBucketPrefix(bucket)}${key}`;
 
 function batchFileName(n: number): string {
   return `${String(n).padStart(5, '0')}.jsonl`;
