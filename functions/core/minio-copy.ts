@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { VerificationFailedError } from './errors.js';
 import { isNotFoundError, toStorageError } from './minio-errors.js';
 import {
@@ -14,7 +13,13 @@ import {
   type ManifestEntry,
   normalizeEtag,
 } from './minio-layout.js';
-import { contentHeadersOf, type ProgressLogger, partSizeFor, runBatch } from './object-transfer.js';
+import {
+  runBatch,
+  type TransferOptions,
+  type TransferSettings,
+  transferSettingsOf,
+  uploadOf,
+} from './object-transfer.js';
 import { DigestStream, type StreamDigest } from './streams.js';
 import { minioObjectKey } from './vault-layout.js';
 
@@ -35,7 +40,7 @@ import { minioObjectKey } from './vault-layout.js';
 export type SourceReader = Pick<S3Client, 'send'>;
 
 /** Input of {@link copyBatch}. */
-export interface CopyBatchInput {
+export interface CopyBatchInput extends TransferOptions {
   /** Client of the source MinIO. */
   readonly source: SourceReader;
   /** Client of the vault. */
@@ -44,16 +49,6 @@ export interface CopyBatchInput {
   readonly vaultBucket: string;
   /** Vault key of the batch file (`backups/<id>/minio/<bucket>/batches/<n>.jsonl`). */
   readonly batchKey: string;
-  /** Objects larger than this are copied with a multipart upload. @default 16 MiB */
-  readonly multipartThresholdBytes?: number;
-  /** Part size of multipart uploads (raised if an object would need more than 10,000 parts). @default 16 MiB */
-  readonly partSizeBytes?: number;
-  /** Objects copied at the same time. @default 4 */
-  readonly concurrency?: number;
-  /** Parts of one multipart upload in flight at the same time. @default 4 */
-  readonly queueSize?: number;
-  /** Progress of large objects and the batch summary. */
-  readonly logger?: ProgressLogger;
 }
 
 /** Outcome of {@link copyBatch}. */
@@ -102,14 +97,11 @@ function isNoSuchKey(error: unknown): boolean {
   return name === 'NoSuchKey' || Code === 'NoSuchKey' || (isNotFoundError(error) && name !== 'NoSuchBucket');
 }
 
-interface CopyObjectOptions {
+interface CopyObjectOptions extends TransferSettings {
   readonly source: SourceReader;
   readonly vault: S3Client;
   readonly sourceBucket: string;
   readonly vaultBucket: string;
-  readonly multipartThresholdBytes: number;
-  readonly partSizeBytes: number;
-  readonly queueSize: number;
 }
 
 /** Copies one object; returns its manifest entry, or a vanished line when it no longer exists. */
@@ -133,20 +125,19 @@ export async function copyObject(options: CopyObjectOptions, entry: BatchEntry):
   });
   // pipeline() tears both streams down on error either side; the outcome is read from the upload.
   pipeline(body, digest, () => {});
-  const upload = new Upload({
-    client: vault,
-    partSize: partSizeFor(size, options.multipartThresholdBytes, options.partSizeBytes),
-    queueSize: options.queueSize,
-    params: {
-      Bucket: vaultBucket,
-      Key: minioObjectKey(sourceBucket, entry.key),
-      Body: digest,
-      ContentLength: size,
-      ...(response.ContentType ? { ContentType: response.ContentType } : {}),
-      ...contentHeadersOf(response),
-      Metadata: response.Metadata ?? {},
+  const upload = uploadOf(
+    {
+      client: vault,
+      bucket: vaultBucket,
+      key: minioObjectKey(sourceBucket, entry.key),
+      body: digest,
+      size,
+      contentType: response.ContentType,
+      metadata: response.Metadata ?? {},
+      from: response,
     },
-  });
+    options,
+  );
   let versionId: string | undefined;
   try {
     versionId = (await upload.done()).VersionId;
@@ -207,9 +198,7 @@ export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult>
     vault: input.vault,
     sourceBucket: input.sourceBucket,
     vaultBucket: input.vaultBucket,
-    multipartThresholdBytes: input.multipartThresholdBytes ?? 16 * 1024 * 1024,
-    partSizeBytes: input.partSizeBytes ?? 16 * 1024 * 1024,
-    queueSize: input.queueSize ?? 4,
+    ...transferSettingsOf(input),
   };
   return runBatch({
     vault: input.vault,
@@ -222,7 +211,7 @@ export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult>
     transfer: (entry) => copyObject(options, entry),
     bytesOf: (line) => (isVanished(line) ? undefined : line.size),
     summarize: summarizeResults,
-    concurrency: input.concurrency ?? 4,
+    concurrency: options.concurrency,
     multipartThresholdBytes: options.multipartThresholdBytes,
     verb: 'copied',
     bucket: input.sourceBucket,

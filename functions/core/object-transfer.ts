@@ -1,4 +1,6 @@
+import type { Readable } from 'node:stream';
 import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { type LineParser, readJsonLines, writeJsonLines } from './manifest-io.js';
 import { isNotFoundError } from './minio-errors.js';
 import { mapConcurrent } from './streams.js';
@@ -23,14 +25,81 @@ export interface ProgressLogger {
   info(message: string, details?: Record<string, unknown>): void;
 }
 
+/** How a batch streams its objects, on either side. */
+export interface TransferOptions {
+  /** Objects larger than this are written with a multipart upload. @default 16 MiB */
+  readonly multipartThresholdBytes?: number;
+  /** Part size of multipart uploads (raised if an object would need more than 10,000 parts). @default 16 MiB */
+  readonly partSizeBytes?: number;
+  /** Objects transferred at the same time. @default 4 */
+  readonly concurrency?: number;
+  /** Parts of one multipart upload in flight at the same time. @default 4 */
+  readonly queueSize?: number;
+  /** Progress of large objects and the batch summary. */
+  readonly logger?: ProgressLogger;
+}
+
+/** {@link TransferOptions} with their defaults applied. */
+export interface TransferSettings {
+  readonly multipartThresholdBytes: number;
+  readonly partSizeBytes: number;
+  readonly concurrency: number;
+  readonly queueSize: number;
+}
+
+/** Applies the defaults of {@link TransferOptions}. */
+export function transferSettingsOf(options: TransferOptions): TransferSettings {
+  return {
+    multipartThresholdBytes: options.multipartThresholdBytes ?? 16 * 1024 * 1024,
+    partSizeBytes: options.partSizeBytes ?? 16 * 1024 * 1024,
+    concurrency: options.concurrency ?? 4,
+    queueSize: options.queueSize ?? 4,
+  };
+}
+
 /** Part size for an object: one PUT up to the threshold, else `partSize` (grown to fit 10,000 parts). */
 export function partSizeFor(size: number, multipartThresholdBytes: number, partSizeBytes: number): number {
   if (size <= multipartThresholdBytes) return Math.max(minPartSize, size);
   return Math.max(minPartSize, partSizeBytes, Math.ceil(size / maxParts));
 }
 
+/** What {@link uploadOf} writes. */
+export interface UploadTarget {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+  /** The bytes, streamed (e.g. through a `DigestStream` that checks them). */
+  readonly body: Readable;
+  readonly size: number;
+  readonly contentType: string | undefined;
+  readonly metadata: Record<string, string>;
+  /** The GET the bytes come from: its encoding, cache control, disposition and language are kept. */
+  readonly from: GetObjectCommandOutput;
+}
+
+/**
+ * A streamed upload (one PUT up to the multipart threshold, else parts of {@link partSizeFor}) that
+ * keeps the object's content headers. Call `done()` on it.
+ */
+export function uploadOf(target: UploadTarget, settings: TransferSettings): Upload {
+  return new Upload({
+    client: target.client,
+    partSize: partSizeFor(target.size, settings.multipartThresholdBytes, settings.partSizeBytes),
+    queueSize: settings.queueSize,
+    params: {
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: target.body,
+      ContentLength: target.size,
+      ...(target.contentType ? { ContentType: target.contentType } : {}),
+      ...contentHeadersOf(target.from),
+      Metadata: target.metadata,
+    },
+  });
+}
+
 /** The content headers a GET returned that a copy keeps on its PUT (type and metadata are the caller's). */
-export function contentHeadersOf(
+function contentHeadersOf(
   response: Pick<
     GetObjectCommandOutput,
     'ContentEncoding' | 'CacheControl' | 'ContentDisposition' | 'ContentLanguage'

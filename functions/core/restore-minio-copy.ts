@@ -1,12 +1,17 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { z } from 'zod';
 import { InvalidInputError, VerificationFailedError } from './errors.js';
 import { httpStatusOf, isNotFoundError, isTransientError, toStorageError } from './minio-errors.js';
 import { type ManifestEntry, manifestEntrySchema, normalizeEtag } from './minio-layout.js';
-import { contentHeadersOf, type ProgressLogger, partSizeFor, runBatch } from './object-transfer.js';
+import {
+  runBatch,
+  type TransferOptions,
+  type TransferSettings,
+  transferSettingsOf,
+  uploadOf,
+} from './object-transfer.js';
 import type { TargetClient } from './restore-minio-plan.js';
 import { DigestStream, type StreamDigest } from './streams.js';
 import { s3Url } from './vault-io.js';
@@ -18,8 +23,6 @@ import { minioObjectKey } from './vault-layout.js';
  * entries plus the objects in flight (each ≤ max(threshold, (queueSize + 1) × part size), as in
  * `minio-copy.ts`).
  */
-
-const MiB = 1024 * 1024;
 
 /** One line of a restore batch result file: an object written to the target. */
 export const restoredObjectSchema = z.object({
@@ -37,7 +40,7 @@ export const restoredObjectSchema = z.object({
 export type RestoredObject = z.infer<typeof restoredObjectSchema>;
 
 /** Input of {@link restoreBatch}. */
-export interface RestoreBatchInput {
+export interface RestoreBatchInput extends TransferOptions {
   /** Client of the vault. */
   readonly vault: S3Client;
   readonly vaultBucket: string;
@@ -48,16 +51,6 @@ export interface RestoreBatchInput {
   readonly targetBucket: string;
   /** Vault key of the batch file (`restores/<restoreId>/minio/<bucket>/batches/<n>.jsonl`). */
   readonly batchKey: string;
-  /** Objects larger than this are written with a multipart upload. @default 16 MiB */
-  readonly multipartThresholdBytes?: number;
-  /** Part size of multipart uploads (raised if an object would need more than 10,000 parts). @default 16 MiB */
-  readonly partSizeBytes?: number;
-  /** Objects restored at the same time. @default 4 */
-  readonly concurrency?: number;
-  /** Parts of one multipart upload in flight at the same time. @default 4 */
-  readonly queueSize?: number;
-  /** Progress of large objects and the batch summary. */
-  readonly logger?: ProgressLogger;
 }
 
 /** Outcome of {@link restoreBatch}. */
@@ -89,15 +82,12 @@ export function checkRestoredBytes(
   return undefined;
 }
 
-interface RestoreObjectOptions {
+interface RestoreObjectOptions extends TransferSettings {
   readonly vault: S3Client;
   readonly vaultBucket: string;
   readonly target: TargetClient;
   readonly sourceBucket: string;
   readonly targetBucket: string;
-  readonly multipartThresholdBytes: number;
-  readonly partSizeBytes: number;
-  readonly queueSize: number;
 }
 
 /** True for answers meaning "this version is not in the vault" (gone, a delete marker, or not an id). */
@@ -140,21 +130,20 @@ async function restoreObject(options: RestoreObjectOptions, entry: ManifestEntry
   // Errors either side tear both streams down; the outcome is read from the upload.
   pipeline(body, digest).catch(() => {});
   const contentType = entry.contentType ?? response.ContentType;
-  const upload = new Upload({
-    client: target,
-    partSize: partSizeFor(entry.size, options.multipartThresholdBytes, options.partSizeBytes),
-    queueSize: options.queueSize,
-    params: {
-      Bucket: targetBucket,
-      Key: entry.key,
-      Body: digest,
-      ContentLength: entry.size,
-      ...(contentType ? { ContentType: contentType } : {}),
-      // The backup kept these headers on the vault version; the manifest records only type and metadata.
-      ...contentHeadersOf(response),
-      Metadata: entry.metadata,
+  const upload = uploadOf(
+    {
+      client: target,
+      bucket: targetBucket,
+      key: entry.key,
+      body: digest,
+      size: entry.size,
+      contentType,
+      metadata: entry.metadata,
+      // The backup kept the other content headers on the vault version; the manifest records only these.
+      from: response,
     },
-  });
+    options,
+  );
   let written: { ETag?: string; VersionId?: string };
   try {
     written = await upload.done();
@@ -216,9 +205,7 @@ export async function restoreBatch(input: RestoreBatchInput): Promise<RestoreBat
     target: input.target,
     sourceBucket: input.sourceBucket,
     targetBucket: input.targetBucket,
-    multipartThresholdBytes: input.multipartThresholdBytes ?? 16 * MiB,
-    partSizeBytes: input.partSizeBytes ?? 16 * MiB,
-    queueSize: input.queueSize ?? 4,
+    ...transferSettingsOf(input),
   };
   return runBatch({
     vault,
@@ -235,7 +222,7 @@ export async function restoreBatch(input: RestoreBatchInput): Promise<RestoreBat
     transfer: (entry) => restoreObject(options, entry),
     bytesOf: (line) => line.size,
     summarize: summarizeRestored,
-    concurrency: input.concurrency ?? 4,
+    concurrency: options.concurrency,
     multipartThresholdBytes: options.multipartThresholdBytes,
     verb: 'restored',
     bucket: input.targetBucket,

@@ -251,6 +251,23 @@ export async function planBucketRestore(input: PlanBucketRestoreInput): Promise<
   };
 }
 
+/** Input of {@link planBucketRestores}: every bucket of one restore, with what they share. */
+export interface PlanBucketRestoresInput
+  extends Omit<PlanBucketRestoreInput, 'manifestKey' | 'targetBucket'> {
+  /** The bucket manifests to restore and where each goes. */
+  readonly buckets: readonly { readonly manifestKey: string; readonly targetBucket: string }[];
+}
+
+/** Plans every bucket of a restore with {@link planBucketRestore}, one after the other, in order. */
+export async function planBucketRestores(input: PlanBucketRestoresInput): Promise<BucketRestorePlan[]> {
+  const { buckets, ...shared } = input;
+  const plans: BucketRestorePlan[] = [];
+  for (const { manifestKey, targetBucket } of buckets) {
+    plans.push(await planBucketRestore({ ...shared, manifestKey, targetBucket }));
+  }
+  return plans;
+}
+
 /** The index items of one bucket's plan (pass them, for every bucket, to {@link writeRestoreBatchIndex}). */
 export function restoreBatchItemsOf(plan: BucketRestorePlan): RestoreBatchItem[] {
   return plan.batchKeys.map((batchKey) => ({
