@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import { type RestoreBatchResult, restoreBatch } from './core/minio-restore.js';
+import { type RestoreBatchResult, restoreBatch } from './core/restore-minio-copy.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 import { logEvent } from './core/telemetry.js';
 

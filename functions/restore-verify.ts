@@ -10,8 +10,8 @@ import {
 } from './core/contract/restore.js';
 import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import { type BucketRestoreVerification, verifyBucketRestore } from './core/minio-restore.js';
 import { requireClusterUp } from './core/restore-checks.js';
+import { type BucketRestoreVerification, verifyBucketRestore } from './core/restore-minio-verify.js';
 import { compareRowCounts, readRowCounts } from './core/row-counts.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 

@@ -1,22 +1,11 @@
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { WireBackupConfig } from '../../lib/config.js';
 import type { BackupPlan } from './contract/backup.js';
 import { type ComponentName, componentNames } from './contract/common.js';
 import { InvalidInputError, WireBackupError } from './errors.js';
-import {
-  allocateBackupId,
-  backupIdPattern,
-  manifestKey,
-  startedKey,
-  wireServerArchiveKey,
-} from './vault-layout.js';
+import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
+import { allocateBackupId, manifestKey, startedKey, wireServerArchiveKey } from './vault-layout.js';
 
 /**
  * Execution input of the backup state machine. The schedule sends `{}`; an operator may narrow the
@@ -60,48 +49,6 @@ export function parseBackupInput(raw: unknown): BackupInput {
     );
   }
   return result.data;
-}
-
-/** Lists complete backups (those with a manifest), newest first. */
-export async function listCompleteBackups(s3: S3Client, bucket: string): Promise<string[]> {
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: 'backups/',
-        Delimiter: '/',
-        ContinuationToken: token,
-      }),
-    );
-    for (const p of page.CommonPrefixes ?? []) {
-      const id = p.Prefix?.slice('backups/'.length, -1);
-      if (id && backupIdPattern.test(id)) ids.push(id);
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  ids.sort().reverse();
-  const complete: string[] = [];
-  for (const id of ids) {
-    if (await readJsonOrUndefined(s3, bucket, manifestKey(id))) complete.push(id);
-  }
-  return complete;
-}
-
-/** Reads a JSON object, or undefined when it does not exist. */
-export async function readJsonOrUndefined<T = unknown>(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-): Promise<T | undefined> {
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse(await (out.Body as { transformToString(): Promise<string> }).transformToString()) as T;
-  } catch (error) {
-    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
-    throw error;
-  }
 }
 
 /** Collaborators of {@link prepareBackup}. */

@@ -2,12 +2,12 @@ import { dirname } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { WireBackupConfig } from '../../lib/config.js';
-import { listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
 import type { BackupManifest } from './contract/backup.js';
 import { componentNames } from './contract/common.js';
 import type { RestoreNodeAssignment, RestorePlan } from './contract/restore.js';
 import { ruleRegExp, ruleString, rules } from './contract/rules.js';
 import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
+import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
 import { allocateBackupId, failedKey, manifestKey, restoreRowCountsKey, startedKey } from './vault-layout.js';
 
 const instanceId = ruleString(rules.instanceId);

@@ -25,9 +25,10 @@ import {
 import type { Client } from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCassandraClient } from '../../local/seed/connections.js';
+import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { runHostScript, runWithHostProfile } from '../support/host-script.js';
-import { readVaultText, vaultClient } from '../support/vault.js';
+import { readVaultText } from '../support/vault.js';
 
 /**
  * The restore host scripts against the real local stack: a keyspace of our own is snapshotted and put
@@ -309,7 +310,7 @@ beforeAll(async () => {
   nodeAddress = node.address;
   deployHostId = stack.deployHost.instanceId;
   bucket = stack.vault.bucket;
-  vault = vaultClient(stack);
+  vault = createStackS3Client(stack.vault);
   cassandra = createCassandraClient(stack, { consistency: 'one' });
   await cassandra.connect();
   workDir = await mkdtemp(join(tmpdir(), 'restore-scripts-'));
