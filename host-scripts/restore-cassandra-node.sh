@@ -23,7 +23,7 @@
 #      range, in any topology);
 #   5. remove the staging run directory (also on failure).
 #
-# Parameters (environment): SSM_vaultBucket, SSM_clusterName, SSM_sourceHostId, SSM_filesKey,
+# Parameters (environment): SSM_vaultBucket, SSM_sourceHostId, SSM_sstablePrefix, SSM_filesKey,
 #   SSM_keyspaces (comma list, may be empty), SSM_mode (import|load), SSM_loadTargets (comma list of
 #   addresses, required for load), SSM_stagingDir, SSM_dryRun (true|false).
 # Output: log lines on stderr, one per table; one stdout line `WIRE_BACKUP_RESULT {"tables","files","bytes",
@@ -67,7 +67,7 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1; whil
 
 # --- inputs ------------------------------------------------------------------------------------
 VAULT_BUCKET=${SSM_vaultBucket-}
-CLUSTER_NAME=${SSM_clusterName-}
+SSTABLE_PREFIX=${SSM_sstablePrefix-}
 SOURCE_HOST_ID=${SSM_sourceHostId-}
 FILES_KEY=${SSM_filesKey-}
 KEYSPACES_PARAM=${SSM_keyspaces-}
@@ -76,7 +76,7 @@ LOAD_TARGETS=${SSM_loadTargets-}
 STAGING_DIR=${SSM_stagingDir-}
 DRY_RUN=${SSM_dryRun-}
 check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
-check_rule clusterName "$CLUSTER_NAME" CLUSTER_NAME
+check_rule sstablePrefix "$SSTABLE_PREFIX" VAULT_PREFIX
 check_rule sourceHostId "$SOURCE_HOST_ID" HOST_ID
 check_rule filesKey "$FILES_KEY" VAULT_KEY
 check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
@@ -106,7 +106,7 @@ for tool in "${TOOLS[@]}"; do
   fi
 done
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-restore-node.XXXXXX")
-PREFIX="cassandra/$CLUSTER_NAME/$SOURCE_HOST_ID"
+PREFIX=${SSTABLE_PREFIX%/}
 STARTED=$SECONDS
 log "restore of node $SOURCE_HOST_ID ($PREFIX) by $MODE${LOAD_TARGETS:+ to $LOAD_TARGETS}, keyspaces ${KEYSPACES_PARAM:-(all in files.tsv)}, dryRun $DRY_RUN"
 

@@ -87,6 +87,18 @@ export const hostDocuments = {
         rule: rules.optionalHostId,
         default: '',
       },
+      sstablePrefix: {
+        description:
+          'Vault folder of the cluster’s SSTables; the host writes below <sstablePrefix><its host id>/',
+        rule: rules.vaultPrefix,
+      },
+      inventoryKey: { description: 'Vault key of this node’s snapshot inventory', rule: rules.vaultKey },
+      nodeInfoKey: {
+        description: 'Vault key of this node’s facts (host id, tokens, version)',
+        rule: rules.vaultKey,
+      },
+      schemaKey: { description: 'Vault key of the schema (with captureSchema)', rule: rules.vaultKey },
+      rowCountsKey: { description: 'Vault key of the row counts (with countRows)', rule: rules.vaultKey },
       captureSchema: {
         description: 'Record DESCRIBE SCHEMA',
         rule: rules.boolean,
@@ -188,8 +200,11 @@ export const hostDocuments = {
     timeoutSeconds: 12 * 3600,
     parameters: {
       vaultBucket: { description: 'Vault bucket the host downloads from', rule: rules.bucketName },
-      clusterName: { description: 'Cluster name in vault paths', rule: rules.clusterName },
       sourceHostId: { description: 'Host id of the backed-up node', rule: rules.hostId },
+      sstablePrefix: {
+        description: 'Vault folder of the backed-up node’s SSTables',
+        rule: rules.vaultPrefix,
+      },
       filesKey: {
         description: 'Vault key of the backed-up node’s files.tsv',
         rule: rules.vaultKey,

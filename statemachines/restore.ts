@@ -220,8 +220,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     $node('node', 'instanceId'),
     {
       vaultBucket: hostParam.text($node('vaultBucket')),
-      clusterName: hostParam.text($node('clusterName')),
       sourceHostId: hostParam.text($node('node', 'sourceHostId')),
+      sstablePrefix: hostParam.text($node('node', 'sstablePrefix')),
       filesKey: hostParam.text($node('node', 'filesKey')),
       keyspaces: hostParam.text($node('keyspaces')),
       mode: hostParam.text($node('mode')),

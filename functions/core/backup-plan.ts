@@ -5,7 +5,17 @@ import type { BackupPlan } from './contract/backup.js';
 import { type ComponentName, componentNames } from './contract/common.js';
 import { InvalidInputError, WireBackupError } from './errors.js';
 import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
-import { allocateBackupId, manifestKey, startedKey, wireServerArchiveKey } from './vault-layout.js';
+import {
+  allocateBackupId,
+  clusterSstablePrefix,
+  manifestKey,
+  nodeInfoKey,
+  nodeInventoryKey,
+  rowCountsKey,
+  schemaKey,
+  startedKey,
+  wireServerArchiveKey,
+} from './vault-layout.js';
 
 /**
  * Execution input of the backup state machine. The schedule sends `{}`; an operator may narrow the
@@ -105,12 +115,17 @@ export async function prepareBackup(
       dataDir: config.cassandra.dataDir,
       keyspaces: config.cassandra.keyspaces.join(','),
       allowPartial: config.cassandra.allowPartial,
+      sstableClusterPrefix: clusterSstablePrefix(config.clusterName),
+      schemaKey: schemaKey(backupId),
+      rowCountsKey: rowCountsKey(backupId),
       nodes: config.cassandra.nodes.map((n, i) => ({
         instanceId: n.instanceId,
         name: n.name,
         dataDir: n.dataDir ?? config.cassandra.dataDir,
         previousFilesKey: previousNodes.get(n.instanceId)?.filesKey ?? '',
         previousHostId: previousNodes.get(n.instanceId)?.hostId ?? '',
+        inventoryKey: nodeInventoryKey(backupId, n.instanceId),
+        nodeInfoKey: nodeInfoKey(backupId, n.instanceId),
         captureSchema: i === 0,
         countRows: config.cassandra.countRows,
       })),

@@ -8,7 +8,14 @@ import type { RestoreNodeAssignment, RestorePlan } from './contract/restore.js';
 import { ruleRegExp, ruleString, rules } from './contract/rules.js';
 import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
 import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
-import { allocateBackupId, failedKey, manifestKey, restoreRowCountsKey, startedKey } from './vault-layout.js';
+import {
+  allocateBackupId,
+  failedKey,
+  manifestKey,
+  restoreRowCountsKey,
+  sstablePrefix,
+  startedKey,
+} from './vault-layout.js';
 
 const instanceId = ruleString(rules.instanceId);
 const absolutePath = ruleString(rules.absolutePath);
@@ -200,6 +207,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
         sourceName: source.name,
         sourceHostId: source.hostId,
         filesKey: source.filesKey,
+        sstablePrefix: sstablePrefix(manifest.clusterName, source.hostId),
         files: source.files,
         bytes: source.bytes,
         stagingDir: `${dirname(dataDirOf(runner))}/wire-backup-restore`,

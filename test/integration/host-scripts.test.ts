@@ -15,6 +15,13 @@ import {
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNodetoolInfo, parseNodetoolStatus } from '../../functions/core/nodetool.js';
+import {
+  clusterSstablePrefix,
+  nodeInfoKey,
+  nodeInventoryKey,
+  rowCountsKey,
+  schemaKey,
+} from '../../functions/core/vault-layout.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo } from '../../local/stack-info.js';
 import { runHostScript, runWithHostProfile } from '../support/host-script.js';
@@ -110,15 +117,22 @@ function parseInventory(text: string): InventoryEntry[] {
     });
 }
 
+/** The snapshot document's parameters, every vault key from the layout module as the plan gives them. */
 function snapshotParams(backupId: string, overrides: Record<string, string> = {}): Record<string, string> {
+  const clusterName = overrides.clusterName ?? clusterPrefix;
   return {
     backupId,
     keyspaces: keyspace,
     dataDir: cassandraNode?.dataDir ?? '',
     vaultBucket: bucket,
-    clusterName: clusterPrefix,
+    clusterName,
     instanceId: nodeId,
     previousFilesKey: '',
+    sstablePrefix: clusterSstablePrefix(clusterName),
+    inventoryKey: nodeInventoryKey(backupId, nodeId),
+    nodeInfoKey: nodeInfoKey(backupId, nodeId),
+    schemaKey: schemaKey(backupId),
+    rowCountsKey: rowCountsKey(backupId),
     captureSchema: 'false',
     ...overrides,
   };

@@ -24,6 +24,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Client } from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sstablePrefix } from '../../functions/core/vault-layout.js';
 import { createCassandraClient } from '../../local/seed/connections.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
@@ -234,8 +235,8 @@ function schemaParams(overrides: Record<string, string> = {}): Record<string, st
 function nodeParams(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     vaultBucket: bucket,
-    clusterName,
     sourceHostId: hostId,
+    sstablePrefix: sstablePrefix(clusterName, hostId),
     filesKey,
     keyspaces: keyspace,
     mode: 'import',

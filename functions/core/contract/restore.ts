@@ -15,6 +15,8 @@ export const restoreNodeAssignmentSchema = z.object({
   sourceName: z.string(),
   sourceHostId: z.string(),
   filesKey: z.string(),
+  /** Vault folder of the source node's SSTables (`vault-layout.ts` `sstablePrefix`). */
+  sstablePrefix: z.string(),
   files: z.number(),
   bytes: z.number(),
   stagingDir: z.string(),

@@ -135,6 +135,15 @@ export const rules = {
     example: 'backups/20261126T061500Z/wire-server.tar.gz',
     noDotDotSegment: true,
   },
+  /** A vault folder a host writes below (keys it is given end in `/`). */
+  vaultPrefix: {
+    name: 'vaultPrefix',
+    pattern: `^(${keySegment}/)+$`,
+    description:
+      "a vault folder (segments of letters, digits, ! _ . * ' ( ) = - each followed by /) without a .. segment",
+    example: 'cassandra/wire-cluster/',
+    noDotDotSegment: true,
+  },
   optionalVaultKey: {
     name: 'optionalVaultKey',
     pattern: `^(${vaultKey})?$`,

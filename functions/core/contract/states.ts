@@ -76,6 +76,9 @@ export interface SnapshotItem {
   readonly keyspaces: string;
   readonly vaultBucket: string;
   readonly clusterName: string;
+  readonly sstableClusterPrefix: string;
+  readonly schemaKey: string;
+  readonly rowCountsKey: string;
 }
 
 /** One iteration of the snapshot Map, after its steps. */
