@@ -47,7 +47,7 @@ export const patterns = {
   versionId: '^[A-Za-z0-9._+/=-]{1,1024}$',
   sha256: '^[0-9a-f]{64}$',
   addressList: '^[0-9a-fA-F.:,]*$',
-  restoreMode: '^(import|load)$',
+  restoreMode: '^(import|refresh|load)$',
   consistency: '^(ONE|QUORUM|LOCAL_QUORUM|ALL)$',
 } as const;
 
@@ -221,7 +221,7 @@ export const hostDocuments = {
       },
       mode: {
         description:
-          'import (nodetool import on this node: same topology) or load (sstableloader: any topology)',
+          'import (same topology: nodetool import, or refresh on Cassandra < 4.0), refresh (forced), or load (sstableloader: any topology)',
         allowedPattern: patterns.restoreMode,
         default: 'import',
       },
@@ -234,6 +234,12 @@ export const hostDocuments = {
         description: 'Folder for the downloaded files (a run folder inside is removed at the end)',
         allowedPattern: patterns.absolutePath,
         default: '/var/tmp/wire-backup-restore',
+      },
+      dataDir: {
+        description:
+          'Cassandra data directory of this node (mode refresh places the files in its table folders)',
+        allowedPattern: patterns.absolutePath,
+        default: '/mnt/cassandra/data',
       },
       dryRun: {
         description: 'Download and verify every file only; load nothing',
