@@ -216,7 +216,7 @@ export const hostDocuments = {
       },
       mode: {
         description:
-          'import (nodetool import on this node: same topology) or load (sstableloader: any topology)',
+          'import (same topology: nodetool import, or refresh on Cassandra < 4.0), refresh (forced), or load (sstableloader: any topology)',
         rule: rules.restoreMode,
         default: 'import',
       },
@@ -229,6 +229,12 @@ export const hostDocuments = {
         description: 'Folder for the downloaded files (a run folder inside is removed at the end)',
         rule: rules.absolutePath,
         default: '/var/tmp/wire-backup-restore',
+      },
+      dataDir: {
+        description:
+          'Cassandra data directory of this node (mode refresh places the files in its table folders)',
+        rule: rules.absolutePath,
+        default: '/mnt/cassandra/data',
       },
       dryRun: {
         description: 'Download and verify every file only; load nothing',

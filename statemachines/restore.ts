@@ -227,6 +227,7 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
       mode: hostParam.text($node('mode')),
       loadTargets: hostParam.text($node('loadTargets')),
       stagingDir: hostParam.text($node('node', 'stagingDir')),
+      dataDir: hostParam.text($node('node', 'dataDir')),
       dryRun: hostParam.literal('false'),
     },
     $node('loaded'),

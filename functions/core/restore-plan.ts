@@ -66,7 +66,11 @@ export const restoreInputSchema = z
         cassandra: z
           .object({
             nodes: z.array(targetNode).min(1).optional(),
-            mode: z.enum(['auto', 'import', 'load']).default('auto'),
+            /**
+             * `auto`: `import` on the same hosts, else `load`. `refresh` forces the Cassandra 3.11 path
+             * (files into the live table folder, `nodetool refresh`) on the same hosts, on any version.
+             */
+            mode: z.enum(['auto', 'import', 'refresh', 'load']).default('auto'),
             keyspaces: z.array(keyspaceName).min(1).optional(),
           })
           .strict()
@@ -183,9 +187,9 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
       m.nodes.every((s) => targets.some((t) => t.instanceId === s.instanceId));
     const requested = input.targets.cassandra?.mode ?? 'auto';
     const mode = requested === 'auto' ? (sameHosts ? 'import' : 'load') : requested;
-    if (mode === 'import' && !sameHosts) {
+    if ((mode === 'import' || mode === 'refresh') && !sameHosts) {
       throw new RestoreRefusedError(
-        'mode import needs the same hosts as the backup (each node imports its own files): use mode load for another topology',
+        `mode ${mode} needs the same hosts as the backup (each node loads its own files): use mode load for another topology`,
       );
     }
     const loadTargets = targets.map((t) => t.address).filter((a) => a);
@@ -197,7 +201,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     const dataDirOf = (t: { dataDir?: string | undefined }) => t.dataDir ?? config.cassandra.dataDir;
     const nodes = m.nodes.map((source, i): RestoreNodeAssignment => {
       const runner =
-        mode === 'import'
+        mode !== 'load'
           ? targets.find((t) => t.instanceId === source.instanceId)
           : targets[i % targets.length];
       if (!runner) throw new RestoreRefusedError(`no target node for ${source.name}`);
@@ -211,6 +215,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
         files: source.files,
         bytes: source.bytes,
         stagingDir: `${dirname(dataDirOf(runner))}/wire-backup-restore`,
+        dataDir: dataDirOf(runner),
       };
     });
     const first = targets[0];
@@ -221,6 +226,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
         ',',
       ),
       mode,
+      backupVersion: m.cassandraVersion,
       loadTargets: loadTargets.join(','),
       schemaInstanceId: first.instanceId,
       targets: targets.map((t) => ({ instanceId: t.instanceId, name: t.name, dataDir: dataDirOf(t) })),
@@ -233,7 +239,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
           ? {
               backupKey: m.rowCountsKey,
               restoredKey: restoreRowCountsKey(restoreId),
-              consistency: mode === 'import' ? 'QUORUM' : 'ONE',
+              consistency: mode === 'load' ? 'ONE' : 'QUORUM',
               check: input.verifyRowCounts,
             }
           : null,

@@ -170,8 +170,9 @@ export const rules = {
   },
   restoreMode: {
     name: 'restoreMode',
-    pattern: '^(import|load)$',
-    description: 'import (same topology: nodetool import on each node) or load (sstableloader: any topology)',
+    pattern: '^(import|refresh|load)$',
+    description:
+      'import (same topology: nodetool import, or refresh before Cassandra 4.0), refresh (forced) or load (sstableloader: any topology)',
     example: 'import',
   },
   consistency: {
