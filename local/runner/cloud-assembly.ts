@@ -1,9 +1,10 @@
 /**
  * Synthesizes a CDK app **with bundling** — the Lambda code is the bundle esbuild builds, as `cdk
- * deploy` uploads it — and caches the cloud assembly in `<repo>/.synth-cache/<hash>/`. The hash covers
- * every file under the source folders that feed the synthesis (handlers, constructs, state machines,
- * host scripts, the lock file) plus the caller's key (e.g. the configuration), so a cached assembly
- * is reused only while none of its inputs changed; anything else synthesizes (and bundles) afresh.
+ * deploy` uploads it — and caches the result in `<repo>/.synth-cache/<hash>/`. The hash covers every
+ * file under the source folders that feed the synthesis (handlers, constructs, state machines, host
+ * scripts, the lock file), the context and the Node version; under it, one template per caller key
+ * (e.g. the configuration). A cached result is reused only while none of its inputs changed; a
+ * source change synthesizes and bundles afresh.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
@@ -17,11 +18,11 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { App, AssetStaging, type Stack } from 'aws-cdk-lib';
 import { repoRoot } from '../stack-info.js';
 import { RunnerSetupError } from './errors.js';
-import type { CfnTemplate } from './extract.js';
+import { type CfnTemplate, handlerMetadataKey } from './extract.js';
 
 /** Files and folders (relative to the repository root) whose content every synthesis depends on. */
 export const defaultSynthSources: readonly string[] = [
@@ -46,14 +47,14 @@ export interface SynthesizeOptions {
   readonly context?: Readonly<Record<string, unknown>>;
   /** Cache folder. @default `<repo>/.synth-cache` */
   readonly cacheDir?: string;
-  /** Assemblies kept in the cache, most recently used first. @default 8 */
+  /** Source versions kept in the cache, most recently used first. @default 4 */
   readonly keep?: number;
 }
 
 /** A synthesized stack with its bundled assets. */
 export interface SynthesizedStack {
   readonly template: CfnTemplate;
-  /** The cloud assembly folder (`cdk.out` layout). */
+  /** The cache entry holding the bundles (`asset.<hash>/` folders, as in `cdk.out`). */
   readonly assemblyDir: string;
   /** Asset folder by S3 object key (`<hash>.zip`), as the template's `Code.S3Key` names it. */
   readonly assets: Readonly<Record<string, string>>;
@@ -61,60 +62,133 @@ export interface SynthesizedStack {
   readonly cached: boolean;
 }
 
-const manifestFile = 'synth.json';
+const bundleIndexFile = 'bundles.json';
 
-/** Synthesizes (or reuses) the stack `options.build` adds; see the module comment. */
+/** A cached template with the bundle folder (relative to the cache entry) of each `Code.S3Key`. */
+interface CachedTemplate {
+  readonly template: CfnTemplate;
+  readonly assets: Record<string, string>;
+}
+
+/**
+ * Synthesizes (or reuses) the stack `options.build` adds; see the module comment. Bundles depend on
+ * the sources only, not on `key`: one cache entry per source hash holds the bundles (by
+ * `WireBackupHandler` module) and one template per key; a key not seen before is synthesized without
+ * bundling (seconds) and given the entry's bundles, unless it has a function they lack.
+ */
 export function synthesizeCloudAssembly(options: SynthesizeOptions): SynthesizedStack {
   const cacheDir = options.cacheDir ?? join(repoRoot, '.synth-cache');
-  const hash = sourceHash([...defaultSynthSources, ...(options.extraSources ?? [])], {
-    key: options.key ?? null,
-    context: options.context ?? {},
-    node: process.version,
-  });
-  const dir = join(cacheDir, hash);
-  if (existsSync(join(dir, manifestFile))) {
+  const context = options.context ?? {};
+  const entry = join(
+    cacheDir,
+    sourceHash([...defaultSynthSources, ...(options.extraSources ?? [])], { context, node: process.version }),
+  );
+  const templateFile = join(
+    entry,
+    'templates',
+    `${createHash('sha256')
+      .update(JSON.stringify(options.key ?? null))
+      .digest('hex')
+      .slice(0, 32)}.json`,
+  );
+  if (existsSync(templateFile)) {
     const now = new Date();
-    utimesSync(dir, now, now);
-    return { ...readSynthesized(dir), cached: true };
+    utimesSync(entry, now, now);
+    return { ...readCachedTemplate(entry, templateFile), cached: true };
   }
 
   mkdirSync(cacheDir, { recursive: true });
-  const building = join(cacheDir, `building-${randomUUID()}`);
-  try {
-    // CDK remembers bundled assets per process by hash and would copy them from an earlier
-    // assembly folder, which may have been renamed or pruned since.
-    AssetStaging.clearAssetHashCache();
-    const app = new App({ outdir: building, context: { ...options.context } });
-    const stack = options.build(app);
-    const assembly = app.synth();
-    const artifact = assembly.getStackByName(stack.stackName);
-    writeJson(join(building, manifestFile), {
-      templateFile: artifact.templateFile,
-      assetManifests: readdirSync(building).filter((name) => name.endsWith('.assets.json')),
-    });
-    try {
-      renameSync(building, dir);
-    } catch (error) {
-      // Another process synthesized the same sources first: theirs is as good as ours.
-      if (!existsSync(join(dir, manifestFile))) throw error;
-      rmSync(building, { recursive: true, force: true });
+  if (existsSync(join(entry, bundleIndexFile))) {
+    const unbundled = synthesize(cacheDir, { ...context, 'aws:cdk:bundling-stacks': [] }, options.build);
+    rmSync(unbundled.outdir, { recursive: true, force: true });
+    const assets = bundledAssets(unbundled.template, readBundleIndex(entry));
+    if (assets) {
+      writeJsonAtomically(templateFile, { template: unbundled.template, assets });
+      return { ...readCachedTemplate(entry, templateFile), cached: true };
     }
-  } catch (error) {
-    rmSync(building, { recursive: true, force: true });
-    throw error;
   }
-  prune(cacheDir, options.keep ?? 8);
-  return { ...readSynthesized(dir), cached: false };
+
+  // No bundles for these sources yet (or not for every function): bundle, as `cdk deploy` would.
+  const bundled = synthesize(cacheDir, context, options.build);
+  try {
+    const index: Record<string, string> = {};
+    const assets: Record<string, string> = {};
+    const directories = readAssetDirectories(bundled.outdir);
+    for (const [s3Key, directory] of Object.entries(directories)) {
+      assets[s3Key] = basename(directory);
+    }
+    for (const resource of Object.values(bundled.template.Resources ?? {})) {
+      const handler = resource.Metadata?.[handlerMetadataKey];
+      const s3Key = (resource.Properties?.Code as { S3Key?: unknown } | undefined)?.S3Key;
+      const directory = typeof s3Key === 'string' ? assets[s3Key] : undefined;
+      if (resource.Type === 'AWS::Lambda::Function' && typeof handler === 'string' && directory) {
+        index[handler] = directory;
+      }
+    }
+    mkdirSync(entry, { recursive: true });
+    for (const directory of new Set(Object.values(assets))) {
+      const target = join(entry, directory);
+      // Same name, same content: CDK names bundles by the hash of their output.
+      if (!existsSync(target)) renameSync(join(bundled.outdir, directory), target);
+    }
+    writeJsonAtomically(join(entry, bundleIndexFile), { ...readBundleIndex(entry), ...index });
+    writeJsonAtomically(templateFile, { template: bundled.template, assets });
+  } finally {
+    rmSync(bundled.outdir, { recursive: true, force: true });
+  }
+  prune(cacheDir, options.keep ?? 4);
+  return { ...readCachedTemplate(entry, templateFile), cached: false };
 }
 
-/** Reads the template and the asset folders of a cached assembly. */
-function readSynthesized(dir: string): Omit<SynthesizedStack, 'cached'> {
-  const manifest = JSON.parse(readFileSync(join(dir, manifestFile), 'utf8')) as {
-    templateFile: string;
-    assetManifests: string[];
-  };
-  const template = JSON.parse(readFileSync(join(dir, manifest.templateFile), 'utf8')) as CfnTemplate;
-  return { template, assemblyDir: dir, assets: readAssetDirectories(dir, manifest.assetManifests) };
+/** Synthesizes into a fresh folder under `cacheDir`; the caller removes it. */
+function synthesize(
+  cacheDir: string,
+  context: Readonly<Record<string, unknown>>,
+  build: (app: App) => Stack,
+): { outdir: string; template: CfnTemplate } {
+  const outdir = join(cacheDir, `building-${randomUUID()}`);
+  try {
+    // CDK remembers staged assets per process; a cached entry may point into a removed folder.
+    AssetStaging.clearAssetHashCache();
+    const app = new App({ outdir, context: { ...context } });
+    const stack = build(app);
+    const artifact = app.synth().getStackByName(stack.stackName);
+    return { outdir, template: JSON.parse(readFileSync(artifact.templateFullPath, 'utf8')) as CfnTemplate };
+  } catch (error) {
+    rmSync(outdir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Bundle folder (relative to the entry) by `WireBackupHandler` module. */
+function readBundleIndex(entry: string): Record<string, string> {
+  const file = join(entry, bundleIndexFile);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {};
+}
+
+/** The bundle of every function of `template` that has handler metadata, by `Code.S3Key`; undefined if one is missing. */
+function bundledAssets(
+  template: CfnTemplate,
+  index: Record<string, string>,
+): Record<string, string> | undefined {
+  const assets: Record<string, string> = {};
+  for (const resource of Object.values(template.Resources ?? {})) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const handler = resource.Metadata?.[handlerMetadataKey];
+    if (typeof handler !== 'string') continue;
+    const s3Key = (resource.Properties?.Code as { S3Key?: unknown } | undefined)?.S3Key;
+    const directory = index[handler];
+    if (typeof s3Key !== 'string' || !directory) return undefined;
+    assets[s3Key] = directory;
+  }
+  return assets;
+}
+
+function readCachedTemplate(entry: string, file: string): Omit<SynthesizedStack, 'cached'> {
+  const cached = JSON.parse(readFileSync(file, 'utf8')) as CachedTemplate;
+  const assets: Record<string, string> = {};
+  for (const [s3Key, directory] of Object.entries(cached.assets)) assets[s3Key] = join(entry, directory);
+  return { template: cached.template, assemblyDir: entry, assets };
 }
 
 /**
@@ -196,6 +270,10 @@ function prune(cacheDir: string, keep: number): void {
   for (const entry of complete.slice(keep)) rmSync(entry.path, { recursive: true, force: true });
 }
 
-function writeJson(file: string, value: unknown): void {
-  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+/** Writes JSON so that concurrent readers see the old file or the new one, never half of one. */
+function writeJsonAtomically(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temporary = `${file}.${randomUUID()}.tmp`;
+  writeFileSync(temporary, JSON.stringify(value));
+  renameSync(temporary, file);
 }
