@@ -13,8 +13,9 @@ import type { ExtractedFunction } from './extract.js';
  * Each function runs in containers of its own: a worker thread (`lambda-runtime.mjs`) whose
  * `process.env` is the function's `Environment.Variables` plus what Lambda's runtime sets, whose heap
  * is capped at the function's `MemorySize`, and which sees no node_modules. A container serves one
- * invocation at a time and stays warm for the next (module state survives, as in Lambda); concurrent
- * invocations start more containers. What AWS refuses, this refuses:
+ * invocation at a time and stays warm for the next (module state survives, as in Lambda) until it has
+ * been idle for {@link containerIdleMs}; concurrent invocations start more containers.
+ * What AWS refuses, this refuses:
  * - a request over 256 KiB (the state's input limit) → `States.DataLimitExceeded`;
  * - a response over 6 MB (Lambda's synchronous limit) → `Function.ResponseSizeTooLarge` (one over
  *   256 KiB fails later with `States.DataLimitExceeded`, as any Task result);
@@ -25,6 +26,9 @@ import type { ExtractedFunction } from './extract.js';
  * What the handler throws becomes the Step Functions error: `Error` = the JS error's `name`,
  * `Cause` = its message. Log lines of the function go to this process's console.
  */
+
+/** A container idle this long is stopped (Lambda keeps idle environments for minutes; this bounds memory). */
+export const containerIdleMs = 60_000;
 
 /** Lambda's limit on a synchronous invocation's response. */
 export const maxResponseBytes = 6 * 1024 * 1024;
@@ -161,6 +165,7 @@ class LambdaContainer {
   private readonly worker: Worker;
   private pending: Pending | undefined;
   private dead = false;
+  private idleTimer: NodeJS.Timeout | undefined;
   private readonly logStreamName =
     `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomUUID().replace(/-/g, '')}`;
 
@@ -231,6 +236,7 @@ class LambdaContainer {
   invoke(request: string): Promise<string> {
     const requestId = randomUUID();
     const timeoutMs = this.fn.timeoutSeconds * 1000;
+    clearTimeout(this.idleTimer);
     return new Promise<string>((resolve, reject) => {
       this.worker.ref();
       const timer = setTimeout(
@@ -246,7 +252,9 @@ class LambdaContainer {
       );
       const settle = () => {
         clearTimeout(timer);
-        if (!this.dead) this.worker.unref();
+        if (this.dead) return;
+        this.worker.unref();
+        this.idleTimer = setTimeout(() => void this.stop(), containerIdleMs).unref();
       };
       this.pending = {
         requestId,
@@ -277,6 +285,7 @@ class LambdaContainer {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.idleTimer);
     this.dead = true;
     this.discard();
     await this.worker.terminate();
