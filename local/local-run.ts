@@ -1,13 +1,13 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
 import type { WireBackupConfig } from '../lib/config.js';
 import { featureFlags } from '../lib/feature-flags.js';
 import { WireBackupStack } from '../lib/wire-backup-stack.js';
 import { localConfig, localFunctionEnvironment, writeLocalSecrets } from './local-config.js';
 import type { JsonValue } from './runner/asl.js';
+import { synthesizeCloudAssembly } from './runner/cloud-assembly.js';
 import type { RunnerEventListener } from './runner/events.js';
-import { type CfnTemplate, type ExtractedTemplate, extractTemplate } from './runner/extract.js';
+import { type ExtractedTemplate, extractTemplate } from './runner/extract.js';
 import { type RunResult, runStateMachine } from './runner/run-state-machine.js';
 import { LocalSsmExecutor } from './runner/ssm-executor.js';
 import { createStackS3Client } from './stack-clients.js';
@@ -34,17 +34,21 @@ function localEventBus(stack: StackInfo) {
 }
 
 /**
- * Synthesizes the stack in-process (Lambda bundling skipped) and extracts what the runner needs.
- * Memoized per configuration: synthesis takes seconds and the result does not change.
+ * Synthesizes the stack with its Lambda bundles, as `cdk deploy` would, and extracts what the runner
+ * needs; the runner runs those bundles. The cloud assembly is cached on disk by a hash of the sources
+ * and the configuration (`local/runner/cloud-assembly.ts`), and memoized here per configuration.
  */
 export function synthesizeLocal(config: WireBackupConfig): ExtractedTemplate {
   const cacheKey = JSON.stringify(config);
   const cached = synthesized.get(cacheKey);
   if (cached) return cached;
-  const app = new App({ context: { ...featureFlags, 'aws:cdk:bundling-stacks': [] } });
-  const stack = new WireBackupStack(app, 'WireBackup', { config });
-  const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
-  const extracted = extractTemplate(template, { stackName: stack.stackName });
+  const stackName = 'WireBackup';
+  const assembly = synthesizeCloudAssembly({
+    context: featureFlags,
+    key: { config, stackName },
+    build: (app) => new WireBackupStack(app, stackName, { config }),
+  });
+  const extracted = extractTemplate(assembly.template, { stackName, assets: assembly.assets });
   synthesized.set(cacheKey, extracted);
   return extracted;
 }
@@ -64,7 +68,7 @@ export interface RunLocalOptions {
 
 /**
  * Runs one of the stack's state machines — the definition CDK synthesizes — against the local
- * stack: Lambda states call the real handlers, SSM states run the real document scripts with bash.
+ * stack: Lambda states run the functions' bundles, SSM states run the real document scripts with bash.
  */
 export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
   const stack = options.stack ?? readStackInfo();
@@ -76,6 +80,8 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
       `no state machine ${options.stateMachine} in the stack (have: ${extracted.stateMachines.map((m) => m.name).join(', ')})`,
     );
   }
+  // Secrets Manager is AWS control plane: its local stand-in is the secrets file (local-secrets.ts),
+  // which functions/core/secrets.ts reads when the function's environment names it.
   const secretsFile = writeLocalSecrets(stack);
   const localEnv = { ...localFunctionEnvironment(stack), WIRE_BACKUP_LOCAL_SECRETS_FILE: secretsFile };
   const functions = extracted.functions.map((f) => ({

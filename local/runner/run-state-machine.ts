@@ -2,8 +2,9 @@
  * Runs a synthesized state machine definition locally in aws-local-stepfunctions, with every Task
  * bound to local code:
  * - Lambda tasks (a function ARN, or `arn:aws:states:::lambda:invoke` with `FunctionName`) → the
- *   handler module named by the function's template metadata, in its environment scope
- *   (`lambda:invoke` results are wrapped as `{ ExecutedVersion, Payload, StatusCode: 200, … }`);
+ *   function's bundle, in a container of its own with its environment, timeout and memory
+ *   (`lambda-invoker.ts`; `lambda:invoke` results are wrapped as `{ ExecutedVersion, Payload,
+ *   StatusCode: 200, … }`);
  * - `arn:aws:states:::aws-sdk:ssm:sendCommand` / `…:getCommandInvocation` → the local SSM executor;
  * - DISTRIBUTED Map states → `distributed-map.ts` (replaced by a Task before the engine sees them);
  * - anything else → `bindings.resources` / `bindings.states`, or the run does not start.
@@ -63,10 +64,8 @@ export interface SsmApi {
 
 /** Everything Tasks can be bound to. */
 export interface RunnerBindings {
-  /** The template's Lambda functions (`extractTemplate(...).functions`). @default - none */
+  /** The template's Lambda functions (`extractTemplate(...).functions`, with their bundles). @default - none */
   readonly functions?: readonly ExtractedFunction[];
-  /** Directory handler modules are relative to. @default the repository root */
-  readonly moduleRoot?: string;
   /** Serves `aws-sdk:ssm:sendCommand` and `getCommandInvocation`. @default - none */
   readonly ssm?: SsmApi;
   /** S3 client of the vault, for Distributed Map readers and writers. @default - none */
@@ -375,10 +374,7 @@ function bindTasks(
   distributedMaps: ReadonlyMap<string, AslState>,
   mapRuntime: DistributedMapRuntime,
 ): Record<string, TaskHandler> {
-  const invoker = new LocalLambdaInvoker({
-    functions: bindings.functions ?? [],
-    moduleRoot: bindings.moduleRoot,
-  });
+  const invoker = new LocalLambdaInvoker({ functions: bindings.functions ?? [] });
   const handlers: Record<string, TaskHandler> = {};
   const problems: string[] = [];
   for (const { name, state, parents } of listStates(definition)) {
@@ -417,7 +413,7 @@ function bindTask(
   const findFunction = (nameOrArn: string) => {
     const fn = invoker.find(nameOrArn);
     if (!fn) throw new Error(`no Lambda function ${nameOrArn} in the template (bindings.functions)`);
-    invoker.handlerLocation(fn);
+    invoker.codeLocation(fn);
     return fn;
   };
 
