@@ -201,6 +201,21 @@ function diffTableSchema(
       );
     } else if (canonicalJson(ia) !== canonicalJson(ib)) push(`index ${index}`, `${show(ia)} → ${show(ib)}`);
   }
+  const droppedA = a.schema.droppedColumns ?? {};
+  const droppedB = b.schema.droppedColumns ?? {};
+  for (const column of unionSorted(Object.keys(droppedA), Object.keys(droppedB))) {
+    const da = droppedA[column];
+    const db = droppedB[column];
+    if (da === undefined || db === undefined) {
+      push(
+        `dropped column ${column}`,
+        da === undefined ? 'dropped only in b' : 'not dropped in b (the schema history is lost)',
+        da === undefined ? 'added' : 'removed',
+      );
+    } else if (canonicalJson(da) !== canonicalJson(db)) {
+      push(`dropped column ${column}`, `${show(da)} → ${show(db)}`);
+    }
+  }
 }
 
 /** Whether every TTL'd cell of a row has expired by `at` (epoch seconds), within the tolerance. */

@@ -52,6 +52,11 @@ export interface TableSchema {
   readonly columns: Record<string, ColumnSchema>;
   readonly options: Record<string, Json>;
   readonly indexes: Record<string, Json>;
+  /**
+   * Columns the table has dropped (`system_schema.dropped_columns`): kind, type and drop time (ms), which
+   * a restore must keep for SSTables written before the drop to load. Absent in older snapshot files.
+   */
+  readonly droppedColumns?: Record<string, Json>;
 }
 
 /** One row of a table snapshot. */
@@ -281,8 +286,8 @@ async function snapshotCassandra(
           prepare: true,
         })
       ).rows as SchemaRow[];
-    const [typeRows, tableRows, columnRows, indexRows] = await Promise.all(
-      ['types', 'tables', 'columns', 'indexes'].map(byKeyspace),
+    const [typeRows, tableRows, columnRows, indexRows, droppedRows] = await Promise.all(
+      ['types', 'tables', 'columns', 'indexes', 'dropped_columns'].map(byKeyspace),
     );
     const types: Record<string, Record<string, string>> = {};
     for (const row of (typeRows ?? []).sort((a, b) =>
@@ -301,6 +306,7 @@ async function snapshotCassandra(
         (columnRows ?? []).filter((row) => row.table_name === name),
         tableRow,
         (indexRows ?? []).filter((row) => row.table_name === name),
+        (droppedRows ?? []).filter((row) => row.table_name === name),
       );
       options.progress({ phase: 'snapshot', message: `scanning ${keyspace}.${name}` });
       tables[i] = await scanTable(client, keyspace, name, schema, userTypes, options);
@@ -322,7 +328,12 @@ async function snapshotCassandra(
   return { keyspaces: result, missingKeyspaces: missing };
 }
 
-function tableSchema(columnRows: SchemaRow[], tableRow: SchemaRow, indexRows: SchemaRow[]): TableSchema {
+function tableSchema(
+  columnRows: SchemaRow[],
+  tableRow: SchemaRow,
+  indexRows: SchemaRow[],
+  droppedRows: SchemaRow[],
+): TableSchema {
   const byKind = (kind: string): string[] =>
     columnRows
       .filter((c) => c.kind === kind)
@@ -343,6 +354,17 @@ function tableSchema(columnRows: SchemaRow[], tableRow: SchemaRow, indexRows: Sc
   for (const index of indexRows) {
     indexes[String(index.index_name)] = { kind: String(index.kind), options: stringMap(index.options) };
   }
+  const droppedColumns: Record<string, Json> = {};
+  for (const dropped of [...droppedRows].sort((a, b) =>
+    String(a.column_name).localeCompare(String(b.column_name)),
+  )) {
+    droppedColumns[String(dropped.column_name)] = {
+      kind: String(dropped.kind),
+      type: String(dropped.type),
+      droppedTime:
+        dropped.dropped_time instanceof Date ? dropped.dropped_time.getTime() : String(dropped.dropped_time),
+    };
+  }
   return {
     partitionKey: byKind('partition_key'),
     clustering: byKind('clustering'),
@@ -354,6 +376,7 @@ function tableSchema(columnRows: SchemaRow[], tableRow: SchemaRow, indexRows: Sc
       gc_grace_seconds: Number(tableRow.gc_grace_seconds ?? 0),
     },
     indexes,
+    droppedColumns,
   };
 }
 
