@@ -266,13 +266,18 @@ export async function finalizeBucketManifest(
       })) {
         plannedKeys.push(entry.key);
       }
-      const batch = reconcileBatch(batchKey, plannedKeys, await readBatchResults(vault, vaultBucket, batchKey));
+      const batch = reconcileBatch(
+        batchKey,
+        plannedKeys,
+        await readBatchResults(vault, vaultBucket, batchKey),
+      );
       for (const key of batch.vanished) {
         vanishedCount += 1;
         if (vanished.length < maxNamedObjects) vanished.push(key);
       }
       // Failures are few by nature (each is an object an operator must look at): all are kept, and listed.
-      for (const line of batch.failed) failed.push({ bucket, key: line.key, error: line.error, cause: line.cause });
+      for (const line of batch.failed)
+        failed.push({ bucket, key: line.key, error: line.error, cause: line.cause });
       for (const entry of batch.copied) {
         counts.copiedObjects += 1;
         counts.copiedBytes += entry.size;
@@ -326,9 +331,7 @@ export function objectsNotCopiedMessage(
   const total = buckets.reduce((sum, b) => sum + b.failed.count, 0);
   const named = buckets.flatMap((b) => b.failed.objects).slice(0, maxNamedObjects);
   const lines = named.map((o) => `${o.bucket}/${JSON.stringify(o.key)}: ${o.cause}`);
-  const lists = buckets
-    .filter((b) => b.failed.listKey)
-    .map((b) => `s3://${vaultBucket}/${b.failed.listKey}`);
+  const lists = buckets.filter((b) => b.failed.listKey).map((b) => `s3://${vaultBucket}/${b.failed.listKey}`);
   const more = total > named.length ? `; and ${total - named.length} more` : '';
   return `${total} object${total === 1 ? '' : 's'} could not be copied, so this run is not a backup: ${lines.join('; ')}${more} — full list: ${lists.join(', ')}. Fix or remove these objects on the source, then run the backup again`;
 }

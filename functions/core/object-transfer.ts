@@ -113,7 +113,12 @@ export function taggingOf(tags: Readonly<Record<string, string>>): string {
 export function contentHeadersOf(
   response: Pick<
     GetObjectCommandOutput,
-    'ContentEncoding' | 'CacheControl' | 'ContentDisposition' | 'ContentLanguage' | 'Expires' | 'ExpiresString'
+    | 'ContentEncoding'
+    | 'CacheControl'
+    | 'ContentDisposition'
+    | 'ContentLanguage'
+    | 'Expires'
+    | 'ExpiresString'
   >,
 ): ContentHeaders {
   const expires = response.ExpiresString ?? response.Expires?.toUTCString();
