@@ -57,6 +57,10 @@ export interface CopyBatchInput extends TransferOptions {
   readonly vaultBucket: string;
   /** Vault key of the batch file (`backups/<id>/minio/<bucket>/batches/<n>.jsonl`). */
   readonly batchKey: string;
+  /** Attempts at reading one object from the source before it is recorded as failed. @default 3 */
+  readonly sourceAttempts?: number;
+  /** Wait before an object's second attempt (doubled after each). @default 500 ms */
+  readonly retryDelayMs?: number;
 }
 
 /** Outcome of {@link copyBatch}. */
@@ -316,6 +320,8 @@ export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult>
     vault: input.vault,
     sourceBucket: input.sourceBucket,
     vaultBucket: input.vaultBucket,
+    ...(input.sourceAttempts === undefined ? {} : { sourceAttempts: input.sourceAttempts }),
+    ...(input.retryDelayMs === undefined ? {} : { retryDelayMs: input.retryDelayMs }),
     ...transferSettingsOf(input),
   };
   return runBatch({

@@ -345,13 +345,14 @@ async function checkEntry(
   deep: boolean,
 ): Promise<string | undefined> {
   const key = minioEntryVaultKey(bucket, entry);
+  const named = `${key} (key ${JSON.stringify(entry.key)})`;
   const target = { Bucket: vaultBucket, Key: key, VersionId: entry.versionId };
   const missing = (error: unknown): string | undefined => {
     if (isTransientError(error)) return undefined;
     const status = httpStatusOf(error);
     // 400: not a version id of this bucket; 405: the version is a delete marker.
     if (isNotFoundError(error) || status === 400 || status === 405) {
-      return `${key} version ${entry.versionId} is missing from the vault`;
+      return `${named} version ${entry.versionId} is missing from the vault`;
     }
     return undefined;
   };
@@ -359,7 +360,7 @@ async function checkEntry(
     if (!deep) {
       const head = await vault.send(new HeadObjectCommand(target));
       if (head.ContentLength !== entry.size) {
-        return `${key} version ${entry.versionId} has ${head.ContentLength} bytes, the manifest says ${entry.size}`;
+        return `${named} version ${entry.versionId} has ${head.ContentLength} bytes, the manifest says ${entry.size}`;
       }
       return undefined;
     }
@@ -377,9 +378,9 @@ async function checkEntry(
     }
     const sha256 = hash.digest('hex');
     if (bytes !== entry.size)
-      return `${key} version ${entry.versionId} has ${bytes} bytes, the manifest says ${entry.size}`;
+      return `${named} version ${entry.versionId} has ${bytes} bytes, the manifest says ${entry.size}`;
     if (sha256 !== entry.sha256) {
-      return `${key} version ${entry.versionId} has SHA-256 ${sha256}, the manifest says ${entry.sha256}`;
+      return `${named} version ${entry.versionId} has SHA-256 ${sha256}, the manifest says ${entry.sha256}`;
     }
     return undefined;
   } catch (error) {

@@ -22,7 +22,12 @@ import { copyBatch } from '../../functions/core/minio-copy.js';
 import { compareKeys, type ManifestEntry, manifestEntrySchema } from '../../functions/core/minio-layout.js';
 import { finalizeBucketManifest, verifyBucketManifest } from '../../functions/core/minio-manifest.js';
 import { type BucketBackupPlan, planBucketBackup } from '../../functions/core/minio-plan.js';
-import { batchKeyOf, bucketManifestKey, minioObjectKey } from '../../functions/core/vault-layout.js';
+import {
+  batchKeyOf,
+  batchResultKeyOf,
+  bucketManifestKey,
+  minioObjectKey,
+} from '../../functions/core/vault-layout.js';
 import { readStackInfo } from '../../local/stack-info.js';
 
 const MiB = 1024 * 1024;
@@ -112,6 +117,12 @@ async function emptyAndDeleteSourceBucket(bucket: string): Promise<void> {
 async function vaultVersionCount(key: string): Promise<number> {
   const page = await vault.send(new ListObjectVersionsCommand({ Bucket: vaultBucket, Prefix: key }));
   return (page.Versions ?? []).filter((version) => version.Key === key).length;
+}
+
+async function readAll(key: string): Promise<unknown[]> {
+  const lines: unknown[] = [];
+  for await (const line of readJsonLines(vault, vaultBucket, key, { parse: (value) => value })) lines.push(line);
+  return lines;
 }
 
 async function readManifest(manifestKey: string): Promise<ManifestEntry[]> {
@@ -422,17 +433,23 @@ describe('copyBatch', () => {
       await writeJsonLines(vault, vaultBucket, batchKey, [entry]);
 
       // Act
-      const error = await copyBatch({
+      const result = await copyBatch({
         source: lying,
         vault,
         sourceBucket: bucket,
         vaultBucket,
         batchKey,
-      }).catch((e: unknown) => e);
+        retryDelayMs: 1,
+      });
 
-      // Assert
-      expect(error, entry.key).toBeInstanceOf(VerificationFailedError);
-      expect((error as Error).message).toContain(`s3://${bucket}/${entry.key}`);
+      // Assert: the object is named as failed, with the cause, after every attempt read bad bytes.
+      expect(result, entry.key).toMatchObject({ copiedObjects: 0, failed: 1 });
+      const lines = await readAll(batchResultKeyOf(batchKey));
+      expect(lines, entry.key).toEqual([
+        { key: entry.key, failed: true, error: 'ObjectChangedError', cause: expect.any(String) },
+      ]);
+      expect((lines[0] as { cause: string }).cause).toContain(`s3://${bucket}/${entry.key}`);
+      expect((lines[0] as { cause: string }).cause).toMatch(/3 attempts/);
       expect(await vaultVersionCount(minioObjectKey(bucket, entry.key)), entry.key).toBe(0);
       const uploads = await vault.send(
         new ListMultipartUploadsCommand({ Bucket: vaultBucket, Prefix: minioObjectKey(bucket, entry.key) }),
@@ -568,7 +585,7 @@ describe('verifyBucketManifest', () => {
     // Assert
     expect(error).toBeInstanceOf(VerificationFailedError);
     expect((error as Error).message).toContain(
-      `${minioObjectKey(bucket, 'lost')} version ${lost?.versionId} is missing`,
+      `${minioObjectKey(bucket, 'lost')} (key "lost") version ${lost?.versionId} is missing`,
     );
     expect((error as Error).message).toMatch(/1 of 3 objects failed/);
   });
@@ -594,7 +611,7 @@ describe('verifyBucketManifest', () => {
     expect(shallow.objects).toBe(2);
     expect(error).toBeInstanceOf(VerificationFailedError);
     expect((error as Error).message).toMatch(
-      /minio\/.*\/keep version .* has SHA-256 [0-9a-f]{64}, the manifest says/,
+      /minio\/_keys\/.* \(key "keep"\) version .* has SHA-256 [0-9a-f]{64}, the manifest says/,
     );
   });
 });
