@@ -121,7 +121,8 @@ async function vaultVersionCount(key: string): Promise<number> {
 
 async function readAll(key: string): Promise<unknown[]> {
   const lines: unknown[] = [];
-  for await (const line of readJsonLines(vault, vaultBucket, key, { parse: (value) => value })) lines.push(line);
+  for await (const line of readJsonLines(vault, vaultBucket, key, { parse: (value) => value }))
+    lines.push(line);
   return lines;
 }
 
