@@ -137,7 +137,8 @@ function errorName(error: unknown): string {
 }
 
 function sourceProblem(error: unknown, what: string): SourceProblem {
-  const message = error instanceof Error ? error.message : String(error);
+  // The SDK appends hints on further lines ("Deserialization error: …"); the first line is the answer.
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim();
   const status = httpStatusOf(error);
   return {
     kind: 'source-problem',

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateBucketCommand,
+  DeleteBucketCommand,
   GetObjectCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -27,7 +28,7 @@ import {
 import { localConfig } from '../../local/local-config.js';
 import { runLocal } from '../../local/local-run.js';
 import { diffSnapshots, snapshotWire } from '../../local/seed/index.js';
-import { longestKey, type ObjectSpec, putObject } from '../../local/seed/minio-objects.js';
+import { emptyBucket, longestKey, type ObjectSpec, putObject } from '../../local/seed/minio-objects.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { emptyAndDeleteBucket } from '../support/vault.js';
@@ -108,6 +109,11 @@ describe('MinIO object shapes, end to end', () => {
   const restore = (input: Record<string, unknown>) =>
     runLocal({ stateMachine: 'wire-restore', input: input as never, stack, config: config() });
   const snapshot = () => snapshotWire({ stack, buckets: [bucket], components: { minio: true } });
+  /** Deletes a bucket with every version (the bucket may be versioned). */
+  const destroyBucket = async (name: string) => {
+    await emptyBucket(source, name);
+    await source.send(new DeleteBucketCommand({ Bucket: name }));
+  };
   const keysOf = async () => ((await snapshot()).minio?.buckets[0]?.objects ?? []).map((o) => o.key);
 
   let backupId: string;
@@ -126,7 +132,7 @@ describe('MinIO object shapes, end to end', () => {
     for (const spec of shapes) await putObject(source, bucket, spec);
   });
   afterAll(async () => {
-    for (const b of [bucket, brokenBucket]) await emptyAndDeleteBucket(stack, b).catch(() => {});
+    for (const b of [bucket, brokenBucket]) await destroyBucket(b).catch(() => {});
     source?.destroy();
     vault?.destroy();
   });
@@ -148,7 +154,7 @@ describe('MinIO object shapes, end to end', () => {
 
     // Act: destroy (a fresh Cassandra, the bucket deleted), then restore.
     execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up', '--reset'], { stdio: 'ignore' });
-    await emptyAndDeleteBucket(stack, bucket);
+    await destroyBucket(bucket);
     const result = await restore({ backupId, confirm: backupId, components: ['minio'] });
 
     // Assert
@@ -180,7 +186,10 @@ describe('MinIO object shapes, end to end', () => {
   });
 
   it('restores backup N into a bucket holding an extra object: names it by default, removes it recoverably when asked', async () => {
-    // Arrange
+    // Arrange: the bucket as the restore left it, with versioning on, plus one object N does not hold.
+    await source.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
     const extraKey = 'v3/not-in-the-backup';
     await source.send(new PutObjectCommand({ Bucket: bucket, Key: extraKey, Body: 'extra bytes' }));
 
@@ -266,7 +275,8 @@ describe('MinIO object shapes, end to end', () => {
   });
 
   it('names the bucket, key and cause of an object that cannot be read, and writes no backup', async () => {
-    // Arrange: a real fault: the object's metadata on the MinIO drive is corrupt (GET answers 500).
+    // Arrange: a real fault: the object's data is gone from the MinIO drive (its metadata is intact, so
+    // it is listed; every GET fails with 503).
     await source.send(new CreateBucketCommand({ Bucket: brokenBucket }));
     await source.send(new PutObjectCommand({ Bucket: brokenBucket, Key: 'v3/fine', Body: 'fine' }));
     await source.send(
@@ -276,10 +286,10 @@ describe('MinIO object shapes, end to end', () => {
         Body: Buffer.alloc(300 * 1024, 7),
       }),
     );
-    const meta = join(stack.stackDir, 'minio-source', 'data', brokenBucket, 'v3', 'broken asset', 'xl.meta');
-    const bytes = readFileSync(meta);
-    bytes.fill(0x41, 8, Math.min(bytes.length, 200));
-    writeFileSync(meta, bytes);
+    const objectDir = join(stack.stackDir, 'minio-source', 'data', brokenBucket, 'v3', 'broken asset');
+    const dataDirs = readdirSync(objectDir).filter((d) => statSync(join(objectDir, d)).isDirectory());
+    expect(dataDirs).toHaveLength(1);
+    rmSync(join(objectDir, dataDirs[0] ?? '', 'part.1'));
 
     // Act
     const result = await runLocal({
@@ -294,7 +304,7 @@ describe('MinIO object shapes, end to end', () => {
     expect(result.error).toBe('ObjectsNotCopiedError');
     expect(result.cause).toMatch(
       new RegExp(
-        `1 object could not be copied.*${brokenBucket}/"v3/broken asset": GetObject .* failed: InternalError \\(HTTP 500\\)`,
+        `1 object could not be copied.*${brokenBucket}/"v3/broken asset": GetObject s3://${brokenBucket}/v3/broken asset failed: .*\\(HTTP 5\\d\\d\\).*\\(3 attempts\\)`,
       ),
     );
     const id = /backups\/([0-9TZ]+)\/minio/.exec(result.cause ?? '')?.[1] ?? '';
