@@ -350,7 +350,7 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
 });
 
 describe('copyBatch', () => {
-  it('records an object deleted after planning as vanished, and the manifest leaves it out', async () => {
+  it('records an object deleted after planning as vanished, names it, and the manifest leaves it out', async () => {
     // Arrange
     const bucket = await createSourceBucket([
       { key: 'stays', body: Buffer.from('1') },
@@ -373,7 +373,51 @@ describe('copyBatch', () => {
     // Assert
     expect(copied).toMatchObject({ copiedObjects: 1, vanished: 1 });
     expect(summary.objects).toBe(1);
+    expect(summary.vanished).toEqual({ count: 1, keys: ['goes'] });
+    expect(summary.failed.count).toBe(0);
     expect((await readManifest(summary.manifestKey)).map((e) => e.key)).toEqual(['stays']);
+  });
+
+  it('names a listed key that is not valid UTF-8 as an object that cannot be copied, never dropping it', async () => {
+    // Arrange: MinIO refuses such keys, so a source that lists one (another S3 server, written around
+    // the API) is played by a client answering HeadBucket and a URL-encoded listing.
+    const bucket = `it-bad-utf8-${runId}`;
+    const backupId = newBackupId();
+    const lister = {
+      config: source.config,
+      send: async (command: object) => {
+        if (command instanceof ListObjectsV2Command) {
+          return {
+            EncodingType: 'url',
+            IsTruncated: false,
+            Contents: [{ Key: 'v3/caf%E9.png', Size: 7, ETag: '"e"', LastModified: new Date(0) }],
+          };
+        }
+        return {};
+      },
+    } as unknown as S3Client;
+
+    // Act
+    const plan = await planBucketBackup({
+      source: lister,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      backupId,
+    });
+    const summary = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket });
+
+    // Assert
+    expect(plan).toMatchObject({ toCopyObjects: 0, unreadableKeys: 1 });
+    expect(summary.objects).toBe(0);
+    expect(summary.failed.count).toBe(1);
+    expect(summary.failed.objects[0]).toMatchObject({
+      bucket,
+      key: 'v3/caf%E9.png',
+      error: 'InvalidObjectKey',
+    });
+    expect(summary.failed.objects[0]?.cause).toMatch(/not valid UTF-8/);
+    expect(await readAll(summary.failed.listKey ?? '')).toEqual([summary.failed.objects[0]]);
   });
 
   it('does not copy a batch again once its result is complete', async () => {
