@@ -308,10 +308,11 @@ export function summarizeResults(batchKey: string, lines: readonly BatchResultLi
 }
 
 /**
- * Copies every object of a batch file into the vault (`minio/<bucket>/<key>`) and writes
- * `…/batches/<n>.result.jsonl` (one line per planned object, in batch order: its manifest entry, or
- * `{ key, vanished: true }`). Transient failures throw `TransientStorageError` (the state machine retries
- * the batch); a byte-count or MD5 mismatch throws {@link VerificationFailedError} naming bucket and key.
+ * Copies every object of a batch file into the vault (`minioObjectKey`: layout 2) and writes
+ * `…/batches/<n>.result.jsonl` (one line per planned object, in batch order: its manifest entry,
+ * `{ key, vanished: true }`, or `{ key, failed: true, error, cause }` when the source cannot give it,
+ * bytes that disagree with the source ETag or length included, after retries). Failures writing the
+ * vault throw (`TransientStorageError` is retried by the state machine).
  * Idempotent: a batch whose complete result file exists is not copied again; a retried partial batch
  * copies its objects again (new vault versions; the result references the last ones).
  */
