@@ -158,7 +158,7 @@ export function seededObjects(plan: SeedPlan, seed: number, data: WireDataGenera
       key: 'v3/folder/',
       size: 0,
       contentType: 'application/x-directory',
-      metadata: { note: 'folder marker' },
+      metadata: { uploader: data.user('seed', 9).id, note: 'folder marker' },
       labels: [seed, 'folder-marker'],
     },
     {
