@@ -428,8 +428,20 @@ function diffObject(bucket: string, a: ObjectEntry, b: ObjectEntry, out: Snapsho
   if (a.size !== b.size) push('size', `${a.size} → ${b.size} bytes`);
   if (a.sha256 !== b.sha256)
     push('sha256', `content differs (sha256 ${a.sha256.slice(0, 12)}… → ${b.sha256.slice(0, 12)}…)`);
-  for (const field of ['contentType', 'contentEncoding', 'contentDisposition', 'cacheControl'] as const) {
+  for (const field of [
+    'contentType',
+    'contentEncoding',
+    'contentDisposition',
+    'cacheControl',
+    'contentLanguage',
+    'expires',
+  ] as const) {
     if (a[field] !== b[field]) push(field, `${show(a[field])} → ${show(b[field])}`);
+  }
+  const tagsA = a.tags ?? {};
+  const tagsB = b.tags ?? {};
+  for (const name of unionSorted(Object.keys(tagsA), Object.keys(tagsB))) {
+    if (tagsA[name] !== tagsB[name]) push(`tag ${name}`, `${show(tagsA[name])} → ${show(tagsB[name])}`);
   }
   for (const name of unionSorted(Object.keys(a.metadata), Object.keys(b.metadata))) {
     if (a.metadata[name] !== b.metadata[name])

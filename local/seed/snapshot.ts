@@ -3,7 +3,12 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { Client } from 'cassandra-driver';
 import { readStackInfo, type StackInfo } from '../stack-info.js';
 import { selectComponents, type WireComponents } from './components.js';
@@ -106,6 +111,11 @@ export interface ObjectEntry {
   readonly contentEncoding?: string;
   readonly contentDisposition?: string;
   readonly cacheControl?: string;
+  readonly contentLanguage?: string;
+  /** The Expires header, as an ISO time. */
+  readonly expires?: string;
+  /** Object tags (absent: none). */
+  readonly tags?: Record<string, string>;
 }
 
 /** Snapshot of one bucket. */
@@ -489,6 +499,9 @@ async function snapshotBucket(
       ...(response.ContentEncoding ? { contentEncoding: response.ContentEncoding } : {}),
       ...(response.ContentDisposition ? { contentDisposition: response.ContentDisposition } : {}),
       ...(response.CacheControl ? { cacheControl: response.CacheControl } : {}),
+      ...(response.ContentLanguage ? { contentLanguage: response.ContentLanguage } : {}),
+      ...(response.Expires ? { expires: response.Expires.toISOString() } : {}),
+      ...(response.TagCount ? { tags: await objectTags(s3, bucket, key) } : {}),
     };
     done++;
     if (done % 500 === 0 || done === listed.length) {
@@ -508,6 +521,11 @@ async function snapshotBucket(
     totalBytes: objects.reduce((sum, o) => sum + o.size, 0),
     objects,
   };
+}
+
+async function objectTags(s3: S3Client, bucket: string, key: string): Promise<Record<string, string>> {
+  const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+  return Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 }
 
 async function sha256File(path: string): Promise<string> {
