@@ -64,14 +64,18 @@ check_rule archiveKey "$ARCHIVE_KEY" VAULT_KEY
 # S3 version ids are opaque, URL-ready strings of up to 1024 bytes (AWS documents one with '+').
 check_rule versionId "$VERSION_ID" VERSION_ID
 check_rule sha256 "$EXPECTED_SHA" SHA256
-check_rule targetPath "$TARGET_PATH" ABSOLUTE_PATH
+check_rule targetPath "$TARGET_PATH" RESTORE_TARGET_PATH
 check_rule overwrite "$OVERWRITE" BOOLEAN
 check_rule dryRun "$DRY_RUN" BOOLEAN
 
-# Normalise trailing slashes and single-dot segments so that dirname/basename name the folder itself.
+# Normalise repeated slashes, single-dot segments and trailing slashes so that dirname/basename name the
+# folder itself and `//etc/./` is seen as /etc.
 TARGET=$TARGET_PATH
+while [[ $TARGET == *//* ]]; do TARGET=${TARGET//\/\//\/}; done
+while [[ $TARGET == */./* ]]; do TARGET=${TARGET//\/.\//\/}; done
 while [[ $TARGET == */ && $TARGET != / ]]; do TARGET=${TARGET%/}; done
 while [[ $TARGET == */. ]]; do TARGET=${TARGET%/.}; done
+if [[ -z $TARGET ]]; then TARGET=/; fi
 PARENT=$(dirname -- "$TARGET")
 TARGET_NAME=$(basename -- "$TARGET")
 if [[ $TARGET == / || -z $TARGET_NAME || $TARGET_NAME == . ]]; then

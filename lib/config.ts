@@ -52,8 +52,8 @@ export const wireBackupConfigSchema = z
     wireServer: z.object({
       /** Deploy host holding the wire-server folder. */
       instanceId,
-      /** The wire-server folder (values, secrets, inventory). */
-      path: absolutePath,
+      /** The wire-server folder (values, secrets, inventory); the default restore target, so no system folder. */
+      path: ruleString(rules.restoreTargetPath),
       /** Entries the archive must contain, relative to the folder. */
       expectedEntries: z.array(ruleString(rules.archiveEntry)).default(['values']),
       /** gzip level, 1 (fast) to 9 (smallest, the manual procedure's choice). */
