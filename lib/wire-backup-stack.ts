@@ -20,6 +20,7 @@ import {
   wireServerArchiveKey,
 } from '../functions/core/vault-layout.js';
 import { backupDefinition } from '../statemachines/backup.js';
+import { ssmOutputLogGroupName } from '../statemachines/host-command.js';
 import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
 import { HostDocuments } from './constructs/host-documents.js';
@@ -252,6 +253,12 @@ export class WireBackupStack extends Stack {
     ])
       minioSecret.grantRead(f);
     // --- end of vault access ---------------------------------------------------------------------------
+
+    // Host command output (SSM CloudWatchOutputConfig) goes to a group of ours, kept for a month.
+    new LogGroup(this, 'HostCommandLogs', {
+      logGroupName: ssmOutputLogGroupName,
+      retention: RetentionDays.ONE_MONTH,
+    });
 
     const instanceArns = [
       ...config.cassandra.nodes.map((n) => n.instanceId),

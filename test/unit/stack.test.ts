@@ -195,6 +195,15 @@ describe('WireBackupStack', () => {
     });
   });
 
+  it('sends host command output to a log group of the stack, with a retention', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/wire-backup/host-commands',
+      RetentionInDays: 30,
+    });
+    const definitions = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
+    expect(definitions).toMatch(/CloudWatchLogGroupName\\":\\"\/wire-backup\/host-commands/);
+  });
+
   it('sets a retention on every log group', () => {
     const groups = template.findResources('AWS::Logs::LogGroup');
     expect(Object.keys(groups).length).toBeGreaterThanOrEqual(19);
