@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -202,6 +203,23 @@ describe('WireBackupStack', () => {
     });
     const definitions = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
     expect(definitions).toMatch(/CloudWatchLogGroupName\\":\\"\/wire-backup\/host-commands/);
+  });
+
+  it('sweeps snapshots only once no backup execution that took them can still run', () => {
+    const sweep = readFileSync(join(projectRoot, 'host-scripts', 'lib', 'snapshots.sh'), 'utf8');
+    const hours = Number(/^readonly STALE_SNAPSHOT_HOURS=(\d+)$/m.exec(sweep)?.[1]);
+    const [backup] = Object.values(
+      template.findResources('AWS::StepFunctions::StateMachine', {
+        Properties: { StateMachineName: 'wire-backup' },
+      }),
+    );
+    // The execution's own TimeoutSeconds is the largest in the definition (tasks have shorter ones).
+    const definition = JSON.stringify(backup?.Properties.DefinitionString);
+    const timeout = Math.max(
+      ...[...definition.matchAll(/TimeoutSeconds\\":(\d+)/g)].map((m) => Number(m[1])),
+    );
+    expect(timeout).toBeGreaterThan(0);
+    expect(hours * 3600).toBeGreaterThan(timeout);
   });
 
   it('sets a retention on every log group', () => {
