@@ -64,6 +64,8 @@ cleanup_hook() {
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
+# shellcheck source-path=SCRIPTDIR source=lib/snapshots.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/snapshots.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/cql.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/cql.sh" # wire-backup:inline
 
@@ -211,6 +213,9 @@ fi
 log "keyspaces: ${KEYSPACES[*]}"
 
 # --- 2. snapshot -------------------------------------------------------------------------------
+# (security) First clear snapshots of earlier backups that no clean-up reached (lib/snapshots.sh).
+STALE_CLEARED=$(sweep_stale_snapshots "$DATA_DIR" "$STAGING_ROOT" "$BACKUP_ID")
+if [[ -n $STALE_CLEARED ]]; then log "cleared $(wc -l <<<"$STALE_CLEARED") stale snapshot(s) of earlier backups"; fi
 # A snapshot with this tag can only be left from an earlier, killed attempt of this same backup.
 if [[ -n $(find "$DATA_DIR" -mindepth 4 -maxdepth 4 -type d -path "*/snapshots/$BACKUP_ID" -print -quit) ]]; then
   log "a snapshot tagged $BACKUP_ID is left from an earlier attempt: clearing it first"

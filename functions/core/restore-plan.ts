@@ -69,7 +69,7 @@ export const restoreInputSchema = z
     targets: z
       .object({
         wireServer: z
-          .object({ instanceId: instanceId.optional(), path: absolutePath.optional() })
+          .object({ instanceId: instanceId.optional(), path: ruleString(rules.restoreTargetPath).optional() })
           .strict()
           .optional(),
         cassandra: z

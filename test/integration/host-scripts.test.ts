@@ -591,9 +591,9 @@ describe('host scripts', () => {
 
     // Assert
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.result).toEqual({ cleared: true, backupId });
+    expect(run.result).toEqual({ cleared: true, backupId, staleCleared: [] });
     expect(again.exitCode, again.stderr).toBe(0);
-    expect(again.result).toEqual({ cleared: true, backupId });
+    expect(again.result).toEqual({ cleared: true, backupId, staleCleared: [] });
     expect(await snapshotTags()).not.toContain(backupId);
     expect(existsSync(staging)).toBe(false);
   });
