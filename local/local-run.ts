@@ -18,6 +18,16 @@ const synthesized = new Map<string, ExtractedTemplate>();
 const templates = new WeakMap<ExtractedTemplate, { template: CfnTemplate; stackName: string }>();
 const enforcements = new Map<string, Promise<IamEnforcement>>();
 
+/** The synthesized template `extracted` came from (for tests that change a policy and run it). */
+export function synthesizedTemplate(extracted: ExtractedTemplate): {
+  template: CfnTemplate;
+  stackName: string;
+} {
+  const source = templates.get(extracted);
+  if (!source) throw new Error('template not synthesized by synthesizeLocal');
+  return source;
+}
+
 /**
  * IAM enforcement for `extracted` against `stack`, kept for the process (its proxy does not keep the
  * process alive), so the functions' credentials and endpoints stay the same and their containers warm.
