@@ -205,6 +205,8 @@ export class WireBackupStack extends Stack {
     bucket.grantReadWrite(restoreFunctions.restorePlanMinio, all(vaultPrefixes.restores));
     bucket.grantReadWrite(restoreFunctions.restoreCopyBatch, all(vaultPrefixes.restores));
     bucket.grantWrite(restoreFunctions.restoreReport, all(vaultPrefixes.restores));
+    // Verify Restore compares the row counts the target's host script wrote under restores/<id>/.
+    bucket.grantRead(restoreFunctions.restoreVerify, all(vaultPrefixes.restores));
 
     const instanceArns = [
       ...config.cassandra.nodes.map((n) => n.instanceId),
