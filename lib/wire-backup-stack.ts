@@ -1,6 +1,4 @@
 import { Arn, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -24,6 +22,7 @@ import { ssmOutputLogGroupName } from '../statemachines/host-command.js';
 import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
 import { HostDocuments } from './constructs/host-documents.js';
+import { Monitoring } from './constructs/monitoring.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
 import { hostDocuments } from './host-documents.js';
@@ -352,32 +351,11 @@ export class WireBackupStack extends Stack {
 
     const alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'wire-backup alarms', enforceSSL: true });
     if (config.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
-    const failedAlarm = new Alarm(this, 'BackupFailedAlarm', {
-      alarmDescription:
-        'A wire-backup execution failed: see the failed marker in the vault and the execution in the console',
-      metric: this.backupStateMachine.metricFailed({ period: Duration.hours(1) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+    new Monitoring(this, 'Monitoring', {
+      clusterName: config.clusterName,
+      stateMachines: { Backup: this.backupStateMachine, Restore: this.restoreStateMachine },
+      alarmTopic,
     });
-    failedAlarm.addAlarmAction(new SnsAction(alarmTopic));
-    // What the manual procedure did with Nagios: alert when the newest backup is too old.
-    const staleAlarm = new Alarm(this, 'BackupStaleAlarm', {
-      alarmDescription: 'No wire-backup succeeded in the last 2 hours',
-      metric: new Metric({
-        namespace: 'WireBackup',
-        metricName: 'BackupSucceeded',
-        dimensionsMap: { Cluster: config.clusterName },
-        statistic: 'Sum',
-        period: Duration.hours(2),
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-      treatMissingData: TreatMissingData.BREACHING,
-    });
-    staleAlarm.addAlarmAction(new SnsAction(alarmTopic));
   }
 }
 

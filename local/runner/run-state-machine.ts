@@ -74,6 +74,11 @@ export interface RunnerBindings {
   readonly resources?: Readonly<Record<string, TaskHandler>>;
   /** Handlers by state name; win over everything else. @default - none */
   readonly states?: Readonly<Record<string, TaskHandler>>;
+  /**
+   * IAM of the state machine's role (`iam/index.ts`): throws the Step Functions error of a call the
+   * role may not make. Called before each Lambda invoke. @default - no IAM checks
+   */
+  readonly authorize?: (action: string, resource: string, errorName: string) => void;
 }
 
 /** Options of {@link runStateMachine}. */
@@ -132,6 +137,8 @@ const lambdaInvokePattern = /^arn:[^:]+:states:::lambda:invoke$/;
 const lambdaFunctionPattern = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:/;
 const ssmPattern = /^arn:[^:]+:states:::aws-sdk:ssm:(sendCommand|getCommandInvocation)$/;
 const distributedMapResource = 'arn:aws:states:::local:distributedMap';
+/** What Step Functions reports when its role may not invoke a function. */
+const lambdaAccessDenied = 'Lambda.AWSLambdaException';
 
 type EngineEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
@@ -435,6 +442,7 @@ function bindTask(
           { terminal: true },
         );
       }
+      bindings.authorize?.('lambda:InvokeFunction', fn.arn, lambdaAccessDenied);
       const payload = await invoker.invoke(fn, 'Payload' in request ? (request.Payload as JsonValue) : {});
       return {
         ExecutedVersion: '$LATEST',
@@ -447,7 +455,10 @@ function bindTask(
   }
   if (lambdaFunctionPattern.test(resource)) {
     const fn = findFunction(resource);
-    return (input) => invoker.invoke(fn, input);
+    return (input) => {
+      bindings.authorize?.('lambda:InvokeFunction', fn.arn, lambdaAccessDenied);
+      return invoker.invoke(fn, input);
+    };
   }
   const ssmAction = ssmPattern.exec(resource)?.[1];
   if (ssmAction) {

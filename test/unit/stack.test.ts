@@ -110,7 +110,21 @@ describe('WireBackupStack', () => {
 
   it('schedules the backup hourly and alarms on failure and staleness', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    // Failed, TimedOut and Aborted of both state machines, and staleness.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']) {
+      expect(
+        Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metric } })),
+      ).toHaveLength(2);
+    }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'WireBackup',
+      MetricName: 'BackupSucceeded',
+      Dimensions: [Match.objectLike({ Name: 'Cluster' }), { Name: 'service', Value: 'wire-backup' }],
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
   it('lets the state machine send commands only to the configured documents and instances', () => {
