@@ -32,12 +32,18 @@ function clientsOf(environment: Record<string, string>) {
 
 /** The template with every statement of `roleLogicalId`'s policies that grants `action` on `resourceSuffix` removed. */
 function withoutGrant(template: CfnTemplate, roleLogicalId: string, resourceSuffix: string): CfnTemplate {
-  const copy = structuredClone(template) as { Resources: Record<string, { Type: string; Properties: any }> };
+  interface PolicyProperties {
+    Roles: unknown;
+    PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] };
+  }
+  const copy = structuredClone(template) as unknown as {
+    Resources: Record<string, { Type: string; Properties: PolicyProperties }>;
+  };
   for (const resource of Object.values(copy.Resources)) {
     if (resource.Type !== 'AWS::IAM::Policy') continue;
     if (!JSON.stringify(resource.Properties.Roles).includes(roleLogicalId)) continue;
     resource.Properties.PolicyDocument.Statement = resource.Properties.PolicyDocument.Statement.filter(
-      (statement: { Action: unknown; Resource: unknown }) =>
+      (statement) =>
         !(
           JSON.stringify(statement.Action).includes('s3:PutObject') &&
           JSON.stringify(statement.Resource).includes(resourceSuffix)
