@@ -50,7 +50,7 @@ function withoutGrant(template: CfnTemplate, roleLogicalId: string, resourceSuff
         ),
     );
   }
-  return copy;
+  return copy as unknown as CfnTemplate;
 }
 
 describe('IAM enforcement of the local runner', () => {
