@@ -324,7 +324,7 @@ if ((${#PROBED[@]} > 0)); then
 fi
 if ((${#NON_EMPTY[@]} > 0)); then
   if [[ $OVERWRITE != true ]]; then
-    fail "keyspace data already exists in the cluster (rows in ${NON_EMPTY[*]:0:10}); refusing without overwrite" \
+    refuse "keyspace data already exists in the cluster (rows in ${NON_EMPTY[*]:0:10}); refusing without overwrite" \
       "restore into an empty cluster or drop these keyspaces first, or set overwrite to true to keep their data and add what is missing"
   fi
   log "WARNING: tables with rows exist (${NON_EMPTY[*]:0:10}); overwrite is true: existing tables are kept as they are"

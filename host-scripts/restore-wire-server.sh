@@ -103,7 +103,7 @@ elif [[ -e $TARGET ]]; then
   if [[ -n $first_entry ]]; then
     TARGET_STATE=nonEmpty
     if [[ $OVERWRITE != true ]]; then
-      fail "$TARGET exists and is not empty; refusing to replace it without overwrite" \
+      refuse "$TARGET exists and is not empty; refusing to replace it without overwrite" \
         "restore into another targetPath, or set overwrite to true (the current folder is then kept as $TARGET.before-restore-<UTC timestamp>)"
     fi
   else

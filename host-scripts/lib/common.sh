@@ -36,6 +36,14 @@ fail() {
   FAIL_MESSAGE="$1 — $2"
   exit 1
 }
+# refuse <what is refused> <how to proceed>: like fail, for a target a restore must not write into; nothing
+# was written. Exit code 3 (REFUSED_EXIT) tells the state machine it is a refusal (RestoreRefusedError),
+# not a host that failed.
+readonly REFUSED_EXIT=3
+refuse() {
+  FAIL_MESSAGE="$1 — $2"
+  exit "$REFUSED_EXIT"
+}
 on_exit() {
   local rc=$?
   set +e
