@@ -82,7 +82,11 @@ export class LocalIam {
       session: call.session,
       action: kmsAction,
       resource: keyArn,
-      context: { 'kms:ViaService': `s3.${this.model.region}.amazonaws.com` },
+      // What KMS puts in the request context of a call S3 makes for a principal of this account.
+      context: {
+        'kms:ViaService': `s3.${this.model.region}.amazonaws.com`,
+        'kms:CallerAccount': this.model.account,
+      },
     };
     const keyPolicy = this.model.keyPolicies.get(keyArn);
     const request = this.request(role, kmsCall);
