@@ -1,6 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failedKey } from '../../functions/core/vault-layout.js';
 import { localConfig, localMinioSecretName, writeLocalSecrets } from '../../local/local-config.js';
 import { synthesizedTemplate, synthesizeLocal } from '../../local/local-run.js';
 import type { CfnTemplate, ExtractedFunction, ExtractedTemplate } from '../../local/runner/extract.js';
@@ -76,13 +77,13 @@ describe('IAM enforcement of the local runner', () => {
     await enforcement?.close();
   });
 
-  it('lets a function write under the vault prefix its role is granted', async () => {
+  it('lets a function write the vault key its role is granted, and nothing beside it', async () => {
+    // Mark Failed may write backups/<id>/failed.json only (the vault grants are per key pattern).
     const { s3 } = clientsOf(enforcement.functionEnvironment(fn('mark-failed')));
-    await expect(
-      s3.send(
-        new PutObjectCommand({ Bucket: stack.vault.bucket, Key: `backups/${runId}/probe.json`, Body: '{}' }),
-      ),
-    ).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    const put = (key: string) =>
+      s3.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: key, Body: '{}' }));
+    await expect(put(failedKey(runId))).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    await expect(put(`backups/${runId}/probe.json`)).rejects.toMatchObject({ name: 'AccessDenied' });
   });
 
   it('fails a vault call the role is not granted with S3’s AccessDenied', async () => {
