@@ -83,10 +83,10 @@ if ! aws s3api head-bucket --bucket "$VAULT_BUCKET" >"$WORK_DIR/head-bucket.out"
       "set vaultBucket to the vault bucket of the deployed stack, or check the S3 endpoint and region this host uses"
   elif grep -qE '\(403\)|Forbidden|AccessDenied' "$WORK_DIR/head-bucket.out"; then
     fail "vault bucket '$VAULT_BUCKET' denies this host's credentials (aws s3api head-bucket: 403)" \
-      "attach the wire-backup instance role (or policy) to this host so that it may access the bucket"
+      "give this host the stack's host role (output HostRoleName): aws ssm update-managed-instance-role --instance-id <this host's mi-…> --iam-role <HostRoleName>"
   elif grep -qE 'Unable to locate credentials|NoCredentialsError' "$WORK_DIR/head-bucket.out"; then
     fail "this host has no AWS credentials to reach vault bucket '$VAULT_BUCKET'" \
-      "attach the wire-backup instance role to this host (EC2), or register it as an SSM managed instance with a role"
+      "register this host as an SSM managed instance with the stack's host role (output HostRoleName): aws ssm create-activation --iam-role <HostRoleName>"
   fi
   fail "vault bucket '$VAULT_BUCKET' is not reachable from this host (aws s3api head-bucket failed)" \
     "check that the S3 endpoint is reachable from this host (proxy, firewall, VPC endpoint) and that the host's credentials are valid"

@@ -111,9 +111,10 @@ fi
 if ((TAR_RC != 0 || GZIP_RC != 0 || TEE_RC != 0 || HASH_RC != 0 || COUNT_RC != 0)); then
   sed 's/^/  gzip: /' "$WORK_DIR/gzip.err" | tail -n 5 >&2
   sed 's/^/  tee: /' "$WORK_DIR/tee.err" | tail -n 5 >&2
-  # The upload completed from a broken stream: do not leave a truncated archive at the key.
-  log "deleting the incomplete archive $DESTINATION"
-  aws s3 rm --only-show-errors "$DESTINATION" >&2 2>&1 || log "WARNING: could not delete $DESTINATION"
+  # The upload completed from a broken stream. Hosts may not delete in the vault (their role has no
+  # s3:DeleteObject), so the truncated archive stays as a version under this backup's folder; this run
+  # fails, writes no manifest and is never listed as a backup.
+  log "the archive uploaded to $DESTINATION is incomplete: this backup fails and is never listed as complete"
   if ((TAR_RC != 0)); then
     fail "tar of $FOLDER failed (exit $TAR_RC)" "read tar's messages above: make every file in the folder readable for the SSM command's user, or stop what is changing it"
   fi

@@ -4,6 +4,7 @@ import { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { vaultPrefixes } from '../functions/core/vault-layout.js';
+import { HostAccess } from './constructs/host-access.js';
 import { WireFunction } from './constructs/wire-function.js';
 
 /**
@@ -47,6 +48,8 @@ const reasons = {
     'CDK DistributedMap grants its S3 ItemReader/ResultWriterV2 the whole vault (bucket/*); an explicit Deny on this role (NotResource) limits s3:GetObject/PutObject to the batch indexes and map-runs/, see WireBackupStack.',
   childExecutions:
     'A Distributed Map starts, describes and stops its own child executions, whose ARNs carry run ids unknown at deploy time; scoped to this state machine name.',
+  ssmAgent:
+    'AmazonSSMManagedInstanceCore is the policy AWS maintains for the SSM agent of a managed instance (registration, command delivery, session messages); writing it out would freeze a list AWS updates.',
   nodeRuntime:
     'Node.js 22 is pinned on purpose: the local runner, CI and the Lambdas run the same major version (DESIGN.md, "Target Node 22 everywhere"); moving to a newer runtime is a deliberate upgrade.',
 } as const;
@@ -71,6 +74,20 @@ export function suppressNagFindings(stack: Stack): void {
           true,
         );
       }
+    }
+    if (node instanceof HostAccess) {
+      NagSuppressions.addResourceSuppressions(
+        node.role,
+        [
+          {
+            id: 'AwsSolutions-IAM4',
+            reason: reasons.ssmAgent,
+            appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
+          },
+          { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjectFinding] },
+        ],
+        true,
+      );
     }
     if (node instanceof StateMachine) {
       NagSuppressions.addResourceSuppressions(

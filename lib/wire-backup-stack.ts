@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -13,6 +13,7 @@ import {
   failedKey,
   manifestKey,
   minioBackupPrefix,
+  restoreRowCountsKey,
   startedKey,
   vaultPrefixes,
   wireServerArchiveKey,
@@ -21,6 +22,7 @@ import { backupDefinition } from '../statemachines/backup.js';
 import { ssmOutputLogGroupName } from '../statemachines/host-command.js';
 import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
+import { HostAccess } from './constructs/host-access.js';
 import { HostDocuments } from './constructs/host-documents.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { Vault } from './constructs/vault.js';
@@ -46,6 +48,8 @@ export class WireBackupStack extends Stack {
   public readonly backupStateMachine: StateMachine;
   /** The restore state machine (started from the console or `wire-backup restore`). */
   public readonly restoreStateMachine: StateMachine;
+  /** The role of the hosts' hybrid activation (SSM agent and the host scripts' vault keys). */
+  public readonly hostRole: HostAccess['role'];
 
   constructor(scope: Construct, id: string, props: WireBackupStackProps) {
     super(scope, id, props);
@@ -254,9 +258,27 @@ export class WireBackupStack extends Stack {
     // --- end of vault access ---------------------------------------------------------------------------
 
     // Host command output (SSM CloudWatchOutputConfig) goes to a group of ours, kept for a month.
-    new LogGroup(this, 'HostCommandLogs', {
+    const hostCommandLogs = new LogGroup(this, 'HostCommandLogs', {
       logGroupName: ssmOutputLogGroupName,
       retention: RetentionDays.ONE_MONTH,
+    });
+
+    // The hosts (hybrid activation role): the SSTables and per-node files they upload and restore, the
+    // wire-server archive they write and restore, the schema and row counts, and the row counts they
+    // take on a restored cluster, and their command output. No delete: a host never removes anything
+    // from the vault.
+    this.hostRole = new HostAccess(this, 'HostAccess', {
+      vault,
+      outputLogGroup: hostCommandLogs,
+      grant: {
+        read: [keys.backupCassandra, keys.sstables, keys.archive],
+        write: [keys.backupCassandra, keys.sstables, keys.archive, restoreRowCountsKey(any)],
+      },
+    }).role;
+    new CfnOutput(this, 'HostRoleName', {
+      description:
+        'IAM role for the hosts: aws ssm create-activation --iam-role <this> (README, "Deploy"); it holds the vault keys the host scripts use',
+      value: this.hostRole.roleName,
     });
 
     const instanceArns = [

@@ -133,7 +133,12 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
     },
   }));
   // The runner forwards the executor's command events to onEvent itself.
-  const executor = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
+  const executor = new LocalSsmExecutor({
+    documents: extracted.documents,
+    stackDir: stack.stackDir,
+    // With IAM enforced, host scripts reach the vault as the stack's host role (its synthesized policy).
+    ...(enforcement ? { hostCredentials: (id: string) => enforcement.hostCredentials(id) } : {}),
+  });
   const ssm = enforcement ? enforcement.guardSsm(machine.name, executionName, executor) : executor;
   const s3 = enforcement
     ? enforcement.stateMachineS3Client(machine.name, executionName)

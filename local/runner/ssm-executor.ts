@@ -79,6 +79,8 @@ export interface LocalSsmExecutorOptions {
   readonly accountId?: string;
   /** PATH before the host profile extends it. @default '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' */
   readonly basePath?: string;
+  /** The vault credentials of each host (IAM enforcement). @default the host profile's own */
+  readonly hostCredentials?: (instanceId: string) => HostCredentials;
 }
 
 /** The `SendCommand` request fields the executor reads (others of the SSM API are accepted and ignored). */
@@ -218,8 +220,28 @@ const sendCommandFields = new Set([
 ]);
 
 /** Bash program that sources the host profile, then runs the document script as a new program. */
-const hostWrapper =
-  '. "$1" || { echo "wire-backup local SSM: cannot source the host profile $1" >&2; exit 1; }; exec bash "$2"';
+/**
+ * Sources the host profile, then, when the runner enforces IAM, replaces its vault credentials with
+ * the host role's (`WIRE_BACKUP_HOST_AWS_*`, see {@link HostCredentials}), and runs the script.
+ */
+const hostWrapper = [
+  '. "$1" || { echo "wire-backup local SSM: cannot source the host profile $1" >&2; exit 1; }',
+  'if [[ -v WIRE_BACKUP_HOST_AWS_ACCESS_KEY_ID ]]; then export AWS_ACCESS_KEY_ID=$WIRE_BACKUP_HOST_AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$WIRE_BACKUP_HOST_AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL=$WIRE_BACKUP_HOST_AWS_ENDPOINT_URL; fi',
+  'unset WIRE_BACKUP_HOST_AWS_ACCESS_KEY_ID WIRE_BACKUP_HOST_AWS_SECRET_ACCESS_KEY WIRE_BACKUP_HOST_AWS_ENDPOINT_URL',
+  'exec bash "$2"',
+].join('; ');
+
+/**
+ * The AWS identity a managed instance has in AWS: its hybrid activation's role. With IAM enforcement
+ * the runner gives each host credentials of the stack's host role at the IAM proxy, so every vault
+ * call of a host script is evaluated against that role's synthesized policy.
+ */
+export interface HostCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** The vault endpoint the host reaches (the IAM proxy). */
+  readonly endpoint: string;
+}
 
 /**
  * Runs SSM command documents on the local "managed instances" (see the module comment). One
@@ -467,6 +489,12 @@ export class LocalSsmExecutor {
       ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
       ...run.environment,
     };
+    const credentials = this.options.hostCredentials?.(run.instanceId);
+    if (credentials) {
+      environment.WIRE_BACKUP_HOST_AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+      environment.WIRE_BACKUP_HOST_AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+      environment.WIRE_BACKUP_HOST_AWS_ENDPOINT_URL = credentials.endpoint;
+    }
     let timedOut = false;
     invocation.done = new Promise<void>((resolve) => {
       const child = spawn('bash', ['-c', hostWrapper, 'wire-backup-ssm', run.envFile, scriptFile], {

@@ -1,7 +1,7 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failedKey } from '../../functions/core/vault-layout.js';
+import { clusterSstablePrefix, failedKey, manifestKey } from '../../functions/core/vault-layout.js';
 import { localConfig, localMinioSecretName, writeLocalSecrets } from '../../local/local-config.js';
 import { synthesizedTemplate, synthesizeLocal } from '../../local/local-run.js';
 import type { CfnTemplate, ExtractedFunction, ExtractedTemplate } from '../../local/runner/extract.js';
@@ -114,6 +114,75 @@ describe('IAM enforcement of the local runner', () => {
       message: expect.stringContaining('is not authorized to perform: secretsmanager:GetSecretValue'),
     });
   });
+
+  it('lets hosts write the SSTable folder as the host role, and never a manifest or a delete', async () => {
+    // The credentials a managed instance gets: the stack's hybrid activation role (HostAccess).
+    const host = enforcement.hostCredentials('mi-host-probe');
+    const s3 = new S3Client({
+      endpoint: host.endpoint,
+      region: stack.vault.region,
+      forcePathStyle: true,
+      credentials: host,
+    });
+    const sstable = `${clusterSstablePrefix(localConfig(stack).clusterName)}${runId}/probe-Data.db`;
+    await expect(
+      s3.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: sstable, Body: 'x' })),
+    ).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    await expect(
+      s3.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: manifestKey(runId), Body: '{}' })),
+    ).rejects.toMatchObject({ name: 'AccessDenied' });
+    await expect(
+      s3.send(new DeleteObjectCommand({ Bucket: stack.vault.bucket, Key: sstable })),
+    ).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining('is not authorized to perform: s3:DeleteObject'),
+    });
+  });
+
+  it('runs host scripts with the host role: a bash aws call outside its grant is refused', async () => {
+    const instanceId = localConfig(stack).cassandra.nodes[0]?.instanceId ?? '';
+    const probe = {
+      name: 'iam-host-probe',
+      content: {
+        schemaVersion: '2.2',
+        description: 'prints the host credentials and tries to write a manifest',
+        mainSteps: [
+          {
+            action: 'aws:runShellScript',
+            name: 'probe',
+            inputs: {
+              runCommand: [
+                'echo "endpoint=$AWS_ENDPOINT_URL key=$AWS_ACCESS_KEY_ID"',
+                `if aws s3api put-object --bucket ${stack.vault.bucket} --key ${manifestKey(runId)} >/dev/null 2>err.txt; then echo put=allowed; else echo "put=refused $(grep -o AccessDenied err.txt | head -n 1)"; fi`,
+              ],
+            },
+          },
+        ],
+      },
+    };
+    const executor = new LocalSsmExecutor({
+      documents: [probe],
+      stackDir: stack.stackDir,
+      hostCredentials: (id) => enforcement.hostCredentials(id),
+    });
+    try {
+      const sent = await executor.sendCommand({ DocumentName: probe.name, InstanceIds: [instanceId] });
+      await executor.waitForCommand(sent.Command.CommandId);
+      const output = await executor.getCommandInvocation({
+        CommandId: sent.Command.CommandId,
+        InstanceId: instanceId,
+      });
+      const { accessKeyId, endpoint } = enforcement.hostCredentials(instanceId);
+      expect(output.StandardOutputContent).toBe(
+        `endpoint=${endpoint} key=${accessKeyId}\nput=refused AccessDenied\n`,
+      );
+      expect(enforcement.proxy.refused).toContainEqual(
+        expect.objectContaining({ role: enforcement.iam.hostRole().logicalId, action: 's3:PutObject' }),
+      );
+    } finally {
+      await executor.close();
+    }
+  }, 120_000);
 
   it('refuses SendCommand to an instance the state machine role is not granted', async () => {
     const executor = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });

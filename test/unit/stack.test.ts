@@ -174,7 +174,7 @@ describe('WireBackupStack', () => {
     expect(vaultKeys(template, 'RestorePlanMinio', 's3:DeleteObject')).toEqual(['restores/*']);
   });
 
-  it('keeps Prepare and Restore Prepare to manifests and markers, and the archive to its verifier', () => {
+  it('keeps Prepare and Restore Prepare to manifests and markers, and the archive to its verifier and the hosts', () => {
     for (const prepare of ['Prepare', 'RestorePrepare']) {
       expect(vaultKeys(template, prepare, 's3:GetObject')).toEqual([
         'backups/*/failed.json',
@@ -185,7 +185,8 @@ describe('WireBackupStack', () => {
     const archiveReaders = Object.keys(template.findResources('AWS::IAM::Role'))
       .map((id) => id.replace(/Role[0-9A-F]{8}$/, ''))
       .filter((role) => vaultKeys(template, role, 's3:GetObject').includes('backups/*/wire-server.tar.gz'));
-    expect(archiveReaders.sort()).toEqual(['Commit', 'VerifyArchive']);
+    // The hosts read it to restore the folder (restore-wire-server.sh).
+    expect(archiveReaders.sort()).toEqual(['Commit', 'HostAccess', 'VerifyArchive']);
     // Commit only checks that the archive exists (HEAD): it cannot decrypt anything.
     expect(allowed(template, 'Commit').flatMap((s) => s.actions)).not.toContain('kms:Decrypt');
   });

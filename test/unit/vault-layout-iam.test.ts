@@ -7,6 +7,7 @@ import {
   failedKey,
   manifestKey,
   minioBackupPrefix,
+  restoreRowCountsKey,
   startedKey,
   vaultPrefixes,
   wireServerArchiveKey,
@@ -62,6 +63,7 @@ describe('vault layout and IAM grants', () => {
       wireServerArchiveKey('*'),
       `${cassandraBackupPrefix('*')}*`,
       `${minioBackupPrefix('*')}*`,
+      restoreRowCountsKey('*'),
       ...Object.values(vaultPrefixes).map((p) => `${p}*`),
     ]);
     for (const pattern of patterns) expect(fromLayout.has(pattern), pattern).toBe(true);

@@ -4,6 +4,7 @@ import { isJsonObject, type JsonValue } from '../asl.js';
 import { StatesError } from '../errors.js';
 import type { CfnTemplate, ExtractedFunction, ExtractOptions } from '../extract.js';
 import type { SsmApi, TaskHandler } from '../run-state-machine.js';
+import type { HostCredentials } from '../ssm-executor.js';
 import { LocalIamProxy } from './iam-proxy.js';
 import { LocalIam } from './local-iam.js';
 import { readTemplateIam } from './template-policies.js';
@@ -61,6 +62,15 @@ export class IamEnforcement {
       WIRE_BACKUP_S3_FORCE_PATH_STYLE: 'true',
       AWS_ENDPOINT_URL_SECRETS_MANAGER: this.proxy.endpoint,
     };
+  }
+
+  /**
+   * The vault credentials of a managed instance: the stack's host role (the one role SSM, i.e. the
+   * hybrid activation, may assume), session named by the instance id as SSM names it.
+   */
+  hostCredentials(instanceId: string): HostCredentials {
+    const role = this.iam.hostRole();
+    return { ...this.proxy.credentialsFor(role.logicalId, instanceId), endpoint: this.proxy.endpoint };
   }
 
   /** The S3 client a state machine's Distributed Maps read and write the vault with (its role's). */

@@ -49,6 +49,22 @@ export class LocalIam {
     return this.role(this.model.stateMachineRoles.get(stateMachineName), `state machine ${stateMachineName}`);
   }
 
+  /**
+   * The role of the hosts: the one role SSM may assume (a hybrid activation's managed instances act
+   * as it). The stack has exactly one (`HostAccess`); anything else is a template this runner cannot run.
+   */
+  hostRole(): TemplateRole {
+    const roles = [...this.model.roles.values()].filter((r) =>
+      r.servicePrincipals.includes('ssm.amazonaws.com'),
+    );
+    const [role] = roles;
+    if (!role || roles.length > 1)
+      throw new Error(
+        `local IAM: expected exactly one role that ssm.amazonaws.com may assume (the hosts' hybrid activation role), found ${roles.length}: ${roles.map((r) => r.logicalId).join(', ') || 'none'}`,
+      );
+    return role;
+  }
+
   /** A denial, or undefined when the role's identity policies (and `resourcePolicy`) allow the call. */
   check(call: LocalCall, resourcePolicy?: PolicyDocument): Denial | undefined {
     const role = this.role(call.role, call.role);

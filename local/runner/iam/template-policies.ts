@@ -16,6 +16,8 @@ export interface TemplateRole {
   readonly name: string;
   readonly arn: string;
   readonly policies: readonly PolicyDocument[];
+  /** AWS services its trust policy lets assume it (`lambda.amazonaws.com`, `ssm.amazonaws.com`, …). */
+  readonly servicePrincipals: readonly string[];
 }
 
 /** Everything the IAM enforcement reads from a template. */
@@ -118,6 +120,7 @@ export function readTemplateIam(template: CfnTemplate, options: ExtractOptions =
       name,
       arn: resolveGetAtt(template, logicalId, 'Arn', options),
       policies: policiesByRole.get(name) ?? [],
+      servicePrincipals: servicePrincipalsOf(resources[logicalId]?.Properties?.AssumeRolePolicyDocument),
     });
   }
 
@@ -192,4 +195,18 @@ export function readTemplateIam(template: CfnTemplate, options: ExtractOptions =
 
 function asDocument(value: JsonValue, where: string): PolicyDocument {
   return parsePolicyDocument(value, where);
+}
+
+/** The `Service` principals of a trust policy's Allow statements. */
+function servicePrincipalsOf(trust: unknown): string[] {
+  const statements = (trust as { Statement?: unknown } | undefined)?.Statement;
+  const services: string[] = [];
+  for (const statement of Array.isArray(statements) ? statements : []) {
+    const { Effect, Principal } = statement as { Effect?: unknown; Principal?: { Service?: unknown } };
+    if (Effect !== 'Allow') continue;
+    const service = Principal?.Service;
+    for (const name of Array.isArray(service) ? service : [service])
+      if (typeof name === 'string') services.push(name);
+  }
+  return services;
 }
