@@ -83,7 +83,40 @@ export const wireBackupConfigSchema = z
       batchMaxObjects: z.number().int().min(1).max(100_000).default(1000),
       /** MinIO before 2023 may reject the SDK's default CRC checksums. */
       legacyChecksums: z.boolean().default(false),
+      /**
+       * PEM file (on the machine running `cdk deploy`) of the CA that issued MinIO's TLS certificate,
+       * when it is a private CA: the functions that talk to MinIO trust it in addition to the public CAs.
+       */
+      caBundleFile: z.string().min(1).optional(),
     }),
+    /**
+     * Where the functions that talk to MinIO run: subnets of a VPC that reaches the on-prem network
+     * (VPN, Direct Connect). Without it they run outside any VPC and reach only a public endpoint.
+     */
+    network: z
+      .object({
+        vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'must be a VPC id like vpc-0123456789abcdef0'),
+        subnetIds: z
+          .array(
+            z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id like subnet-0123456789abcdef0'),
+          )
+          .min(1, 'list at least one subnet (two in different zones for availability)'),
+        /** The zone of each subnet, in the same order. */
+        availabilityZones: z.array(
+          z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$/, 'must be a zone like eu-central-1a'),
+        ),
+        securityGroupIds: z
+          .array(
+            z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id like sg-0123456789abcdef0'),
+          )
+          .min(1, 'list at least one security group that allows HTTPS to MinIO'),
+      })
+      .strict()
+      .refine((n) => n.availabilityZones.length === n.subnetIds.length, {
+        path: ['availabilityZones'],
+        message: 'give one zone per subnet, in the order of subnetIds',
+      })
+      .optional(),
     vault: z
       .object({
         /** Existing bucket name; by default the stack creates one. */

@@ -48,6 +48,8 @@ const reasons = {
     'CDK DistributedMap grants its S3 ItemReader/ResultWriterV2 the whole vault (bucket/*); an explicit Deny on this role (NotResource) limits s3:GetObject/PutObject to the batch indexes and map-runs/, see WireBackupStack.',
   childExecutions:
     'A Distributed Map starts, describes and stops its own child executions, whose ARNs carry run ids unknown at deploy time; scoped to this state machine name.',
+  lambdaVpc:
+    'A function placed in the VPC that reaches on-prem MinIO (config network) needs AWSLambdaVPCAccessExecutionRole: ec2:CreateNetworkInterface and its kin, which support no resource-level scoping; CDK attaches it only to those functions.',
   ssmAgent:
     'AmazonSSMManagedInstanceCore is the policy AWS maintains for the SSM agent of a managed instance (registration, command delivery, session messages); writing it out would freeze a list AWS updates.',
   nodeRuntime:
@@ -68,6 +70,11 @@ export function suppressNagFindings(stack: Stack): void {
         NagSuppressions.addResourceSuppressions(
           node.role,
           [
+            {
+              id: 'AwsSolutions-IAM4',
+              reason: reasons.lambdaVpc,
+              appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'],
+            },
             { id: 'AwsSolutions-IAM5', reason: reasons.xray, appliesTo: [anyResource] },
             { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjectFinding] },
           ],

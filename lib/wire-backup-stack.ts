@@ -1,4 +1,7 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Arn, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { SecurityGroup, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -75,7 +78,23 @@ export class WireBackupStack extends Stack {
       [envNames.minioSecretName]: config.minio.secretName,
       [envNames.minioLegacyChecksums]: String(config.minio.legacyChecksums),
       [envNames.minioMultipartThreshold]: String(config.minio.multipartThresholdBytes),
+      ...(config.minio.caBundleFile
+        ? { [envNames.minioCaBundle]: readCaBundle(config.minio.caBundleFile) }
+        : {}),
     };
+    // The functions that talk to MinIO (those given its endpoint) run in the configured subnets.
+    const network = config.network
+      ? {
+          vpc: Vpc.fromVpcAttributes(this, 'Network', {
+            vpcId: config.network.vpcId,
+            availabilityZones: config.network.availabilityZones,
+            privateSubnetIds: config.network.subnetIds,
+          }),
+          securityGroups: config.network.securityGroupIds.map((id, i) =>
+            SecurityGroup.fromSecurityGroupId(this, `NetworkSecurityGroup${i + 1}`, id, { mutable: false }),
+          ),
+        }
+      : undefined;
     const fn = (
       handlerName: string,
       description: string,
@@ -89,6 +108,7 @@ export class WireBackupStack extends Stack {
         environment,
         timeout,
         memorySize,
+        ...(network && environment[envNames.minioEndpoint] ? { network } : {}),
       });
 
     const functions = {
@@ -383,4 +403,37 @@ export class WireBackupStack extends Stack {
 
 function pascal(kebab: string): string {
   return kebab.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
+}
+
+/**
+ * Reads the PEM bundle of MinIO's private CA for the functions' environment (Lambda allows 4 KB of
+ * environment in all): every block must be a certificate, and the bundle small enough to fit.
+ */
+function readCaBundle(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `minio.caBundleFile: cannot read ${file} (${(error as Error).message}): give the path of the CA's PEM file`,
+    );
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    throw new Error(`minio.caBundleFile: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw new Error(
+        `minio.caBundleFile: certificate ${i + 1} of ${file} does not parse (${(error as Error).message})`,
+      );
+    }
+  }
+  const bundle = `${blocks.join('\n')}\n`;
+  if (bundle.length > 2500)
+    throw new Error(
+      `minio.caBundleFile: ${file} holds ${bundle.length} characters of certificates; Lambda environments allow 4 KB in all: keep only the CA that issued MinIO's certificate (and its intermediate), at most 2500 characters`,
+    );
+  return bundle;
 }

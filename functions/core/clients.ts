@@ -1,3 +1,5 @@
+import { Agent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { env } from './env.js';
 
@@ -22,6 +24,8 @@ export interface SourceS3Config {
    * compute and validate checksums only when an operation requires them.
    */
   readonly legacyChecksums: boolean;
+  /** PEM of a private CA to trust besides the public ones (MinIO with a certificate of the company CA). */
+  readonly caBundle?: string | undefined;
 }
 
 /** Endpoint override and addressing for the vault, read from the function environment. */
@@ -95,7 +99,12 @@ export function createSourceS3Client(config: SourceS3Config): S3Client {
       region: config.region,
       forcePathStyle: config.forcePathStyle,
       credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
-      requestHandler,
+      requestHandler: config.caBundle
+        ? {
+            ...requestHandler,
+            httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, config.caBundle] }),
+          }
+        : requestHandler,
       ...(config.legacyChecksums
         ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
         : {}),

@@ -27,6 +27,8 @@ export const envNames = {
   minioLegacyChecksums: 'MINIO_LEGACY_CHECKSUMS',
   /** Objects above this many bytes are copied with multipart upload. */
   minioMultipartThreshold: 'MINIO_MULTIPART_THRESHOLD',
+  /** PEM of the private CA MinIO's TLS certificate chains to (config `minio.caBundleFile`), if any. */
+  minioCaBundle: 'MINIO_CA_BUNDLE',
   /** Local runner only: JSON file served in place of Secrets Manager. */
   localSecretsFile: 'WIRE_BACKUP_LOCAL_SECRETS_FILE',
   /** Local runner only: the vault's S3 endpoint. */
@@ -114,6 +116,8 @@ export const env = {
   minioSecretName: (): string => requireEnv(envNames.minioSecretName),
   /** Default false. */
   minioLegacyChecksums: (): boolean => booleanEnv(envNames.minioLegacyChecksums, false),
+  /** The private CA of MinIO's TLS certificate (PEM), or undefined to trust the public CAs only. */
+  minioCaBundle: (): string | undefined => nonEmpty(envNames.minioCaBundle),
   /** Default 16 MiB. */
   minioMultipartThreshold: (): number =>
     positiveIntegerEnv(envNames.minioMultipartThreshold, 16 * 1024 * 1024),

@@ -23,6 +23,8 @@ export class HostCommandError extends WireBackupError {}
 export class KeyspaceNotFoundError extends WireBackupError {}
 /** A source bucket does not exist or is not readable. */
 export class BucketNotFoundError extends WireBackupError {}
+/** MinIO's TLS certificate does not verify (private CA not configured, wrong name, expired). */
+export class MinioTlsError extends WireBackupError {}
 /** A vault object is missing, has the wrong size, or its checksum does not match. */
 export class VerificationFailedError extends WireBackupError {}
 /** The wire-server archive is not a valid, non-empty gzip'd TAR with the expected entries. */
@@ -52,6 +54,7 @@ export const errorNames = {
   restoreRefused: 'RestoreRefusedError',
   restoreVerification: 'RestoreVerificationError',
   objectsNotCopied: 'ObjectsNotCopiedError',
+  minioTls: 'MinioTlsError',
 } as const;
 
 /** Extracts the human message from a Catch's Cause (a Lambda's cause is JSON with errorMessage). */

@@ -1,5 +1,6 @@
 import { join, relative } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -25,6 +26,8 @@ export interface WireFunctionProps {
   readonly timeout?: Duration;
   /** Memory in MiB. @default 512 */
   readonly memorySize?: number;
+  /** The VPC subnets and security groups to run in (functions that reach on-prem MinIO). @default - no VPC */
+  readonly network?: { readonly vpc: IVpc; readonly securityGroups: readonly ISecurityGroup[] };
 }
 
 /**
@@ -88,6 +91,13 @@ export class WireFunction extends NodejsFunction {
       projectRoot,
       depsLockFilePath: join(projectRoot, 'package-lock.json'),
       bundling: { ...wireBundling, externalModules: [...wireBundling.externalModules] },
+      ...(props.network
+        ? {
+            vpc: props.network.vpc,
+            vpcSubnets: { subnets: props.network.vpc.privateSubnets },
+            securityGroups: [...props.network.securityGroups],
+          }
+        : {}),
     });
     const entry = relative(projectRoot, props.entry ?? join(projectRoot, 'functions', props.handlerName));
     this.handlerRef = `${entry.replace(/\.[cm]?[jt]s$/, '')}.handler`;
