@@ -5,6 +5,7 @@ import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { vaultPrefixes } from '../functions/core/vault-layout.js';
 import { HostAccess } from './constructs/host-access.js';
+import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
 
 /**
@@ -17,20 +18,28 @@ import { WireFunction } from './constructs/wire-function.js';
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 
-/** `Resource::<VaultBucket….Arn>/<prefix>…` for every top-level folder of vault-layout.ts. */
-const vaultObjectFinding = {
-  regex: `/^Resource::<Vault[A-Za-z0-9]*Bucket[0-9A-F]{8}\\.Arn>\\/(${Object.values(vaultPrefixes)
+/**
+ * `Resource::<VaultBucket….Arn>/<prefix>…` for every top-level folder of vault-layout.ts; for an
+ * existing vault bucket (`vault.existing`), `Resource::arn:<AWS::Partition>:s3:::<its name>/<prefix>…`.
+ */
+function vaultObjectFinding(existingBucket: string | undefined) {
+  const bucket = existingBucket
+    ? escapeRegExp(`arn:<AWS::Partition>:s3:::${existingBucket}`)
+    : '<Vault[A-Za-z0-9]*Bucket[0-9A-F]{8}\\.Arn>';
+  const prefixes = Object.values(vaultPrefixes)
     .map((p) => escapeRegExp(p))
-    .join('|')}).*$/g`,
-};
+    .join('|');
+  return { regex: `/^Resource::${bucket}\\/(${prefixes}).*$/g` };
+}
 /** X-Ray, CloudWatch Logs delivery and ssm:GetCommandInvocation: APIs without resource-level permissions. */
 const anyResource = 'Resource::*';
 /** `lambda:InvokeFunction` on the versions and aliases of a function the state machine calls. */
 const functionVersions = { regex: '/^Resource::<[A-Za-z0-9]+\\.Arn>:\\*$/g' };
 /** The whole vault, as CDK's DistributedMap grants it to its ItemReader and ResultWriterV2. */
-const distributedMapVault = {
-  regex: '/^Resource::arn:<AWS::Partition>:s3:::<Vault[A-Za-z0-9]*Bucket[0-9A-F]{8}>\\/\\*$/g',
-};
+function distributedMapVault(existingBucket: string | undefined) {
+  const bucket = existingBucket ? escapeRegExp(existingBucket) : '<Vault[A-Za-z0-9]*Bucket[0-9A-F]{8}>';
+  return { regex: `/^Resource::arn:<AWS::Partition>:s3:::${bucket}\\/\\*$/g` };
+}
 /** Child executions of a state machine's own Distributed Maps. */
 const childExecutions = {
   regex: '/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$/g',
@@ -63,6 +72,9 @@ export function applyNagChecks(scope: IConstruct): void {
 
 /** Records the reasoned, per-resource suppressions of `stack`. */
 export function suppressNagFindings(stack: Stack): void {
+  const vault = stack.node.findAll().find((n): n is Vault => n instanceof Vault);
+  const vaultObjects = vaultObjectFinding(vault?.existingBucketName);
+  const wholeVault = distributedMapVault(vault?.existingBucketName);
   for (const node of stack.node.findAll()) {
     if (node instanceof WireFunction) {
       NagSuppressions.addResourceSuppressions(node, [{ id: 'AwsSolutions-L1', reason: reasons.nodeRuntime }]);
@@ -73,10 +85,12 @@ export function suppressNagFindings(stack: Stack): void {
             {
               id: 'AwsSolutions-IAM4',
               reason: reasons.lambdaVpc,
-              appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'],
+              appliesTo: [
+                'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+              ],
             },
             { id: 'AwsSolutions-IAM5', reason: reasons.xray, appliesTo: [anyResource] },
-            { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjectFinding] },
+            { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjects] },
           ],
           true,
         );
@@ -91,7 +105,7 @@ export function suppressNagFindings(stack: Stack): void {
             reason: reasons.ssmAgent,
             appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore'],
           },
-          { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjectFinding] },
+          { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjects] },
         ],
         true,
       );
@@ -102,8 +116,8 @@ export function suppressNagFindings(stack: Stack): void {
         [
           { id: 'AwsSolutions-IAM5', reason: reasons.stateMachineAnyResource, appliesTo: [anyResource] },
           { id: 'AwsSolutions-IAM5', reason: reasons.functionVersions, appliesTo: [functionVersions] },
-          { id: 'AwsSolutions-IAM5', reason: reasons.distributedMapVault, appliesTo: [distributedMapVault] },
-          { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjectFinding] },
+          { id: 'AwsSolutions-IAM5', reason: reasons.distributedMapVault, appliesTo: [wholeVault] },
+          { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjects] },
         ],
         true,
       );

@@ -60,6 +60,14 @@ export class WireBackupStack extends Stack {
 
     this.vault = new Vault(this, 'Vault', {
       ...(config.vault.bucketName ? { bucketName: config.vault.bucketName } : {}),
+      ...(config.vault.existing
+        ? {
+            existing: {
+              bucketName: config.vault.existing.bucketName,
+              keyArn: config.vault.existing.kmsKeyArn,
+            },
+          }
+        : {}),
       objectLockMode: config.vault.objectLockMode,
       objectLockDays: config.vault.objectLockDays,
     });

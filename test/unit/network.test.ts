@@ -74,3 +74,36 @@ describe('network placement and MinIO private CA', () => {
     );
   });
 });
+
+describe('an existing vault bucket', () => {
+  const existing = {
+    bucketName: 'acme-wire-backups',
+    kmsKeyArn: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+  };
+  const { stack, template } = synth(parseConfig({ ...example, vault: { ...example.vault, existing } }));
+
+  it('creates no bucket or key, and grants on that bucket and key only', () => {
+    expect(template.findResources('AWS::S3::Bucket')).toEqual({});
+    expect(template.findResources('AWS::KMS::Key')).toEqual({});
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(`arn:`);
+    expect(policies).toContain(':s3:::acme-wire-backups/backups/*/manifest.json');
+    expect(policies).toContain(existing.kmsKeyArn);
+    const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    expect(errors.map((e) => e.entry.data)).toEqual([]);
+  });
+
+  it('refuses a name for a created bucket beside it, and a malformed key', () => {
+    expect(() =>
+      parseConfig({ ...example, vault: { ...example.vault, bucketName: 'other-name', existing } }),
+    ).toThrow(
+      /vault\.bucketName: names the bucket the stack creates, but vault\.existing uses acme-wire-backups/,
+    );
+    expect(() =>
+      parseConfig({
+        ...example,
+        vault: { ...example.vault, existing: { ...existing, kmsKeyArn: 'alias/x' } },
+      }),
+    ).toThrow(/vault\.existing\.kmsKeyArn: must be a KMS key ARN/);
+  });
+});
