@@ -59,6 +59,11 @@ export function writeLocalSecrets(stack: StackInfo): string {
         accessKeyId: stack.minio.accessKey,
         secretAccessKey: stack.minio.secretKey,
       }),
+      // The role wire-backup's PostgreSQL host scripts connect as.
+      [stack.postgresql.secretName]: JSON.stringify({
+        username: stack.postgresql.backupUser,
+        password: stack.postgresql.backupPassword,
+      }),
     }),
     { mode: 0o600 },
   );

@@ -186,7 +186,7 @@ pg_init_standby() {
   chown "$PG_OS_USER:" "$pass"; chmod 600 "$pass"
   pg_write_conf standby
   cat >>"$s/data/wire-stack.conf" <<EOF
-primary_conninfo = 'host=127.0.0.1 port=$PG_PORT user=$PG_REPL_USER passfile=$pass application_name=standby'
+primary_conninfo = 'host=127.0.0.1 port=$PG_PORT user=$PG_REPL_USER passfile=$pass application_name=pg2'
 EOF
   pg_as touch "$s/data/standby.signal"
   pg_start primary
