@@ -165,11 +165,14 @@ CREATE ROLE "$PG_OWNER" LOGIN PASSWORD '$PG_OWNER_PASSWORD';
 CREATE DATABASE "$PG_DATABASE" OWNER "$PG_OWNER";
 CREATE ROLE "$PG_REPL_USER" LOGIN REPLICATION PASSWORD '$PG_REPL_PASSWORD';
 CREATE ROLE "$PG_BACKUP_USER" LOGIN REPLICATION PASSWORD '$PG_BACKUP_PASSWORD' IN ROLE pg_read_all_data, pg_monitor;
+EOF
+  # Function grants live in each database's catalog: wire-backup connects to wire-server.
+  pg_psql primary -d "$PG_DATABASE" <<EOF
+ALTER SCHEMA public OWNER TO "$PG_OWNER";
 GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO "$PG_BACKUP_USER";
 GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO "$PG_BACKUP_USER";
 GRANT EXECUTE ON FUNCTION pg_switch_wal() TO "$PG_BACKUP_USER";
 EOF
-  pg_psql primary -d "$PG_DATABASE" -c "ALTER SCHEMA public OWNER TO \"$PG_OWNER\";"
 }
 
 # The standby starts as a copy of the stopped primary (what pg_basebackup would stream), then follows it.
