@@ -26,6 +26,6 @@ export default defineConfig({
     reporters: reporters('main'),
     include: ['test/**/*.test.ts'],
     // The three-node tests replace the local cluster: `npm test` runs them after the rest.
-    exclude: [...configDefaults.exclude, 'test/three-node/**'],
+    exclude: [...configDefaults.exclude, 'test/three-node/**', 'test/integration/postgresql-*.test.ts'],
   },
 });

@@ -141,7 +141,9 @@ chmod 755 "$FETCH"
   if [[ -z $TARGET_TIME ]]; then
     printf "recovery_target_lsn = '%s'\nrecovery_target_inclusive = true\n" "$COUNTS_LSN"
   else
-    printf "recovery_target_time = '%s'\nrecovery_target_inclusive = false\n" "${TARGET_TIME/T/ }"
+    # recovery_target_time takes a numeric offset, not a zone abbreviation such as Z.
+    t=${TARGET_TIME/T/ }
+    printf "recovery_target_time = '%s+00'\nrecovery_target_inclusive = false\n" "${t%Z}"
   fi
 } >>"$DATA_DIR/postgresql.auto.conf"
 chown -R "$OS_USER:" "$DATA_DIR" "$SOCKET_DIR"

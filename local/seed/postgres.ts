@@ -105,7 +105,9 @@ export function seedPostgres(
   const n = options.conversations ?? 200;
   const seed = options.seed ?? 42;
   const batch = options.batch ?? 'b0';
-  const teams = Array.from({ length: Math.max(1, Math.ceil(n / 50)) }, (_, i) => uuidOf(seed, batch, 'team', i));
+  const teams = Array.from({ length: Math.max(1, Math.ceil(n / 50)) }, (_, i) =>
+    uuidOf(seed, batch, 'team', i),
+  );
   const lines: string[] = [schemaSql, 'BEGIN;'];
   const rows: Record<string, number> = Object.fromEntries(postgresSeedTables.map((t) => [t, 0]));
   const add = (table: string, values: string): void => {
@@ -128,20 +130,35 @@ export function seedPostgres(
       );
     }
     if (i % 7 === 0) {
-      add('local_conversation_remote_member', `${q(conv)}, 'remote.example.com', ${q(uuidOf(seed, batch, 'remote', i))}, 'wire_member'`);
+      add(
+        'local_conversation_remote_member',
+        `${q(conv)}, 'remote.example.com', ${q(uuidOf(seed, batch, 'remote', i))}, 'wire_member'`,
+      );
     }
     if (i % 5 === 0) {
-      add('conversation_codes', `${q(`${batch}-code-${i}`)}, ${q(conv)}, ${q(uuidOf(seed, 'code', batch, i).slice(0, 20))}, NULL, '2027-01-01T00:00:00Z'`);
+      add(
+        'conversation_codes',
+        `${q(`${batch}-code-${i}`)}, ${q(conv)}, ${q(uuidOf(seed, 'code', batch, i).slice(0, 20))}, NULL, '2027-01-01T00:00:00Z'`,
+      );
     }
     if (mls && i % 2 === 0) {
-      add('subconversation', `${q(conv)}, 'conference', 1, ${i}, '2026-11-20T12:00:00Z', '\\x${createHash('sha256').update(`sub${conv}`).digest('hex')}'`);
+      add(
+        'subconversation',
+        `${q(conv)}, 'conference', 1, ${i}, '2026-11-20T12:00:00Z', '\\x${createHash('sha256').update(`sub${conv}`).digest('hex')}'`,
+      );
     }
   }
   for (const [t, team] of teams.entries()) {
     for (const feature of ['legalhold', 'sso', 'fileSharing', 'mls', 'conversationGuestLinks']) {
-      add('team_features', `${q(team)}, ${q(feature)}, ${t % 2}, 0, ${q(JSON.stringify({ enforced: t % 2 === 0, feature }))}`);
+      add(
+        'team_features',
+        `${q(team)}, ${q(feature)}, ${t % 2}, 0, ${q(JSON.stringify({ enforced: t % 2 === 0, feature }))}`,
+      );
     }
-    add('domain_registration', `${q(`team${t}.${batch}.example.com`)}, ${q(team)}, 1, 2, NULL, ${q(uuidOf('dns', batch, t))}`);
+    add(
+      'domain_registration',
+      `${q(`team${t}.${batch}.example.com`)}, ${q(team)}, 1, 2, NULL, ${q(uuidOf('dns', batch, t))}`,
+    );
   }
   lines.push('COMMIT;');
   runPsql(stack, lines.join('\n'));
@@ -183,7 +200,10 @@ export function postgresTableDigests(stack: StackInfo, server?: StackPostgresSer
   const out = runPsql(
     stack,
     tables
-      .map((t) => `SELECT '${t}', count(*) || ':' || coalesce(md5(string_agg(r::text, E'\\n' ORDER BY r::text)), '') FROM ${t} r;`)
+      .map(
+        (t) =>
+          `SELECT '${t}', count(*) || ':' || coalesce(md5(string_agg(r::text, E'\\n' ORDER BY r::text)), '') FROM ${t} r;`,
+      )
       .join('\n'),
     server ? { server } : {},
   );
