@@ -133,7 +133,8 @@ pg_start() {
   rm -f "$dir/data/postmaster.pid"
   printf 'postgresql-%s: starting on 127.0.0.1:%s… ' "$which" "$port"
   t0=$(now)
-  pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null 2>&1 ||
+  # fds 8/9 hold wire-stack's flock locks: the server must not inherit them.
+  pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null 2>&1 8>&- 9>&- ||
     { echo "failed"; service_died "postgresql-$which" "$dir/postgres.log"; }
   echo "ready after $(($(now) - t0)) s"
 }
