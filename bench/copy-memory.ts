@@ -26,8 +26,14 @@ import {
 import { createSourceS3Client, createVaultS3Client } from '../functions/core/clients.js';
 import { readJsonLines } from '../functions/core/manifest-io.js';
 import { copyBatch } from '../functions/core/minio-copy.js';
-import { batchKeyOf, batchResultKeyOf, manifestEntrySchema } from '../functions/core/minio-layout.js';
+import { manifestEntrySchema } from '../functions/core/minio-layout.js';
 import { planBucketBackup } from '../functions/core/minio-plan.js';
+import {
+  backupPrefix,
+  batchKeyOf,
+  batchResultKeyOf,
+  minioBucketPrefix,
+} from '../functions/core/vault-layout.js';
 import { readStackInfo, repoRoot, type StackInfo } from '../local/stack-info.js';
 
 const MiB = 1024 * 1024;
@@ -352,8 +358,8 @@ export async function main(): Promise<void> {
     printTable(bytes, rows);
   } finally {
     await deleteVersions(vault, stack.vault.bucket, `bench/${runId}/`);
-    await deleteVersions(vault, stack.vault.bucket, `minio/${bucket}/`);
-    await deleteVersions(vault, stack.vault.bucket, `backups/${backupId}/`);
+    await deleteVersions(vault, stack.vault.bucket, minioBucketPrefix(bucket));
+    await deleteVersions(vault, stack.vault.bucket, backupPrefix(backupId));
     await source.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
     await source.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

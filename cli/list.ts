@@ -1,28 +1,26 @@
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { readJsonOrUndefined } from '../functions/core/backup-plan.js';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { BackupManifest } from '../functions/core/contract/backup.js';
-import { failedKey, manifestKey } from '../functions/core/vault-layout.js';
+import { readJsonOrUndefined } from '../functions/core/vault-io.js';
+import { backupIdOfPrefix, failedKey, manifestKey, vaultPrefixes } from '../functions/core/vault-layout.js';
+import { createStackS3Client } from '../local/stack-clients.js';
 import { readStackInfo } from '../local/stack-info.js';
 import { formatBytes } from './format.js';
 
 /** Lists the local vault's backups, newest first: complete (restorable), failed (with cause), incomplete. */
 export async function listBackups(): Promise<string> {
   const stack = readStackInfo();
-  const s3 = new S3Client({
-    endpoint: stack.vault.endpoint,
-    region: stack.vault.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: stack.vault.accessKey, secretAccessKey: stack.vault.secretKey },
-  });
+  const s3 = createStackS3Client(stack.vault);
   try {
     const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: stack.vault.bucket, Prefix: 'backups/', Delimiter: '/' }),
+      new ListObjectsV2Command({ Bucket: stack.vault.bucket, Prefix: vaultPrefixes.backups, Delimiter: '/' }),
     );
     const ids = (page.CommonPrefixes ?? [])
-      .map((p) => (p.Prefix ?? '').slice('backups/'.length, -1))
+      .map((p) => backupIdOfPrefix(p.Prefix ?? '') ?? '')
       .sort()
       .reverse();
-    const lines = [`${ids.length} backup(s) in s3://${stack.vault.bucket}/backups/ (newest first):`];
+    const lines = [
+      `${ids.length} backup(s) in s3://${stack.vault.bucket}/${vaultPrefixes.backups} (newest first):`,
+    ];
     for (const id of ids) {
       const manifest = await readJsonOrUndefined<BackupManifest>(s3, stack.vault.bucket, manifestKey(id));
       if (manifest) {

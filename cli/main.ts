@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { backupSummarySchema } from '../functions/core/contract/backup.js';
 import { restoreReportSchema } from '../functions/core/contract/restore.js';
-import { runDrill } from '../local/drill.js';
+import { type CassandraSeries, cassandraSeries, runDrill } from '../local/drill.js';
 import { ensureSeeded, ensureStackUp } from '../local/ensure-stack.js';
 import { runLocal } from '../local/local-run.js';
 import type { JsonValue } from '../local/runner/asl.js';
@@ -21,6 +21,7 @@ const usage = `usage: wire-backup <command> [options]
            Restore a backup through the synthesized restore state machine (the same JSON input the
            Step Functions console takes; see the README).
   drill    --local [--from-nodes 1|3] [--to-nodes 1|3] [--size smoke|<N>MiB] [--restore-older]
+           [--from-version 4.1|5.0] [--to-version 4.1|5.0] [--mode auto|import|refresh|load]
            Disaster-recovery drill: seed, back up, destroy, restore into fresh instances, compare
            every row, object and file; prints the recovery time.
 
@@ -173,6 +174,9 @@ async function drill(args: string[]): Promise<number> {
       'to-nodes': { type: 'string', default: '1' },
       size: { type: 'string', default: 'smoke' },
       'restore-older': { type: 'boolean', default: false },
+      'from-version': { type: 'string' },
+      'to-version': { type: 'string' },
+      mode: { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
   });
@@ -184,8 +188,23 @@ async function drill(args: string[]): Promise<number> {
     if (v !== '1' && v !== '3') throw new Error(`--from-nodes/--to-nodes take 1 or 3, not ${v}`);
     return Number(v) as 1 | 3;
   };
+  const series = (v: string | undefined): CassandraSeries | undefined => {
+    if (v === undefined) return undefined;
+    const found = cassandraSeries.find((s) => s === v);
+    if (!found) throw new Error(`--from-version/--to-version take ${cassandraSeries.join(' or ')}, not ${v}`);
+    return found;
+  };
+  const modes = ['auto', 'import', 'refresh', 'load'] as const;
+  const mode = modes.find((m) => m === values.mode);
+  if (values.mode !== undefined && !mode)
+    throw new Error(`--mode takes ${modes.join(', ')}, not ${values.mode}`);
   routeHandlerLogs(values.verbose);
+  const fromVersion = series(values['from-version']);
+  const toVersion = series(values['to-version']);
   const report = await runDrill({
+    ...(fromVersion ? { fromVersion } : {}),
+    ...(toVersion ? { toVersion } : {}),
+    ...(mode ? { mode } : {}),
     fromNodes: nodes(values['from-nodes']),
     toNodes: nodes(values['to-nodes']),
     size: values.size,

@@ -88,6 +88,7 @@ export function drillSummary(report: DrillReport): string {
   const ok = report.differences.length === 0;
   return [
     `wire-backup drill: ${ok ? 'PASSED' : 'FAILED'} — ${report.fromNodes}-node backup restored into a fresh ${report.toNodes}-node cluster`,
+    `  cassandra    ${report.fromVersion === report.toVersion ? report.fromVersion : `${report.fromVersion} → ${report.toVersion}`}, SSTables loaded by ${[...new Set(report.loaders)].join(', ') || 'nothing'}`,
     `  compared     ${report.rows} rows, ${report.objects} objects, ${report.files} files: ${ok ? 'no differences' : `${report.differences.length} difference(s), listed above`}`,
     report.rowCounts
       ? `  row counts   the restore verified ${report.rowCounts.matching}/${report.rowCounts.tables} tables against the backup's counts (${report.rowCounts.restoredRows} of ${report.rowCounts.backupRows} rows)`

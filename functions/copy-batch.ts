@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optionalEnv } from './core/env.js';
+import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { type CopyBatchResult, copyBatch } from './core/minio-copy.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
@@ -15,7 +15,7 @@ export async function handler(event: unknown): Promise<CopyBatchResult> {
   const { batch } = parseEvent('copy-batch', eventSchema, event);
   const { s3, bucket: vaultBucket } = vault();
   const { s3: source } = await sourceClientFromEnv();
-  const threshold = Number(optionalEnv('MINIO_MULTIPART_THRESHOLD') ?? 16 * 1024 * 1024);
+  const threshold = env.minioMultipartThreshold();
   return copyBatch({
     source,
     vault: s3,

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { finalizeNode } from './core/cassandra-node.js';
 import type { NodeManifestSummary } from './core/contract/backup.js';
-import { optionalEnv } from './core/env.js';
+import { ruleString, rules } from './core/contract/rules.js';
+import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 
 const eventSchema = z.object({
@@ -10,7 +11,7 @@ const eventSchema = z.object({
   clusterName: z.string(),
   node: z.looseObject({ instanceId: z.string(), name: z.string() }),
   snapshot: z.looseObject({
-    hostId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a Cassandra host id'),
+    hostId: ruleString(rules.hostId),
     address: z.string().nullish(),
     inventoryKey: z.string(),
     nodeKey: z.string().nullish(),
@@ -24,5 +25,5 @@ const eventSchema = z.object({
 export async function handler(event: unknown): Promise<NodeManifestSummary> {
   const args = parseEvent('finalize-node', eventSchema, event);
   const { s3 } = vault();
-  return finalizeNode(args, { s3, deepVerify: optionalEnv('VAULT_DEEP_VERIFY') !== 'false' });
+  return finalizeNode(args, { s3, deepVerify: env.vaultDeepVerify() });
 }

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { writeJsonLines } from './core/manifest-io.js';
-import { batchKeyOf } from './core/minio-layout.js';
 import { planBucketBackup } from './core/minio-plan.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
-import { minioBatchesKey } from './core/vault-layout.js';
+import { batchKeyOf, minioBatchesKey } from './core/vault-layout.js';
 
 const eventSchema = z.object({
   plan: z.looseObject({

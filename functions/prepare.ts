@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseConfig } from '../lib/config.js';
 import { prepareBackup } from './core/backup-plan.js';
 import type { BackupPlan } from './core/contract/backup.js';
-import { requireEnv } from './core/env.js';
+import { env, envNames } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { logEvent } from './core/telemetry.js';
 
@@ -12,7 +12,7 @@ const eventSchema = z.object({ input: z.unknown(), execution: z.string() });
 export async function handler(event: unknown): Promise<BackupPlan> {
   const { input, execution } = parseEvent('prepare', eventSchema, event);
   const { s3, bucket } = vault();
-  const config = parseConfig(JSON.parse(requireEnv('WIRE_BACKUP_CONFIG')), 'WIRE_BACKUP_CONFIG');
+  const config = parseConfig(JSON.parse(env.config()), envNames.config);
   const plan = await prepareBackup(input, execution, {
     s3,
     vaultBucket: bucket,

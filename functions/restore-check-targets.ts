@@ -1,6 +1,6 @@
 import { parseEvent, vault } from './core/handler-kit.js';
-import { planBucketRestore } from './core/minio-restore.js';
 import { restoreMinioEventSchema } from './core/restore-events.js';
+import { planBucketRestores } from './core/restore-minio-plan.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 
 /** Checks each target bucket (a dry-run plan: refused when non-empty without overwrite). Writes nothing. */
@@ -8,24 +8,21 @@ export async function handler(event: unknown) {
   const { plan } = parseEvent('restore-check-targets', restoreMinioEventSchema, event);
   const { s3, bucket } = vault();
   const { s3: target } = await sourceClientFromEnv();
-  const buckets = [];
-  for (const b of plan.minio.buckets) {
-    const checked = await planBucketRestore({
-      vault: s3,
-      vaultBucket: bucket,
-      manifestKey: b.manifestKey,
-      target,
-      targetBucket: b.targetBucket,
-      restoreId: plan.restoreId,
-      overwrite: plan.overwrite,
-      dryRun: true,
-    });
-    buckets.push({
-      targetBucket: checked.targetBucket,
-      objects: checked.objects,
-      bytes: checked.bytes,
-      targetState: checked.targetState,
-    });
-  }
-  return { buckets };
+  const checked = await planBucketRestores({
+    vault: s3,
+    vaultBucket: bucket,
+    target,
+    buckets: plan.minio.buckets,
+    restoreId: plan.restoreId,
+    overwrite: plan.overwrite,
+    dryRun: true,
+  });
+  return {
+    buckets: checked.map(({ targetBucket, objects, bytes, targetState }) => ({
+      targetBucket,
+      objects,
+      bytes,
+      targetState,
+    })),
+  };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { optionalEnv } from './core/env.js';
+import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import { type RestoreBatchResult, restoreBatch } from './core/minio-restore.js';
+import { type RestoreBatchResult, restoreBatch } from './core/restore-minio-copy.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 import { logEvent } from './core/telemetry.js';
 
@@ -22,7 +22,7 @@ export async function handler(event: unknown): Promise<RestoreBatchResult> {
     sourceBucket: batch.bucket,
     targetBucket: batch.targetBucket,
     batchKey: batch.batchKey,
-    multipartThresholdBytes: Number(optionalEnv('MINIO_MULTIPART_THRESHOLD') ?? 16 * 1024 * 1024),
+    multipartThresholdBytes: env.minioMultipartThreshold(),
     logger: { info: (message, details) => logEvent('info', message, details) },
   });
 }

@@ -2,16 +2,17 @@ import { z } from 'zod';
 import { isSkipped } from './core/contract/common.js';
 import type { RowCountComparison } from './core/contract/restore.js';
 import {
+  type RestoreTargets,
   type RestoreVerified,
   restoreChecksSchema,
   restorePlanSchema,
   restoreResultsSchema,
   targetNodeCheckSchema,
 } from './core/contract/restore.js';
-import { optionalEnv } from './core/env.js';
+import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import { type BucketRestoreVerification, verifyBucketRestore } from './core/minio-restore.js';
-import { requireClusterUp } from './core/restore-checks.js';
+import { requireClusterUp, requireCompatibleVersions } from './core/restore-checks.js';
+import { type BucketRestoreVerification, verifyBucketRestore } from './core/restore-minio-verify.js';
 import { compareRowCounts, readRowCounts } from './core/row-counts.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 
@@ -38,11 +39,14 @@ const eventSchema = z.discriminatedUnion('phase', [
  * count against the backup's (when both were counted), and every bucket holds exactly the manifest's
  * objects (sizes, content types, metadata; with deep verify their SHA-256).
  */
-export async function handler(event: unknown): Promise<Pick<RestoreVerified, 'cassandra'> | RestoreVerified> {
+export async function handler(event: unknown): Promise<RestoreTargets | RestoreVerified> {
   const parsed = parseEvent('restore-verify', eventSchema, event);
   if (parsed.phase === 'targets') {
     const cassandra = parsed.checks.cassandra;
-    return { cassandra: isSkipped(cassandra) ? null : requireClusterUp(cassandra.nodes, 'before') };
+    if (isSkipped(cassandra) || !parsed.plan.cassandra) return { cassandra: null };
+    const up = requireClusterUp(cassandra.nodes, 'before');
+    const versions = requireCompatibleVersions(parsed.plan.cassandra, cassandra.nodes, parsed.plan.backupId);
+    return { cassandra: { ...up, ...versions } };
   }
   const { plan } = parsed;
   const cassandra = plan.components.cassandra ? requireClusterUp(parsed.rechecks ?? [], 'after') : null;
@@ -70,7 +74,7 @@ export async function handler(event: unknown): Promise<Pick<RestoreVerified, 'ca
           manifestKey: b.manifestKey,
           target,
           targetBucket: b.targetBucket,
-          deep: optionalEnv('VAULT_DEEP_VERIFY') !== 'false',
+          deep: env.vaultDeepVerify(),
         }),
       );
     }

@@ -2,6 +2,7 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { verifyWireServerArchive } from './core/archive-verify.js';
 import type { WireServerResult } from './core/contract/backup.js';
+import { ruleString, rules } from './core/contract/rules.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 
 const eventSchema = z.object({
@@ -9,7 +10,7 @@ const eventSchema = z.object({
   archive: z.looseObject({
     key: z.string(),
     bytes: z.number(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex SHA-256'),
+    sha256: ruleString(rules.sha256),
     versionId: z.string().optional(),
   }),
 });

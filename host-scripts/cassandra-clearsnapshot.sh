@@ -17,14 +17,18 @@ readonly SCRIPT=cassandra-clearsnapshot
 RERUN_HINT='run the command again'
 INTERRUPT_HINT='run the command again'
 # The helpers every host script shares; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
 # --- inputs ------------------------------------------------------------------------------------
 BACKUP_ID=${SSM_backupId-}
 DATA_DIR=${SSM_dataDir-}
-check_param backupId "$BACKUP_ID" '^[0-9]{8}T[0-9]{6}Z$' 'a backup id such as 20261126T061500Z'
-check_param dataDir "$DATA_DIR" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
+check_rule backupId "$BACKUP_ID" BACKUP_ID
+check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
 if [[ /$DATA_DIR/ == */../* ]]; then
   fail "parameter dataDir is invalid: $(shown "$DATA_DIR") has a '..' segment" "set SSM_dataDir to a path without '..'"
 fi

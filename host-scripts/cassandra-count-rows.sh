@@ -20,26 +20,26 @@ readonly SCRIPT=cassandra-count-rows
 RERUN_HINT='run the command again'
 INTERRUPT_HINT='run the command again (it only reads)'
 # The helpers every host script shares, and the CQL ones; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/cql.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/cql.sh" # wire-backup:inline
 
 # --- inputs ------------------------------------------------------------------------------------
-readonly VAULT_KEY_RE="^[A-Za-z0-9!_.*'()/=-]{1,1024}\$"
 VAULT_BUCKET=${SSM_vaultBucket-}
 COUNTS_KEY=${SSM_countsKey-}
 KEYSPACES_PARAM=${SSM_keyspaces-}
 OUTPUT_KEY=${SSM_outputKey-}
 CONSISTENCY=${SSM_consistency-}
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-check_param countsKey "$COUNTS_KEY" "$VAULT_KEY_RE" "a vault object key (the backup's cassandra/row-counts.tsv)"
-check_no_dotdot countsKey "$COUNTS_KEY"
-check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
-  'a comma-separated list of keyspace names (letters, digits, _), or empty for every keyspace counted'
-check_param outputKey "$OUTPUT_KEY" "$VAULT_KEY_RE" 'the vault key to write the counts to'
-check_no_dotdot outputKey "$OUTPUT_KEY"
-check_param consistency "$CONSISTENCY" '^(ONE|QUORUM|LOCAL_QUORUM|ALL)$' 'ONE, QUORUM, LOCAL_QUORUM or ALL'
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule countsKey "$COUNTS_KEY" VAULT_KEY
+check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
+check_rule outputKey "$OUTPUT_KEY" VAULT_KEY
+check_rule consistency "$CONSISTENCY" CONSISTENCY
 
 for tool in aws cqlsh; do
   if ! command -v -- "$tool" >/dev/null; then

@@ -11,18 +11,21 @@
 #   5. compare with the previous backup's file list of this node: same relpath, size and sha256 = reused
 #      (its vault version id is carried), anything else = new;
 #   6. upload the new files with one `aws s3 cp --recursive` from a staging dir of hardlinks next to dataDir
-#      to s3://<vaultBucket>/cassandra/<clusterName>/<hostId>/<relpath>;
-#   7. upload inventory.tsv (relpath, size, sha256, new|reused, versionId) and node.json to
-#      backups/<backupId>/cassandra/<instanceId>/;
+#      to s3://<vaultBucket>/<sstablePrefix><hostId>/<relpath>;
+#   7. upload inventory.tsv (relpath, size, sha256, new|reused, versionId) to <inventoryKey> and node.json
+#      to <nodeInfoKey>;
 #   8. optionally the schema (cqlsh DESCRIBE SCHEMA, else the snapshot's per-table schema.cql files) to
-#      backups/<backupId>/cassandra/schema.cql, and with it (countRows) the row count of every table,
-#      taken with SELECT COUNT(*) at QUORUM just before step 2, to backups/<backupId>/cassandra/row-counts.tsv.
+#      <schemaKey>, and with it (countRows) the row count of every table, taken with SELECT COUNT(*) at
+#      QUORUM just before step 2, to <rowCountsKey>.
+# Every vault key comes in as a parameter (functions/core/vault-layout.ts computes them); the only part
+# this script adds is its own host id below sstablePrefix, which only the node knows.
 # The snapshot stays on success (the state machine clears it with cassandra-clearsnapshot.sh once every
 # node is done); on failure it is cleared here, with the staging dir.
 #
 # Parameters (environment): SSM_backupId, SSM_keyspaces (comma list, may be empty), SSM_dataDir,
 #   SSM_vaultBucket, SSM_clusterName, SSM_instanceId, SSM_previousFilesKey (may be empty),
-#   SSM_previousHostId (may be empty), SSM_captureSchema (true|false), SSM_countRows (true|false).
+#   SSM_previousHostId (may be empty), SSM_sstablePrefix, SSM_inventoryKey, SSM_nodeInfoKey,
+#   SSM_schemaKey, SSM_rowCountsKey, SSM_captureSchema (true|false), SSM_countRows (true|false).
 # Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"instanceId","hostId","address","files",
 #   "bytes","newFiles","newBytes","reusedFiles","reusedBytes","inventoryKey","nodeKey","schemaKey",
 #   "schemaSource","rowCountsKey"}`. On failure: exit non-zero, last stderr line
@@ -54,6 +57,10 @@ cleanup_hook() {
   fi
 }
 # The helpers every host script shares, and the CQL ones; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/cql.sh
@@ -119,8 +126,6 @@ package_of() {
 }
 
 # --- inputs ------------------------------------------------------------------------------------
-readonly KEYSPACE_RE='^[A-Za-z][A-Za-z0-9_]{0,47}$'
-readonly VAULT_KEY_RE="^[A-Za-z0-9!_.*'()/=-]{1,1024}\$"
 BACKUP_ID=${SSM_backupId-}
 KEYSPACES_PARAM=${SSM_keyspaces-}
 DATA_DIR=${SSM_dataDir-}
@@ -129,28 +134,28 @@ CLUSTER_NAME=${SSM_clusterName-}
 INSTANCE_ID=${SSM_instanceId-}
 PREVIOUS_FILES_KEY=${SSM_previousFilesKey-}
 PREVIOUS_HOST_ID=${SSM_previousHostId-}
+SST_PREFIX=${SSM_sstablePrefix-}
+INVENTORY_KEY=${SSM_inventoryKey-}
+NODE_KEY=${SSM_nodeInfoKey-}
+SCHEMA_KEY=${SSM_schemaKey-}
+ROW_COUNTS_KEY=${SSM_rowCountsKey-}
 CAPTURE_SCHEMA=${SSM_captureSchema-}
 COUNT_ROWS=${SSM_countRows-false}
-check_param backupId "$BACKUP_ID" '^[0-9]{8}T[0-9]{6}Z$' 'a backup id such as 20261126T061500Z'
-check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
-  'a comma-separated list of keyspace names (letters, digits, _), or empty for all non-system keyspaces'
-check_param dataDir "$DATA_DIR" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
-check_no_dotdot dataDir "$DATA_DIR"
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-check_param clusterName "$CLUSTER_NAME" '^[A-Za-z0-9._-]{1,64}$' 'the cluster name (letters, digits, ., _, -)'
-if [[ $CLUSTER_NAME == . || $CLUSTER_NAME == .. ]]; then
-  fail "parameter clusterName is invalid: $(shown "$CLUSTER_NAME")" "set SSM_clusterName to the cluster name"
-fi
-check_param instanceId "$INSTANCE_ID" '^(i|mi)-[0-9a-f]{8,17}$' 'an EC2 or SSM managed instance id'
-if [[ -n $PREVIOUS_FILES_KEY ]]; then
-  check_param previousFilesKey "$PREVIOUS_FILES_KEY" "$VAULT_KEY_RE" 'a vault object key, or empty'
-  check_no_dotdot previousFilesKey "$PREVIOUS_FILES_KEY"
-fi
-if [[ -n $PREVIOUS_HOST_ID ]]; then
-  check_param previousHostId "$PREVIOUS_HOST_ID" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' 'a Cassandra host id, or empty'
-fi
-check_param captureSchema "$CAPTURE_SCHEMA" '^(true|false)$' 'true or false'
-check_param countRows "$COUNT_ROWS" '^(true|false)$' 'true or false'
+check_rule backupId "$BACKUP_ID" BACKUP_ID
+check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
+check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule clusterName "$CLUSTER_NAME" CLUSTER_NAME
+check_rule instanceId "$INSTANCE_ID" INSTANCE_ID
+check_rule previousFilesKey "$PREVIOUS_FILES_KEY" OPTIONAL_VAULT_KEY
+check_rule previousHostId "$PREVIOUS_HOST_ID" OPTIONAL_HOST_ID
+check_rule sstablePrefix "$SST_PREFIX" VAULT_PREFIX
+check_rule inventoryKey "$INVENTORY_KEY" VAULT_KEY
+check_rule nodeInfoKey "$NODE_KEY" VAULT_KEY
+check_rule schemaKey "$SCHEMA_KEY" VAULT_KEY
+check_rule rowCountsKey "$ROW_COUNTS_KEY" VAULT_KEY
+check_rule captureSchema "$CAPTURE_SCHEMA" BOOLEAN
+check_rule countRows "$COUNT_ROWS" BOOLEAN
 if [[ $CAPTURE_SCHEMA != true ]]; then COUNT_ROWS=false; fi
 DATA_DIR=${DATA_DIR%/}
 DATA_DIR=${DATA_DIR:-/}
@@ -171,24 +176,17 @@ STAGING_ROOT="$(dirname -- "$DATA_DIR")/wire-backup-staging"
 hold_backup_lock
 check_not_ended
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-snapshot.XXXXXX")
-SST_PREFIX="cassandra/$CLUSTER_NAME"
-NODE_PREFIX="backups/$BACKUP_ID/cassandra/$INSTANCE_ID"
-INVENTORY_KEY="$NODE_PREFIX/inventory.tsv"
-NODE_KEY="$NODE_PREFIX/node.json"
-SCHEMA_KEY="backups/$BACKUP_ID/cassandra/schema.cql"
-ROW_COUNTS_KEY="backups/$BACKUP_ID/cassandra/row-counts.tsv"
 log "backup $BACKUP_ID of $INSTANCE_ID ($HOST), data directory $DATA_DIR"
 
 # --- 1. keyspaces ------------------------------------------------------------------------------
-# Cassandra's own keyspaces (system_cluster_metadata is 5.1's) are never part of "all keyspaces".
-readonly SYSTEM_KEYSPACES=' system system_auth system_distributed system_schema system_traces system_views system_virtual_schema system_cluster_metadata '
+# Cassandra's own keyspaces (SYSTEM_KEYSPACES, from lib/rules.sh) are never part of "all keyspaces".
 KEYSPACES=()
 declare -A SEEN_KEYSPACE=()
 if [[ -z $KEYSPACES_PARAM ]]; then
   while IFS= read -r -d '' dir; do
     name=${dir##*/}
     if [[ $SYSTEM_KEYSPACES == *" $name "* ]]; then continue; fi
-    if ! [[ $name =~ $KEYSPACE_RE ]]; then
+    if ! [[ $name =~ $RULE_KEYSPACE_NAME ]]; then
       log "skipping $dir: not a keyspace directory"
       continue
     fi
@@ -275,7 +273,7 @@ HOST_ID=$(info_field ID)
 DATACENTER=$(info_field 'Data Center')
 RACK=$(info_field Rack)
 CASSANDRA_VERSION=$(awk -F': *' '/^ReleaseVersion/ { print $2; exit }' "$WORK_DIR/version.out")
-if ! [[ $HOST_ID =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]; then
+if ! [[ $HOST_ID =~ $RULE_HOST_ID ]]; then
   tail_of "$WORK_DIR/info.out" nodetool
   fail "'nodetool info' shows no host id (ID: $(shown "$HOST_ID"))" "check that the nodetool on PATH talks to this host's Cassandra node"
 fi
@@ -297,7 +295,7 @@ printf '{"instanceId":%s,"hostname":%s,"hostId":%s,"address":%s,"datacenter":%s,
   "$(json_str "$DATACENTER")" "$(json_str "$RACK")" "$(json_str "$CLUSTER_NAME")" "$(json_str "$CASSANDRA_VERSION")" \
   "$TOKENS_JSON" >"$WORK_DIR/node.json"
 log "host id $HOST_ID, address $ADDRESS, datacenter $DATACENTER, rack $RACK, Cassandra $CASSANDRA_VERSION"
-SST_PREFIX="$SST_PREFIX/$HOST_ID"
+SST_PREFIX="$SST_PREFIX$HOST_ID"
 
 # --- 4. inventory ------------------------------------------------------------------------------
 # list.tsv: relpath, size, absolute path.
@@ -404,16 +402,13 @@ else
   log "nothing new to upload"
 fi
 
-# --- 7, 8. inventory, node facts and schema: laid out as under backups/<backupId>/cassandra/ --------
-OUT_DIR="$WORK_DIR/out"
-mkdir -p -- "$OUT_DIR/$INSTANCE_ID"
-cp -- "$WORK_DIR/inventory.tsv" "$OUT_DIR/$INSTANCE_ID/inventory.tsv"
-cp -- "$WORK_DIR/node.json" "$OUT_DIR/$INSTANCE_ID/node.json"
+# --- 7, 8. inventory, node facts and schema, to the keys they were given -------------------------
+PUT_FILES=("$WORK_DIR/inventory.tsv" "$INVENTORY_KEY" "$WORK_DIR/node.json" "$NODE_KEY")
 SCHEMA_KEY_JSON=null
 SCHEMA_SOURCE_JSON=null
 ROW_COUNTS_KEY_JSON=null
 if [[ $COUNT_ROWS == true ]]; then
-  cp -- "$WORK_DIR/row-counts.tsv" "$OUT_DIR/row-counts.tsv"
+  PUT_FILES+=("$WORK_DIR/row-counts.tsv" "$ROW_COUNTS_KEY")
   ROW_COUNTS_KEY_JSON=$(json_str "$ROW_COUNTS_KEY")
 fi
 if [[ $CAPTURE_SCHEMA == true ]]; then
@@ -451,15 +446,29 @@ if [[ $CAPTURE_SCHEMA == true ]]; then
     fi
     schema_source=snapshot
   fi
-  cp -- "$WORK_DIR/schema.cql" "$OUT_DIR/schema.cql"
+  PUT_FILES+=("$WORK_DIR/schema.cql" "$SCHEMA_KEY")
   SCHEMA_KEY_JSON=$(json_str "$SCHEMA_KEY")
   SCHEMA_SOURCE_JSON=$(json_str "$schema_source")
   log "schema captured with $schema_source"
 fi
-# One AWS CLI start for the three small objects; the snapshot files they describe are already uploaded.
-if ! aws s3 cp --recursive --only-show-errors "$OUT_DIR/" "s3://$VAULT_BUCKET/backups/$BACKUP_ID/cassandra/" >"$WORK_DIR/put.out" 2>&1; then
+# One AWS CLI start for the small objects: laid out below the folder their keys share, copied with one
+# `aws s3 cp --recursive`. The snapshot files they describe are already uploaded.
+OUT_DIR="$WORK_DIR/out"
+COMMON=${PUT_FILES[1]%/*}/
+for ((i = 1; i < ${#PUT_FILES[@]}; i += 2)); do
+  while [[ -n $COMMON && ${PUT_FILES[i]} != "$COMMON"* ]]; do
+    COMMON=${COMMON%/}
+    if [[ $COMMON == */* ]]; then COMMON=${COMMON%/*}/; else COMMON=''; fi
+  done
+done
+for ((i = 0; i < ${#PUT_FILES[@]}; i += 2)); do
+  dest="$OUT_DIR/${PUT_FILES[i + 1]#"$COMMON"}"
+  mkdir -p -- "${dest%/*}"
+  cp -- "${PUT_FILES[i]}" "$dest"
+done
+if ! aws s3 cp --recursive --only-show-errors "$OUT_DIR/" "s3://$VAULT_BUCKET/$COMMON" >"$WORK_DIR/put.out" 2>&1; then
   tail_of "$WORK_DIR/put.out" aws
-  fail "upload of the inventory, node facts and schema to s3://$VAULT_BUCKET/backups/$BACKUP_ID/cassandra/ failed" \
+  fail "upload of the inventory, node facts and schema to s3://$VAULT_BUCKET/$COMMON failed" \
     "check this host's network path and credentials to the vault and run the backup again"
 fi
 if [[ $CAPTURE_SCHEMA == true ]]; then

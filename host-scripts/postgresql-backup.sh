@@ -24,6 +24,8 @@ PSQL_PID=''
 cleanup_hook() {
   if [[ -n $PSQL_PID ]]; then kill "$PSQL_PID" 2>/dev/null; fi   # ends the session: PostgreSQL aborts the backup
 }
+# shellcheck source=/dev/null # lib/rules.sh is generated at synth from functions/core/contract/rules.ts
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/postgres.sh" # wire-backup:inline
 
@@ -41,21 +43,20 @@ DATA_DIR=${SSM_dataDir-}
 PRIMARY_HOST=${SSM_primaryHost-}
 PRIMARY_PORT=${SSM_primaryPort-}
 WAL_WAIT=${SSM_walWaitSeconds-}
-KEY_RE="^[A-Za-z0-9!_.*'()/=-]{1,1024}\$"
-check_param backupId "$BACKUP_ID" '^[0-9]{8}T[0-9]{6}Z$' 'a backup id like 20261126T061500Z'
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-for p in baseKey labelKey rowCountsKey walPrefix; do
-  v=SSM_$p; check_param "$p" "${!v-}" "$KEY_RE" 'a vault object key'; check_no_dotdot "$p" "${!v-}"
-done
-check_param secretName "$SECRET" '^[A-Za-z0-9/_+=.@:-]{1,2048}$' 'a Secrets Manager secret name or ARN'
-check_param database "$DATABASE" '^[A-Za-z0-9_-]{1,63}$' 'a database name'
-check_param host "$PG_ADDR" '^[A-Za-z0-9.-]{1,253}$' 'a host name or address'
-check_param port "$PG_PORT_" '^[0-9]{1,5}$' 'a port number'
-check_param dataDir "$DATA_DIR" '^/[A-Za-z0-9._/-]*$' 'the absolute path of the PostgreSQL data directory'
-check_no_dotdot dataDir "$DATA_DIR"
-check_param primaryHost "$PRIMARY_HOST" '^[A-Za-z0-9.-]{1,253}$' 'a host name or address'
-check_param primaryPort "$PRIMARY_PORT" '^[0-9]{1,5}$' 'a port number'
-check_param walWaitSeconds "$WAL_WAIT" '^[0-9]{1,5}$' 'seconds'
+check_rule backupId "$BACKUP_ID" BACKUP_ID
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule baseKey "$BASE_KEY" VAULT_KEY
+check_rule labelKey "$LABEL_KEY" VAULT_KEY
+check_rule rowCountsKey "$COUNTS_KEY" VAULT_KEY
+check_rule walPrefix "$WAL_PREFIX" VAULT_PREFIX
+check_rule secretName "$SECRET" SECRET_NAME
+check_rule database "$DATABASE" DATABASE_NAME
+check_rule host "$PG_ADDR" HOST_NAME
+check_rule port "$PG_PORT_" PORT
+check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
+check_rule primaryHost "$PRIMARY_HOST" HOST_NAME
+check_rule primaryPort "$PRIMARY_PORT" PORT
+check_rule walWaitSeconds "$WAL_WAIT" COUNT
 for tool in psql aws tar gzip sha256sum python3; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool not found on this host" "install it (psql: postgresql-client; aws: awscli)"
 done

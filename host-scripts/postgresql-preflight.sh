@@ -17,6 +17,8 @@ set -euo pipefail
 readonly SCRIPT=postgresql-preflight
 RERUN_HINT='run the backup again'
 INTERRUPT_HINT='run the backup again'
+# shellcheck source=/dev/null # lib/rules.sh is generated at synth from functions/core/contract/rules.ts
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/postgres.sh" # wire-backup:inline
 
@@ -25,14 +27,11 @@ DATABASE=${SSM_database-}
 PRIMARY=${SSM_primary-}
 STANDBYS=${SSM_standbys-}
 MAX_LAG=${SSM_maxLagBytes-}
-SERVER_RE='[A-Za-z0-9._-]{1,64}=(i|mi)-[0-9a-f]{8,17}@[A-Za-z0-9.-]{1,253}:[0-9]{1,5}:/[A-Za-z0-9._/-]*'
-check_param secretName "$SECRET" '^[A-Za-z0-9/_+=.@:-]{1,2048}$' 'a Secrets Manager secret name or ARN'
-check_param database "$DATABASE" '^[A-Za-z0-9_-]{1,63}$' 'a database name'
-check_param primary "$PRIMARY" "^$SERVER_RE\$" 'name=instanceId@host:port:dataDir'
-check_param standbys "$STANDBYS" "^($SERVER_RE(,$SERVER_RE)*)?\$" 'name=instanceId@host:port:dataDir, comma-separated'
-check_param maxLagBytes "$MAX_LAG" '^[0-9]{1,15}$' 'a number of bytes'
-check_no_dotdot primary "$PRIMARY"
-check_no_dotdot standbys "$STANDBYS"
+check_rule secretName "$SECRET" SECRET_NAME
+check_rule database "$DATABASE" DATABASE_NAME
+check_rule primary "$PRIMARY" POSTGRESQL_SERVER
+check_rule standbys "$STANDBYS" POSTGRESQL_SERVER_LIST
+check_rule maxLagBytes "$MAX_LAG" COUNT
 # server_json <name=id@host:port:dir> <role>
 server_json() {
   local name=${1%%=*} rest=${1#*=} id host port dir

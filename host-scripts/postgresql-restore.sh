@@ -29,6 +29,8 @@ cleanup_hook() {
     rm -rf -- "$DATA_DIR" && mv -- "$ASIDE" "$DATA_DIR" && log "put the previous data directory back in $DATA_DIR"
   fi
 }
+# shellcheck source=/dev/null # lib/rules.sh is generated at synth from functions/core/contract/rules.ts
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/postgres.sh" # wire-backup:inline
 
@@ -37,27 +39,26 @@ LABEL_KEY=${SSM_labelKey-}; COUNTS_KEY=${SSM_rowCountsKey-}; WAL_PREFIX=${SSM_wa
 START_WAL=${SSM_startWalFile-}; COUNTS_LSN=${SSM_countsLsn-}; STOP_TIME=${SSM_stopTime-}; TARGET_TIME=${SSM_targetTime-}
 DATA_DIR=${SSM_dataDir-}; PORT=${SSM_port-}; SOCKET_DIR=${SSM_socketDir-}; OS_USER=${SSM_osUser-}; BIN_DIR=${SSM_binDir-}
 OVERWRITE=${SSM_overwrite-}; CHECK_ONLY=${SSM_checkOnly-}; VERIFY=${SSM_verifyRowCounts-}
-KEY_RE="^[A-Za-z0-9!_.*'()/=-]{1,1024}\$"
-TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$'
-check_param restoreId "$RESTORE_ID" '^[A-Za-z0-9-]{1,64}$' 'a restore id'
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-for p in baseKey labelKey rowCountsKey walPrefix; do
-  v=SSM_$p; check_param "$p" "${!v-}" "$KEY_RE" 'a vault object key'; check_no_dotdot "$p" "${!v-}"
-done
-check_param baseSha256 "$BASE_SHA" '^[0-9a-f]{64}$' 'the SHA-256 the manifest records'
-check_param timeline "$TIMELINE" '^[0-9]{1,8}$' 'the timeline the manifest records'
-check_param startWalFile "$START_WAL" '^[0-9A-F]{24}$' 'a WAL file name'
-check_param countsLsn "$COUNTS_LSN" '^[0-9A-F]{1,8}/[0-9A-F]{1,8}$' 'an LSN'
-check_param stopTime "$STOP_TIME" "$TIME_RE" 'an ISO time in UTC'
-[[ -z $TARGET_TIME ]] || check_param targetTime "$TARGET_TIME" "$TIME_RE" 'an ISO time in UTC like 2026-11-26T06:15:00Z, or empty'
-for p in dataDir socketDir binDir; do
-  v=SSM_$p; check_param "$p" "${!v-}" '^/[A-Za-z0-9._/-]*$' 'an absolute path'; check_no_dotdot "$p" "${!v-}"
-done
-check_param port "$PORT" '^[0-9]{1,5}$' 'a port number'
-check_param osUser "$OS_USER" '^[a-z_][a-z0-9_-]{0,31}$' 'the OS user PostgreSQL runs as'
-check_param overwrite "$OVERWRITE" '^(true|false)$' 'true or false'
-check_param checkOnly "$CHECK_ONLY" '^(true|false)$' 'true or false'
-check_param verifyRowCounts "$VERIFY" '^(fail|report|off)$' 'fail, report or off'
+check_rule restoreId "$RESTORE_ID" RESTORE_ID
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule baseKey "$BASE_KEY" VAULT_KEY
+check_rule labelKey "$LABEL_KEY" VAULT_KEY
+check_rule rowCountsKey "$COUNTS_KEY" VAULT_KEY
+check_rule walPrefix "$WAL_PREFIX" VAULT_PREFIX
+check_rule baseSha256 "$BASE_SHA" SHA256
+check_rule timeline "$TIMELINE" TIMELINE
+check_rule startWalFile "$START_WAL" WAL_FILE_NAME
+check_rule countsLsn "$COUNTS_LSN" LSN
+check_rule stopTime "$STOP_TIME" UTC_TIME
+check_rule targetTime "$TARGET_TIME" OPTIONAL_UTC_TIME
+check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
+check_rule socketDir "$SOCKET_DIR" ABSOLUTE_PATH
+check_rule binDir "$BIN_DIR" ABSOLUTE_PATH
+check_rule port "$PORT" PORT
+check_rule osUser "$OS_USER" OS_USER
+check_rule overwrite "$OVERWRITE" BOOLEAN
+check_rule checkOnly "$CHECK_ONLY" BOOLEAN
+check_rule verifyRowCounts "$VERIFY" VERIFY_MODE
 [[ -x $BIN_DIR/pg_ctl && -x $BIN_DIR/postgres ]] || fail "no PostgreSQL server binaries in $BIN_DIR" "set postgresql.binDir to the directory of pg_ctl and postgres (Debian: /usr/lib/postgresql/17/bin)"
 WORK_DIR=$(mktemp -d)
 chmod 755 "$WORK_DIR"

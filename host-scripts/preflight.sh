@@ -22,28 +22,24 @@ readonly SCRIPT=preflight
 RERUN_HINT='run the backup again'
 INTERRUPT_HINT='run the backup again'
 # The helpers every host script shares; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
-
-# check_abs_path <name> <value>
-check_abs_path() {
-  check_param "$1" "$2" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
-  if [[ /$2/ == */../* ]]; then
-    fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a path without '..'"
-  fi
-}
 
 # --- inputs ------------------------------------------------------------------------------------
 ROLE=${SSM_role-}
 VAULT_BUCKET=${SSM_vaultBucket-}
-check_param role "$ROLE" '^(cassandra|wireServer)$' "cassandra or wireServer"
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
+check_rule role "$ROLE" ROLE
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
 if [[ $ROLE == cassandra ]]; then
   DATA_DIR=${SSM_dataDir-}
-  check_abs_path dataDir "$DATA_DIR"
+  check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
 else
   WIRE_SERVER_PATH=${SSM_wireServerPath-}
-  check_abs_path wireServerPath "$WIRE_SERVER_PATH"
+  check_rule wireServerPath "$WIRE_SERVER_PATH" ABSOLUTE_PATH
 fi
 
 # Wire's Ansible installs Cassandra's tools in /opt/cassandra/bin, which the SSM agent's PATH lacks.

@@ -19,16 +19,21 @@
 #      restore, naming it, before anything is loaded;
 #   4. unless dryRun, per table: mode import → `nodetool import <keyspace> <table> <dir>` (the node moves
 #      the files into its data directory; run as root, the staging files are handed to the user Cassandra
-#      runs as); mode load → `sstableloader -d <loadTargets> <dir>` (streams to the replicas owning each
-#      range, in any topology);
+#      runs as) where the node reports Cassandra >= 4.0 (`nodetool version`), else the refresh path: mode
+#      refresh (also forced by the parameter) → the SSTables are moved into the live table folder
+#      `<dataDir>/<keyspace>/<table>-<id>/` under generation numbers no file there uses, then
+#      `nodetool refresh <keyspace> <table>` (Cassandra 3.11 has no import); mode load →
+#      `sstableloader -d <loadTargets> <dir>` (streams to the replicas owning each range, in any topology);
 #   5. remove the staging run directory (also on failure).
 #
-# Parameters (environment): SSM_vaultBucket, SSM_clusterName, SSM_sourceHostId, SSM_filesKey,
-#   SSM_keyspaces (comma list, may be empty), SSM_mode (import|load), SSM_loadTargets (comma list of
-#   addresses, required for load), SSM_stagingDir, SSM_dryRun (true|false).
+# Parameters (environment): SSM_vaultBucket, SSM_sourceHostId, SSM_sstablePrefix, SSM_filesKey,
+#   SSM_keyspaces (comma list, may be empty), SSM_mode (import|refresh|load), SSM_loadTargets (comma list
+#   of addresses, required for load), SSM_stagingDir, SSM_dataDir (this node's data directory, used by
+#   refresh), SSM_dryRun (true|false).
 # Output: log lines on stderr, one per table; one stdout line `WIRE_BACKUP_RESULT {"tables","files","bytes",
-#   "mode","keyspaces","emptyTables","dryRun"}` (tables = tables loaded, emptyTables = tables whose backup
-#   holds no SSTable). On failure: exit non-zero, last stderr line
+#   "mode","keyspaces","emptyTables","dryRun","cassandraVersion"}` (mode = how the files were loaded:
+#   import, refresh or load; tables = tables loaded, emptyTables = tables whose backup holds no SSTable;
+#   cassandraVersion = this node's, null for load). On failure: exit non-zero, last stderr line
 #   `wire-backup: <host>: <what failed> — <how to fix>`.
 set -euo pipefail
 
@@ -43,6 +48,10 @@ cleanup_hook() {
   if [[ -n $CREATED_STAGING ]]; then rmdir -- "$CREATED_STAGING" 2>/dev/null; fi
 }
 # The helpers every host script shares; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
@@ -62,32 +71,26 @@ package_of() {
 human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1; while (b >= 1024 && i < 5) { b /= 1024; i++ } printf (i == 1 ? "%d %s" : "%.1f %s"), b, u[i] }'; }
 
 # --- inputs ------------------------------------------------------------------------------------
-readonly SYSTEM_KEYSPACES=' system system_auth system_distributed system_schema system_traces system_views system_virtual_schema system_cluster_metadata '
 VAULT_BUCKET=${SSM_vaultBucket-}
-CLUSTER_NAME=${SSM_clusterName-}
+SSTABLE_PREFIX=${SSM_sstablePrefix-}
 SOURCE_HOST_ID=${SSM_sourceHostId-}
 FILES_KEY=${SSM_filesKey-}
 KEYSPACES_PARAM=${SSM_keyspaces-}
 MODE=${SSM_mode-}
 LOAD_TARGETS=${SSM_loadTargets-}
 STAGING_DIR=${SSM_stagingDir-}
+DATA_DIR=${SSM_dataDir:-/mnt/cassandra/data}
 DRY_RUN=${SSM_dryRun-}
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-check_param clusterName "$CLUSTER_NAME" '^[A-Za-z0-9._-]{1,64}$' 'the cluster name of the backup (letters, digits, ., _, -)'
-if [[ $CLUSTER_NAME == . || $CLUSTER_NAME == .. ]]; then
-  fail "parameter clusterName is invalid: $(shown "$CLUSTER_NAME")" "set SSM_clusterName to the cluster name of the backup"
-fi
-check_param sourceHostId "$SOURCE_HOST_ID" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' \
-  "the host id of the backed-up node (its manifest's hostId)"
-check_param filesKey "$FILES_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" "the vault key of the backed-up node's files.tsv"
-check_no_dotdot filesKey "$FILES_KEY"
-check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
-  'a comma-separated list of keyspace names (letters, digits, _), or empty for every keyspace in files.tsv'
-check_param mode "$MODE" '^(import|load)$' 'import (same topology: nodetool import on this node) or load (sstableloader)'
-check_param loadTargets "$LOAD_TARGETS" '^[0-9a-fA-F.:,]*$' 'a comma-separated list of node addresses'
-check_param stagingDir "$STAGING_DIR" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
-check_no_dotdot stagingDir "$STAGING_DIR"
-check_param dryRun "$DRY_RUN" '^(true|false)$' 'true or false'
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule sstablePrefix "$SSTABLE_PREFIX" VAULT_PREFIX
+check_rule sourceHostId "$SOURCE_HOST_ID" HOST_ID
+check_rule filesKey "$FILES_KEY" VAULT_KEY
+check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
+check_rule mode "$MODE" RESTORE_MODE
+check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
+check_rule loadTargets "$LOAD_TARGETS" ADDRESS_LIST
+check_rule stagingDir "$STAGING_DIR" ABSOLUTE_PATH
+check_rule dryRun "$DRY_RUN" BOOLEAN
 while [[ $STAGING_DIR == */ && $STAGING_DIR != / ]]; do STAGING_DIR=${STAGING_DIR%/}; done
 if [[ $STAGING_DIR == / ]]; then
   fail "parameter stagingDir is invalid: '/'" "set SSM_stagingDir to a folder for temporary files, e.g. /var/tmp/wire-backup-restore"
@@ -103,14 +106,35 @@ fi
 
 if [[ -d /opt/cassandra/bin ]]; then PATH="$PATH:/opt/cassandra/bin"; fi
 TOOLS=(aws sha256sum xargs find df stat)
-if [[ $MODE == import ]]; then TOOLS+=(nodetool); else TOOLS+=(sstableloader); fi
+if [[ $MODE == load ]]; then TOOLS+=(sstableloader); else TOOLS+=(nodetool); fi
 for tool in "${TOOLS[@]}"; do
   if ! command -v -- "$tool" >/dev/null; then
     fail "required tool '$tool' is not installed or not on PATH" "install $(package_of "$tool")"
   fi
 done
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-restore-node.XXXXXX")
-PREFIX="cassandra/$CLUSTER_NAME/$SOURCE_HOST_ID"
+# How this node loads its own files is taken from the version it reports, never assumed: `nodetool import`
+# exists from Cassandra 4.0 on; 3.x loads files placed in the live table folder with `nodetool refresh`.
+NODE_VERSION=''
+if [[ $MODE != load ]]; then
+  if ! nodetool version >"$WORK_DIR/version.out" 2>&1; then
+    tail_of "$WORK_DIR/version.out" nodetool
+    fail "'nodetool version' failed" "check that Cassandra is running on $HOST and JMX is reachable"
+  fi
+  NODE_VERSION=$(awk -F': *' '/^ReleaseVersion/ { print $2; exit }' "$WORK_DIR/version.out")
+  if ! [[ $NODE_VERSION =~ ^([0-9]+)\.[0-9]+ ]]; then
+    tail_of "$WORK_DIR/version.out" nodetool
+    fail "'nodetool version' printed no ReleaseVersion" "check that the nodetool on PATH belongs to this node's Cassandra"
+  fi
+  if [[ $MODE == import ]] && ((BASH_REMATCH[1] < 4)); then
+    log "Cassandra $NODE_VERSION has no 'nodetool import': loading with 'nodetool refresh' from the live table folders"
+    MODE=refresh
+  fi
+  if [[ $MODE == refresh && ! -d $DATA_DIR ]]; then
+    fail "Cassandra data directory $DATA_DIR does not exist" "set dataDir to the data_file_directories entry of this node's cassandra.yaml"
+  fi
+fi
+PREFIX=${SSTABLE_PREFIX%/}
 STARTED=$SECONDS
 log "restore of node $SOURCE_HOST_ID ($PREFIX) by $MODE${LOAD_TARGETS:+ to $LOAD_TARGETS}, keyspaces ${KEYSPACES_PARAM:-(all in files.tsv)}, dryRun $DRY_RUN"
 
@@ -190,7 +214,7 @@ while IFS=$'\t' read -r ks _ table _ _ sstables; do
   if ((sstables > 0)); then LOADABLE+=("$ks.$table"); fi
 done <"$WORK_DIR/tables.tsv"
 if ((${#LOADABLE[@]} > 0)); then
-  if [[ $MODE == import ]]; then
+  if [[ $MODE != load ]]; then
     if ! nodetool tablestats -- "${LOADABLE[@]}" >"$WORK_DIR/tablestats.out" 2>&1; then
       tail_of "$WORK_DIR/tablestats.out" nodetool
       fail "not every table to import exists on this node (see nodetool's message above)" \
@@ -319,16 +343,70 @@ log "downloaded and verified $FILES file(s), $(human "$BYTES"), in $((SECONDS - 
 
 keyspaces_json=$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done)
 keyspaces_json=${keyspaces_json%,}
+VERSION_JSON=null
+if [[ -n $NODE_VERSION ]]; then VERSION_JSON=$(json_str "$NODE_VERSION"); fi
 EMPTY_TABLES=$((TABLE_COUNT - ${#LOADABLE[@]}))
 if [[ $DRY_RUN == true ]]; then
-  printf 'WIRE_BACKUP_RESULT {"tables":%s,"files":%s,"bytes":%s,"mode":"%s","keyspaces":[%s],"emptyTables":%s,"dryRun":true}\n' \
-    "${#LOADABLE[@]}" "$FILES" "$BYTES" "$MODE" "$keyspaces_json" "$EMPTY_TABLES" >&3
+  printf 'WIRE_BACKUP_RESULT {"tables":%s,"files":%s,"bytes":%s,"mode":"%s","keyspaces":[%s],"emptyTables":%s,"dryRun":true,"cassandraVersion":%s}\n' \
+    "${#LOADABLE[@]}" "$FILES" "$BYTES" "$MODE" "$keyspaces_json" "$EMPTY_TABLES" "$VERSION_JSON" >&3
   log "dry run: every file of the backup is in the vault and intact; nothing was loaded"
   exit 0
 fi
 
 # --- 4. load -----------------------------------------------------------------------------------
-if [[ $MODE == import && $(id -u) == 0 ]]; then
+# live_table_dir <keyspace> <table>: the folder of the table as it exists now (`<dataDir>/<ks>/<table>-<id>`).
+# A dropped and re-created table leaves older folders beside it: then the id comes from system_schema.
+live_table_dir() {
+  local ks=$1 table=$2 dirs=() id
+  for d in "$DATA_DIR/$ks/$table"-*; do
+    if [[ -d $d && ${d##*/} =~ ^${table}-[0-9a-f]{32}$ ]]; then dirs+=("$d"); fi
+  done
+  if ((${#dirs[@]} == 1)); then printf '%s' "${dirs[0]}"; return 0; fi
+  if ((${#dirs[@]} > 1)) && command -v cqlsh >/dev/null &&
+    cqlsh -e "SELECT id FROM system_schema.tables WHERE keyspace_name = '$ks' AND table_name = '$table'" >"$WORK_DIR/id.out" 2>&1; then
+    id=$(grep -oE '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' "$WORK_DIR/id.out" | head -n 1 | tr -d -)
+    if [[ -n $id && -d $DATA_DIR/$ks/$table-$id ]]; then printf '%s' "$DATA_DIR/$ks/$table-$id"; return 0; fi
+  fi
+  return 1
+}
+# place_in_live_table <keyspace> <table> <staged dir>: moves the staged SSTables into the live table folder
+# (sets LIVE_DIR). Sequential generations (`md-5-big-…`, `nb-5-big-…`) get numbers far above every one in
+# the folder, so no live file is overwritten and a flush running meanwhile cannot take the same number;
+# refresh then renames them into the table's own sequence. UUID identifiers (5.0) are unique already.
+place_in_live_table() {
+  local ks=$1 table=$2 staged=$3 max base
+  if ! LIVE_DIR=$(live_table_dir "$ks" "$table"); then
+    fail "no live table folder for $ks.$table under $DATA_DIR/$ks (or several, and cqlsh could not tell which is current)" \
+      "restore the schema first (restore-cassandra-schema) and check dataDir ($DATA_DIR) is this node's data_file_directories entry"
+  fi
+  max=$(find "$LIVE_DIR" -maxdepth 1 -type f -name '*-Data.db' -printf '%f\n' |
+    awk -F- '$2 ~ /^[0-9]+$/ && $2 + 0 > m { m = $2 + 0 } END { print m + 0 }')
+  base=$((max + 1000000))
+  # rename.tsv: staged path, path in the live folder.
+  find "$staged" -type f -printf '%P\n' | awk -F'\t' -v OFS='\t' -v src="$staged" -v dst="$LIVE_DIR" -v base="$base" '{
+      n = split($0, part, "/"); name = part[n]; dir = substr($0, 1, length($0) - length(name))
+      if (match(name, /^[a-z]+-[0-9]+-[a-z]+-/)) {
+        split(name, f, "-"); rest = substr(name, length(f[1]) + length(f[2]) + 3)
+        name = f[1] "-" (base + f[2]) "-" rest
+      }
+      print src "/" $0, dst "/" dir name
+    }' >"$WORK_DIR/rename.tsv"
+  while IFS=$'\t' read -r from to; do
+    if [[ -e $to ]]; then
+      fail "$to already exists in the live table folder of $ks.$table; nothing of this table was moved" \
+        "this SSTable is already loaded on $HOST: leave $ks out of the keyspaces, or restore into a fresh cluster"
+    fi
+  done <"$WORK_DIR/rename.tsv"
+  local owner
+  owner=$(stat -c %u -- "$LIVE_DIR")
+  while IFS=$'\t' read -r from to; do
+    mkdir -p -- "$(dirname -- "$to")"
+    mv -- "$from" "$to"
+    if [[ $(id -u) == 0 && $owner != 0 ]]; then chown -- "$owner" "$to"; fi
+  done <"$WORK_DIR/rename.tsv"
+  log "$ks.$table: $(wc -l <"$WORK_DIR/rename.tsv") file(s) placed in $LIVE_DIR"
+}
+if [[ $MODE != load && $(id -u) == 0 ]]; then
   # The daemon reads and moves the staged files: hand them to the user Cassandra runs as.
   mapfile -t OWNERS < <(ps -eo uid=,args= | awk '/org\.apache\.cassandra\.service\.CassandraDaemon/ && !/awk/ { print $1 }' | sort -u)
   if ((${#OWNERS[@]} == 1)) && [[ ${OWNERS[0]} != 0 ]]; then
@@ -348,7 +426,15 @@ while IFS=$'\t' read -r ks _ table files bytes sstables; do
     continue
   fi
   t0=$SECONDS
-  if [[ $MODE == import ]]; then
+  if [[ $MODE == refresh ]]; then
+    log "table $i/$TABLE_COUNT $ks.$table: nodetool refresh of $sstables SSTable(s), $files file(s), $(human "$bytes")"
+    place_in_live_table "$ks" "$table" "$dir"
+    if ! nodetool refresh -- "$ks" "$table" >"$WORK_DIR/load.out" 2>&1; then
+      tail_of "$WORK_DIR/load.out" nodetool
+      fail "nodetool refresh of $ks.$table failed ($done_tables of ${#LOADABLE[@]} table(s) were restored before it; its files are in $LIVE_DIR)" \
+        "read Cassandra's system.log on $HOST for the cause, fix it and run 'nodetool refresh $ks $table' (or the restore) again"
+    fi
+  elif [[ $MODE == import ]]; then
     log "table $i/$TABLE_COUNT $ks.$table: nodetool import of $sstables SSTable(s), $files file(s), $(human "$bytes")"
     if ! nodetool import -- "$ks" "$table" "$dir" >"$WORK_DIR/load.out" 2>&1; then
       tail_of "$WORK_DIR/load.out" nodetool
@@ -374,6 +460,6 @@ while IFS=$'\t' read -r ks _ table files bytes sstables; do
   rm -rf -- "$dir"
 done <"$WORK_DIR/tables.tsv"
 
-printf 'WIRE_BACKUP_RESULT {"tables":%s,"files":%s,"bytes":%s,"mode":"%s","keyspaces":[%s],"emptyTables":%s,"dryRun":false}\n' \
-  "$done_tables" "$FILES" "$BYTES" "$MODE" "$keyspaces_json" "$EMPTY_TABLES" >&3
+printf 'WIRE_BACKUP_RESULT {"tables":%s,"files":%s,"bytes":%s,"mode":"%s","keyspaces":[%s],"emptyTables":%s,"dryRun":false,"cassandraVersion":%s}\n' \
+  "$done_tables" "$FILES" "$BYTES" "$MODE" "$keyspaces_json" "$EMPTY_TABLES" "$VERSION_JSON" >&3
 log "done in $((SECONDS - STARTED)) s: $done_tables table(s) of ${KEYSPACES[*]} restored by $MODE ($FILES file(s), $(human "$BYTES")); check row counts, then run 'nodetool repair' when the cluster has several replicas"

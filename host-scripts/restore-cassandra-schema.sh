@@ -27,6 +27,10 @@ readonly SCRIPT=restore-cassandra-schema
 RERUN_HINT='run the restore again'
 INTERRUPT_HINT='run the restore again (every statement is IF NOT EXISTS)'
 # The helpers every host script shares; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
@@ -48,13 +52,11 @@ SCHEMA_KEY=${SSM_schemaKey-}
 KEYSPACES_PARAM=${SSM_keyspaces-}
 OVERWRITE=${SSM_overwrite-}
 DRY_RUN=${SSM_dryRun-}
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-check_param schemaKey "$SCHEMA_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" "a vault object key (the backup's cassandra/schema.cql)"
-check_no_dotdot schemaKey "$SCHEMA_KEY"
-check_param keyspaces "$KEYSPACES_PARAM" '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$' \
-  'a comma-separated list of keyspace names (letters, digits, _), or empty for every keyspace in the schema'
-check_param overwrite "$OVERWRITE" '^(true|false)$' 'true or false'
-check_param dryRun "$DRY_RUN" '^(true|false)$' 'true or false'
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule schemaKey "$SCHEMA_KEY" VAULT_KEY
+check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
+check_rule overwrite "$OVERWRITE" BOOLEAN
+check_rule dryRun "$DRY_RUN" BOOLEAN
 
 if [[ -d /opt/cassandra/bin ]]; then PATH="$PATH:/opt/cassandra/bin"; fi
 for tool in aws cqlsh nodetool; do
@@ -76,7 +78,7 @@ fi
 # --- 2. statements -----------------------------------------------------------------------------
 # Writes the kept statements to `out` and one line per statement to `summary`:
 #   KEPT <kind> <keyspace> <name> | OTHER <first 100 characters> | MISSING <keyspace> | ERROR <message>.
-# Names are CQL names: unquoted ones lowercased, quoted ones unquoted.
+# Names are CQL names: unquoted ones lowercased, quoted ones unquoted. SYS is SYSTEM_KEYSPACES.
 read -r -d '' SPLIT_AWK <<'AWK' || true
 function trim(s) { sub(/^[ \t\r\n]+/, "", s); sub(/[ \t\r\n]+$/, "", s); return s }
 # ident(s): parses a name at the start of s into ID (normalised) and IDLEN (characters used).
@@ -144,7 +146,7 @@ function add(s,   u, kind, rest, head, pre, ine, rep) {
   N++; K[N] = kind; KS[N] = ks; NM[N] = name; T[N] = pre ine rest
   if (!(ks in SEEN)) { SEEN[ks] = 1; ORDER[++NKS] = ks }
 }
-BEGIN { WS = "[ \t\r\n]"; SYS = " system system_auth system_distributed system_schema system_traces system_views system_virtual_schema system_cluster_metadata " }
+BEGIN { WS = "[ \t\r\n]" }
 # cqlsh prints its version warning on stdout, so a captured DESCRIBE SCHEMA may start with it.
 /^WARNING: cqlsh / { next }
 # Line by line; mode: 0 CQL, 1 '…', 2 "…", 3 $$…$$, 4 /* … */. `st` is the statement so far, comments
@@ -198,7 +200,7 @@ END {
 AWK
 : >"$WORK_DIR/filtered.cql"
 : >"$WORK_DIR/summary.tsv"
-awk -v keep="$KEYSPACES_PARAM" -v out="$WORK_DIR/filtered.cql" -v summary="$WORK_DIR/summary.tsv" "$SPLIT_AWK" \
+awk -v keep="$KEYSPACES_PARAM" -v SYS="$SYSTEM_KEYSPACES" -v out="$WORK_DIR/filtered.cql" -v summary="$WORK_DIR/summary.tsv" "$SPLIT_AWK" \
   "$WORK_DIR/schema.cql"
 if grep -q '^ERROR' "$WORK_DIR/summary.tsv"; then
   fail "cannot read s3://$VAULT_BUCKET/$SCHEMA_KEY: $(cut -f2- "$WORK_DIR/summary.tsv" | head -n 1)" \

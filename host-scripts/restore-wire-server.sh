@@ -31,6 +31,10 @@ cleanup_hook() {
   if [[ -n $EXTRACT_DIR ]]; then rm -rf -- "$EXTRACT_DIR"; fi
 }
 # The helpers every host script shares; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
@@ -53,16 +57,14 @@ EXPECTED_SHA=${SSM_sha256-}
 TARGET_PATH=${SSM_targetPath-}
 OVERWRITE=${SSM_overwrite-}
 DRY_RUN=${SSM_dryRun-}
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-check_param archiveKey "$ARCHIVE_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" 'a vault object key'
-check_no_dotdot archiveKey "$ARCHIVE_KEY"
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule archiveKey "$ARCHIVE_KEY" VAULT_KEY
 # S3 version ids are opaque, URL-ready strings of up to 1024 bytes (AWS documents one with '+').
-check_param versionId "$VERSION_ID" '^[A-Za-z0-9._+/=-]{1,1024}$' "the archive's vault version id (null for an unversioned object)"
-check_param sha256 "$EXPECTED_SHA" '^[0-9a-f]{64}$' 'the SHA-256 the backup recorded (64 lowercase hex digits)'
-check_param targetPath "$TARGET_PATH" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
-check_no_dotdot targetPath "$TARGET_PATH"
-check_param overwrite "$OVERWRITE" '^(true|false)$' 'true or false'
-check_param dryRun "$DRY_RUN" '^(true|false)$' 'true or false'
+check_rule versionId "$VERSION_ID" VERSION_ID
+check_rule sha256 "$EXPECTED_SHA" SHA256
+check_rule targetPath "$TARGET_PATH" ABSOLUTE_PATH
+check_rule overwrite "$OVERWRITE" BOOLEAN
+check_rule dryRun "$DRY_RUN" BOOLEAN
 
 # Normalise trailing slashes and single-dot segments so that dirname/basename name the folder itself.
 TARGET=$TARGET_PATH

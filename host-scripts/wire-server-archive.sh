@@ -23,6 +23,10 @@ cleanup_hook() {
   if ((${#READER_PIDS[@]} > 0)); then kill "${READER_PIDS[@]}" 2>/dev/null; fi
 }
 # The helpers every host script shares; inlined into the SSM document at synth.
+# lib/rules.sh is the validation rules (RULE_*, SYSTEM_KEYSPACES) that synth generates from
+# functions/core/contract/rules.ts; it is no file.
+# shellcheck source=/dev/null
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
@@ -42,12 +46,10 @@ WIRE_SERVER_PATH=${SSM_wireServerPath-}
 VAULT_BUCKET=${SSM_vaultBucket-}
 ARCHIVE_KEY=${SSM_archiveKey-}
 COMPRESSION_LEVEL=${SSM_compressionLevel-}
-check_param wireServerPath "$WIRE_SERVER_PATH" '^/[A-Za-z0-9._/-]*$' 'an absolute path of letters, digits, ., _, -, /'
-check_no_dotdot wireServerPath "$WIRE_SERVER_PATH"
-check_param vaultBucket "$VAULT_BUCKET" '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' 'an S3 bucket name'
-check_param archiveKey "$ARCHIVE_KEY" "^[A-Za-z0-9!_.*'()/=-]{1,1024}\$" 'a vault object key'
-check_no_dotdot archiveKey "$ARCHIVE_KEY"
-check_param compressionLevel "$COMPRESSION_LEVEL" '^[1-9]$' 'a gzip level from 1 to 9'
+check_rule wireServerPath "$WIRE_SERVER_PATH" ABSOLUTE_PATH
+check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
+check_rule archiveKey "$ARCHIVE_KEY" VAULT_KEY
+check_rule compressionLevel "$COMPRESSION_LEVEL" COMPRESSION_LEVEL
 
 # Normalise trailing slashes and single-dot segments so that dirname/basename name the folder itself.
 FOLDER=$WIRE_SERVER_PATH
@@ -121,7 +123,7 @@ fi
 
 SHA256=$(awk '{ print $1; exit }' "$WORK_DIR/sha256.out")
 BYTES=$(awk '{ print $1; exit }' "$WORK_DIR/bytes.out")
-if ! [[ $SHA256 =~ ^[0-9a-f]{64}$ && $BYTES =~ ^[0-9]+$ ]]; then
+if ! [[ $SHA256 =~ $RULE_SHA256 && $BYTES =~ ^[0-9]+$ ]]; then
   fail "could not read the archive's sha256 or size" "run the backup again"
 fi
 printf 'WIRE_BACKUP_RESULT {"key":%s,"bytes":%s,"sha256":"%s","rootEntry":%s}\n' \

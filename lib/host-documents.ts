@@ -2,13 +2,19 @@
  * The SSM command documents wire-backup runs on the operator's hosts: each is one script in
  * `host-scripts/` and a set of parameters, every one validated by `allowedPattern` and handed to the
  * script as an environment variable (`interpolationType: ENV_VAR` → `SSM_<name>`), never spliced
- * into shell text.
+ * into shell text. Every parameter names its rule in `functions/core/contract/rules.ts`.
  */
+
+import { type Rule, rules } from '../functions/core/contract/rules.js';
 
 /** One document parameter. */
 export interface HostDocumentParameter {
   readonly description: string;
-  readonly allowedPattern: string;
+  /**
+   * The validation rule: its pattern becomes the parameter's `allowedPattern`, and the script checks
+   * the parameter against the same rule (`check_rule <parameter> "$value" <RULE_NAME>`).
+   */
+  readonly rule: Rule;
   /** Absent = required. */
   readonly default?: string;
 }
@@ -25,40 +31,14 @@ export interface HostDocumentSpec {
   readonly parameters: Readonly<Record<string, HostDocumentParameter>>;
 }
 
-/** Regular expressions shared by documents and the Lambdas that fill their parameters. */
-export const patterns = {
-  backupId: '^[0-9]{8}T[0-9]{6}Z$',
-  bucket: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$',
-  vaultKey: "^([A-Za-z0-9!_.*'()=-]+/)*[A-Za-z0-9!_.*'()=-]+$",
-  optionalVaultKey: "^(([A-Za-z0-9!_.*'()=-]+/)*[A-Za-z0-9!_.*'()=-]+)?$",
-  absolutePath: '^/[A-Za-z0-9._/-]*$',
-  keyspaceList: '^([A-Za-z][A-Za-z0-9_]{0,47})?(,[A-Za-z][A-Za-z0-9_]{0,47})*$',
-  clusterName: '^[A-Za-z0-9._-]{1,64}$',
-  instanceId: '^(i|mi)-[0-9a-f]{8,17}$',
-  boolean: '^(true|false)$',
-  compressionLevel: '^[1-9]$',
-  role: '^(cassandra|wireServer)$',
-  hostId: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
-  optionalHostId: '^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$',
-  /**
-   * An S3 version id: opaque, URL-ready, up to 1024 bytes (AWS documents one holding `+`); `null` is the
-   * version of an object written before versioning was on.
-   */
-  versionId: '^[A-Za-z0-9._+/=-]{1,1024}$',
-  sha256: '^[0-9a-f]{64}$',
-  addressList: '^[0-9a-fA-F.:,]*$',
-  restoreMode: '^(import|load)$',
-  consistency: '^(ONE|QUORUM|LOCAL_QUORUM|ALL)$',
-} as const;
-
 const backupId = {
   description: 'Backup id (UTC timestamp), also the snapshot tag',
-  allowedPattern: patterns.backupId,
+  rule: rules.backupId,
 };
-const vaultBucket = { description: 'Vault bucket the host uploads to', allowedPattern: patterns.bucket };
+const vaultBucket = { description: 'Vault bucket the host uploads to', rule: rules.bucketName };
 const dataDir = {
   description: 'Cassandra data directory on the host',
-  allowedPattern: patterns.absolutePath,
+  rule: rules.absolutePath,
   default: '/mnt/cassandra/data',
 };
 
@@ -70,11 +50,11 @@ export const hostDocuments = {
     description: 'wire-backup: check a host has the tools, data and vault access a backup needs',
     timeoutSeconds: 120,
     parameters: {
-      role: { description: 'cassandra or wireServer', allowedPattern: patterns.role },
+      role: { description: 'cassandra or wireServer', rule: rules.role },
       dataDir,
       wireServerPath: {
         description: 'wire-server folder (wireServer role)',
-        allowedPattern: patterns.absolutePath,
+        rule: rules.absolutePath,
         default: '/',
       },
       vaultBucket,
@@ -89,32 +69,44 @@ export const hostDocuments = {
       backupId,
       keyspaces: {
         description: 'Comma-separated keyspaces; empty = all non-system',
-        allowedPattern: patterns.keyspaceList,
+        rule: rules.keyspaceList,
         default: '',
       },
       dataDir,
       vaultBucket,
-      clusterName: { description: 'Cluster name in vault paths', allowedPattern: patterns.clusterName },
-      instanceId: { description: 'This host’s managed instance id', allowedPattern: patterns.instanceId },
+      clusterName: { description: 'Cluster name in vault paths', rule: rules.clusterName },
+      instanceId: { description: 'This host’s managed instance id', rule: rules.instanceId },
       previousFilesKey: {
         description: 'Vault key of the previous files.tsv of this node; empty = upload all',
-        allowedPattern: patterns.optionalVaultKey,
+        rule: rules.optionalVaultKey,
         default: '',
       },
       previousHostId: {
         description:
           'Host id the node had in the previous backup; another id means a replaced node: upload all',
-        allowedPattern: patterns.optionalHostId,
+        rule: rules.optionalHostId,
         default: '',
       },
+      sstablePrefix: {
+        description:
+          'Vault folder of the cluster’s SSTables; the host writes below <sstablePrefix><its host id>/',
+        rule: rules.vaultPrefix,
+      },
+      inventoryKey: { description: 'Vault key of this node’s snapshot inventory', rule: rules.vaultKey },
+      nodeInfoKey: {
+        description: 'Vault key of this node’s facts (host id, tokens, version)',
+        rule: rules.vaultKey,
+      },
+      schemaKey: { description: 'Vault key of the schema (with captureSchema)', rule: rules.vaultKey },
+      rowCountsKey: { description: 'Vault key of the row counts (with countRows)', rule: rules.vaultKey },
       captureSchema: {
         description: 'Record DESCRIBE SCHEMA',
-        allowedPattern: patterns.boolean,
+        rule: rules.boolean,
         default: 'false',
       },
       countRows: {
         description: 'With captureSchema: record every table’s row count (SELECT COUNT(*), a full scan)',
-        allowedPattern: patterns.boolean,
+        rule: rules.boolean,
         default: 'false',
       },
     },
@@ -132,12 +124,12 @@ export const hostDocuments = {
     description: 'wire-backup: stream tar | gzip of the wire-server folder to the vault',
     timeoutSeconds: 3600,
     parameters: {
-      wireServerPath: { description: 'wire-server folder', allowedPattern: patterns.absolutePath },
+      wireServerPath: { description: 'wire-server folder', rule: rules.absolutePath },
       vaultBucket,
-      archiveKey: { description: 'Vault key of the archive', allowedPattern: patterns.vaultKey },
+      archiveKey: { description: 'Vault key of the archive', rule: rules.vaultKey },
       compressionLevel: {
         description: 'gzip level 1-9',
-        allowedPattern: patterns.compressionLevel,
+        rule: rules.compressionLevel,
         default: '6',
       },
     },
@@ -149,28 +141,28 @@ export const hostDocuments = {
       'wire-backup: restore the wire-server folder from its archive (exact version, SHA-256 checked; the current folder is kept aside)',
     timeoutSeconds: 3600,
     parameters: {
-      vaultBucket: { description: 'Vault bucket the host downloads from', allowedPattern: patterns.bucket },
-      archiveKey: { description: 'Vault key of the archive', allowedPattern: patterns.vaultKey },
+      vaultBucket: { description: 'Vault bucket the host downloads from', rule: rules.bucketName },
+      archiveKey: { description: 'Vault key of the archive', rule: rules.vaultKey },
       versionId: {
         description: 'Vault version id of the archive (null for an unversioned object)',
-        allowedPattern: patterns.versionId,
+        rule: rules.versionId,
       },
       sha256: {
         description: 'SHA-256 of the archive, as the backup recorded it',
-        allowedPattern: patterns.sha256,
+        rule: rules.sha256,
       },
       targetPath: {
         description: 'Folder to restore into; an existing one is moved to <path>.before-restore-<UTC time>',
-        allowedPattern: patterns.absolutePath,
+        rule: rules.absolutePath,
       },
       overwrite: {
         description: 'Replace a non-empty targetPath (else refuse)',
-        allowedPattern: patterns.boolean,
+        rule: rules.boolean,
         default: 'false',
       },
       dryRun: {
         description: 'Download and check only; change nothing',
-        allowedPattern: patterns.boolean,
+        rule: rules.boolean,
         default: 'false',
       },
     },
@@ -181,21 +173,21 @@ export const hostDocuments = {
     description: 'wire-backup: apply the backed-up schema of Cassandra keyspaces (CREATE … IF NOT EXISTS)',
     timeoutSeconds: 1800,
     parameters: {
-      vaultBucket: { description: 'Vault bucket the host downloads from', allowedPattern: patterns.bucket },
-      schemaKey: { description: 'Vault key of the backup’s schema.cql', allowedPattern: patterns.vaultKey },
+      vaultBucket: { description: 'Vault bucket the host downloads from', rule: rules.bucketName },
+      schemaKey: { description: 'Vault key of the backup’s schema.cql', rule: rules.vaultKey },
       keyspaces: {
         description: 'Comma-separated keyspaces; empty = every non-system keyspace in schema.cql',
-        allowedPattern: patterns.keyspaceList,
+        rule: rules.keyspaceList,
         default: '',
       },
       overwrite: {
         description: 'Proceed when a keyspace already holds rows (existing tables are left as they are)',
-        allowedPattern: patterns.boolean,
+        rule: rules.boolean,
         default: 'false',
       },
       dryRun: {
         description: 'Download and check only; change nothing',
-        allowedPattern: patterns.boolean,
+        rule: rules.boolean,
         default: 'false',
       },
     },
@@ -207,37 +199,46 @@ export const hostDocuments = {
       'wire-backup: download one backed-up node’s SSTables (exact versions, SHA-256 checked) and load them (nodetool import or sstableloader)',
     timeoutSeconds: 12 * 3600,
     parameters: {
-      vaultBucket: { description: 'Vault bucket the host downloads from', allowedPattern: patterns.bucket },
-      clusterName: { description: 'Cluster name in vault paths', allowedPattern: patterns.clusterName },
-      sourceHostId: { description: 'Host id of the backed-up node', allowedPattern: patterns.hostId },
+      vaultBucket: { description: 'Vault bucket the host downloads from', rule: rules.bucketName },
+      sourceHostId: { description: 'Host id of the backed-up node', rule: rules.hostId },
+      sstablePrefix: {
+        description: 'Vault folder of the backed-up node’s SSTables',
+        rule: rules.vaultPrefix,
+      },
       filesKey: {
         description: 'Vault key of the backed-up node’s files.tsv',
-        allowedPattern: patterns.vaultKey,
+        rule: rules.vaultKey,
       },
       keyspaces: {
         description: 'Comma-separated keyspaces; empty = every non-system keyspace in files.tsv',
-        allowedPattern: patterns.keyspaceList,
+        rule: rules.keyspaceList,
         default: '',
       },
       mode: {
         description:
-          'import (nodetool import on this node: same topology) or load (sstableloader: any topology)',
-        allowedPattern: patterns.restoreMode,
+          'import (same topology: nodetool import, or refresh on Cassandra < 4.0), refresh (forced), or load (sstableloader: any topology)',
+        rule: rules.restoreMode,
         default: 'import',
       },
       loadTargets: {
         description: 'Comma-separated node addresses for sstableloader -d (mode load)',
-        allowedPattern: patterns.addressList,
+        rule: rules.addressList,
         default: '',
       },
       stagingDir: {
         description: 'Folder for the downloaded files (a run folder inside is removed at the end)',
-        allowedPattern: patterns.absolutePath,
+        rule: rules.absolutePath,
         default: '/var/tmp/wire-backup-restore',
+      },
+      dataDir: {
+        description:
+          'Cassandra data directory of this node (mode refresh places the files in its table folders)',
+        rule: rules.absolutePath,
+        default: '/mnt/cassandra/data',
       },
       dryRun: {
         description: 'Download and verify every file only; load nothing',
-        allowedPattern: patterns.boolean,
+        rule: rules.boolean,
         default: 'false',
       },
     },
@@ -249,20 +250,20 @@ export const hostDocuments = {
       'wire-backup: count the rows of the tables a backup counted (read only), for a restore’s verification',
     timeoutSeconds: 6 * 3600,
     parameters: {
-      vaultBucket: { description: 'Vault bucket holding the counts', allowedPattern: patterns.bucket },
+      vaultBucket: { description: 'Vault bucket holding the counts', rule: rules.bucketName },
       countsKey: {
         description: 'Vault key of the backup’s row-counts.tsv (the tables to count)',
-        allowedPattern: patterns.vaultKey,
+        rule: rules.vaultKey,
       },
       keyspaces: {
         description: 'Comma-separated keyspaces; empty = every keyspace the backup counted',
-        allowedPattern: patterns.keyspaceList,
+        rule: rules.keyspaceList,
         default: '',
       },
-      outputKey: { description: 'Vault key to write the counts to', allowedPattern: patterns.vaultKey },
+      outputKey: { description: 'Vault key to write the counts to', rule: rules.vaultKey },
       consistency: {
         description: 'Consistency level of the counts',
-        allowedPattern: patterns.consistency,
+        rule: rules.consistency,
         default: 'ONE',
       },
     },

@@ -9,6 +9,8 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
+import { type VaultPrefix, vaultPrefixes } from '../functions/core/vault-layout.js';
 import { backupDefinition } from '../statemachines/backup.js';
 import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
@@ -49,19 +51,22 @@ export class WireBackupStack extends Stack {
     const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
     const minioSecret = Secret.fromSecretNameV2(this, 'MinioSecret', config.minio.secretName);
 
-    const common = { VAULT_BUCKET: bucket.bucketName, VAULT_DEEP_VERIFY: String(config.vault.deepVerify) };
-    const minioEnv = {
+    const common: FunctionEnvironment = {
+      [envNames.vaultBucket]: bucket.bucketName,
+      [envNames.vaultDeepVerify]: String(config.vault.deepVerify),
+    };
+    const minioEnv: FunctionEnvironment = {
       ...common,
-      MINIO_ENDPOINT: config.minio.endpoint,
-      MINIO_REGION: config.minio.region,
-      MINIO_SECRET_NAME: config.minio.secretName,
-      MINIO_LEGACY_CHECKSUMS: String(config.minio.legacyChecksums),
-      MINIO_MULTIPART_THRESHOLD: String(config.minio.multipartThresholdBytes),
+      [envNames.minioEndpoint]: config.minio.endpoint,
+      [envNames.minioRegion]: config.minio.region,
+      [envNames.minioSecretName]: config.minio.secretName,
+      [envNames.minioLegacyChecksums]: String(config.minio.legacyChecksums),
+      [envNames.minioMultipartThreshold]: String(config.minio.multipartThresholdBytes),
     };
     const fn = (
       handlerName: string,
       description: string,
-      environment: Record<string, string>,
+      environment: FunctionEnvironment,
       timeout = Duration.minutes(5),
       memorySize = 512,
     ) =>
@@ -76,7 +81,7 @@ export class WireBackupStack extends Stack {
     const functions = {
       prepare: fn('prepare', 'Validates input, allocates the backup id, writes the started marker', {
         ...common,
-        WIRE_BACKUP_CONFIG: JSON.stringify(config),
+        [envNames.config]: JSON.stringify(config),
       }),
       commandResult: fn('command-result', 'Parses a host command result or raises HostCommandError', {}),
       evaluatePreflight: fn(
@@ -134,7 +139,7 @@ export class WireBackupStack extends Stack {
         'Validates restore input, resolves the backup, plans the restore',
         {
           ...common,
-          WIRE_BACKUP_CONFIG: JSON.stringify(config),
+          [envNames.config]: JSON.stringify(config),
         },
       ),
       commandResult: functions.commandResult,
@@ -167,39 +172,40 @@ export class WireBackupStack extends Stack {
       restoreReport: fn('restore-report', 'Writes the restore report', common),
     };
 
-    // Least privilege, scoped to vault prefixes.
-    bucket.grantReadWrite(functions.prepare, 'backups/*');
+    // Least privilege, scoped to the vault's top-level folders as vault-layout.ts names them.
+    const all = (prefix: VaultPrefix): string => `${prefix}*`;
+    bucket.grantReadWrite(functions.prepare, all(vaultPrefixes.backups));
     bucket.grantRead(functions.prepare);
-    bucket.grantRead(functions.verifyArchive, 'backups/*');
-    bucket.grantRead(functions.finalizeNode, 'cassandra/*');
-    bucket.grantReadWrite(functions.finalizeNode, 'backups/*');
+    bucket.grantRead(functions.verifyArchive, all(vaultPrefixes.backups));
+    bucket.grantRead(functions.finalizeNode, all(vaultPrefixes.cassandra));
+    bucket.grantReadWrite(functions.finalizeNode, all(vaultPrefixes.backups));
     for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio]) {
-      bucket.grantReadWrite(f, 'backups/*');
+      bucket.grantReadWrite(f, all(vaultPrefixes.backups));
       minioSecret.grantRead(f);
     }
-    bucket.grantRead(functions.planMinio, 'minio/*');
-    bucket.grantReadWrite(functions.copyBatch, 'minio/*');
-    bucket.grantRead(functions.finalizeMinio, 'minio/*');
+    bucket.grantRead(functions.planMinio, all(vaultPrefixes.minio));
+    bucket.grantReadWrite(functions.copyBatch, all(vaultPrefixes.minio));
+    bucket.grantRead(functions.finalizeMinio, all(vaultPrefixes.minio));
     minioSecret.grantRead(functions.checkMinio);
-    bucket.grantReadWrite(functions.commit, 'backups/*');
-    bucket.grantRead(functions.commit, 'cassandra/*');
-    bucket.grantWrite(functions.markFailed, 'backups/*');
-    bucket.grantRead(restoreFunctions.restorePrepare, 'backups/*');
+    bucket.grantReadWrite(functions.commit, all(vaultPrefixes.backups));
+    bucket.grantRead(functions.commit, all(vaultPrefixes.cassandra));
+    bucket.grantWrite(functions.markFailed, all(vaultPrefixes.backups));
+    bucket.grantRead(restoreFunctions.restorePrepare, all(vaultPrefixes.backups));
     bucket.grantRead(restoreFunctions.restorePrepare);
-    bucket.grantWrite(restoreFunctions.restorePrepare, 'restores/*');
+    bucket.grantWrite(restoreFunctions.restorePrepare, all(vaultPrefixes.restores));
     for (const f of [
       restoreFunctions.restoreCheckTargets,
       restoreFunctions.restorePlanMinio,
       restoreFunctions.restoreCopyBatch,
       restoreFunctions.restoreVerify,
     ]) {
-      bucket.grantRead(f, 'backups/*');
-      bucket.grantRead(f, 'minio/*');
+      bucket.grantRead(f, all(vaultPrefixes.backups));
+      bucket.grantRead(f, all(vaultPrefixes.minio));
       minioSecret.grantRead(f);
     }
-    bucket.grantReadWrite(restoreFunctions.restorePlanMinio, 'restores/*');
-    bucket.grantReadWrite(restoreFunctions.restoreCopyBatch, 'restores/*');
-    bucket.grantWrite(restoreFunctions.restoreReport, 'restores/*');
+    bucket.grantReadWrite(restoreFunctions.restorePlanMinio, all(vaultPrefixes.restores));
+    bucket.grantReadWrite(restoreFunctions.restoreCopyBatch, all(vaultPrefixes.restores));
+    bucket.grantWrite(restoreFunctions.restoreReport, all(vaultPrefixes.restores));
 
     const instanceArns = [
       ...config.cassandra.nodes.map((n) => n.instanceId),
@@ -274,11 +280,11 @@ export class WireBackupStack extends Stack {
         includeExecutionData: false,
       },
     });
-    bucket.grantReadWrite(this.restoreStateMachine, 'map-runs/*');
-    bucket.grantRead(this.restoreStateMachine, 'restores/*');
+    bucket.grantReadWrite(this.restoreStateMachine, all(vaultPrefixes.mapRuns));
+    bucket.grantRead(this.restoreStateMachine, all(vaultPrefixes.restores));
     // The Distributed Map's ResultWriter writes its run reports here.
-    bucket.grantReadWrite(this.backupStateMachine, 'map-runs/*');
-    bucket.grantRead(this.backupStateMachine, 'backups/*');
+    bucket.grantReadWrite(this.backupStateMachine, all(vaultPrefixes.mapRuns));
+    bucket.grantRead(this.backupStateMachine, all(vaultPrefixes.backups));
 
     new Rule(this, 'BackupSchedule', {
       description: 'Starts the wire-backup state machine',

@@ -7,8 +7,10 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import { backupSummarySchema } from '../functions/core/contract/backup.js';
-import type { RowCountComparison } from '../functions/core/contract/restore.js';
+import { isSkipped } from '../functions/core/contract/common.js';
+import type { RestoreReport, RowCountComparison } from '../functions/core/contract/restore.js';
 import { restoreReportSchema } from '../functions/core/contract/restore.js';
 import { restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
 import { localConfig } from './local-config.js';
@@ -37,8 +39,19 @@ export interface DrillOptions {
    * proves a restore gives exactly that backup's data, not the latest. @default false
    */
   readonly restoreOlder?: boolean;
+  /** Cassandra version of the cluster that is backed up (`wire-stack up --cassandra`). @default the stack's */
+  readonly fromVersion?: CassandraSeries;
+  /** Cassandra version of the fresh cluster restored into (newer than the backup's: the upgrade path). @default fromVersion */
+  readonly toVersion?: CassandraSeries;
+  /** The restore input's `targets.cassandra.mode` (`refresh` forces the Cassandra 3.11 path). @default auto */
+  readonly mode?: 'auto' | 'import' | 'refresh' | 'load';
   readonly log?: (line: string) => void;
 }
+
+/** The Cassandra versions the local stack can run (`wire-stack up --cassandra`). */
+export const cassandraSeries = ['4.1', '5.0'] as const;
+/** A Cassandra version the local stack can run. */
+export type CassandraSeries = (typeof cassandraSeries)[number];
 
 /** What the drill proved. */
 export interface DrillReport {
@@ -46,6 +59,11 @@ export interface DrillReport {
   readonly restoreId: string;
   readonly fromNodes: number;
   readonly toNodes: number;
+  /** Cassandra release of the backed-up cluster and of the one restored into (`nodetool version`). */
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  /** How each node's SSTables were loaded (import, refresh or load), as the restore scripts report. */
+  readonly loaders: readonly string[];
   /** Seconds from the start of the restore to verified data: the recovery time. */
   readonly recoverySeconds: number;
   readonly backupSeconds: number;
@@ -86,21 +104,29 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   const fromNodes = options.fromNodes ?? 1;
   const toNodes = options.toNodes ?? 1;
 
-  log(`drill: ${fromNodes}-node cluster with seeded Wire data`);
   const running = (() => {
     try {
-      return readStackInfo().cassandra.nodes.length;
+      const info = readStackInfo();
+      return { nodes: info.cassandra.nodes.length, version: info.cassandra.version };
     } catch {
-      return 0;
+      return { nodes: 0, version: '' };
     }
   })();
+  const versionArgs = (series: CassandraSeries | undefined) => (series ? ['--cassandra', series] : []);
+  const otherVersion =
+    options.fromVersion !== undefined && !running.version.startsWith(`${options.fromVersion}.`);
+  log(
+    `drill: ${fromNodes}-node cluster${options.fromVersion ? ` of Cassandra ${options.fromVersion}` : ''} with seeded Wire data`,
+  );
   wireStack([
     'up',
     '--nodes',
     String(fromNodes),
-    ...(running > 0 && running !== fromNodes ? ['--reset'] : []),
+    ...versionArgs(options.fromVersion),
+    ...(running.nodes > 0 && (running.nodes !== fromNodes || otherVersion) ? ['--reset'] : []),
   ]);
   let stack: StackInfo = readStackInfo();
+  const fromVersion = stack.cassandra.version;
   await seedWire({ stack, size: options.size ?? 'smoke', reset: true, flush: true });
   const before = await snapshotWire({ stack, detail: 'rows' });
 
@@ -120,8 +146,15 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   }
 
   log('drill: disaster — Cassandra wiped (fresh cluster), MinIO bucket deleted, wire-server folder deleted');
-  wireStack(['up', '--nodes', String(toNodes), '--reset']);
+  wireStack([
+    'up',
+    '--nodes',
+    String(toNodes),
+    ...versionArgs(options.toVersion ?? options.fromVersion),
+    '--reset',
+  ]);
   stack = readStackInfo();
+  const toVersion = stack.cassandra.version;
   const source = createSourceS3Client(stack);
   try {
     await deleteBucketAndObjects(source, 'assets');
@@ -134,7 +167,11 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   const restoreStarted = Date.now();
   const restore = await runLocal({
     stateMachine: 'wire-restore',
-    input: { backupId: manifest.backupId, confirm: manifest.backupId },
+    input: {
+      backupId: manifest.backupId,
+      confirm: manifest.backupId,
+      ...(options.mode ? { targets: { cassandra: { mode: options.mode } } } : {}),
+    },
     stack,
     config: localConfig(stack),
   });
@@ -154,6 +191,9 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     restoreId: report.restoreId,
     fromNodes,
     toNodes,
+    fromVersion,
+    toVersion,
+    loaders: restoreLoaders(report),
     recoverySeconds,
     backupSeconds,
     rows: (before.cassandra?.keyspaces ?? []).reduce(
@@ -166,4 +206,14 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     rowCounts: restoreRowCounts(report),
     warnings: restoreWarnings(report),
   };
+}
+
+/** How the restore loaded each node's SSTables, as its scripts reported (`import`, `refresh`, `load`). */
+function restoreLoaders(report: RestoreReport): string[] {
+  const cassandra = report.results?.cassandra;
+  if (!cassandra || isSkipped(cassandra)) return [];
+  return cassandra.nodes.map((node) => {
+    const loaded = z.looseObject({ loaded: z.looseObject({ mode: z.string() }) }).safeParse(node);
+    return loaded.success ? loaded.data.loaded.mode : 'unknown';
+  });
 }

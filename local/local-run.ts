@@ -1,6 +1,5 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import { App } from 'aws-cdk-lib';
 import type { WireBackupConfig } from '../lib/config.js';
 import { featureFlags } from '../lib/feature-flags.js';
@@ -11,6 +10,7 @@ import type { RunnerEventListener } from './runner/events.js';
 import { type CfnTemplate, type ExtractedTemplate, extractTemplate } from './runner/extract.js';
 import { type RunResult, runStateMachine } from './runner/run-state-machine.js';
 import { LocalSsmExecutor } from './runner/ssm-executor.js';
+import { createStackS3Client } from './stack-clients.js';
 import { readStackInfo, type StackInfo } from './stack-info.js';
 
 const synthesized = new Map<string, ExtractedTemplate>();
@@ -84,12 +84,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
   }));
   // The runner forwards the executor's command events to onEvent itself.
   const ssm = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
-  const s3 = new S3Client({
-    endpoint: stack.vault.endpoint,
-    region: stack.vault.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: stack.vault.accessKey, secretAccessKey: stack.vault.secretKey },
-  });
+  const s3 = createStackS3Client(stack.vault);
   try {
     return await runStateMachine({
       definition: machine.definition,

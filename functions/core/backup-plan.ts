@@ -1,19 +1,18 @@
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { WireBackupConfig } from '../../lib/config.js';
 import type { BackupPlan } from './contract/backup.js';
 import { type ComponentName, componentNames } from './contract/common.js';
 import { InvalidInputError, WireBackupError } from './errors.js';
+import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
 import {
   allocateBackupId,
-  backupIdPattern,
+  clusterSstablePrefix,
   manifestKey,
+  nodeInfoKey,
+  nodeInventoryKey,
+  rowCountsKey,
+  schemaKey,
   startedKey,
   wireServerArchiveKey,
 } from './vault-layout.js';
@@ -60,48 +59,6 @@ export function parseBackupInput(raw: unknown): BackupInput {
     );
   }
   return result.data;
-}
-
-/** Lists complete backups (those with a manifest), newest first. */
-export async function listCompleteBackups(s3: S3Client, bucket: string): Promise<string[]> {
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: 'backups/',
-        Delimiter: '/',
-        ContinuationToken: token,
-      }),
-    );
-    for (const p of page.CommonPrefixes ?? []) {
-      const id = p.Prefix?.slice('backups/'.length, -1);
-      if (id && backupIdPattern.test(id)) ids.push(id);
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  ids.sort().reverse();
-  const complete: string[] = [];
-  for (const id of ids) {
-    if (await readJsonOrUndefined(s3, bucket, manifestKey(id))) complete.push(id);
-  }
-  return complete;
-}
-
-/** Reads a JSON object, or undefined when it does not exist. */
-export async function readJsonOrUndefined<T = unknown>(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-): Promise<T | undefined> {
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse(await (out.Body as { transformToString(): Promise<string> }).transformToString()) as T;
-  } catch (error) {
-    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
-    throw error;
-  }
 }
 
 /** Collaborators of {@link prepareBackup}. */
@@ -158,12 +115,17 @@ export async function prepareBackup(
       dataDir: config.cassandra.dataDir,
       keyspaces: config.cassandra.keyspaces.join(','),
       allowPartial: config.cassandra.allowPartial,
+      sstableClusterPrefix: clusterSstablePrefix(config.clusterName),
+      schemaKey: schemaKey(backupId),
+      rowCountsKey: rowCountsKey(backupId),
       nodes: config.cassandra.nodes.map((n, i) => ({
         instanceId: n.instanceId,
         name: n.name,
         dataDir: n.dataDir ?? config.cassandra.dataDir,
         previousFilesKey: previousNodes.get(n.instanceId)?.filesKey ?? '',
         previousHostId: previousNodes.get(n.instanceId)?.hostId ?? '',
+        inventoryKey: nodeInventoryKey(backupId, n.instanceId),
+        nodeInfoKey: nodeInfoKey(backupId, n.instanceId),
         captureSchema: i === 0,
         countRows: config.cassandra.countRows,
       })),

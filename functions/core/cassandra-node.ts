@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mapLimit } from './concurrency.js';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { NodeManifestSummary } from './contract/backup.js';
 import { VerificationFailedError } from './errors.js';
-import { nodeFilesKey, nodeManifestKey, sstablePrefix } from './vault-layout.js';
+import { mapConcurrent } from './streams.js';
+import { hashVaultObject, readVaultText } from './vault-io.js';
+import { nodeFilesKey, nodeManifestKey, sstableKey, sstablePrefix } from './vault-layout.js';
 
 /** One SSTable (or companion) file of a node's snapshot, as the vault holds it. */
 export interface NodeFile {
@@ -65,31 +64,6 @@ export function renderFilesTsv(files: readonly NodeFile[]): string {
   return files.map((f) => `${f.relpath}\t${f.size}\t${f.sha256}\t${f.versionId}\n`).join('');
 }
 
-/** The text of a vault object; unreadable → {@link VerificationFailedError} naming the key. */
-export async function readVaultText(s3: S3Client, bucket: string, key: string): Promise<string> {
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return await (out.Body as { transformToString(): Promise<string> }).transformToString();
-  } catch (error) {
-    throw new VerificationFailedError(`vault object ${key} is unreadable: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-}
-
-/** Streams a vault object version and returns its SHA-256. */
-export async function hashVaultObject(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  versionId?: string,
-): Promise<string> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-  const hash = createHash('sha256');
-  for await (const chunk of out.Body as Readable) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** Collaborators and options of {@link finalizeNode}. */
 export interface FinalizeNodeDeps {
   readonly s3: S3Client;
@@ -121,8 +95,8 @@ export async function finalizeNode(
   );
   const prefix = sstablePrefix(clusterName, snapshot.hostId);
   let verifiedBytes = 0;
-  const files = await mapLimit(inventory, deps.concurrency ?? 16, async (file): Promise<NodeFile> => {
-    const key = prefix + file.relpath;
+  const files = await mapConcurrent(inventory, deps.concurrency ?? 16, async (file): Promise<NodeFile> => {
+    const key = sstableKey(clusterName, snapshot.hostId, file.relpath);
     let head: { ContentLength?: number; VersionId?: string };
     try {
       head = await s3.send(

@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { optionalEnv, requireEnv } from './env.js';
+import { env } from './env.js';
 
 /**
  * The one place S3 clients are built. Clients are cached per configuration at module level, so a warm
@@ -58,12 +58,12 @@ function cached(config: object, build: () => S3Client): S3Client {
  * `WIRE_BACKUP_S3_FORCE_PATH_STYLE=true` (both set only locally).
  */
 export function vaultS3ConfigFromEnv(): VaultS3Config {
-  const region = optionalEnv('AWS_REGION') || optionalEnv('AWS_DEFAULT_REGION') || requireEnv('AWS_REGION');
-  const endpoint = optionalEnv('WIRE_BACKUP_VAULT_ENDPOINT') || undefined;
-  const forcePathStyle = optionalEnv('WIRE_BACKUP_S3_FORCE_PATH_STYLE') === 'true';
-  const accessKeyId = optionalEnv('AWS_ACCESS_KEY_ID');
-  const secretAccessKey = optionalEnv('AWS_SECRET_ACCESS_KEY');
-  const sessionToken = optionalEnv('AWS_SESSION_TOKEN') || undefined;
+  const region = env.awsRegion();
+  const endpoint = env.vaultEndpoint();
+  const forcePathStyle = env.s3ForcePathStyle();
+  const accessKeyId = env.awsAccessKeyId();
+  const secretAccessKey = env.awsSecretAccessKey();
+  const sessionToken = env.awsSessionToken();
   // The local runner scopes each function's environment (see env.ts), which the SDK's default
   // provider chain cannot see; in Lambda these variables hold the execution role's credentials.
   const credentials =

@@ -1,7 +1,7 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BackupManifest, BackupResults, PreflightedPlan } from './contract/backup.js';
-import { isSkipped } from './contract/common.js';
-import { VerificationFailedError } from './errors.js';
+import { type CaughtError, isSkipped } from './contract/common.js';
+import { describeCause, VerificationFailedError } from './errors.js';
 import { failedKey, manifestKey } from './vault-layout.js';
 
 /** Collaborators of {@link commitBackup}. */
@@ -126,25 +126,6 @@ export async function commitBackup(
     }),
   );
   return manifest;
-}
-
-/** A failure as a Catch delivers it. */
-export interface CaughtError {
-  readonly Error?: string;
-  readonly Cause?: string;
-}
-
-/** Extracts the human message from a Catch's Cause (a Lambda's cause is JSON with errorMessage). */
-export function describeCause(error: CaughtError | undefined): { error: string; cause: string } {
-  const name = error?.Error ?? 'Unknown';
-  const raw = error?.Cause ?? '';
-  try {
-    const parsed = JSON.parse(raw) as { errorMessage?: string; errorType?: string };
-    if (parsed.errorMessage) return { error: parsed.errorType ?? name, cause: parsed.errorMessage };
-  } catch {
-    // Not JSON: a States error or a plain message.
-  }
-  return { error: name, cause: raw || name };
 }
 
 /** Writes the `failed` marker (cause included, no manifest) and returns what was written. */

@@ -1,3 +1,5 @@
+import type { CaughtError } from './contract/common.js';
+
 /**
  * Named errors. Step Functions `Retry`/`Catch` match on `error.name`, so names are stable and listed
  * here, in one place. Each message names the host, file, bucket or field at fault and the fix.
@@ -48,3 +50,16 @@ export const errorNames = {
   restoreRefused: 'RestoreRefusedError',
   restoreVerification: 'RestoreVerificationError',
 } as const;
+
+/** Extracts the human message from a Catch's Cause (a Lambda's cause is JSON with errorMessage). */
+export function describeCause(error: CaughtError | undefined): { error: string; cause: string } {
+  const name = error?.Error ?? 'Unknown';
+  const raw = error?.Cause ?? '';
+  try {
+    const parsed = JSON.parse(raw) as { errorMessage?: string; errorType?: string };
+    if (parsed.errorMessage) return { error: parsed.errorType ?? name, cause: parsed.errorMessage };
+  } catch {
+    // Not JSON: a States error or a plain message.
+  }
+  return { error: name, cause: raw || name };
+}

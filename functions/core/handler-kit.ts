@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { createVaultS3Client } from './clients.js';
-import { requireEnv } from './env.js';
+import { env } from './env.js';
 import { InvalidInputError } from './errors.js';
 
 /** Parses a state's event with a zod schema; the error names the function and each bad field. */
@@ -15,5 +15,5 @@ export function parseEvent<S extends z.ZodType>(fn: string, schema: S, event: un
 
 /** The vault client and bucket every handler uses (built once per container). */
 export function vault(): { s3: ReturnType<typeof createVaultS3Client>; bucket: string } {
-  return { s3: createVaultS3Client(), bucket: requireEnv('VAULT_BUCKET') };
+  return { s3: createVaultS3Client(), bucket: env.vaultBucket() };
 }

@@ -1,23 +1,27 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { VerificationFailedError } from './errors.js';
-import { readJsonLines, writeJsonLines } from './manifest-io.js';
 import { isNotFoundError, toStorageError } from './minio-errors.js';
 import {
   type BatchEntry,
   type BatchResultLine,
   batchEntrySchema,
-  batchResultKeyOf,
   batchResultLineSchema,
   isPlainMd5Etag,
   isVanished,
   type ManifestEntry,
   normalizeEtag,
-  vaultKeyOf,
 } from './minio-layout.js';
-import { DigestStream, mapConcurrent, type StreamDigest } from './streams.js';
+import {
+  runBatch,
+  type TransferOptions,
+  type TransferSettings,
+  transferSettingsOf,
+  uploadOf,
+} from './object-transfer.js';
+import { DigestStream, type StreamDigest } from './streams.js';
+import { minioObjectKey } from './vault-layout.js';
 
 /**
  * Copies the objects of one batch file from the source MinIO into the vault: one streamed GET → PUT
@@ -32,21 +36,11 @@ import { DigestStream, mapConcurrent, type StreamDigest } from './streams.js';
  * Lambda for it or lower `concurrency` / `queueSize`).
  */
 
-/** Minimum S3 part size (the last part may be smaller). */
-const minPartSize = 5 * 1024 * 1024;
-/** S3's part-count limit. */
-const maxParts = 10_000;
-
 /** What copying needs from the source client. */
 export type SourceReader = Pick<S3Client, 'send'>;
 
-/** A sink for progress lines (Powertools' Logger fits). */
-export interface ProgressLogger {
-  info(message: string, details?: Record<string, unknown>): void;
-}
-
 /** Input of {@link copyBatch}. */
-export interface CopyBatchInput {
+export interface CopyBatchInput extends TransferOptions {
   /** Client of the source MinIO. */
   readonly source: SourceReader;
   /** Client of the vault. */
@@ -55,16 +49,6 @@ export interface CopyBatchInput {
   readonly vaultBucket: string;
   /** Vault key of the batch file (`backups/<id>/minio/<bucket>/batches/<n>.jsonl`). */
   readonly batchKey: string;
-  /** Objects larger than this are copied with a multipart upload. @default 16 MiB */
-  readonly multipartThresholdBytes?: number;
-  /** Part size of multipart uploads (raised if an object would need more than 10,000 parts). @default 16 MiB */
-  readonly partSizeBytes?: number;
-  /** Objects copied at the same time. @default 4 */
-  readonly concurrency?: number;
-  /** Parts of one multipart upload in flight at the same time. @default 4 */
-  readonly queueSize?: number;
-  /** Progress of large objects and the batch summary. */
-  readonly logger?: ProgressLogger;
 }
 
 /** Outcome of {@link copyBatch}. */
@@ -74,12 +58,6 @@ export interface CopyBatchResult {
   readonly copiedBytes: number;
   /** Planned objects deleted from the source before the batch ran (not failures). */
   readonly vanished: number;
-}
-
-/** Part size for an object: one PUT up to the threshold, else `partSize` (grown to fit 10,000 parts). */
-export function partSizeFor(size: number, multipartThresholdBytes: number, partSizeBytes: number): number {
-  if (size <= multipartThresholdBytes) return Math.max(minPartSize, size);
-  return Math.max(minPartSize, partSizeBytes, Math.ceil(size / maxParts));
 }
 
 /**
@@ -119,14 +97,11 @@ function isNoSuchKey(error: unknown): boolean {
   return name === 'NoSuchKey' || Code === 'NoSuchKey' || (isNotFoundError(error) && name !== 'NoSuchBucket');
 }
 
-interface CopyObjectOptions {
+interface CopyObjectOptions extends TransferSettings {
   readonly source: SourceReader;
   readonly vault: S3Client;
   readonly sourceBucket: string;
   readonly vaultBucket: string;
-  readonly multipartThresholdBytes: number;
-  readonly partSizeBytes: number;
-  readonly queueSize: number;
 }
 
 /** Copies one object; returns its manifest entry, or a vanished line when it no longer exists. */
@@ -150,30 +125,26 @@ export async function copyObject(options: CopyObjectOptions, entry: BatchEntry):
   });
   // pipeline() tears both streams down on error either side; the outcome is read from the upload.
   pipeline(body, digest, () => {});
-  const upload = new Upload({
-    client: vault,
-    partSize: partSizeFor(size, options.multipartThresholdBytes, options.partSizeBytes),
-    queueSize: options.queueSize,
-    params: {
-      Bucket: vaultBucket,
-      Key: vaultKeyOf(sourceBucket, entry.key),
-      Body: digest,
-      ContentLength: size,
-      ...(response.ContentType ? { ContentType: response.ContentType } : {}),
-      ...(response.ContentEncoding ? { ContentEncoding: response.ContentEncoding } : {}),
-      ...(response.CacheControl ? { CacheControl: response.CacheControl } : {}),
-      ...(response.ContentDisposition ? { ContentDisposition: response.ContentDisposition } : {}),
-      ...(response.ContentLanguage ? { ContentLanguage: response.ContentLanguage } : {}),
-      Metadata: response.Metadata ?? {},
+  const upload = uploadOf(
+    {
+      client: vault,
+      bucket: vaultBucket,
+      key: minioObjectKey(sourceBucket, entry.key),
+      body: digest,
+      size,
+      contentType: response.ContentType,
+      metadata: response.Metadata ?? {},
+      from: response,
     },
-  });
+    options,
+  );
   let versionId: string | undefined;
   try {
     versionId = (await upload.done()).VersionId;
   } catch (error) {
     throw toStorageError(
       error,
-      `copying ${where} to s3://${vaultBucket}/${vaultKeyOf(sourceBucket, entry.key)}`,
+      `copying ${where} to s3://${vaultBucket}/${minioObjectKey(sourceBucket, entry.key)}`,
     );
   } finally {
     body.destroy();
@@ -181,7 +152,7 @@ export async function copyObject(options: CopyObjectOptions, entry: BatchEntry):
   }
   if (!versionId) {
     throw new VerificationFailedError(
-      `vault bucket ${vaultBucket} returned no version id for ${vaultKeyOf(sourceBucket, entry.key)} — enable versioning on the vault bucket`,
+      `vault bucket ${vaultBucket} returned no version id for ${minioObjectKey(sourceBucket, entry.key)} — enable versioning on the vault bucket`,
     );
   }
   const copied: ManifestEntry = {
@@ -213,27 +184,6 @@ export function summarizeResults(batchKey: string, lines: readonly BatchResultLi
   return { batchKey, copiedObjects, copiedBytes, vanished };
 }
 
-async function readCompletedResult(
-  vault: S3Client,
-  vaultBucket: string,
-  resultKey: string,
-  entries: readonly BatchEntry[],
-): Promise<BatchResultLine[] | undefined> {
-  const lines: BatchResultLine[] = [];
-  try {
-    for await (const line of readJsonLines(vault, vaultBucket, resultKey, {
-      parse: (value) => batchResultLineSchema.parse(value),
-    })) {
-      lines.push(line);
-    }
-  } catch (error) {
-    if (isNotFoundError(error)) return undefined;
-    throw error;
-  }
-  const complete = lines.length === entries.length && lines.every((line, i) => line.key === entries[i]?.key);
-  return complete ? lines : undefined;
-}
-
 /**
  * Copies every object of a batch file into the vault (`minio/<bucket>/<key>`) and writes
  * `…/batches/<n>.result.jsonl` (one line per planned object, in batch order: its manifest entry, or
@@ -243,44 +193,28 @@ async function readCompletedResult(
  * copies its objects again (new vault versions; the result references the last ones).
  */
 export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult> {
-  const { vault, vaultBucket, batchKey } = input;
   const options: CopyObjectOptions = {
     source: input.source,
-    vault,
+    vault: input.vault,
     sourceBucket: input.sourceBucket,
-    vaultBucket,
-    multipartThresholdBytes: input.multipartThresholdBytes ?? 16 * 1024 * 1024,
-    partSizeBytes: input.partSizeBytes ?? 16 * 1024 * 1024,
-    queueSize: input.queueSize ?? 4,
+    vaultBucket: input.vaultBucket,
+    ...transferSettingsOf(input),
   };
-  const resultKey = batchResultKeyOf(batchKey);
-  const entries: BatchEntry[] = [];
-  for await (const entry of readJsonLines(vault, vaultBucket, batchKey, {
-    parse: (value) => batchEntrySchema.parse(value),
-  })) {
-    entries.push(entry);
-  }
-
-  const done = await readCompletedResult(vault, vaultBucket, resultKey, entries);
-  if (done) {
-    input.logger?.info('batch already copied', { batchKey });
-    return summarizeResults(batchKey, done);
-  }
-
-  const started = Date.now();
-  const lines = await mapConcurrent(entries, input.concurrency ?? 4, async (entry) => {
-    const line = await copyObject(options, entry);
-    if (!isVanished(line) && line.size > options.multipartThresholdBytes) {
-      input.logger?.info('copied large object', {
-        bucket: input.sourceBucket,
-        key: line.key,
-        bytes: line.size,
-      });
-    }
-    return line;
+  return runBatch({
+    vault: input.vault,
+    vaultBucket: input.vaultBucket,
+    batchKey: input.batchKey,
+    parseEntry: (value) => batchEntrySchema.parse(value),
+    parseLine: (value) => batchResultLineSchema.parse(value),
+    isComplete: (entries, lines) =>
+      lines.length === entries.length && lines.every((line, i) => line.key === entries[i]?.key),
+    transfer: (entry) => copyObject(options, entry),
+    bytesOf: (line) => (isVanished(line) ? undefined : line.size),
+    summarize: summarizeResults,
+    concurrency: options.concurrency,
+    multipartThresholdBytes: options.multipartThresholdBytes,
+    verb: 'copied',
+    bucket: input.sourceBucket,
+    logger: input.logger,
   });
-  await writeJsonLines(vault, vaultBucket, resultKey, lines);
-  const result = summarizeResults(batchKey, lines);
-  input.logger?.info('batch copied', { ...result, seconds: (Date.now() - started) / 1000 });
-  return result;
 }

@@ -1,60 +1,18 @@
 import { z } from 'zod';
-import { bucketManifestKey, minioObjectKey } from './vault-layout.js';
 
 /**
- * Where a MinIO bucket backup keeps its working files in the vault, and the shapes of their lines.
+ * The shapes of the lines of a MinIO bucket backup's working files and manifests, and the S3 key
+ * order they are kept in. Where those files are in the vault is `vault-layout.ts`:
  *
  * ```
- * backups/<id>/minio/<bucket>/plan.json                  what planBucketBackup decided (written last)
- * backups/<id>/minio/<bucket>/batches/00001.jsonl        objects to copy (BatchEntry per line)
- * backups/<id>/minio/<bucket>/batches/00001.result.jsonl what copyBatch did (BatchResultLine per line)
- * backups/<id>/minio/<bucket>/carried.jsonl.gz           unchanged objects (ManifestEntry per line)
- * backups/<id>/minio/<bucket>.manifest.jsonl.gz          the bucket manifest (ManifestEntry per line)
- * minio/<bucket>/<key>                                   the objects; versions are the history
+ * plan.json                one PlanRecord
+ * batches/00001.jsonl      BatchEntry per line
+ * batches/00001.result.jsonl  BatchResultLine per line
+ * carried.jsonl.gz, <bucket>.manifest.jsonl.gz  ManifestEntry per line
  * ```
  * Every list is in S3 key order (see {@link compareKeys}), so manifests are diffed and merged as
  * streams.
  */
-
-/** Working folder of one bucket in one backup. */
-export const bucketWorkPrefix = (backupId: string, bucket: string): string =>
-  `backups/${backupId}/minio/${bucket}/`;
-/** Folder of the batch files of one bucket (the Distributed Map's items). */
-export const batchPrefixOf = (backupId: string, bucket: string): string =>
-  `${bucketWorkPrefix(backupId, bucket)}batches/`;
-/** Batch file `n` (1-based, zero-padded to 5 digits). */
-export const batchKeyOf = (backupId: string, bucket: string, n: number): string =>
-  `${batchPrefixOf(backupId, bucket)}${String(n).padStart(5, '0')}.jsonl`;
-/** Result file of a batch file. */
-export const batchResultKeyOf = (batchKey: string): string => batchKey.replace(/\.jsonl$/, '.result.jsonl');
-/** Unchanged entries carried over from the previous manifest. */
-export const carriedKeyOf = (backupId: string, bucket: string): string =>
-  `${bucketWorkPrefix(backupId, bucket)}carried.jsonl.gz`;
-/** The plan record (counts and number of batches). */
-export const planKeyOf = (backupId: string, bucket: string): string =>
-  `${bucketWorkPrefix(backupId, bucket)}plan.json`;
-/** The bucket manifest (DESIGN.md "Vault layout"). */
-export const manifestKeyOf = (backupId: string, bucket: string): string =>
-  bucketManifestKey(backupId, bucket);
-/** Vault key of a source object. */
-export const vaultKeyOf = (bucket: string, key: string): string => minioObjectKey(bucket, key);
-
-const batchKeyPattern = /^backups\/([^/]+)\/minio\/([^/]+)\/batches\/(\d+)\.jsonl$/;
-const manifestKeyPattern = /^backups\/([^/]+)\/minio\/([^/]+)\.manifest\.jsonl\.gz$/;
-
-/** Backup id, bucket and number of a batch file key, or undefined if `key` is not one. */
-export function parseBatchKey(key: string): { backupId: string; bucket: string; n: number } | undefined {
-  const match = batchKeyPattern.exec(key);
-  if (!match?.[1] || !match[2] || !match[3]) return undefined;
-  return { backupId: match[1], bucket: match[2], n: Number(match[3]) };
-}
-
-/** Backup id and bucket of a bucket manifest key, or undefined if `key` is not one. */
-export function parseManifestKey(key: string): { backupId: string; bucket: string } | undefined {
-  const match = manifestKeyPattern.exec(key);
-  if (!match?.[1] || !match[2]) return undefined;
-  return { backupId: match[1], bucket: match[2] };
-}
 
 /** An S3 ETag without its quotes (S3 returns `"…"`; manifests keep the bare value). */
 export function normalizeEtag(etag: string | undefined): string {

@@ -7,22 +7,24 @@ import { httpStatusOf, isNotFoundError, isTransientError, toStorageError } from 
 import {
   type BatchResultLine,
   batchEntrySchema,
-  batchKeyOf,
-  batchResultKeyOf,
   batchResultLineSchema,
-  carriedKeyOf,
   compareKeys,
   isVanished,
   type ManifestEntry,
   manifestEntrySchema,
-  manifestKeyOf,
   type PlanRecord,
-  parseManifestKey,
-  planKeyOf,
   planRecordSchema,
-  vaultKeyOf,
 } from './minio-layout.js';
 import { forEachConcurrent } from './streams.js';
+import {
+  batchKeyOf,
+  batchResultKeyOf,
+  bucketManifestKey,
+  carriedKeyOf,
+  minioObjectKey,
+  parseManifestKey,
+  planKeyOf,
+} from './vault-layout.js';
 
 /**
  * Bucket manifests: built from the carried entries and the batch results once every batch has run,
@@ -253,7 +255,7 @@ export async function finalizeBucketManifest(
     }
   }
 
-  const manifestKey = manifestKeyOf(backupId, bucket);
+  const manifestKey = bucketManifestKey(backupId, bucket);
   await writeJsonLines(vault, vaultBucket, manifestKey, counted(), { gzip: true });
   return { bucket, manifestKey, ...counts };
 }
@@ -266,7 +268,7 @@ async function checkEntry(
   entry: ManifestEntry,
   deep: boolean,
 ): Promise<string | undefined> {
-  const key = vaultKeyOf(bucket, entry.key);
+  const key = minioObjectKey(bucket, entry.key);
   const target = { Bucket: vaultBucket, Key: key, VersionId: entry.versionId };
   const missing = (error: unknown): string | undefined => {
     if (isTransientError(error)) return undefined;

@@ -1,5 +1,4 @@
 import {
-  DeleteObjectCommand,
   HeadBucketCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
@@ -10,17 +9,15 @@ import { readJsonLines, writeJson, writeJsonLines } from './manifest-io.js';
 import { describeEndpoint, httpStatusOf, isNotFoundError, toStorageError } from './minio-errors.js';
 import {
   type BatchEntry,
-  batchKeyOf,
-  batchPrefixOf,
-  bucketWorkPrefix,
-  carriedKeyOf,
   compareKeys,
   type ManifestEntry,
   manifestEntrySchema,
   normalizeEtag,
   type PlanRecord,
-  planKeyOf,
 } from './minio-layout.js';
+import { Batcher } from './object-transfer.js';
+import { clearVaultFolder } from './vault-io.js';
+import { batchKeyOf, batchPrefixOf, bucketWorkPrefix, carriedKeyOf, planKeyOf } from './vault-layout.js';
 
 /**
  * Plans the backup of one MinIO bucket: lists the source, diffs it against the previous bucket manifest
@@ -156,48 +153,6 @@ export async function* diffAgainstPrevious(
   }
 }
 
-/**
- * Cuts a stream of objects into batches of at most `maxObjects` objects and `maxBytes` bytes (an
- * object larger than `maxBytes` forms a batch alone). Order is kept.
- */
-export class Batcher<T extends { readonly size: number }> {
-  private current: T[] = [];
-  private currentBytes = 0;
-
-  constructor(
-    private readonly maxObjects: number,
-    private readonly maxBytes: number,
-  ) {
-    if (!Number.isInteger(maxObjects) || maxObjects < 1) {
-      throw new RangeError(`batchMaxObjects must be a positive integer, got ${maxObjects}`);
-    }
-    if (!(maxBytes > 0)) throw new RangeError(`batchMaxBytes must be positive, got ${maxBytes}`);
-  }
-
-  /** Adds an item; returns the batch it closed, if adding it closed one. */
-  add(item: T): T[] | undefined {
-    let closed: T[] | undefined;
-    if (
-      this.current.length > 0 &&
-      (this.current.length >= this.maxObjects || this.currentBytes + item.size > this.maxBytes)
-    ) {
-      closed = this.flush();
-    }
-    this.current.push(item);
-    this.currentBytes += item.size;
-    return closed;
-  }
-
-  /** Closes and returns the open batch (undefined when empty). */
-  flush(): T[] | undefined {
-    if (this.current.length === 0) return undefined;
-    const closed = this.current;
-    this.current = [];
-    this.currentBytes = 0;
-    return closed;
-  }
-}
-
 async function headSourceBucket(source: SourceLister, bucket: string): Promise<void> {
   try {
     await source.send(new HeadBucketCommand({ Bucket: bucket }));
@@ -248,24 +203,6 @@ export async function* listSourceObjects(source: SourceLister, bucket: string): 
   } while (continuationToken);
 }
 
-/** Deletes what an earlier attempt of this same plan left (a retry must not leave stale batches). */
-async function clearWorkFolder(vault: S3Client, vaultBucket: string, prefix: string): Promise<void> {
-  let continuationToken: string | undefined;
-  do {
-    const page = await vault.send(
-      new ListObjectsV2Command({
-        Bucket: vaultBucket,
-        Prefix: prefix,
-        ...(continuationToken ? { ContinuationToken: continuationToken } : {}),
-      }),
-    );
-    for (const object of page.Contents ?? []) {
-      if (object.Key) await vault.send(new DeleteObjectCommand({ Bucket: vaultBucket, Key: object.Key }));
-    }
-    continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (continuationToken);
-}
-
 async function* previousEntries(
   vault: S3Client,
   vaultBucket: string,
@@ -295,11 +232,8 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
   const { source, vault, sourceBucket, vaultBucket, backupId, previousManifestKey } = input;
   const batcher = new Batcher<BatchEntry>(input.batchMaxObjects ?? 1000, input.batchMaxBytes ?? 1024 ** 3);
   await headSourceBucket(source, sourceBucket);
-  try {
-    await clearWorkFolder(vault, vaultBucket, bucketWorkPrefix(backupId, sourceBucket));
-  } catch (error) {
-    throw toStorageError(error, `clearing s3://${vaultBucket}/${bucketWorkPrefix(backupId, sourceBucket)}`);
-  }
+  // A retry must not leave the batches of an earlier attempt behind.
+  await clearVaultFolder(vault, vaultBucket, bucketWorkPrefix(backupId, sourceBucket));
 
   const counts = {
     batches: 0,

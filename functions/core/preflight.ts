@@ -1,3 +1,4 @@
+import { oldestCassandraVersion } from './cassandra-version.js';
 import type { BackupPlan, NodePreflight, PreflightedPlan } from './contract/backup.js';
 import { PreflightFailedError } from './errors.js';
 import { parseNodetoolStatus } from './nodetool.js';
@@ -42,6 +43,13 @@ export function evaluatePreflight(plan: BackupPlan, nodes: readonly NodePrefligh
         reason: n.error?.Cause ?? 'no answer',
       })),
     },
-    cluster: { nodes: ring, cassandraVersion: ok[0]?.result?.cassandraVersion ?? null },
+    // The version each node reported; a cluster in the middle of an upgrade is recorded by its oldest node.
+    cluster: {
+      nodes: ring,
+      cassandraVersion:
+        oldestCassandraVersion(ok.map((n) => n.result?.cassandraVersion))?.text ??
+        ok[0]?.result?.cassandraVersion ??
+        null,
+    },
   };
 }

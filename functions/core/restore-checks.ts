@@ -1,4 +1,5 @@
-import type { TargetNodeCheck } from './contract/restore.js';
+import { downgradeRefusal, parseCassandraVersion, sameTopologyLoader } from './cassandra-version.js';
+import type { RestorePlan, RestoreTargets, TargetNodeCheck } from './contract/restore.js';
 import { RestoreRefusedError, RestoreVerificationError, type WireBackupError } from './errors.js';
 import { parseNodetoolStatus } from './nodetool.js';
 
@@ -25,4 +26,41 @@ export function requireClusterUp(
     );
   }
   return { nodes: ring.length };
+}
+
+/**
+ * Before anything is written: the version every target node reported (`nodetool version`, through its
+ * preflight) must be able to read the backup's SSTables — the same major version or a newer one (4.1 into
+ * 5.0 is the upgrade path; 5.0 into 4.1 is refused). Also says how the SSTables will be loaded, from the
+ * versions the nodes reported: `nodetool import` from 4.0 on, `nodetool refresh` on 3.x (same topology).
+ * @throws RestoreRefusedError naming the node, both versions and what to do.
+ */
+export function requireCompatibleVersions(
+  cassandra: NonNullable<RestorePlan['cassandra']>,
+  checks: readonly TargetNodeCheck[],
+  backupId: string,
+): Omit<NonNullable<RestoreTargets['cassandra']>, 'nodes'> {
+  const targetVersions: Record<string, string> = {};
+  const loaders = new Set<'import' | 'refresh'>();
+  const backup = parseCassandraVersion(cassandra.backupVersion);
+  for (const check of checks) {
+    const reported = check.result.cassandraVersion ?? null;
+    const target = parseCassandraVersion(reported);
+    if (!target) {
+      throw new RestoreRefusedError(
+        `target node ${check.target.name} (${check.target.instanceId}) reported no Cassandra version (nodetool version printed ${JSON.stringify(reported)}): check that the nodetool on its PATH belongs to its Cassandra`,
+      );
+    }
+    targetVersions[check.target.instanceId] = target.text;
+    loaders.add(sameTopologyLoader(target));
+    const refusal = backup ? downgradeRefusal(backup, target) : null;
+    if (refusal) {
+      throw new RestoreRefusedError(
+        `backup ${backupId} cannot be restored into ${check.target.name} (${check.target.instanceId}): ${refusal}. Nothing was written`,
+      );
+    }
+  }
+  const loader =
+    cassandra.mode === 'import' ? (loaders.has('refresh') ? 'refresh' : 'import') : cassandra.mode;
+  return { backupVersion: backup?.text ?? cassandra.backupVersion, targetVersions, loader };
 }

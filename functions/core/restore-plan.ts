@@ -1,36 +1,34 @@
 import { dirname } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { bucketName, keyspaceName, type WireBackupConfig } from '../../lib/config.js';
-import { listCompleteBackups, readJsonOrUndefined } from './backup-plan.js';
+import type { WireBackupConfig } from '../../lib/config.js';
 import type { BackupManifest } from './contract/backup.js';
 import { componentNames } from './contract/common.js';
 import type { RestoreNodeAssignment, RestorePlan } from './contract/restore.js';
+import { ruleRegExp, ruleString, rules } from './contract/rules.js';
 import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
+import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
 import {
   allocateBackupId,
-  backupIdPattern,
   failedKey,
   manifestKey,
   restoreRowCountsKey,
+  sstablePrefix,
   startedKey,
 } from './vault-layout.js';
 
-const instanceId = z
-  .string()
-  .regex(/^(i|mi)-[0-9a-f]{8,17}$/, 'must be a managed instance id like mi-0123456789abcdef0');
-const absolutePath = z
-  .string()
-  .regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of letters, digits, . _ / -')
-  .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+const instanceId = ruleString(rules.instanceId);
+const absolutePath = ruleString(rules.absolutePath);
+const keyspaceName = ruleString(rules.keyspaceName);
+const bucketName = ruleString(rules.bucketName);
 
 /** A target Cassandra node of a restore (a fresh cluster, other hosts). */
 const targetNode = z
   .object({
     instanceId,
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    name: ruleString(rules.nodeName),
     /** Address other nodes and sstableloader reach it at. */
-    address: z.string().regex(/^[0-9a-fA-F.:]{2,45}$/, 'must be an IPv4 or IPv6 address'),
+    address: ruleString(rules.address),
     dataDir: absolutePath.optional(),
   })
   .strict();
@@ -44,7 +42,7 @@ export const restoreInputSchema = z
     /** A backup id, or "latest" (the newest complete backup). */
     backupId: z.union([
       z.literal('latest'),
-      z.string().regex(backupIdPattern, 'must be a backup id like 20261126T061500Z or "latest"'),
+      z.string().regex(ruleRegExp(rules.backupId), `must be ${rules.backupId.description} or "latest"`),
     ]),
     /** Must repeat the backup id being restored (the resolved id when backupId is "latest"). */
     confirm: z.string(),
@@ -68,7 +66,11 @@ export const restoreInputSchema = z
         cassandra: z
           .object({
             nodes: z.array(targetNode).min(1).optional(),
-            mode: z.enum(['auto', 'import', 'load']).default('auto'),
+            /**
+             * `auto`: `import` on the same hosts, else `load`. `refresh` forces the Cassandra 3.11 path
+             * (files into the live table folder, `nodetool refresh`) on the same hosts, on any version.
+             */
+            mode: z.enum(['auto', 'import', 'refresh', 'load']).default('auto'),
             keyspaces: z.array(keyspaceName).min(1).optional(),
           })
           .strict()
@@ -185,9 +187,9 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
       m.nodes.every((s) => targets.some((t) => t.instanceId === s.instanceId));
     const requested = input.targets.cassandra?.mode ?? 'auto';
     const mode = requested === 'auto' ? (sameHosts ? 'import' : 'load') : requested;
-    if (mode === 'import' && !sameHosts) {
+    if ((mode === 'import' || mode === 'refresh') && !sameHosts) {
       throw new RestoreRefusedError(
-        'mode import needs the same hosts as the backup (each node imports its own files): use mode load for another topology',
+        `mode ${mode} needs the same hosts as the backup (each node loads its own files): use mode load for another topology`,
       );
     }
     const loadTargets = targets.map((t) => t.address).filter((a) => a);
@@ -199,7 +201,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     const dataDirOf = (t: { dataDir?: string | undefined }) => t.dataDir ?? config.cassandra.dataDir;
     const nodes = m.nodes.map((source, i): RestoreNodeAssignment => {
       const runner =
-        mode === 'import'
+        mode !== 'load'
           ? targets.find((t) => t.instanceId === source.instanceId)
           : targets[i % targets.length];
       if (!runner) throw new RestoreRefusedError(`no target node for ${source.name}`);
@@ -209,9 +211,11 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
         sourceName: source.name,
         sourceHostId: source.hostId,
         filesKey: source.filesKey,
+        sstablePrefix: sstablePrefix(manifest.clusterName, source.hostId),
         files: source.files,
         bytes: source.bytes,
         stagingDir: `${dirname(dataDirOf(runner))}/wire-backup-restore`,
+        dataDir: dataDirOf(runner),
       };
     });
     const first = targets[0];
@@ -222,6 +226,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
         ',',
       ),
       mode,
+      backupVersion: m.cassandraVersion,
       loadTargets: loadTargets.join(','),
       schemaInstanceId: first.instanceId,
       targets: targets.map((t) => ({ instanceId: t.instanceId, name: t.name, dataDir: dataDirOf(t) })),
@@ -234,7 +239,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
           ? {
               backupKey: m.rowCountsKey,
               restoredKey: restoreRowCountsKey(restoreId),
-              consistency: mode === 'import' ? 'QUORUM' : 'ONE',
+              consistency: mode === 'load' ? 'ONE' : 'QUORUM',
               check: input.verifyRowCounts,
             }
           : null,

@@ -1,5 +1,4 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { describeCause } from './commit.js';
 import { type CaughtError, isSkipped } from './contract/common.js';
 import type {
   RestoreChecks,
@@ -9,6 +8,8 @@ import type {
   RestoreVerified,
   RowCountComparison,
 } from './contract/restore.js';
+import { describeCause } from './errors.js';
+import { restoreFailedKey, restoreReportKey } from './vault-layout.js';
 
 /**
  * What a restore (or its dry run) warns about, from its steps' results: today, keyspaces whose
@@ -44,7 +45,9 @@ export async function reportRestore(
   const reportKey =
     outcome === 'dry-run'
       ? null
-      : `restores/${args.plan.restoreId}/${outcome === 'failed' ? 'failed' : 'report'}.json`;
+      : outcome === 'failed'
+        ? restoreFailedKey(args.plan.restoreId)
+        : restoreReportKey(args.plan.restoreId);
   const report: RestoreReport = {
     restoreId: args.plan.restoreId,
     backupId: args.plan.backupId,

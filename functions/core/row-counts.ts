@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readVaultText } from './cassandra-node.js';
 import type { RowCountComparison, RowCountDifference } from './contract/restore.js';
 import { RestoreVerificationError, VerificationFailedError } from './errors.js';
+import { readVaultText } from './vault-io.js';
 
 /** One table's row count, as the host scripts write it (`keyspace\ttable\trows\tdefault_time_to_live`). */
 export interface TableRowCount {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import { optionalEnv } from './env.js';
+import { env } from './env.js';
 import { InvalidInputError } from './errors.js';
 
 /** Credentials of the on-prem MinIO, as stored in Secrets Manager. */
@@ -23,7 +23,7 @@ const cache = new Map<string, string>();
 export async function readSecret(name: string): Promise<string> {
   const cached = cache.get(name);
   if (cached !== undefined) return cached;
-  const localFile = optionalEnv('WIRE_BACKUP_LOCAL_SECRETS_FILE');
+  const localFile = env.localSecretsFile();
   let value: string | undefined;
   if (localFile) {
     value = (JSON.parse(readFileSync(localFile, 'utf8')) as Record<string, string>)[name];

@@ -1,6 +1,6 @@
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createSourceS3Client } from './clients.js';
-import { optionalEnv, requireEnv } from './env.js';
+import { env } from './env.js';
 import { BucketNotFoundError, TransientStorageError } from './errors.js';
 import { readMinioCredentials } from './secrets.js';
 
@@ -9,15 +9,15 @@ import { readMinioCredentials } from './secrets.js';
  * `MINIO_SECRET_NAME`, `MINIO_LEGACY_CHECKSUMS`); credentials come from Secrets Manager.
  */
 export async function sourceClientFromEnv(): Promise<{ s3: S3Client; endpoint: string }> {
-  const endpoint = requireEnv('MINIO_ENDPOINT');
-  const creds = await readMinioCredentials(requireEnv('MINIO_SECRET_NAME'));
+  const endpoint = env.minioEndpoint();
+  const creds = await readMinioCredentials(env.minioSecretName());
   const s3 = createSourceS3Client({
     endpoint,
-    region: optionalEnv('MINIO_REGION') || 'us-east-1',
+    region: env.minioRegion(),
     accessKeyId: creds.accessKeyId,
     secretAccessKey: creds.secretAccessKey,
     forcePathStyle: true,
-    legacyChecksums: optionalEnv('MINIO_LEGACY_CHECKSUMS') === 'true',
+    legacyChecksums: env.minioLegacyChecksums(),
   });
   return { s3, endpoint };
 }

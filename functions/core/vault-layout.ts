@@ -1,21 +1,79 @@
 /**
- * The vault layout (DESIGN.md "Vault layout"), in one place. A backup is complete exactly when
- * `backups/<id>/manifest.json` exists; it is written last.
+ * The vault layout (DESIGN.md "Vault layout"), in one place: every vault key and prefix is computed
+ * here, and everyone else asks — handlers and core modules, the IAM grants of the stack
+ * (`lib/wire-backup-stack.ts` scopes them to {@link vaultPrefixes}), and the host scripts, which
+ * receive their keys as SSM parameters. A backup is complete exactly when `backups/<id>/manifest.json`
+ * exists; it is written last.
+ *
+ * ```
+ * backups/<id>/manifest.json                          completion marker and index (written last)
+ * backups/<id>/started.json, failed.json              markers
+ * backups/<id>/wire-server.tar.gz                     the wire-server folder
+ * backups/<id>/cassandra/schema.cql, row-counts.tsv   cluster schema and row counts
+ * backups/<id>/cassandra/<instanceId>/…               per node: inventory.tsv, node.json, files.tsv, manifest.json
+ * backups/<id>/minio/batches.jsonl                    index of every batch file (Distributed Map items)
+ * backups/<id>/minio/<bucket>/plan.json               what planBucketBackup decided (written last)
+ * backups/<id>/minio/<bucket>/batches/00001.jsonl     objects to copy; …/00001.result.jsonl what was copied
+ * backups/<id>/minio/<bucket>/carried.jsonl.gz        unchanged objects carried from the previous manifest
+ * backups/<id>/minio/<bucket>.manifest.jsonl.gz       the bucket manifest
+ * cassandra/<cluster>/<hostId>/<keyspace>/<table>/…   SSTables, shared by every backup that references them
+ * minio/<bucket>/<key>                                MinIO objects; their versions are the history
+ * restores/<restoreId>/report.json, failed.json       the restore report
+ * restores/<restoreId>/row-counts.tsv                 row counts taken on the restored cluster
+ * restores/<restoreId>/minio/batches.jsonl            index of every restore batch file
+ * restores/<restoreId>/minio/<bucket>/batches/00001.jsonl  manifest entries to restore (+ .result.jsonl)
+ * map-runs/…                                          Distributed Map run reports (ResultWriter)
+ * ```
  */
 
+/** The top-level folders of the vault: every key starts with exactly one of these. */
+export const vaultPrefixes = {
+  /** One folder per backup: markers, manifests, per-node and per-bucket working files. */
+  backups: 'backups/',
+  /** SSTables, shared by the backups of a node (differential). */
+  cassandra: 'cassandra/',
+  /** MinIO objects, one vault key per source key (versions are the history). */
+  minio: 'minio/',
+  /** One folder per restore: report, row counts, restore batch files. */
+  restores: 'restores/',
+  /** Run reports of the Distributed Maps (their `ResultWriter` writes under this prefix). */
+  mapRuns: 'map-runs/',
+} as const;
+
+/** A top-level folder of the vault. */
+export type VaultPrefix = (typeof vaultPrefixes)[keyof typeof vaultPrefixes];
+
+// --- backups/<id>/ -------------------------------------------------------------------------------
+
 /** Prefix of one backup's own objects. */
-export const backupPrefix = (backupId: string): string => `backups/${backupId}/`;
+export const backupPrefix = (backupId: string): string => `${vaultPrefixes.backups}${backupId}/`;
 /** The completion marker and index of a backup. */
-export const manifestKey = (backupId: string): string => `backups/${backupId}/manifest.json`;
+export const manifestKey = (backupId: string): string => `${backupPrefix(backupId)}manifest.json`;
 /** Written when a backup starts. */
-export const startedKey = (backupId: string): string => `backups/${backupId}/started.json`;
+export const startedKey = (backupId: string): string => `${backupPrefix(backupId)}started.json`;
 /** Written when a backup fails, with the cause. */
-export const failedKey = (backupId: string): string => `backups/${backupId}/failed.json`;
+export const failedKey = (backupId: string): string => `${backupPrefix(backupId)}failed.json`;
 /** The wire-server folder archive. */
-export const wireServerArchiveKey = (backupId: string): string => `backups/${backupId}/wire-server.tar.gz`;
+export const wireServerArchiveKey = (backupId: string): string =>
+  `${backupPrefix(backupId)}wire-server.tar.gz`;
+
+/** The backup id of a backup folder (`backups/<id>/`, as a delimited listing returns it), else undefined. */
+export function backupIdOfPrefix(prefix: string): string | undefined {
+  if (!prefix.startsWith(vaultPrefixes.backups) || !prefix.endsWith('/')) return undefined;
+  const id = prefix.slice(vaultPrefixes.backups.length, -1);
+  return id && !id.includes('/') ? id : undefined;
+}
+
+// --- backups/<id>/cassandra/ ---------------------------------------------------------------------
+
+/**
+ * Cassandra folder of a backup: the snapshot script uploads its per-node folder (`<instanceId>/…`) and,
+ * on the first node, `schema.cql` and `row-counts.tsv` here, laid out as the keys below.
+ */
+export const cassandraBackupPrefix = (backupId: string): string => `${backupPrefix(backupId)}cassandra/`;
 /** Per-node folder of a backup. */
 export const nodePrefix = (backupId: string, instanceId: string): string =>
-  `backups/${backupId}/cassandra/${instanceId}/`;
+  `${cassandraBackupPrefix(backupId)}${instanceId}/`;
 /** Final per-node file list (`relpath\tsize\tsha256\tversionId`), read by the next backup of that node. */
 export const nodeFilesKey = (backupId: string, instanceId: string): string =>
   `${nodePrefix(backupId, instanceId)}files.tsv`;
@@ -29,21 +87,108 @@ export const nodeInventoryKey = (backupId: string, instanceId: string): string =
 export const nodeInfoKey = (backupId: string, instanceId: string): string =>
   `${nodePrefix(backupId, instanceId)}node.json`;
 /** Cluster schema (`DESCRIBE SCHEMA`). */
-export const schemaKey = (backupId: string): string => `backups/${backupId}/cassandra/schema.cql`;
+export const schemaKey = (backupId: string): string => `${cassandraBackupPrefix(backupId)}schema.cql`;
 /** Every table's row count just before the snapshot (`keyspace\ttable\trows\tdefault_time_to_live`). */
-export const rowCountsKey = (backupId: string): string => `backups/${backupId}/cassandra/row-counts.tsv`;
-/** The row counts a restore took on its target, in the same format. */
-export const restoreRowCountsKey = (restoreId: string): string => `restores/${restoreId}/row-counts.tsv`;
+export const rowCountsKey = (backupId: string): string => `${cassandraBackupPrefix(backupId)}row-counts.tsv`;
+
+// --- cassandra/ ----------------------------------------------------------------------------------
+
+/**
+ * SSTable store of a cluster. The snapshot script learns the host id only on the host, so it gets this
+ * prefix and appends `<hostId>/` itself (the result is {@link sstablePrefix}).
+ */
+export const clusterSstablePrefix = (clusterName: string): string =>
+  `${vaultPrefixes.cassandra}${clusterName}/`;
 /** Shared SSTable store of one node (differential: referenced by many backups). */
 export const sstablePrefix = (clusterName: string, hostId: string): string =>
-  `cassandra/${clusterName}/${hostId}/`;
+  `${clusterSstablePrefix(clusterName)}${hostId}/`;
+/** One keyspace's SSTables of one node (what a node restore downloads). */
+export const sstableKeyspacePrefix = (clusterName: string, hostId: string, keyspace: string): string =>
+  `${sstablePrefix(clusterName, hostId)}${keyspace}/`;
+/** Vault key of one snapshot file (`relpath` = `<keyspace>/<table dir>/<file>`, as in `files.tsv`). */
+export const sstableKey = (clusterName: string, hostId: string, relpath: string): string =>
+  `${sstablePrefix(clusterName, hostId)}${relpath}`;
+
+// --- backups/<id>/minio/ and minio/ --------------------------------------------------------------
+
+/** MinIO folder of a backup. */
+export const minioBackupPrefix = (backupId: string): string => `${backupPrefix(backupId)}minio/`;
 /** Index of MinIO batch files (JSONL), read by the Distributed Map. */
-export const minioBatchesKey = (backupId: string): string => `backups/${backupId}/minio/batches.jsonl`;
+export const minioBatchesKey = (backupId: string): string => `${minioBackupPrefix(backupId)}batches.jsonl`;
 /** Bucket manifest: every object present at backup time with its vault version id. */
 export const bucketManifestKey = (backupId: string, bucket: string): string =>
-  `backups/${backupId}/minio/${bucket}.manifest.jsonl.gz`;
-/** Vault key of a MinIO object (its versions are the history). */
-export const minioObjectKey = (bucket: string, key: string): string => `minio/${bucket}/${key}`;
+  `${minioBackupPrefix(backupId)}${bucket}.manifest.jsonl.gz`;
+/** Working folder of one bucket in one backup. */
+export const bucketWorkPrefix = (backupId: string, bucket: string): string =>
+  `${minioBackupPrefix(backupId)}${bucket}/`;
+/** Folder of the batch files of one bucket (the Distributed Map's items). */
+export const batchPrefixOf = (backupId: string, bucket: string): string =>
+  `${bucketWorkPrefix(backupId, bucket)}batches/`;
+/** Batch file `n` (1-based, zero-padded to 5 digits). */
+export const batchKeyOf = (backupId: string, bucket: string, n: number): string =>
+  `${batchPrefixOf(backupId, bucket)}${batchFileName(n)}`;
+/** Result file of a batch file (backup or restore): next to it, `.result.jsonl`. */
+export const batchResultKeyOf = (batchKey: string): string => batchKey.replace(/\.jsonl$/, '.result.jsonl');
+/** Unchanged entries carried over from the previous manifest. */
+export const carriedKeyOf = (backupId: string, bucket: string): string =>
+  `${bucketWorkPrefix(backupId, bucket)}carried.jsonl.gz`;
+/** The plan record (counts and number of batches). */
+export const planKeyOf = (backupId: string, bucket: string): string =>
+  `${bucketWorkPrefix(backupId, bucket)}plan.json`;
+/** The vault folder of one source bucket's objects. */
+export const minioBucketPrefix = (bucket: string): string => `${vaultPrefixes.minio}${bucket}/`;
+/** Vault key of a MinIO object (its versions are the history); the source key is kept verbatim. */
+export const minioObjectKey = (bucket: string, key: string): string => `${minioBucketPrefix(bucket)}${key}`;
+
+function batchFileName(n: number): string {
+  return `${String(n).padStart(5, '0')}.jsonl`;
+}
+
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+const batchKeyPattern = new RegExp(
+  `^${escaped(vaultPrefixes.backups)}([^/]+)/minio/([^/]+)/batches/(\\d+)\\.jsonl$`,
+);
+const manifestKeyPattern = new RegExp(
+  `^${escaped(vaultPrefixes.backups)}([^/]+)/minio/([^/]+)\\.manifest\\.jsonl\\.gz$`,
+);
+
+/** Backup id, bucket and number of a batch file key, or undefined if `key` is not one. */
+export function parseBatchKey(key: string): { backupId: string; bucket: string; n: number } | undefined {
+  const match = batchKeyPattern.exec(key);
+  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  return { backupId: match[1], bucket: match[2], n: Number(match[3]) };
+}
+
+/** Backup id and bucket of a bucket manifest key, or undefined if `key` is not one. */
+export function parseManifestKey(key: string): { backupId: string; bucket: string } | undefined {
+  const match = manifestKeyPattern.exec(key);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { backupId: match[1], bucket: match[2] };
+}
+
+// --- restores/<restoreId>/ -----------------------------------------------------------------------
+
+/** Prefix of one restore's own objects. */
+export const restorePrefix = (restoreId: string): string => `${vaultPrefixes.restores}${restoreId}/`;
+/** The report of a restore that ended. */
+export const restoreReportKey = (restoreId: string): string => `${restorePrefix(restoreId)}report.json`;
+/** The report of a restore that failed, with the cause. */
+export const restoreFailedKey = (restoreId: string): string => `${restorePrefix(restoreId)}failed.json`;
+/** The row counts a restore took on its target, in the format of {@link rowCountsKey}. */
+export const restoreRowCountsKey = (restoreId: string): string => `${restorePrefix(restoreId)}row-counts.tsv`;
+/** Working folder of one restore's MinIO part. */
+export const restoreMinioPrefix = (restoreId: string): string => `${restorePrefix(restoreId)}minio/`;
+/** Working folder of one source bucket in one restore. */
+export const restoreBucketPrefix = (restoreId: string, bucket: string): string =>
+  `${restoreMinioPrefix(restoreId)}${bucket}/`;
+/** Restore batch file `n` (1-based, zero-padded to 5 digits) of a source bucket. */
+export const restoreBatchKeyOf = (restoreId: string, bucket: string, n: number): string =>
+  `${restoreBucketPrefix(restoreId, bucket)}batches/${batchFileName(n)}`;
+/** The index of every restore batch file of a restore, across buckets (JSONL). */
+export const restoreBatchIndexKey = (restoreId: string): string =>
+  `${restoreMinioPrefix(restoreId)}batches.jsonl`;
+
+// --- ids -----------------------------------------------------------------------------------------
 
 /** A backup id: the UTC start time to the second, sortable (`20261126T061500Z`). */
 export const backupIdPattern = /^[0-9]{8}T[0-9]{6}Z$/;

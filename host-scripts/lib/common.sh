@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # wire-backup host scripts: the helpers every script shares.
 #
-# Each SSM document must be self-contained: a script sources this file with the one line
+# Each SSM document must be self-contained: a script sources the validation rules and this file with
+#   . "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 #   . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
-# and lib/constructs/host-documents.ts replaces that line with the content of this file (from the
-# `set -o errtrace` line on) at synth. Run from the file, the script sources it.
+# and lib/constructs/host-documents.ts replaces the second line with the content of this file (from the
+# `set -o errtrace` line on) at synth, and the first with the bash form of
+# functions/core/contract/rules.ts (`RULE_*` patterns and descriptions, `SYSTEM_KEYSPACES`). lib/rules.sh
+# is not a file: scripts run as synth produces them (the SSM documents, the local runner, the tests).
 #
 # Before the line, a script sets:
 #   SCRIPT          its name (log prefix, unexpected-failure message);
@@ -70,8 +73,18 @@ shown() {
 # check_param <name> <value> <regex> <what is expected>
 check_param() {
   if ! [[ $2 =~ $3 ]]; then
-    fail "parameter $1 is invalid: $(shown "$2")" "set SSM_$1 to $4"
+    fail "parameter $1 is invalid: $(shown "$2") is not $4" "set SSM_$1 to $4"
   fi
+}
+# check_rule <name> <value> <RULE>: checks a parameter against the validation rule RULE_<RULE> of the
+# generated lib/rules.sh (its pattern, RULE_<RULE>_WHAT, and RULE_<RULE>_NO_DOTDOT for paths and keys).
+check_rule() {
+  local pattern=RULE_$3 what=RULE_$3_WHAT dotdot=RULE_$3_NO_DOTDOT
+  if [[ ! -v $pattern || ! -v $what ]]; then
+    fail "$SCRIPT checks parameter $1 against an unknown rule $3" "name a rule of functions/core/contract/rules.ts (RULE_<UPPER_SNAKE name>)"
+  fi
+  check_param "$1" "$2" "${!pattern}" "${!what}"
+  if [[ ${!dotdot-} == true ]]; then check_no_dotdot "$1" "$2"; fi
 }
 # check_no_dotdot <name> <value>
 check_no_dotdot() {

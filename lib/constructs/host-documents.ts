@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { bashRulesPath, renderBashRules } from '../../functions/core/contract/rules-bash.js';
 import type { HostDocumentSpec } from '../host-documents.js';
 import { projectRoot } from '../paths.js';
 
@@ -10,10 +11,17 @@ const inlineMarker = '# wire-backup:inline';
 // `. "$(dirname -- "${BASH_SOURCE[0]}")/<path>" # wire-backup:inline`
 const inlineLine = /^\. "\$\(dirname -- "\$\{BASH_SOURCE\[0\]\}"\)\/([^"]+)" # wire-backup:inline$/;
 
+/** Files a script may source that exist only at synth: their content is generated from TypeScript. */
+const generatedSources: Readonly<Record<string, () => string>> = {
+  [join(projectRoot, 'host-scripts', bashRulesPath)]: renderBashRules,
+};
+
 /**
  * The content of a host script with every `# wire-backup:inline` line replaced by the file it sources
  * (relative to the script), minus that file's shebang and leading comment block, so that the SSM
- * document is self-contained. Throws when a marked line is malformed or names a missing file.
+ * document is self-contained. `lib/rules.sh` is not a file: it is replaced by the bash form of the
+ * validation rules (`functions/core/contract/rules-bash.ts`). Throws when a marked line is malformed
+ * or names a missing file.
  */
 export function inlineSources(scriptPath: string): string {
   const script = readFileSync(scriptPath, 'utf8');
@@ -29,6 +37,8 @@ export function inlineSources(scriptPath: string): string {
         );
       }
       const sourced = join(dirname(scriptPath), match[1]);
+      const generate = generatedSources[sourced];
+      if (generate) return generate();
       if (!existsSync(sourced)) {
         throw new Error(
           `${shown}:${index + 1}: ${inlineMarker} names ${relative(projectRoot, sourced)}, which does not exist`,
@@ -53,7 +63,8 @@ export interface HostDocumentsProps {
 
 /**
  * SSM command documents whose `runCommand` is the content of a real script file in `host-scripts/`,
- * read at synth. Parameters are validated by `allowedPattern` and passed as environment variables.
+ * read at synth. Parameters are validated by `allowedPattern` (their rule's pattern) and passed as
+ * environment variables.
  */
 export class HostDocuments extends Construct {
   /** Document name by key. */
@@ -70,7 +81,7 @@ export class HostDocuments extends Construct {
           {
             type: 'String',
             description: p.description,
-            allowedPattern: p.allowedPattern,
+            allowedPattern: p.rule.pattern,
             interpolationType: 'ENV_VAR',
             ...(p.default === undefined ? {} : { default: p.default }),
           },

@@ -4,6 +4,7 @@ import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import type { FunctionEnvironment } from '../../functions/core/env.js';
 import { projectRoot } from '../paths.js';
 
 /** Props of {@link WireFunction}. */
@@ -12,8 +13,11 @@ export interface WireFunctionProps {
   readonly handlerName: string;
   /** One sentence: what the function does. */
   readonly description: string;
-  /** Environment variables. @default - none */
-  readonly environment?: Record<string, string>;
+  /**
+   * Environment variables, by the names the handlers read (`envNames` of `functions/core/env.ts`).
+   * @default - none
+   */
+  readonly environment?: FunctionEnvironment;
   /** Timeout. @default Duration.minutes(5) */
   readonly timeout?: Duration;
   /** Memory in MiB. @default 512 */

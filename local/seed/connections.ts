@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Client, types } from 'cassandra-driver';
+import { createStackS3Client } from '../stack-clients.js';
 import type { StackInfo } from '../stack-info.js';
 
 /** Clients to the local stack's Cassandra and source MinIO, and `nodetool` through the host profiles. */
@@ -40,12 +41,7 @@ export function createCassandraClient(stack: StackInfo, options: CassandraClient
 
 /** An S3 client for the source MinIO of the stack (path-style, the stack's region and keys). */
 export function createSourceS3Client(stack: StackInfo): S3Client {
-  return new S3Client({
-    endpoint: stack.minio.endpoint,
-    region: stack.minio.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: stack.minio.accessKey, secretAccessKey: stack.minio.secretKey },
-  });
+  return createStackS3Client(stack.minio);
 }
 
 /**

@@ -10,15 +10,9 @@ import { verifyBucketManifest } from '../../functions/core/minio-manifest.js';
 import { localConfig } from '../../local/local-config.js';
 import { runLocal } from '../../local/local-run.js';
 import { mutateWire, seedWire } from '../../local/seed/index.js';
+import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
-import {
-  countVersions,
-  exists,
-  listBackupIds,
-  readVaultJson,
-  readVaultText,
-  vaultClient,
-} from '../support/vault.js';
+import { countVersions, exists, listBackupIds, readVaultJson, readVaultText } from '../support/vault.js';
 
 /**
  * The backup state machine end to end: the definition CDK synthesizes, run by aws-local-stepfunctions
@@ -47,7 +41,7 @@ describe('backup state machine', () => {
 
   beforeAll(async () => {
     stack = readStackInfo();
-    s3 = vaultClient(stack);
+    s3 = createStackS3Client(stack.vault);
     bucket = stack.vault.bucket;
     await seedWire({ stack, size: 'smoke', reset: true, flush: true });
   });

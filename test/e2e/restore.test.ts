@@ -8,6 +8,7 @@ import type { RestoreReport } from '../../functions/core/contract/restore.js';
 import { runDrill } from '../../local/drill.js';
 import { runLocal } from '../../local/local-run.js';
 import { diffSnapshots, mutateWire, seedWire, snapshotWire } from '../../local/seed/index.js';
+import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import {
   countVersions,
@@ -15,7 +16,6 @@ import {
   listKeys,
   readVaultJson,
   readVaultText,
-  vaultClient,
 } from '../support/vault.js';
 
 /** Every file (path, size, SHA-256) under a folder: to prove a dry run changed nothing on disk. */
@@ -54,7 +54,7 @@ describe('restore state machine', () => {
 
   beforeAll(async () => {
     stack = readStackInfo();
-    s3 = vaultClient(stack);
+    s3 = createStackS3Client(stack.vault);
     await seedWire({ stack, size: 'smoke', reset: true, flush: true });
     const result = await runLocal({ stateMachine: 'wire-backup', input: {}, stack });
     if (result.status !== 'SUCCEEDED') throw new Error(`backup failed: ${result.error} ${result.cause}`);

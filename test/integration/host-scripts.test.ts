@@ -11,11 +11,18 @@ import {
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
-  S3Client,
 } from '@aws-sdk/client-s3';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNodetoolInfo, parseNodetoolStatus } from '../../functions/core/nodetool.js';
+import {
+  clusterSstablePrefix,
+  nodeInfoKey,
+  nodeInventoryKey,
+  rowCountsKey,
+  schemaKey,
+} from '../../functions/core/vault-layout.js';
+import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo } from '../../local/stack-info.js';
 import { runHostScript, runWithHostProfile } from '../support/host-script.js';
 
@@ -25,12 +32,7 @@ if (!cassandraNode) throw new Error('stack.json lists no Cassandra node: run wir
 const nodeId = cassandraNode.instanceId;
 const deployHostId = stack.deployHost.instanceId;
 const bucket = stack.vault.bucket;
-const vault = new S3Client({
-  endpoint: stack.vault.endpoint,
-  region: stack.vault.region,
-  credentials: { accessKeyId: stack.vault.accessKey, secretAccessKey: stack.vault.secretKey },
-  forcePathStyle: true,
-});
+const vault = createStackS3Client(stack.vault);
 
 // Unique per run: keyspace, vault prefixes and snapshot tags never collide with other tests or seed data.
 // Backup ids are in 1999 so that they cannot meet the real-time ids other tests allocate.
@@ -115,15 +117,22 @@ function parseInventory(text: string): InventoryEntry[] {
     });
 }
 
+/** The snapshot document's parameters, every vault key from the layout module as the plan gives them. */
 function snapshotParams(backupId: string, overrides: Record<string, string> = {}): Record<string, string> {
+  const clusterName = overrides.clusterName ?? clusterPrefix;
   return {
     backupId,
     keyspaces: keyspace,
     dataDir: cassandraNode?.dataDir ?? '',
     vaultBucket: bucket,
-    clusterName: clusterPrefix,
+    clusterName,
     instanceId: nodeId,
     previousFilesKey: '',
+    sstablePrefix: clusterSstablePrefix(clusterName),
+    inventoryKey: nodeInventoryKey(backupId, nodeId),
+    nodeInfoKey: nodeInfoKey(backupId, nodeId),
+    schemaKey: schemaKey(backupId),
+    rowCountsKey: rowCountsKey(backupId),
     captureSchema: 'false',
     ...overrides,
   };

@@ -19,16 +19,10 @@ import { createSourceS3Client, createVaultS3Client } from '../../functions/core/
 import { BucketNotFoundError, VerificationFailedError } from '../../functions/core/errors.js';
 import { readJsonLines, writeJsonLines } from '../../functions/core/manifest-io.js';
 import { copyBatch } from '../../functions/core/minio-copy.js';
-import {
-  batchKeyOf,
-  compareKeys,
-  type ManifestEntry,
-  manifestEntrySchema,
-  manifestKeyOf,
-  vaultKeyOf,
-} from '../../functions/core/minio-layout.js';
+import { compareKeys, type ManifestEntry, manifestEntrySchema } from '../../functions/core/minio-layout.js';
 import { finalizeBucketManifest, verifyBucketManifest } from '../../functions/core/minio-manifest.js';
 import { type BucketBackupPlan, planBucketBackup } from '../../functions/core/minio-plan.js';
+import { batchKeyOf, bucketManifestKey, minioObjectKey } from '../../functions/core/vault-layout.js';
 import { readStackInfo } from '../../local/stack-info.js';
 
 const MiB = 1024 * 1024;
@@ -245,7 +239,7 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
     const head = await vault.send(
       new HeadObjectCommand({
         Bucket: vaultBucket,
-        Key: vaultKeyOf(bucket, 'small.txt'),
+        Key: minioObjectKey(bucket, 'small.txt'),
         VersionId: small?.versionId,
       }),
     );
@@ -257,7 +251,7 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
     });
     expect(small).toMatchObject({ contentType: 'text/plain; charset=utf-8', metadata: { owner: 'alice' } });
     const compressed = await vault.send(
-      new HeadObjectCommand({ Bucket: vaultBucket, Key: vaultKeyOf(bucket, 'v3/compressed.json') }),
+      new HeadObjectCommand({ Bucket: vaultBucket, Key: minioObjectKey(bucket, 'v3/compressed.json') }),
     );
     expect(compressed).toMatchObject({
       ContentEncoding: 'gzip',
@@ -268,7 +262,7 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
 
   it('copies an object above the threshold with a multipart upload', async () => {
     const head = await vault.send(
-      new HeadObjectCommand({ Bucket: vaultBucket, Key: vaultKeyOf(bucket, 'big.bin') }),
+      new HeadObjectCommand({ Bucket: vaultBucket, Key: minioObjectKey(bucket, 'big.bin') }),
     );
     expect(head.ContentLength).toBe(big.length);
     expect(head.ETag).toMatch(/-2"$/); // 20 MiB + 123 bytes in 16 MiB parts
@@ -338,7 +332,7 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
         expect(entry.metadata).toEqual({ uploader: 'bob' });
       } else if (entry.key !== 'new.txt') expect(entry, entry.key).toEqual(previous);
     }
-    expect(await vaultVersionCount(vaultKeyOf(bucket, 'big.bin'))).toBe(1);
+    expect(await vaultVersionCount(minioObjectKey(bucket, 'big.bin'))).toBe(1);
     await verifyBucketManifest({ vault, vaultBucket, manifestKey: second.summary.manifestKey, deep: true });
   });
 });
@@ -389,7 +383,7 @@ describe('copyBatch', () => {
 
     // Assert
     expect(retry).toEqual(firstRun);
-    expect(await vaultVersionCount(vaultKeyOf(bucket, 'once'))).toBe(1);
+    expect(await vaultVersionCount(minioObjectKey(bucket, 'once'))).toBe(1);
   });
 
   it('never commits a copy whose bytes disagree with the source ETag or length', async () => {
@@ -439,9 +433,9 @@ describe('copyBatch', () => {
       // Assert
       expect(error, entry.key).toBeInstanceOf(VerificationFailedError);
       expect((error as Error).message).toContain(`s3://${bucket}/${entry.key}`);
-      expect(await vaultVersionCount(vaultKeyOf(bucket, entry.key)), entry.key).toBe(0);
+      expect(await vaultVersionCount(minioObjectKey(bucket, entry.key)), entry.key).toBe(0);
       const uploads = await vault.send(
-        new ListMultipartUploadsCommand({ Bucket: vaultBucket, Prefix: vaultKeyOf(bucket, entry.key) }),
+        new ListMultipartUploadsCommand({ Bucket: vaultBucket, Prefix: minioObjectKey(bucket, entry.key) }),
       );
       expect(uploads.Uploads ?? [], entry.key).toEqual([]);
     }
@@ -545,7 +539,11 @@ describe('verifyBucketManifest', () => {
 
   it('keeps passing when a vault object is overwritten, because the manifest pins the version', async () => {
     await vault.send(
-      new PutObjectCommand({ Bucket: vaultBucket, Key: vaultKeyOf(bucket, 'overwritten'), Body: 'tampered' }),
+      new PutObjectCommand({
+        Bucket: vaultBucket,
+        Key: minioObjectKey(bucket, 'overwritten'),
+        Body: 'tampered',
+      }),
     );
     const result = await verifyBucketManifest({ vault, vaultBucket, manifestKey, deep: true });
     expect(result.objects).toBe(3);
@@ -557,7 +555,7 @@ describe('verifyBucketManifest', () => {
     await vault.send(
       new DeleteObjectCommand({
         Bucket: vaultBucket,
-        Key: vaultKeyOf(bucket, 'lost'),
+        Key: minioObjectKey(bucket, 'lost'),
         VersionId: lost?.versionId,
       }),
     );
@@ -570,14 +568,14 @@ describe('verifyBucketManifest', () => {
     // Assert
     expect(error).toBeInstanceOf(VerificationFailedError);
     expect((error as Error).message).toContain(
-      `${vaultKeyOf(bucket, 'lost')} version ${lost?.versionId} is missing`,
+      `${minioObjectKey(bucket, 'lost')} version ${lost?.versionId} is missing`,
     );
     expect((error as Error).message).toMatch(/1 of 3 objects failed/);
   });
 
   it('fails deep verification naming the key when a version does not hash to the recorded SHA-256', async () => {
     // Arrange: a manifest whose record for "keep" disagrees with the bytes of its version.
-    const tamperedKey = manifestKeyOf(newBackupId(), bucket);
+    const tamperedKey = bucketManifestKey(newBackupId(), bucket);
     const tampered = manifest
       .filter((e) => e.key !== 'lost')
       .map((e) => (e.key === 'keep' ? { ...e, sha256: sha256(Buffer.from('something else')) } : e));

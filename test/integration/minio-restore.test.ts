@@ -27,27 +27,25 @@ import {
 } from '../../functions/core/errors.js';
 import { readJsonLines, writeJsonLines } from '../../functions/core/manifest-io.js';
 import { copyBatch } from '../../functions/core/minio-copy.js';
-import {
-  batchKeyOf,
-  batchResultKeyOf,
-  type ManifestEntry,
-  manifestEntrySchema,
-  manifestKeyOf,
-  vaultKeyOf,
-} from '../../functions/core/minio-layout.js';
+import { type ManifestEntry, manifestEntrySchema } from '../../functions/core/minio-layout.js';
 import { finalizeBucketManifest } from '../../functions/core/minio-manifest.js';
 import { planBucketBackup } from '../../functions/core/minio-plan.js';
+import { type RestoreBatchResult, restoreBatch } from '../../functions/core/restore-minio-copy.js';
 import {
   type BucketRestorePlan,
   planBucketRestore,
-  type RestoreBatchResult,
-  restoreBatch,
-  restoreBatchIndexKey,
   restoreBatchItemsOf,
-  restoreBucketPrefix,
-  verifyBucketRestore,
   writeRestoreBatchIndex,
-} from '../../functions/core/minio-restore.js';
+} from '../../functions/core/restore-minio-plan.js';
+import { verifyBucketRestore } from '../../functions/core/restore-minio-verify.js';
+import {
+  batchKeyOf,
+  batchResultKeyOf,
+  bucketManifestKey,
+  minioObjectKey,
+  restoreBatchIndexKey,
+  restoreBucketPrefix,
+} from '../../functions/core/vault-layout.js';
 import { readStackInfo } from '../../local/stack-info.js';
 
 const MiB = 1024 * 1024;
@@ -624,7 +622,7 @@ describe('restoreBatch from a damaged vault', () => {
   it('fails naming key and version when the vault bytes do not hash to the manifest SHA-256, committing nothing', async () => {
     // Arrange: a hand-edited copy of the manifest whose records for "keep" and "big.bin" disagree with
     // the bytes of their versions (one single PUT, one multipart upload).
-    const tamperedKey = manifestKeyOf(newBackupId(), bucket);
+    const tamperedKey = bucketManifestKey(newBackupId(), bucket);
     const wrong = sha256(Buffer.from('something else'));
     const tampered = manifest.map((e) =>
       e.key === 'keep' || e.key === 'big.bin' ? { ...e, sha256: wrong } : e,
@@ -659,7 +657,7 @@ describe('restoreBatch from a damaged vault', () => {
       // Assert
       expect(error, key).toBeInstanceOf(VerificationFailedError);
       expect((error as Error).message).toContain(
-        `${vaultKeyOf(bucket, key)} version ${entry.versionId} (key "${key}")`,
+        `${minioObjectKey(bucket, key)} version ${entry.versionId} (key "${key}")`,
       );
       expect((error as Error).message).toMatch(
         /SHA-256 [0-9a-f]{64} differs from the manifest's .* the vault copy is corrupt/,
@@ -679,7 +677,7 @@ describe('restoreBatch from a damaged vault', () => {
     await vault.send(
       new DeleteObjectCommand({
         Bucket: vaultBucket,
-        Key: vaultKeyOf(bucket, 'lost'),
+        Key: minioObjectKey(bucket, 'lost'),
         VersionId: lost.versionId,
       }),
     );
@@ -707,7 +705,7 @@ describe('restoreBatch from a damaged vault', () => {
     // Assert
     expect(error).toBeInstanceOf(VerificationFailedError);
     expect((error as Error).message).toContain(
-      `${vaultKeyOf(bucket, 'lost')} version ${lost.versionId} (key "lost") is missing from the vault`,
+      `${minioObjectKey(bucket, 'lost')} version ${lost.versionId} (key "lost") is missing from the vault`,
     );
     expect(await vaultVersionsUnder(batchResultKeyOf(plan.batchKeys[0] as string))).toEqual([]);
   });

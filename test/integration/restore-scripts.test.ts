@@ -24,10 +24,12 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Client } from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sstablePrefix } from '../../functions/core/vault-layout.js';
 import { createCassandraClient } from '../../local/seed/connections.js';
+import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { runHostScript, runWithHostProfile } from '../support/host-script.js';
-import { readVaultText, vaultClient } from '../support/vault.js';
+import { readVaultText } from '../support/vault.js';
 
 /**
  * The restore host scripts against the real local stack: a keyspace of our own is snapshotted and put
@@ -233,8 +235,8 @@ function schemaParams(overrides: Record<string, string> = {}): Record<string, st
 function nodeParams(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     vaultBucket: bucket,
-    clusterName,
     sourceHostId: hostId,
+    sstablePrefix: sstablePrefix(clusterName, hostId),
     filesKey,
     keyspaces: keyspace,
     mode: 'import',
@@ -309,7 +311,7 @@ beforeAll(async () => {
   nodeAddress = node.address;
   deployHostId = stack.deployHost.instanceId;
   bucket = stack.vault.bucket;
-  vault = vaultClient(stack);
+  vault = createStackS3Client(stack.vault);
   cassandra = createCassandraClient(stack, { consistency: 'one' });
   await cassandra.connect();
   workDir = await mkdtemp(join(tmpdir(), 'restore-scripts-'));
@@ -499,6 +501,8 @@ describe('restore-cassandra-node.sh', () => {
       keyspaces: [keyspace],
       emptyTables: 1,
       dryRun: true,
+      // The version the node reports, which chose import (≥ 4.0) over refresh.
+      cassandraVersion: expect.stringMatching(/^[45]\.[0-9]+\.[0-9]+$/),
     });
     expect(run.stderr).toContain('1 file(s) differ from the latest object at their key');
     expect(await rowCounts()).toEqual(allEmpty);

@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, symlink } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { inlineSources } from '../../lib/constructs/host-documents.js';
 import { readStackInfo, repoRoot, type StackInfo } from '../../local/stack-info.js';
 
 /**
  * Runs the host scripts of `host-scripts/` the way an SSM document does, for the tests of those scripts:
- * `bash host-scripts/<script>` with each parameter as `SSM_<name>` and the instance's host profile
- * (`host.env`) sourced first. (The state machine runner has its own SSM executor; this is not it.)
+ * the script as synth puts it in the document (its `# wire-backup:inline` lines replaced, the generated
+ * validation rules included) run by bash, with each parameter as `SSM_<name>` and the instance's host
+ * profile (`host.env`) sourced first. (The state machine runner has its own SSM executor; this is not it.)
  */
 
 /** What one run of a host script printed, with its result line parsed. */
@@ -156,7 +158,7 @@ async function runInProfile(
 }
 
 /**
- * Runs `bash host-scripts/<script>` as the SSM document would on `instanceId`: parameters as
+ * Runs `host-scripts/<script>`, as synth inlines it, as the SSM document would on `instanceId`: parameters as
  * `SSM_<name>` environment variables, the instance's host profile sourced, stdout and stderr captured.
  * Resolves whatever the exit code; the caller asserts on it.
  */
@@ -169,7 +171,16 @@ export async function runHostScript(
   const file = join(repoRoot, 'host-scripts', script.endsWith('.sh') ? script : `${script}.sh`);
   const ssmEnv: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) ssmEnv[`SSM_${name}`] = value;
-  const run = await runInProfile(instanceId, 'exec bash "$1"', [file], ssmEnv, options);
+  // Exactly the text synth puts into the SSM document, not the file: `lib/rules.sh` exists only there.
+  const dir = await mkdtemp(join(tmpdir(), 'wire-backup-script-'));
+  const synthesized = join(dir, script.endsWith('.sh') ? script : `${script}.sh`);
+  let run: Spawned;
+  try {
+    await writeFile(synthesized, inlineSources(file), { mode: 0o700 });
+    run = await runInProfile(instanceId, 'exec bash "$1"', [synthesized], ssmEnv, options);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   const resultLines = run.stdout.split('\n').filter((line) => line.startsWith(resultPrefix));
   const [only] = resultLines;
   const result =

@@ -2,26 +2,19 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
+import { backupIdOfPrefix, vaultPrefixes } from '../../functions/core/vault-layout.js';
 import { deleteBucketAndObjects } from '../../local/drill.js';
 import { createSourceS3Client } from '../../local/seed/connections.js';
 import type { StackInfo } from '../../local/stack-info.js';
 
-/** An S3 client of the local vault. */
-export function vaultClient(stack: StackInfo): S3Client {
-  return new S3Client({
-    endpoint: stack.vault.endpoint,
-    region: stack.vault.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: stack.vault.accessKey, secretAccessKey: stack.vault.secretKey },
-  });
-}
-
 /** Backup ids that have a prefix in the vault (complete or not). */
 export async function listBackupIds(s3: S3Client, bucket: string): Promise<string[]> {
-  const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'backups/', Delimiter: '/' }));
-  return (out.CommonPrefixes ?? []).map((p) => (p.Prefix ?? '').slice('backups/'.length, -1)).sort();
+  const out = await s3.send(
+    new ListObjectsV2Command({ Bucket: bucket, Prefix: vaultPrefixes.backups, Delimiter: '/' }),
+  );
+  return (out.CommonPrefixes ?? []).map((p) => backupIdOfPrefix(p.Prefix ?? '') ?? '').sort();
 }
 
 /** Whether a key exists (current version). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VerificationFailedError } from '../../functions/core/errors.js';
-import { checkCopiedBytes, partSizeFor, summarizeResults } from '../../functions/core/minio-copy.js';
+import { checkCopiedBytes, summarizeResults } from '../../functions/core/minio-copy.js';
+import { partSizeFor } from '../../functions/core/object-transfer.js';
 
 const MiB = 1024 * 1024;
 

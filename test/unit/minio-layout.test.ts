@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { compareKeys, isPlainMd5Etag, normalizeEtag } from '../../functions/core/minio-layout.js';
 import {
   batchKeyOf,
   batchResultKeyOf,
-  compareKeys,
-  isPlainMd5Etag,
-  normalizeEtag,
+  minioObjectKey,
   parseBatchKey,
   parseManifestKey,
-  vaultKeyOf,
-} from '../../functions/core/minio-layout.js';
+} from '../../functions/core/vault-layout.js';
 
 describe('minio-layout', () => {
   it('names batch files with a zero-padded number and their results next to them', () => {
@@ -28,7 +26,7 @@ describe('minio-layout', () => {
   });
 
   it('keeps the source key verbatim under minio/<bucket>/', () => {
-    expect(vaultKeyOf('assets', 'v3/a b+c%20ü')).toBe('minio/assets/v3/a b+c%20ü');
+    expect(minioObjectKey('assets', 'v3/a b+c%20ü')).toBe('minio/assets/v3/a b+c%20ü');
   });
 
   it('strips ETag quotes and recognises plain MD5 ETags only', () => {

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { VerificationFailedError } from '../../functions/core/errors.js';
 import type { ManifestEntry } from '../../functions/core/minio-layout.js';
 import {
-  Batcher,
   type DiffDecision,
   diffAgainstPrevious,
   isUnchanged,
   type ListedObject,
 } from '../../functions/core/minio-plan.js';
+import { Batcher } from '../../functions/core/object-transfer.js';
 
 const sha = 'a'.repeat(64);
 

@@ -10,21 +10,24 @@ import {
 } from '../../functions/core/errors.js';
 import type { ManifestEntry } from '../../functions/core/minio-layout.js';
 import {
-  type BucketRestoreVerification,
   checkRestoredBytes,
-  describeDifferences,
-  ExampleList,
   isCompleteResult,
-  joinManifestWithTarget,
+  summarizeRestored,
+} from '../../functions/core/restore-minio-copy.js';
+import {
   nonEmptyTargetMessage,
   planBucketRestore,
-  type RestoreJoin,
-  restoreBatchIndexKey,
   restoreBatchItemsOf,
-  restoreBatchKeyOf,
-  summarizeRestored,
+} from '../../functions/core/restore-minio-plan.js';
+import {
+  type BucketRestoreVerification,
+  describeDifferences,
+  ExampleList,
+  joinManifestWithTarget,
+  type RestoreJoin,
   verificationFailureMessage,
-} from '../../functions/core/minio-restore.js';
+} from '../../functions/core/restore-minio-verify.js';
+import { restoreBatchIndexKey, restoreBatchKeyOf } from '../../functions/core/vault-layout.js';
 
 const entry = (key: string, size = 1, extra: Partial<ManifestEntry> = {}): ManifestEntry => ({
   key,

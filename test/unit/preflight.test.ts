@@ -23,6 +23,8 @@ function plan(allowPartial: boolean): BackupPlan {
     dataDir: '/data',
     previousFilesKey: '',
     previousHostId: '',
+    inventoryKey: `backups/20261126T061500Z/cassandra/mi-00000000000000c0${i}/inventory.tsv`,
+    nodeInfoKey: `backups/20261126T061500Z/cassandra/mi-00000000000000c0${i}/node.json`,
     captureSchema: false,
     countRows: true,
   });
@@ -34,7 +36,16 @@ function plan(allowPartial: boolean): BackupPlan {
     clusterName: 'c',
     components: { wireServer: true, cassandra: true, minio: true },
     previousBackupId: null,
-    cassandra: { dataDir: '/data', keyspaces: '', allowPartial, nodes: [node(1), node(2)], downNodes: [] },
+    cassandra: {
+      dataDir: '/data',
+      keyspaces: '',
+      allowPartial,
+      sstableClusterPrefix: 'cassandra/c/',
+      schemaKey: 'backups/20261126T061500Z/cassandra/schema.cql',
+      rowCountsKey: 'backups/20261126T061500Z/cassandra/row-counts.tsv',
+      nodes: [node(1), node(2)],
+      downNodes: [],
+    },
     wireServer: {
       instanceId: 'mi-00000000000000d01',
       path: '/w',

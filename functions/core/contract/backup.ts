@@ -17,6 +17,10 @@ export const plannedNodeSchema = z.object({
   previousFilesKey: z.string(),
   /** Host id the node had then ('' if none): a different one now means a replaced node. */
   previousHostId: z.string(),
+  /** Where this node's snapshot inventory goes (`vault-layout.ts`). */
+  inventoryKey: z.string(),
+  /** Where this node's facts (host id, tokens, address, version) go. */
+  nodeInfoKey: z.string(),
   /** This node captures the cluster schema (the first healthy node). */
   captureSchema: z.boolean(),
   /** Count the rows of every table (done by the node that captures the schema). */
@@ -42,6 +46,12 @@ export const backupPlanSchema = z.object({
     /** Keyspaces to snapshot, comma-separated (the SSM parameter's form); '' for every non-system keyspace. */
     keyspaces: z.string(),
     allowPartial: z.boolean(),
+    /** Vault folder of the cluster's SSTables; each node writes below `<prefix><its host id>/`. */
+    sstableClusterPrefix: z.string(),
+    /** Where the node that captures the schema writes it. */
+    schemaKey: z.string(),
+    /** Where the node that counts rows writes every table's count. */
+    rowCountsKey: z.string(),
     nodes: z.array(plannedNodeSchema),
     downNodes: z.array(downNodeSchema),
   }),

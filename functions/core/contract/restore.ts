@@ -15,9 +15,13 @@ export const restoreNodeAssignmentSchema = z.object({
   sourceName: z.string(),
   sourceHostId: z.string(),
   filesKey: z.string(),
+  /** Vault folder of the source node's SSTables (`vault-layout.ts` `sstablePrefix`). */
+  sstablePrefix: z.string(),
   files: z.number(),
   bytes: z.number(),
   stagingDir: z.string(),
+  /** The target node's Cassandra data directory (mode refresh places the files in its live table folders). */
+  dataDir: z.string(),
 });
 /** One source node's files and the target host that loads them. */
 export type RestoreNodeAssignment = z.infer<typeof restoreNodeAssignmentSchema>;
@@ -59,7 +63,15 @@ export const restorePlanSchema = z.object({
       schemaKey: z.string(),
       /** Keyspaces to restore, comma-separated (the SSM parameter's form); '' for all the backup holds. */
       keyspaces: z.string(),
-      mode: z.enum(['import', 'load']),
+      /**
+       * `import`: same topology, each node loads its own files with `nodetool import`, or with
+       * `nodetool refresh` where the node reports a Cassandra older than 4.0 (the node's script decides
+       * from its own `nodetool version`); `refresh`: the 3.11 path forced on any version (files placed in
+       * the live table folder, then `nodetool refresh`); `load`: `sstableloader`, any topology.
+       */
+      mode: z.enum(['import', 'refresh', 'load']),
+      /** The Cassandra version the backup was taken on (its manifest's); null for backups that lack it. */
+      backupVersion: z.string().nullable(),
       /** Addresses sstableloader streams to, comma-separated (the SSM parameter's form). */
       loadTargets: z.string(),
       schemaInstanceId: z.string(),
@@ -87,7 +99,11 @@ export type RestorePlan = z.infer<typeof restorePlanSchema>;
 /** One target node's preflight (before and after the restore). */
 export const targetNodeCheckSchema = z.object({
   target: z.looseObject({ instanceId: z.string(), name: z.string() }),
-  result: z.looseObject({ nodetoolStatusB64: z.string().optional() }),
+  result: z.looseObject({
+    nodetoolStatusB64: z.string().optional(),
+    /** What the node's `nodetool version` printed (ReleaseVersion). */
+    cassandraVersion: z.string().nullable().optional(),
+  }),
 });
 /** One target node's preflight. */
 export type TargetNodeCheck = z.infer<typeof targetNodeCheckSchema>;
@@ -108,6 +124,24 @@ export const restoreChecksSchema = z.object({
 });
 /** The Check Targets Parallel's results. */
 export type RestoreChecks = z.infer<typeof restoreChecksSchema>;
+
+/** What Evaluate Targets found before anything is written (the restore is refused otherwise). */
+export const restoreTargetsSchema = z.object({
+  cassandra: z
+    .object({
+      /** Target nodes, all `UN`. */
+      nodes: z.number(),
+      /** The Cassandra version the backup was taken on (null: the backup did not record it). */
+      backupVersion: z.string().nullable(),
+      /** The version each target node reported (`nodetool version`), by instance id. */
+      targetVersions: z.record(z.string(), z.string()),
+      /** How the SSTables will be loaded: `import` / `refresh` (same topology) or `load` (sstableloader). */
+      loader: z.enum(['import', 'refresh', 'load']),
+    })
+    .nullable(),
+});
+/** What Evaluate Targets found. */
+export type RestoreTargets = z.infer<typeof restoreTargetsSchema>;
 
 /** The Restore Parallel's results, by branch name. */
 export const restoreResultsSchema = z.object({

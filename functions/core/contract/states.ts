@@ -16,6 +16,7 @@ import type {
   RestorePlan,
   RestoreReport,
   RestoreResults,
+  RestoreTargets,
   RestoreVerified,
 } from './restore.js';
 
@@ -76,6 +77,9 @@ export interface SnapshotItem {
   readonly keyspaces: string;
   readonly vaultBucket: string;
   readonly clusterName: string;
+  readonly sstableClusterPrefix: string;
+  readonly schemaKey: string;
+  readonly rowCountsKey: string;
 }
 
 /** One iteration of the snapshot Map, after its steps. */
@@ -110,8 +114,8 @@ export interface RestoreState {
   readonly folderCheck: Readonly<Record<string, unknown>>;
   readonly bucketCheck: Readonly<Record<string, unknown>>;
   readonly checks: RestoreChecks;
-  /** What Evaluate Targets found (every target node UN). */
-  readonly targets: Readonly<Record<string, unknown>>;
+  /** What Evaluate Targets found (every target node UN, versions compatible, the loader). */
+  readonly targets: RestoreTargets;
   /** Inside the Restore Parallel: each branch's own results. */
   readonly folder: Readonly<Record<string, unknown>>;
   readonly schema: Readonly<Record<string, unknown>>;
@@ -145,7 +149,7 @@ export interface RestoreNodeItem {
   readonly vaultBucket: string;
   readonly clusterName: string;
   readonly keyspaces: string;
-  readonly mode: 'import' | 'load';
+  readonly mode: NonNullable<RestorePlan['cassandra']>['mode'];
   readonly loadTargets: string;
 }
 

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import {
+  backupIdOfPrefix,
+  cassandraBackupPrefix,
+  clusterSstablePrefix,
+  nodeInfoKey,
+  nodeInventoryKey,
+  restoreBatchIndexKey,
+  restoreBatchKeyOf,
+  restoreFailedKey,
+  restoreReportKey,
+  rowCountsKey,
+  schemaKey,
+  sstableKey,
+  sstableKeyspacePrefix,
+  sstablePrefix,
+  vaultPrefixes,
+} from '../../functions/core/vault-layout.js';
+
+describe('vault-layout', () => {
+  it('derives the keys the snapshot and node-restore scripts build in bash', () => {
+    const id = '20261126T061500Z';
+    expect(cassandraBackupPrefix(id)).toBe(`backups/${id}/cassandra/`);
+    expect(nodeInventoryKey(id, 'mi-1')).toBe(`backups/${id}/cassandra/mi-1/inventory.tsv`);
+    expect(nodeInfoKey(id, 'mi-1')).toBe(`backups/${id}/cassandra/mi-1/node.json`);
+    expect(schemaKey(id)).toBe(`backups/${id}/cassandra/schema.cql`);
+    expect(rowCountsKey(id)).toBe(`backups/${id}/cassandra/row-counts.tsv`);
+    expect(clusterSstablePrefix('wire')).toBe('cassandra/wire/');
+    expect(sstablePrefix('wire', 'h1')).toBe('cassandra/wire/h1/');
+    expect(sstableKeyspacePrefix('wire', 'h1', 'brig')).toBe('cassandra/wire/h1/brig/');
+    expect(sstableKey('wire', 'h1', 'brig/user-1/nb-1-big-Data.db')).toBe(
+      'cassandra/wire/h1/brig/user-1/nb-1-big-Data.db',
+    );
+  });
+
+  it('keeps a restore’s report and batch files under restores/<restoreId>/', () => {
+    expect(restoreReportKey('r1')).toBe('restores/r1/report.json');
+    expect(restoreFailedKey('r1')).toBe('restores/r1/failed.json');
+    expect(restoreBatchKeyOf('r1', 'assets', 3)).toBe('restores/r1/minio/assets/batches/00003.jsonl');
+    expect(restoreBatchIndexKey('r1')).toBe('restores/r1/minio/batches.jsonl');
+    for (const key of [restoreReportKey('r1'), restoreBatchIndexKey('r1')]) {
+      expect(key.startsWith(vaultPrefixes.restores)).toBe(true);
+    }
+  });
+
+  it('reads the backup id of a delimited listing prefix', () => {
+    expect(backupIdOfPrefix('backups/20261126T061500Z/')).toBe('20261126T061500Z');
+    expect(backupIdOfPrefix('restores/x/')).toBeUndefined();
+    expect(backupIdOfPrefix('backups/')).toBeUndefined();
+  });
+});
