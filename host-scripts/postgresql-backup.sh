@@ -66,6 +66,17 @@ WORK_DIR=$(mktemp -d)
 pg_connect_setup "$SECRET" "$PG_ADDR" "$PG_PORT_" "$DATABASE"
 IN_RECOVERY=$(pg_q 'SELECT pg_is_in_recovery()')
 
+# On a standby, pg_backup_start waits for a restartpoint, and a standby can only make one where the
+# primary's WAL has a checkpoint: without one it waits up to the primary's checkpoint_timeout (5 min by
+# default). A CHECKPOINT on the primary (role pg_checkpoint) makes that point now.
+if [[ $IN_RECOVERY == t ]]; then
+  if PGHOST=$PRIMARY_HOST PGPORT=$PRIMARY_PORT psql -X -q -A -t -c 'CHECKPOINT' >/dev/null 2>"$WORK_DIR/checkpoint.err"; then
+    log "checkpoint on the primary $PRIMARY_HOST:$PRIMARY_PORT, so that the standby can start the backup now"
+  else
+    log "WARNING: CHECKPOINT on the primary failed ($(head -c 200 "$WORK_DIR/checkpoint.err" | tr '\n' ' ')): the standby waits for the primary's next checkpoint (checkpoint_timeout); grant the backup role pg_checkpoint (README \"PostgreSQL\")"
+  fi
+fi
+
 # --- start: one psql session held open through the copy (a non-exclusive backup ends with its session)
 mkfifo "$WORK_DIR/to-psql" "$WORK_DIR/from-psql"
 psql -X -q -A -t -v ON_ERROR_STOP=1 <"$WORK_DIR/to-psql" >"$WORK_DIR/from-psql" 2>"$WORK_DIR/session.err" &

@@ -131,13 +131,19 @@ cat >"$FETCH" <<FETCH_EOF
 #!/usr/bin/env bash
 # restore_command of a wire-backup restore: one archived WAL file from the vault (exit 1: not archived).
 set -o pipefail
-aws s3api head-object --bucket '$VAULT_BUCKET' --key '$WAL_PREFIX'"\$1.gz" >/dev/null 2>&1 || exit 1
-aws s3 cp "s3://$VAULT_BUCKET/$WAL_PREFIX\$1.gz" - --only-show-errors | gunzip >"\$2.tmp" && mv "\$2.tmp" "\$2"
+# One call per file (the AWS CLI's start-up dominates); a file not archived fails the copy. If a target
+# is not reached because a fetch failed, PostgreSQL stops with "recovery ended before the configured
+# recovery target was reached" and the restore fails: never a silent early stop.
+aws s3 cp "s3://$VAULT_BUCKET/$WAL_PREFIX\$1.gz" - --only-show-errors 2>/dev/null | gunzip >"\$2.tmp" && mv "\$2.tmp" "\$2" || { rm -f "\$2.tmp"; exit 1; }
 FETCH_EOF
 chmod 755 "$FETCH"
 {
   printf "\n# wire-backup restore %s\n" "$RESTORE_ID"
   printf "port = %s\nunix_socket_directories = '%s'\nprimary_conninfo = ''\n" "$PORT" "$SOCKET_DIR"
+  # The restored server starts a new timeline; it must not archive it into the cluster's WAL prefix
+  # (a drill or a restore beside the running cluster would write there). Turn archiving back on when
+  # it becomes the cluster's primary (README "PostgreSQL").
+  printf "archive_mode = off\n"
   printf "restore_command = '%s %%f %%p'\nrecovery_target_timeline = 'current'\nrecovery_target_action = 'promote'\n" "$FETCH"
   if [[ -z $TARGET_TIME ]]; then
     printf "recovery_target_lsn = '%s'\nrecovery_target_inclusive = true\n" "$COUNTS_LSN"
@@ -153,7 +159,9 @@ LOG_FILE=$(dirname -- "$DATA_DIR")/postgres-restore-$RESTORE_ID.log
 touch "$LOG_FILE"; chown "$OS_USER:" "$LOG_FILE"
 log "starting PostgreSQL on $DATA_DIR (port $PORT): replaying WAL to the $TARGET_DESC (log: $LOG_FILE)"
 STARTED=1
-runuser -u "$OS_USER" -- "$BIN_DIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 600 start >/dev/null 2>&1 ||
+# fd 3 is the command's stdout (the result line): the server must not inherit it, or whoever reads the
+# output (the SSM agent) waits for the server to exit.
+runuser -u "$OS_USER" -- "$BIN_DIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 600 start >/dev/null 2>&1 3>&- ||
   fail "PostgreSQL did not come up after the restore: $(grep -E 'FATAL|PANIC' "$LOG_FILE" | tail -2 | tr '\n' ' ')" \
     "read $LOG_FILE; the previous data directory is put back"
 psql_local() { runuser -u "$OS_USER" -- psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$SOCKET_DIR" -p "$PORT" -d postgres "$@"; }

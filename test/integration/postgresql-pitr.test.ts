@@ -2,9 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  postgresqlBaseKey,
+  postgresqlLabelKey,
+  postgresqlRowCountsKey,
+  postgresqlWalPrefix,
+} from '../../functions/core/vault-layout.js';
 import { writeLocalSecrets } from '../../local/local-config.js';
 import { runPsql } from '../../local/seed/postgres.js';
-import { readStackInfo, repoRoot, type StackInfo } from '../../local/stack-info.js';
+import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
+import { runHostScript } from '../support/host-script.js';
 
 /**
  * Point-in-time recovery end to end on the local PostgreSQL 17 cluster, through the real host
@@ -15,28 +22,10 @@ import { readStackInfo, repoRoot, type StackInfo } from '../../local/stack-info.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs a host script with the host's profile and SSM_* parameters; returns the result or throws. */
-function hostScript(stack: StackInfo, instanceId: string, script: string, params: Record<string, string>) {
-  const env = Object.fromEntries(Object.entries(params).map(([k, v]) => [`SSM_${k}`, v]));
-  const host = stack.hosts[instanceId];
-  if (!host) throw new Error(`no host profile for ${instanceId}`);
-  const out = spawnSync(
-    'bash',
-    ['-c', `. "${host.envFile}" && exec bash "$0"`, join(repoRoot, 'host-scripts', script)],
-    {
-      env: { ...process.env, ...env },
-      encoding: 'utf8',
-      timeout: 300_000,
-    },
-  );
-  const line = out.stdout.split('\n').find((l) => l.startsWith('WIRE_BACKUP_RESULT '));
-  return {
-    ok: out.status === 0,
-    stderr: out.stderr,
-    result: line
-      ? (JSON.parse(line.slice('WIRE_BACKUP_RESULT '.length)) as Record<string, unknown>)
-      : undefined,
-  };
+/** Runs a host script as synth inlines it into its SSM document; returns ok, stderr and the result. */
+async function hostScript(instanceId: string, script: string, params: Record<string, string>) {
+  const run = await runHostScript(script, instanceId, params, { timeoutMs: 300_000 });
+  return { ok: run.exitCode === 0, stderr: run.stderr, result: run.result };
 }
 
 describe('postgresql point-in-time recovery', () => {
@@ -73,14 +62,14 @@ describe('postgresql point-in-time recovery', () => {
       .toISOString()
       .replace(/[-:]/g, '')
       .replace(/\.\d+Z$/, 'Z');
-    const prefix = `backups/${backupId}/postgresql/`;
-    const backup = hostScript(stack, pg().standby.instanceId, 'postgresql-backup.sh', {
+    const walPrefix = postgresqlWalPrefix(stack.clusterName);
+    const backup = await hostScript(pg().standby.instanceId, 'postgresql-backup.sh', {
       backupId,
       vaultBucket: stack.vault.bucket,
-      baseKey: `${prefix}base.tar.gz`,
-      labelKey: `${prefix}backup_label`,
-      rowCountsKey: `${prefix}row-counts.tsv`,
-      walPrefix: pg().walPrefix,
+      baseKey: postgresqlBaseKey(backupId),
+      labelKey: postgresqlLabelKey(backupId),
+      rowCountsKey: postgresqlRowCountsKey(backupId),
+      walPrefix,
       secretName: pg().secretName,
       database: pg().database,
       host: pg().standby.host,
@@ -116,7 +105,7 @@ describe('postgresql point-in-time recovery', () => {
       baseSha256: String(b.sha256),
       labelKey: String(b.labelKey),
       rowCountsKey: String(b.rowCountsKey),
-      walPrefix: pg().walPrefix,
+      walPrefix,
       timeline: String(b.timeline),
       startWalFile: String(b.startWalFile),
       countsLsn: String(b.countsLsn),
@@ -131,7 +120,7 @@ describe('postgresql point-in-time recovery', () => {
       verifyRowCounts: 'fail',
     };
     const future = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
-    const refused = hostScript(stack, pg().primary.instanceId, 'postgresql-restore.sh', {
+    const refused = await hostScript(pg().primary.instanceId, 'postgresql-restore.sh', {
       ...params,
       restoreId: `pitr-refused-${stamp}`,
       targetTime: future,
@@ -139,7 +128,7 @@ describe('postgresql point-in-time recovery', () => {
     expect(refused.ok).toBe(false);
     expect(refused.stderr).toMatch(/target time .* is past the last archived WAL/);
 
-    const restored = hostScript(stack, pg().primary.instanceId, 'postgresql-restore.sh', {
+    const restored = await hostScript(pg().primary.instanceId, 'postgresql-restore.sh', {
       ...params,
       restoreId: `pitr-${stamp}`,
       targetTime: between,
