@@ -14,7 +14,8 @@
 #
 # Parameters: SSM_restoreId, SSM_vaultBucket, SSM_baseKey, SSM_baseSha256, SSM_labelKey, SSM_rowCountsKey,
 #   SSM_walPrefix, SSM_timeline, SSM_startWalFile, SSM_countsLsn, SSM_stopTime, SSM_targetTime ('' = end of
-#   backup), SSM_dataDir, SSM_port, SSM_socketDir, SSM_osUser, SSM_binDir, SSM_overwrite, SSM_checkOnly,
+#   backup), SSM_dataDir, SSM_port, SSM_socketDir, SSM_osUser, SSM_binDir, SSM_overwrite, SSM_archive (keep WAL archiving on: the
+#   restored server is the cluster's primary), SSM_checkOnly,
 #   SSM_verifyRowCounts (fail|report|off).
 set -euo pipefail
 
@@ -38,7 +39,7 @@ RESTORE_ID=${SSM_restoreId-}; VAULT_BUCKET=${SSM_vaultBucket-}; BASE_KEY=${SSM_b
 LABEL_KEY=${SSM_labelKey-}; COUNTS_KEY=${SSM_rowCountsKey-}; WAL_PREFIX=${SSM_walPrefix-}; TIMELINE=${SSM_timeline-}
 START_WAL=${SSM_startWalFile-}; COUNTS_LSN=${SSM_countsLsn-}; STOP_TIME=${SSM_stopTime-}; TARGET_TIME=${SSM_targetTime-}
 DATA_DIR=${SSM_dataDir-}; PORT=${SSM_port-}; SOCKET_DIR=${SSM_socketDir-}; OS_USER=${SSM_osUser-}; BIN_DIR=${SSM_binDir-}
-OVERWRITE=${SSM_overwrite-}; CHECK_ONLY=${SSM_checkOnly-}; VERIFY=${SSM_verifyRowCounts-}
+OVERWRITE=${SSM_overwrite-}; ARCHIVE=${SSM_archive-false}; CHECK_ONLY=${SSM_checkOnly-}; VERIFY=${SSM_verifyRowCounts-}
 check_rule restoreId "$RESTORE_ID" RESTORE_ID
 check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
 check_rule baseKey "$BASE_KEY" VAULT_KEY
@@ -57,6 +58,7 @@ check_rule binDir "$BIN_DIR" ABSOLUTE_PATH
 check_rule port "$PORT" PORT
 check_rule osUser "$OS_USER" OS_USER
 check_rule overwrite "$OVERWRITE" BOOLEAN
+check_rule archive "$ARCHIVE" BOOLEAN
 check_rule checkOnly "$CHECK_ONLY" BOOLEAN
 check_rule verifyRowCounts "$VERIFY" VERIFY_MODE
 [[ -x $BIN_DIR/pg_ctl && -x $BIN_DIR/postgres ]] || fail "no PostgreSQL server binaries in $BIN_DIR" "set postgresql.binDir to the directory of pg_ctl and postgres (Debian: /usr/lib/postgresql/17/bin)"
@@ -140,10 +142,10 @@ chmod 755 "$FETCH"
 {
   printf "\n# wire-backup restore %s\n" "$RESTORE_ID"
   printf "port = %s\nunix_socket_directories = '%s'\nprimary_conninfo = ''\n" "$PORT" "$SOCKET_DIR"
-  # The restored server starts a new timeline; it must not archive it into the cluster's WAL prefix
-  # (a drill or a restore beside the running cluster would write there). Turn archiving back on when
-  # it becomes the cluster's primary (README "PostgreSQL").
-  printf "archive_mode = off\n"
+  # The restored server starts a new timeline. Restored as the cluster's primary (archive=true) it
+  # archives it, so that later backups can be recovered; beside the cluster (a drill, a check) it must
+  # not write into the cluster's WAL prefix.
+  if [[ $ARCHIVE != true ]]; then printf "archive_mode = off\n"; fi
   printf "restore_command = '%s %%f %%p'\nrecovery_target_timeline = 'current'\nrecovery_target_action = 'promote'\n" "$FETCH"
   if [[ -z $TARGET_TIME ]]; then
     printf "recovery_target_lsn = '%s'\nrecovery_target_inclusive = true\n" "$COUNTS_LSN"
@@ -191,6 +193,13 @@ if [[ -z $TARGET_TIME && $VERIFY != off ]]; then
     fail "row counts differ from the backup's: $MISMATCH" "read $LOG_FILE; restore again with \"verifyRowCounts\": \"report\" to keep this state"
   fi
 fi
+# The recovery settings did their work: without them a standby cloned from this server (repmgr standby
+# clone) does not inherit a recovery target, and a restart does not look for the vault's WAL again.
+psql_local -c 'ALTER SYSTEM RESET restore_command' -c 'ALTER SYSTEM RESET recovery_target_lsn' \
+  -c 'ALTER SYSTEM RESET recovery_target_time' -c 'ALTER SYSTEM RESET recovery_target_inclusive' \
+  -c 'ALTER SYSTEM RESET recovery_target_action' -c 'ALTER SYSTEM RESET recovery_target_timeline' \
+  -c 'ALTER SYSTEM RESET primary_conninfo' >/dev/null ||
+  log "WARNING: could not remove the recovery settings from $DATA_DIR/postgresql.auto.conf: remove restore_command and recovery_target_* there"
 counts_json=$(awk -F'\t' '{printf "%s%s:%d", (NR > 1 ? "," : ""), "\"" $1 "\"", $2}' "$WORK_DIR/restored.tsv")
 log "verified: $TABLES tables, $ROWS rows${MISMATCH:+ (differences: $MISMATCH)}"
 printf 'WIRE_BACKUP_RESULT {"dataDir":%s,"keptAside":%s,"target":%s,"recoveryStopped":%s,"lastReplayedCommit":%s,"lastArchivedWal":%s,"tables":%d,"rows":%d,"rowCounts":{%s},"rowCountDifferences":%s,"logFile":%s}\n' \

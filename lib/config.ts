@@ -23,6 +23,51 @@ const cassandraNode = z.object({
   address: ruleString(rules.address).optional(),
 });
 
+/** One PostgreSQL server of the Wire installation (Wire: a primary and two standbys, repmgr). */
+const postgresqlServer = z
+  .object({
+    /** Its name in reports; a standby's must be its `application_name` in the primary's pg_stat_replication. */
+    name: ruleString(rules.nodeName),
+    /** SSM managed instance id of the host running it. */
+    instanceId,
+    /** Address the host scripts connect to (on that host: usually 127.0.0.1). */
+    host: ruleString(rules.hostName).default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535).default(5432),
+    /** Its data directory (Debian: /var/lib/postgresql/17/main). */
+    dataDir: absolutePath.default('/var/lib/postgresql/17/main'),
+    /** Its Unix socket directory (a restore starts the server with it). */
+    socketDir: absolutePath.default('/var/run/postgresql'),
+  })
+  .strict();
+
+/**
+ * PostgreSQL (Wire 5.24+ keeps conversations there). Optional: without it the component is off, and a
+ * backup or restore that names it is refused.
+ */
+const postgresqlConfig = z
+  .object({
+    primary: postgresqlServer,
+    /** Streaming standbys; the base backup is taken on the first one that streams without lag. */
+    standbys: z.array(postgresqlServer).default([]),
+    /** Wire's database. */
+    database: ruleString(rules.databaseName).default('wire-server'),
+    /** Secrets Manager secret holding {"username","password"} of the backup role; never in config. */
+    secretName: ruleString(rules.secretName),
+    /** A standby whose replay lags more than this is not used for the base backup (and is named). */
+    maxLagBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(16 * 1024 * 1024),
+    /** How long the backup waits for the WAL up to its end to reach the vault (archive_timeout and more). */
+    walWaitSeconds: z.number().int().min(10).max(3600).default(300),
+    /** The OS user PostgreSQL runs as (a restore starts the server as this user). */
+    osUser: ruleString(rules.osUser).default('postgres'),
+    /** Directory of pg_ctl and postgres on the hosts (Debian: /usr/lib/postgresql/17/bin). */
+    binDir: absolutePath.default('/usr/lib/postgresql/17/bin'),
+  })
+  .strict();
+
 /** The whole wire-backup configuration, validated at synth time and by the CLI. */
 export const wireBackupConfigSchema = z
   .object({
@@ -84,6 +129,7 @@ export const wireBackupConfigSchema = z
       /** MinIO before 2023 may reject the SDK's default CRC checksums. */
       legacyChecksums: z.boolean().default(false),
     }),
+    postgresql: postgresqlConfig.optional(),
     vault: z
       .object({
         /** Existing bucket name; by default the stack creates one. */

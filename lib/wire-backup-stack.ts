@@ -210,6 +210,10 @@ export class WireBackupStack extends Stack {
     const instanceArns = [
       ...config.cassandra.nodes.map((n) => n.instanceId),
       config.wireServer.instanceId,
+      // PostgreSQL (optional): every server, since the preflight may pick any standby.
+      ...(config.postgresql
+        ? [config.postgresql.primary, ...config.postgresql.standbys].map((s) => s.instanceId)
+        : []),
     ].map((id) =>
       Arn.format(
         {
@@ -243,6 +247,8 @@ export class WireBackupStack extends Stack {
           cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
           cassandraClearSnapshot: hostDocuments.cassandraClearSnapshot.name,
           wireServerArchive: hostDocuments.wireServerArchive.name,
+          postgresqlPreflight: hostDocuments.postgresqlPreflight.name,
+          postgresqlBackup: hostDocuments.postgresqlBackup.name,
         },
         vault: bucket,
         sendCommandResources: [...documentArns, ...instanceArns],
@@ -267,6 +273,7 @@ export class WireBackupStack extends Stack {
           restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
           restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
           cassandraCountRows: hostDocuments.cassandraCountRows.name,
+          postgresqlRestore: hostDocuments.postgresqlRestore.name,
         },
         vault: bucket,
         sendCommandResources: [...documentArns, ...instanceArns],

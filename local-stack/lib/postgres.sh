@@ -184,6 +184,9 @@ pg_init_standby() {
   mkdir -p "$s/run"
   cp -a "$p/data" "$s/data"
   rm -f "$s/data/postmaster.pid"
+  # A primary restored by wire-backup keeps the port and socket of its restore in postgresql.auto.conf,
+  # which would override the standby's own (wire-stack.conf).
+  sed -i -e '/^port = /d' -e '/^unix_socket_directories = /d' "$s/data/postgresql.auto.conf"
   chown -R "$PG_OS_USER:" "$s"
   local pass=$s/repl.pgpass
   printf '127.0.0.1:%s:replication:%s:%s\n' "$PG_PORT" "$PG_REPL_USER" "$PG_REPL_PASSWORD" >"$pass"
