@@ -237,7 +237,7 @@ function destroyPostgres(stack: StackInfo): void {
       {
         stdio: 'ignore',
       },
-    ).toString();
+    );
     rmSync(server.dataDir, { recursive: true, force: true });
   }
 }

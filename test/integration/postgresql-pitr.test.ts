@@ -111,7 +111,7 @@ describe('postgresql point-in-time recovery', () => {
       countsLsn: String(b.countsLsn),
       stopTime: String(b.stopTime),
       dataDir: join(restoreDir(), 'data'),
-      port: '5435',
+      port: String(pg().standby.port + 1),
       socketDir: join(restoreDir(), 'run'),
       osUser: pg().osUser,
       binDir: pg().binDir,
@@ -135,7 +135,7 @@ describe('postgresql point-in-time recovery', () => {
     });
     expect(restored.ok, restored.stderr).toBe(true);
     const labels = runPsql(stack, `SELECT label FROM pitr_marker WHERE label LIKE '${stamp}-%' ORDER BY 1;`, {
-      server: { ...pg().primary, name: 'restored', port: 5435 },
+      server: { ...pg().primary, name: 'restored', port: pg().standby.port + 1 },
     })
       .split('\n')
       .filter(Boolean);
