@@ -27,11 +27,6 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The three-node tests replace the local cluster: `npm test` runs them after the rest. The
     // Cassandra 4.1 drills are opt-in (`npm run test:cassandra-4.1`, vitest.cassandra-4.1.config.ts).
-    exclude: [
-      ...configDefaults.exclude,
-      'test/three-node/**',
-      'test/cassandra-versions/**',
-      'test/integration/postgresql-*.test.ts',
-    ],
+    exclude: [...configDefaults.exclude, 'test/three-node/**', 'test/cassandra-versions/**'],
   },
 });

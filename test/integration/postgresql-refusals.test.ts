@@ -10,19 +10,36 @@ import {
   postgresqlWalPrefix,
 } from '../../functions/core/vault-layout.js';
 import { writeLocalSecrets } from '../../local/local-config.js';
+import { runPsql } from '../../local/seed/postgres.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { runHostScript, runWithHostProfile } from '../support/host-script.js';
 
 /**
  * What the PostgreSQL host scripts refuse, on real servers: a preflight against a server whose WAL
- * archiving is off, and a restore whose archived WAL has a gap before the end of the backup (refused
- * before anything is written: the target directory is never created).
+ * archiving is off, and a restore to a time beyond a gap in the archived WAL (refused before anything
+ * is written: the target directory is never created).
  */
 
 /** Runs `argv` as the PostgreSQL OS user; throws with its output on failure. */
 function asPostgres(stack: StackInfo, argv: string[]): void {
   const out = spawnSync('runuser', ['-u', stack.postgresql.osUser, '--', ...argv], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`${argv.join(' ')} failed: ${out.stderr}${out.stdout}`);
+}
+
+/** The WAL file `n` segments after `name` (16 MiB segments: 256 per log file). */
+function walFileAfter(name: string, n: number): string {
+  const seg = Number.parseInt(name.slice(8, 16), 16) * 256 + Number.parseInt(name.slice(16, 24), 16) + n;
+  const hex = (v: number) => v.toString(16).toUpperCase().padStart(8, '0');
+  return `${name.slice(0, 8)}${hex(Math.floor(seg / 256))}${hex(seg % 256)}`;
+}
+
+/** Waits until `key` is in the vault (the archiver's upload), up to 90 s. */
+async function waitForObject(stack: StackInfo, key: string): Promise<void> {
+  await runWithHostProfile(
+    stack.postgresql.primary.instanceId,
+    `for _ in $(seq 90); do aws s3api head-object --bucket "${stack.vault.bucket}" --key "${key}" >/dev/null 2>&1 && exit 0; sleep 1; done; echo "${key} not archived" >&2; exit 1`,
+    { timeoutMs: 120_000 },
+  );
 }
 
 describe('postgresql refusals', () => {
@@ -58,7 +75,8 @@ describe('postgresql refusals', () => {
     const data = join(scratch, 'data');
     const run = join(scratch, 'run');
     mkdirSync(run);
-    spawnSync('chown', [`${pg().osUser}:`, run]);
+    mkdirSync(data, { mode: 0o700 });
+    spawnSync('chown', [`${pg().osUser}:`, run, data]);
     asPostgres(stack, [
       join(pg().binDir, 'initdb'),
       '-D',
@@ -73,7 +91,15 @@ describe('postgresql refusals', () => {
       `port = ${scratchPort()}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${run}'\n`,
     );
     spawnSync('sh', ['-c', `cat "${join(scratch, 'extra.conf')}" >> "${join(data, 'postgresql.conf')}"`]);
-    asPostgres(stack, [join(pg().binDir, 'pg_ctl'), '-D', data, '-l', join(scratch, 'log'), '-w', 'start']);
+    asPostgres(stack, [
+      join(pg().binDir, 'pg_ctl'),
+      '-D',
+      data,
+      '-l',
+      join(data, 'server.log'),
+      '-w',
+      'start',
+    ]);
     asPostgres(stack, [
       join(pg().clientBinDir, 'psql'),
       '-X',
@@ -107,7 +133,7 @@ describe('postgresql refusals', () => {
     expect(preflight.stderr).not.toContain(pg().backupPassword);
   });
 
-  it('refuses a restore whose archived WAL has a gap before the end of the backup, writing nothing', async () => {
+  it('refuses a restore to a time beyond a gap in the archived WAL, naming the missing segment, writing nothing', async () => {
     const backupId = new Date()
       .toISOString()
       .replace(/[-:]/g, '')
@@ -131,11 +157,19 @@ describe('postgresql refusals', () => {
     });
     expect(backup.exitCode, backup.stderr).toBe(0);
     const b = backup.result as Record<string, string | number>;
-    // The segment holding the end of the backup disappears from the vault (kept aside, put back after).
-    const gapKey = `${walPrefix}${String(b.stopWalFile)}.gz`;
+    // Three more segments written and archived after the backup.
+    for (let i = 0; i < 3; i++) {
+      runPsql(stack, `CREATE TABLE IF NOT EXISTS gap_marker (n int); INSERT INTO gap_marker VALUES (${i});`);
+      runPsql(stack, 'SELECT pg_switch_wal();', { user: pg().backupUser, password: pg().backupPassword });
+    }
+    const lastWal = walFileAfter(String(b.stopWalFile), 3);
+    await waitForObject(stack, `${walPrefix}${lastWal}.gz`);
+    // The segment after the backup's start disappears from the vault (kept aside, put back after).
+    const missing = walFileAfter(String(b.startWalFile), 1);
+    const gapKey = `${walPrefix}${missing}.gz`;
     const vault = `s3://${stack.vault.bucket}`;
     // S3 to S3: its sha256 metadata (the archive command's idempotency check) moves with it.
-    const aside = `${vault}/test-aside/${backupId}/${String(b.stopWalFile)}.gz`;
+    const aside = `${vault}/test-aside/${backupId}/${missing}.gz`;
     await runWithHostProfile(
       pg().primary.instanceId,
       `aws s3 mv --only-show-errors "${vault}/${gapKey}" "${aside}"`,
@@ -154,7 +188,7 @@ describe('postgresql refusals', () => {
         startWalFile: String(b.startWalFile),
         countsLsn: String(b.countsLsn),
         stopTime: String(b.stopTime),
-        targetTime: '',
+        targetTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         dataDir: target,
         port: String(scratchPort() + 1),
         socketDir: join(scratch, 'restored', 'run'),
@@ -166,8 +200,10 @@ describe('postgresql refusals', () => {
         verifyRowCounts: 'fail',
       });
       expect(restore.exitCode).not.toBe(0);
-      expect(restore.lastStderrLine).toContain(
-        `the archived WAL has a gap before the end of this backup: ${String(b.stopWalFile)} is missing`,
+      expect(restore.lastStderrLine).toMatch(
+        new RegExp(
+          `is past the last archived WAL \\(${String(b.startWalFile)}, archived [^)]*\\) \\(missing ${missing}: a gap in the archive`,
+        ),
       );
       expect(existsSync(join(scratch, 'restored'))).toBe(false);
     } finally {
