@@ -204,6 +204,13 @@ pg_up() {
   mkdir -p "$STACK/postgresql"
   chmod 755 "$STACK" "$STACK/postgresql"
   pg_host_profiles   # the archive command lives in the primary's profile
+  # The servers run as $PG_OS_USER: it must reach the binaries, the archive script and the data folders
+  # (a checkout or cache below a 700 home, e.g. /root, is out of its reach).
+  local need
+  for need in "$PG_BIN/postgres" "$REPO/host-scripts/postgresql-archive-wal.sh" "$STACK/postgresql"; do
+    pg_as test -r "$need" ||
+      die "postgresql: the OS user $PG_OS_USER cannot reach $need (a parent folder is not traversable: $(namei -m "$need" 2>/dev/null | awk '$1 ~ /^d........-/ {printf "%s ", $2}')) — put the checkout, WIRE_STACK_DIR and WIRE_BACKUP_CACHE below a folder others may traverse (e.g. /srv or /var/tmp), or chmod o+x the folders named"
+  done
   if [[ ! -f $p/data/PG_VERSION ]]; then pg_init_primary; else pg_write_conf primary; pg_start primary; fi
   if [[ ! -f $(pg_dir standby)/data/PG_VERSION ]]; then pg_init_standby; fi
   pg_start standby
