@@ -145,7 +145,7 @@ TABLES=$(wc -l <"$WORK_DIR/counts.tsv"); ROWS=$(awk -F'\t' '{s += $2} END {print
 # --- the WAL up to the end of the backup (and the counts) must be in the vault before this is a backup.
 export PGHOST=$PRIMARY_HOST PGPORT=$PRIMARY_PORT
 LAST_LSN=$(pg_q "SELECT greatest('$STOP_LSN'::pg_lsn, '$COUNTS_LSN'::pg_lsn)")
-STOP_WAL=$(seg_name "$(printf '%08X' "$TIMELINE")" "$(lsn_seg_no "$LAST_LSN")")
+STOP_WAL=$(seg_name "$(printf '%08X' "$TIMELINE")" "$(lsn_end_seg_no "$LAST_LSN")")
 pg_q 'SELECT pg_switch_wal()' >/dev/null
 deadline=$((SECONDS + WAL_WAIT))
 until aws s3api head-object --bucket "$VAULT_BUCKET" --key "$WAL_PREFIX$STOP_WAL.gz" >/dev/null 2>&1; do

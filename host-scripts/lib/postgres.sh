@@ -41,3 +41,7 @@ seg_no() { echo $((16#${1:8:8} * 256 + 16#${1:16:8})); }
 seg_name() { printf '%s%08X%08X' "$1" $(($2 / 256)) $(($2 % 256)); }
 # lsn_seg_no <lsn X/Y>: the segment number holding that LSN.
 lsn_seg_no() { local hi=${1%/*} lo=${1#*/}; echo $(((16#$hi * 4294967296 + 16#$lo) / 16777216)); }
+# lsn_end_seg_no <lsn X/Y>: the last segment replay needs to reach that LSN, i.e. the one holding the
+# byte before it. An LSN on a segment boundary (right after a WAL switch) needs nothing of the next
+# segment, which on a quiet server may never be written, so never archived.
+lsn_end_seg_no() { local hi=${1%/*} lo=${1#*/}; echo $(((16#$hi * 4294967296 + 16#$lo - 1) / 16777216)); }
