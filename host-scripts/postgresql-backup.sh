@@ -144,9 +144,12 @@ TABLES=$(wc -l <"$WORK_DIR/counts.tsv"); ROWS=$(awk -F'\t' '{s += $2} END {print
 
 # --- the WAL up to the end of the backup (and the counts) must be in the vault before this is a backup.
 export PGHOST=$PRIMARY_HOST PGPORT=$PRIMARY_PORT
-LAST_LSN=$(pg_q "SELECT greatest('$STOP_LSN'::pg_lsn, '$COUNTS_LSN'::pg_lsn)")
-STOP_WAL=$(seg_name "$(printf '%08X' "$TIMELINE")" "$(lsn_end_seg_no "$LAST_LSN")")
-pg_q 'SELECT pg_switch_wal()' >/dev/null
+# Recovery to the counts' LSN stops after replaying the first record at or after it: one is written
+# now (a commit on the primary), then the segment is switched, and its archive is awaited. (A quiet
+# server right after a switch has no such record: pg_switch_wal alone would switch nothing.)
+pg_q 'SELECT pg_current_xact_id()' >/dev/null
+SWITCH_LSN=$(pg_q 'SELECT pg_switch_wal()')
+STOP_WAL=$(seg_name "$(printf '%08X' "$TIMELINE")" "$(lsn_end_seg_no "$SWITCH_LSN")")
 deadline=$((SECONDS + WAL_WAIT))
 until aws s3api head-object --bucket "$VAULT_BUCKET" --key "$WAL_PREFIX$STOP_WAL.gz" >/dev/null 2>&1; do
   if ((SECONDS > deadline)); then

@@ -85,7 +85,7 @@ for s in "${!ARCHIVED[@]}"; do
   if ((s > last + 1)); then gap_note=" (missing $(seg_name "$TL" $((last + 1))): a gap in the archive, later segments cannot be replayed)"; break; fi
 done
 if [[ -z $TARGET_TIME ]]; then
-  need=$(lsn_end_seg_no "$COUNTS_LSN")
+  need=$(lsn_seg_no "$COUNTS_LSN")
   ((need <= last)) || fail "the archived WAL has a gap before the end of this backup: $(seg_name "$TL" $((last + 1))) is missing" \
     "restore from another backup, or put the missing segment back into s3://$VAULT_BUCKET/$WAL_PREFIX"
   TARGET_DESC="end of backup (LSN $COUNTS_LSN)"
