@@ -57,7 +57,8 @@ export class WireBackupStack extends Stack {
       objectLockDays: config.vault.objectLockDays,
     });
     const bucket = this.vault.bucket;
-    const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
+    // The documents' names come from hostDocuments (the state machines reference them by ARN).
+    new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
     const minioSecret = Secret.fromSecretNameV2(this, 'MinioSecret', config.minio.secretName);
 
     const common: FunctionEnvironment = {
@@ -277,33 +278,47 @@ export class WireBackupStack extends Stack {
         this,
       ),
     );
-    const documentArns = Object.values(documents.names).map((name) =>
-      Arn.format(
-        {
-          service: 'ssm',
-          resource: 'document',
-          resourceName: name,
-          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-        },
-        this,
+    // Each state machine may send only the documents it runs (to the configured hosts): least
+    // privilege, and one SendCommand statement small enough for IAM to merge across its tasks.
+    const sendCommandResources = (names: Readonly<Record<string, string>>): string[] => [
+      ...Object.values(names).map((name) =>
+        Arn.format(
+          {
+            service: 'ssm',
+            resource: 'document',
+            resourceName: name,
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          },
+          this,
+        ),
       ),
-    );
+      ...instanceArns,
+    ];
+    const backupDocuments = {
+      preflight: hostDocuments.preflight.name,
+      cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
+      cassandraClearSnapshot: hostDocuments.cassandraClearSnapshot.name,
+      wireServerArchive: hostDocuments.wireServerArchive.name,
+      postgresqlPreflight: hostDocuments.postgresqlPreflight.name,
+      postgresqlBackup: hostDocuments.postgresqlBackup.name,
+    };
+    const restoreDocuments = {
+      preflight: hostDocuments.preflight.name,
+      restoreWireServer: hostDocuments.restoreWireServer.name,
+      restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
+      restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
+      cassandraCountRows: hostDocuments.cassandraCountRows.name,
+      postgresqlRestore: hostDocuments.postgresqlRestore.name,
+    };
 
     this.backupStateMachine = new StateMachine(this, 'BackupStateMachine', {
       stateMachineName: 'wire-backup',
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: backupDefinition(new Construct(this, 'BackupStates'), {
         functions,
-        documents: {
-          preflight: hostDocuments.preflight.name,
-          cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
-          cassandraClearSnapshot: hostDocuments.cassandraClearSnapshot.name,
-          wireServerArchive: hostDocuments.wireServerArchive.name,
-          postgresqlPreflight: hostDocuments.postgresqlPreflight.name,
-          postgresqlBackup: hostDocuments.postgresqlBackup.name,
-        },
+        documents: backupDocuments,
         vault: bucket,
-        sendCommandResources: [...documentArns, ...instanceArns],
+        sendCommandResources: sendCommandResources(backupDocuments),
         ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
       }),
       timeout: Duration.hours(12),
@@ -319,16 +334,9 @@ export class WireBackupStack extends Stack {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: restoreDefinition(new Construct(this, 'RestoreStates'), {
         functions: restoreFunctions,
-        documents: {
-          preflight: hostDocuments.preflight.name,
-          restoreWireServer: hostDocuments.restoreWireServer.name,
-          restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
-          restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
-          cassandraCountRows: hostDocuments.cassandraCountRows.name,
-          postgresqlRestore: hostDocuments.postgresqlRestore.name,
-        },
+        documents: restoreDocuments,
         vault: bucket,
-        sendCommandResources: [...documentArns, ...instanceArns],
+        sendCommandResources: sendCommandResources(restoreDocuments),
         ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
       }),
       timeout: Duration.hours(24),
