@@ -13,6 +13,8 @@ import {
   failedKey,
   manifestKey,
   minioBackupPrefix,
+  postgresqlBackupPrefix,
+  postgresqlWalPrefix,
   startedKey,
   vaultPrefixes,
   wireServerArchiveKey,
@@ -194,6 +196,8 @@ export class WireBackupStack extends Stack {
       archive: wireServerArchiveKey(any),
       backupCassandra: `${cassandraBackupPrefix(any)}*`,
       backupMinio: `${minioBackupPrefix(any)}*`,
+      backupPostgresql: `${postgresqlBackupPrefix(any)}*`,
+      postgresqlWal: `${postgresqlWalPrefix(any)}*`,
       sstables: `${vaultPrefixes.cassandra}*`,
       minioObjects: `${vaultPrefixes.minio}*`,
       restores: `${vaultPrefixes.restores}*`,
@@ -223,7 +227,8 @@ export class WireBackupStack extends Stack {
       write: [keys.backupMinio],
     });
     vault.grantObjects(functions.commit, {
-      read: [keys.archive, keys.backupCassandra, keys.backupMinio],
+      // HEADs the PostgreSQL base backup files and the WAL segment of the backup's end.
+      read: [keys.archive, keys.backupCassandra, keys.backupMinio, keys.backupPostgresql, keys.postgresqlWal],
       write: [keys.manifests],
       decrypts: false,
     });
