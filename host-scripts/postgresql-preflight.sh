@@ -76,7 +76,7 @@ while IFS='|' read -r name state lag; do
   STATE[$name]=$state; LAG[$name]=$lag
 done < <(pg_q "SELECT application_name, state, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint FROM pg_stat_replication")
 
-source_json='' standbys_json='' lagging_json=''
+source_json='' source_name='' standbys_json='' lagging_json=''
 IFS=',' read -ra pairs <<<"$STANDBYS"
 for pair in "${pairs[@]}"; do
   name=${pair%%=*} id=${pair#*=}; id=${id%%@*}
@@ -88,14 +88,16 @@ for pair in "${pairs[@]}"; do
     lagging_json+="${lagging_json:+,}$(json_str "$name")"
   elif [[ -z $source_json ]]; then
     source_json=$(server_json "$pair" standby)
+    source_name=$name
   fi
   standbys_json+="${standbys_json:+,}{\"name\":$(json_str "$name"),\"state\":$(json_str "$state"),\"lagBytes\":$lag,\"usable\":$usable}"
 done
 if [[ -z $source_json ]]; then
   log "no usable standby: the base backup is taken on the primary $PRIMARY_NAME"
   source_json=$(server_json "$PRIMARY" primary)
+  source_name=$PRIMARY_NAME
 fi
-log "PostgreSQL $version, timeline $timeline, archiving on (last archived ${last_wal:-none}); base backup on $(sed 's/.*"name":"\([^"]*\)".*/\1/' <<<"$source_json")"
+log "PostgreSQL $version, timeline $timeline, archiving on (last archived ${last_wal:-none}); base backup on $source_name"
 printf 'WIRE_BACKUP_RESULT {"serverVersion":%s,"timeline":%d,"archiveMode":%s,"archiveCommand":%s,"lastArchivedWal":%s,"source":%s,"standbys":[%s],"lagging":[%s]}\n' \
   "$(json_str "$version")" "$timeline" "$(json_str "$archive_mode")" "$(json_str "$archive_command")" "$(json_str "$last_wal")" \
   "$source_json" "$standbys_json" "$lagging_json" >&3

@@ -7,6 +7,8 @@ import {
   failedKey,
   manifestKey,
   minioBackupPrefix,
+  postgresqlBackupPrefix,
+  postgresqlWalPrefix,
   startedKey,
   vaultPrefixes,
   wireServerArchiveKey,
@@ -62,6 +64,8 @@ describe('vault layout and IAM grants', () => {
       wireServerArchiveKey('*'),
       `${cassandraBackupPrefix('*')}*`,
       `${minioBackupPrefix('*')}*`,
+      `${postgresqlBackupPrefix('*')}*`,
+      `${postgresqlWalPrefix('*')}*`,
       ...Object.values(vaultPrefixes).map((p) => `${p}*`),
     ]);
     for (const pattern of patterns) expect(fromLayout.has(pattern), pattern).toBe(true);
