@@ -4,7 +4,7 @@
 # Into a fresh data directory, or over an existing one (`overwrite`: the server on it is stopped and
 # the directory kept aside as <dataDir>.before-restore-<restoreId>). The target is the end of the base
 # backup (the LSN its row counts belong to) or `targetTime`.
-# Refused before anything is written: a gap in the archived WAL between the backup's start and the
+# Refused (exit 3, RestoreRefusedError) before anything is written: a gap in the archived WAL between the backup's start and the
 # target, a target time before the backup's end or past the last archived WAL, a non-empty target
 # without overwrite. Then: base archive fetched and its SHA-256 checked, extracted, backup_label put
 # back, recovery.signal + restore_command (the vault) + recovery target, server started as the OS user;
@@ -76,7 +76,7 @@ while read -r key modified; do
   ARCHIVED[$(seg_no "$name")]=$(date -u -d "$modified" +%s)
 done <"$WORK_DIR/wal.list"
 first=$(seg_no "$START_WAL"); last=$first
-[[ -n ${ARCHIVED[$first]:-} ]] || fail "the WAL where this backup starts ($START_WAL) is not in the vault" "restore from another backup"
+[[ -n ${ARCHIVED[$first]:-} ]] || refuse "the WAL where this backup starts ($START_WAL) is not in the vault" "restore from another backup"
 while [[ -n ${ARCHIVED[$((last + 1))]:-} ]]; do last=$((last + 1)); done
 LAST_WAL=$(seg_name "$TL" "$last")
 COVERED_UNTIL=${ARCHIVED[$last]}
@@ -86,18 +86,18 @@ for s in "${!ARCHIVED[@]}"; do
 done
 if [[ -z $TARGET_TIME ]]; then
   need=$(lsn_seg_no "$COUNTS_LSN")
-  ((need <= last)) || fail "the archived WAL has a gap before the end of this backup: $(seg_name "$TL" $((last + 1))) is missing" \
+  ((need <= last)) || refuse "the archived WAL has a gap before the end of this backup: $(seg_name "$TL" $((last + 1))) is missing" \
     "restore from another backup, or put the missing segment back into s3://$VAULT_BUCKET/$WAL_PREFIX"
   TARGET_DESC="end of backup (LSN $COUNTS_LSN)"
 else
   target=$(date -u -d "$TARGET_TIME" +%s); stop=$(date -u -d "$STOP_TIME" +%s)
-  ((target >= stop)) || fail "target time $TARGET_TIME is before the end of this base backup ($STOP_TIME)" "restore from an earlier backup"
-  ((target <= COVERED_UNTIL)) || fail "target time $TARGET_TIME is past the last archived WAL ($LAST_WAL, archived $(date -u -d "@$COVERED_UNTIL" +%Y-%m-%dT%H:%M:%SZ))$gap_note" \
+  ((target >= stop)) || refuse "target time $TARGET_TIME is before the end of this base backup ($STOP_TIME)" "restore from an earlier backup"
+  ((target <= COVERED_UNTIL)) || refuse "target time $TARGET_TIME is past the last archived WAL ($LAST_WAL, archived $(date -u -d "@$COVERED_UNTIL" +%Y-%m-%dT%H:%M:%SZ))$gap_note" \
     "choose a target time up to $(date -u -d "@$COVERED_UNTIL" +%Y-%m-%dT%H:%M:%SZ), or wait for the next WAL segment to be archived (archive_timeout)"
   TARGET_DESC="target time $TARGET_TIME"
 fi
 if [[ -d $DATA_DIR ]] && [[ -n $(ls -A "$DATA_DIR" 2>/dev/null) ]] && [[ $OVERWRITE != true ]]; then
-  fail "$DATA_DIR is not empty" "restore into an empty directory, or set \"overwrite\": true (the old one is kept aside)"
+  refuse "$DATA_DIR is not empty" "restore into an empty directory, or set \"overwrite\": true (the old one is kept aside)"
 fi
 log "checks passed: $TARGET_DESC; archived WAL $START_WAL … $LAST_WAL continuous"
 if [[ $CHECK_ONLY == true ]]; then

@@ -199,7 +199,8 @@ describe('postgresql refusals', () => {
         checkOnly: 'false',
         verifyRowCounts: 'fail',
       });
-      expect(restore.exitCode).not.toBe(0);
+      // Exit 3: a refusal (RestoreRefusedError in the state machine), not a failed host.
+      expect(restore.exitCode, restore.lastStderrLine).toBe(3);
       expect(restore.lastStderrLine).toMatch(
         new RegExp(
           `is past the last archived WAL \\(${String(b.startWalFile)}, archived [^)]*\\) \\(missing ${missing}: a gap in the archive`,
