@@ -1,4 +1,5 @@
 import type { BackupManifest } from '../functions/core/contract/backup.js';
+import { isSkipped } from '../functions/core/contract/common.js';
 import type { RestoreReport } from '../functions/core/contract/restore.js';
 import { restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
 import type { DrillReport } from '../local/drill.js';
@@ -38,6 +39,17 @@ export function backupSummary(manifest: BackupManifest, vaultBucket: string): st
         `  NOT BACKED UP ${b.bucket}: ${b.vanished.count} object(s) deleted from the source while the backup ran: ${b.vanished.keys.map((k) => JSON.stringify(k)).join(', ')}${more}`,
       );
     }
+  }
+  const pg = manifest.postgresql;
+  if (pg) {
+    lines.push(
+      `  postgresql   base backup ${formatBytes(pg.bytes)} from ${pg.source}${pg.fromStandby ? ' (standby)' : ' (primary)'}, PostgreSQL ${pg.serverVersion}, timeline ${pg.timeline}, LSN ${pg.startLsn} → ${pg.stopLsn} (${pg.startTime} → ${pg.stopTime}); ${pg.tables} tables, ${pg.rows} rows at ${pg.countsLsn}`,
+    );
+    lines.push(
+      `  postgresql   WAL archived continuously to s3://${vaultBucket}/${pg.walPrefix}: restorable to any moment after ${pg.stopTime}`,
+    );
+    if (pg.lagging.length > 0)
+      lines.push(`  WARNING      PostgreSQL standby(s) lagging or not streaming: ${pg.lagging.join(', ')}`);
   }
   const t = manifest.totals;
   lines.push(
@@ -83,6 +95,18 @@ export function restoreSummary(report: RestoreReport, vaultBucket: string): stri
     lines.push(
       `  minio        ${b.sourceBucket}: ${b.objects} objects ${formatBytes(b.bytes)} → bucket ${b.targetBucket}`,
     );
+  if (p.postgresql) {
+    const pg = p.postgresql;
+    lines.push(
+      `  postgresql   base backup ${formatBytes(pg.bytes)} + WAL to ${pg.targetTime || `the end of the backup (LSN ${pg.countsLsn})`} → ${pg.instanceId}:${pg.dataDir} (port ${pg.port}${pg.archive ? ', archiving on: the cluster’s primary' : ', archiving off: beside the cluster'})`,
+    );
+    const r = report.results?.postgresql;
+    if (r && !isSkipped(r)) {
+      lines.push(
+        `  postgresql   up and promoted (${r.recoveryStopped || 'reached its target'}); ${r.tables} tables, ${r.rows} rows${r.rowCountDifferences ? `; row counts differ: ${r.rowCountDifferences}` : pg.targetTime ? '' : ', every count as in the backup'}${r.keptAside ? `; previous data directory kept as ${r.keptAside}` : ''}`,
+      );
+    }
+  }
   if (report.reportKey) lines.push(`  report       s3://${vaultBucket}/${report.reportKey}`);
   lines.push(
     report.outcome === 'dry-run'
@@ -98,7 +122,7 @@ export function drillSummary(report: DrillReport): string {
   return [
     `wire-backup drill: ${ok ? 'PASSED' : 'FAILED'} — ${report.fromNodes}-node backup restored into a fresh ${report.toNodes}-node cluster`,
     `  cassandra    ${report.fromVersion === report.toVersion ? report.fromVersion : `${report.fromVersion} → ${report.toVersion}`}, SSTables loaded by ${[...new Set(report.loaders)].join(', ') || 'nothing'}`,
-    `  compared     ${report.rows} rows, ${report.objects} objects, ${report.files} files: ${ok ? 'no differences' : `${report.differences.length} difference(s), listed above`}`,
+    `  compared     ${report.rows} rows, ${report.objects} objects, ${report.files} files, PostgreSQL ${report.postgresRows} rows in ${report.postgresTables} tables: ${ok ? 'no differences' : `${report.differences.length} difference(s), listed above`}`,
     report.rowCounts
       ? `  row counts   the restore verified ${report.rowCounts.matching}/${report.rowCounts.tables} tables against the backup's counts (${report.rowCounts.restoredRows} of ${report.rowCounts.backupRows} rows)`
       : '  row counts   not verified by the restore (the backup has none)',

@@ -42,6 +42,12 @@ const dataDir = {
   default: '/mnt/cassandra/data',
 };
 
+const pgSecretName = {
+  description: 'Secrets Manager secret of the PostgreSQL backup role ({"username","password"})',
+  rule: rules.secretName,
+};
+const pgDatabase = { description: 'Wire’s database', rule: rules.databaseName, default: 'wire-server' };
+
 /** Every document, by role. */
 export const hostDocuments = {
   preflight: {
@@ -266,6 +272,113 @@ export const hostDocuments = {
         description: 'Consistency level of the counts',
         rule: rules.consistency,
         default: 'ONE',
+      },
+    },
+  },
+  // --- PostgreSQL -------------------------------------------------------------------------------
+  postgresqlPreflight: {
+    name: 'WireBackup-PostgresqlPreflight',
+    script: 'postgresql-preflight.sh',
+    description:
+      'wire-backup: on the PostgreSQL primary, refuse a backup without working WAL archiving and pick the server the base backup is read from (a streaming standby, else the primary)',
+    timeoutSeconds: 120,
+    parameters: {
+      secretName: pgSecretName,
+      database: pgDatabase,
+      primary: {
+        description: 'The primary as name=instanceId@host:port:dataDir',
+        rule: rules.postgresqlServer,
+      },
+      standbys: {
+        description: 'The standbys as name=instanceId@host:port:dataDir, comma-separated; empty for none',
+        rule: rules.postgresqlServerList,
+        default: '',
+      },
+      maxLagBytes: {
+        description: 'A standby whose replay lags more bytes than this is not used (and is named)',
+        rule: rules.count,
+        default: '16777216',
+      },
+    },
+  },
+  postgresqlBackup: {
+    name: 'WireBackup-PostgresqlBackup',
+    script: 'postgresql-backup.sh',
+    description:
+      'wire-backup: non-exclusive PostgreSQL base backup streamed (tar | gzip) into the vault with its SHA-256, backup_label and row counts; waits for the WAL up to its end',
+    timeoutSeconds: 6 * 3600,
+    parameters: {
+      backupId,
+      vaultBucket,
+      baseKey: { description: 'Vault key of the base backup (tar.gz)', rule: rules.vaultKey },
+      labelKey: { description: 'Vault key of backup_label', rule: rules.vaultKey },
+      rowCountsKey: { description: 'Vault key of the row counts', rule: rules.vaultKey },
+      walPrefix: { description: 'Vault folder of the cluster’s archived WAL', rule: rules.vaultPrefix },
+      secretName: pgSecretName,
+      database: pgDatabase,
+      host: { description: 'Address of the server read from', rule: rules.hostName },
+      port: { description: 'Port of the server read from', rule: rules.port },
+      dataDir: { description: 'Data directory of the server read from', rule: rules.absolutePath },
+      primaryHost: { description: 'Address of the primary (switches WAL)', rule: rules.hostName },
+      primaryPort: { description: 'Port of the primary', rule: rules.port },
+      walWaitSeconds: {
+        description: 'How long to wait for the WAL up to the end of the backup to reach the vault',
+        rule: rules.count,
+        default: '300',
+      },
+    },
+  },
+  postgresqlRestore: {
+    name: 'WireBackup-PostgresqlRestore',
+    script: 'postgresql-restore.sh',
+    description:
+      'wire-backup: restore PostgreSQL from a base backup and the archived WAL, to its end or a target time (checked before anything is written); verify row counts',
+    timeoutSeconds: 12 * 3600,
+    parameters: {
+      restoreId: { description: 'Restore id', rule: rules.restoreId },
+      vaultBucket: { description: 'Vault bucket the host downloads from', rule: rules.bucketName },
+      baseKey: { description: 'Vault key of the base backup', rule: rules.vaultKey },
+      baseSha256: {
+        description: 'SHA-256 of the base backup, as the backup recorded it',
+        rule: rules.sha256,
+      },
+      labelKey: { description: 'Vault key of backup_label', rule: rules.vaultKey },
+      rowCountsKey: { description: 'Vault key of the backup’s row counts', rule: rules.vaultKey },
+      walPrefix: { description: 'Vault folder of the cluster’s archived WAL', rule: rules.vaultPrefix },
+      timeline: { description: 'Timeline of the base backup', rule: rules.timeline },
+      startWalFile: { description: 'WAL file where the base backup starts', rule: rules.walFileName },
+      countsLsn: { description: 'LSN of the end of the backup (its row counts)', rule: rules.lsn },
+      stopTime: { description: 'When the base backup ended (UTC)', rule: rules.utcTime },
+      targetTime: {
+        description: 'Recover to this time (UTC); empty = to the end of the backup',
+        rule: rules.optionalUtcTime,
+        default: '',
+      },
+      dataDir: { description: 'Data directory to restore into', rule: rules.absolutePath },
+      port: { description: 'Port the restored server listens on', rule: rules.port },
+      socketDir: { description: 'Unix socket directory of the restored server', rule: rules.absolutePath },
+      osUser: { description: 'OS user PostgreSQL runs as', rule: rules.osUser, default: 'postgres' },
+      binDir: { description: 'Directory of pg_ctl and postgres', rule: rules.absolutePath },
+      overwrite: {
+        description: 'Replace a non-empty data directory (kept aside as <dataDir>.before-restore-<id>)',
+        rule: rules.boolean,
+        default: 'false',
+      },
+      archive: {
+        description:
+          'Keep WAL archiving on in the restored server (it becomes the cluster’s primary); false for a server beside the cluster',
+        rule: rules.boolean,
+        default: 'false',
+      },
+      checkOnly: {
+        description: 'Check the archive and the target only; change nothing',
+        rule: rules.boolean,
+        default: 'false',
+      },
+      verifyRowCounts: {
+        description: 'fail: a table whose count differs from the backup’s fails the restore; report; off',
+        rule: rules.verifyMode,
+        default: 'fail',
       },
     },
   },

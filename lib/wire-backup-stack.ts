@@ -16,6 +16,8 @@ import {
   failedKey,
   manifestKey,
   minioBackupPrefix,
+  postgresqlBackupPrefix,
+  postgresqlWalPrefix,
   restoreRowCountsKey,
   startedKey,
   vaultPrefixes,
@@ -72,7 +74,8 @@ export class WireBackupStack extends Stack {
       objectLockDays: config.vault.objectLockDays,
     });
     const bucket = this.vault.bucket;
-    const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
+    // The documents' names come from hostDocuments (the state machines reference them by ARN).
+    new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
     const minioSecret = Secret.fromSecretNameV2(this, 'MinioSecret', config.minio.secretName);
 
     const common: FunctionEnvironment = {
@@ -225,6 +228,8 @@ export class WireBackupStack extends Stack {
       archive: wireServerArchiveKey(any),
       backupCassandra: `${cassandraBackupPrefix(any)}*`,
       backupMinio: `${minioBackupPrefix(any)}*`,
+      backupPostgresql: `${postgresqlBackupPrefix(any)}*`,
+      postgresqlWal: `${postgresqlWalPrefix(any)}*`,
       sstables: `${vaultPrefixes.cassandra}*`,
       minioObjects: `${vaultPrefixes.minio}*`,
       restores: `${vaultPrefixes.restores}*`,
@@ -254,7 +259,8 @@ export class WireBackupStack extends Stack {
       write: [keys.backupMinio],
     });
     vault.grantObjects(functions.commit, {
-      read: [keys.archive, keys.backupCassandra, keys.backupMinio],
+      // HEADs the PostgreSQL base backup files and the WAL segment of the backup's end.
+      read: [keys.archive, keys.backupCassandra, keys.backupMinio, keys.backupPostgresql, keys.postgresqlWal],
       write: [keys.manifests],
       decrypts: false,
     });
@@ -293,14 +299,21 @@ export class WireBackupStack extends Stack {
 
     // The hosts (hybrid activation role): the SSTables and per-node files they upload and restore, the
     // wire-server archive they write and restore, the schema and row counts, and the row counts they
-    // take on a restored cluster, and their command output. No delete: a host never removes anything
-    // from the vault.
+    // take on a restored cluster, PostgreSQL base backups and archived WAL, and their command output.
+    // No delete: a host never removes anything from the vault.
     this.hostRole = new HostAccess(this, 'HostAccess', {
       vault,
       outputLogGroup: hostCommandLogs,
       grant: {
-        read: [keys.backupCassandra, keys.sstables, keys.archive],
-        write: [keys.backupCassandra, keys.sstables, keys.archive, restoreRowCountsKey(any)],
+        read: [keys.backupCassandra, keys.sstables, keys.archive, keys.backupPostgresql, keys.postgresqlWal],
+        write: [
+          keys.backupCassandra,
+          keys.sstables,
+          keys.archive,
+          restoreRowCountsKey(any),
+          keys.backupPostgresql,
+          keys.postgresqlWal,
+        ],
       },
     }).role;
     new CfnOutput(this, 'HostRoleName', {
@@ -312,6 +325,10 @@ export class WireBackupStack extends Stack {
     const instanceArns = [
       ...config.cassandra.nodes.map((n) => n.instanceId),
       config.wireServer.instanceId,
+      // PostgreSQL (optional): every server, since the preflight may pick any standby.
+      ...(config.postgresql
+        ? [config.postgresql.primary, ...config.postgresql.standbys].map((s) => s.instanceId)
+        : []),
     ].map((id) =>
       Arn.format(
         {
@@ -323,31 +340,47 @@ export class WireBackupStack extends Stack {
         this,
       ),
     );
-    const documentArns = Object.values(documents.names).map((name) =>
-      Arn.format(
-        {
-          service: 'ssm',
-          resource: 'document',
-          resourceName: name,
-          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-        },
-        this,
+    // Each state machine may send only the documents it runs (to the configured hosts): least
+    // privilege, and one SendCommand statement small enough for IAM to merge across its tasks.
+    const sendCommandResources = (names: Readonly<Record<string, string>>): string[] => [
+      ...Object.values(names).map((name) =>
+        Arn.format(
+          {
+            service: 'ssm',
+            resource: 'document',
+            resourceName: name,
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          },
+          this,
+        ),
       ),
-    );
+      ...instanceArns,
+    ];
+    const backupDocuments = {
+      preflight: hostDocuments.preflight.name,
+      cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
+      cassandraClearSnapshot: hostDocuments.cassandraClearSnapshot.name,
+      wireServerArchive: hostDocuments.wireServerArchive.name,
+      postgresqlPreflight: hostDocuments.postgresqlPreflight.name,
+      postgresqlBackup: hostDocuments.postgresqlBackup.name,
+    };
+    const restoreDocuments = {
+      preflight: hostDocuments.preflight.name,
+      restoreWireServer: hostDocuments.restoreWireServer.name,
+      restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
+      restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
+      cassandraCountRows: hostDocuments.cassandraCountRows.name,
+      postgresqlRestore: hostDocuments.postgresqlRestore.name,
+    };
 
     this.backupStateMachine = new StateMachine(this, 'BackupStateMachine', {
       stateMachineName: 'wire-backup',
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: backupDefinition(new Construct(this, 'BackupStates'), {
         functions,
-        documents: {
-          preflight: hostDocuments.preflight.name,
-          cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
-          cassandraClearSnapshot: hostDocuments.cassandraClearSnapshot.name,
-          wireServerArchive: hostDocuments.wireServerArchive.name,
-        },
+        documents: backupDocuments,
         vault: bucket,
-        sendCommandResources: [...documentArns, ...instanceArns],
+        sendCommandResources: sendCommandResources(backupDocuments),
         ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
       }),
       timeout: Duration.hours(12),
@@ -363,15 +396,9 @@ export class WireBackupStack extends Stack {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: restoreDefinition(new Construct(this, 'RestoreStates'), {
         functions: restoreFunctions,
-        documents: {
-          preflight: hostDocuments.preflight.name,
-          restoreWireServer: hostDocuments.restoreWireServer.name,
-          restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
-          restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
-          cassandraCountRows: hostDocuments.cassandraCountRows.name,
-        },
+        documents: restoreDocuments,
         vault: bucket,
-        sendCommandResources: [...documentArns, ...instanceArns],
+        sendCommandResources: sendCommandResources(restoreDocuments),
         ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
       }),
       timeout: Duration.hours(24),

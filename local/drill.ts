@@ -24,6 +24,7 @@ import {
   seedWire,
   snapshotWire,
 } from './seed/index.js';
+import { postgresTableDigests, seedPostgres } from './seed/postgres.js';
 import { readStackInfo, repoRoot, type StackInfo } from './stack-info.js';
 
 /** Options of {@link runDrill}. */
@@ -69,6 +70,9 @@ export interface DrillReport {
   readonly backupSeconds: number;
   readonly rows: number;
   readonly objects: number;
+  /** PostgreSQL tables and rows compared (every row of every table). */
+  readonly postgresTables: number;
+  readonly postgresRows: number;
   readonly files: number;
   readonly differences: readonly SnapshotDifference[];
   /** The restore's own verification of row counts against the backup's (null: not counted). */
@@ -128,7 +132,10 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   let stack: StackInfo = readStackInfo();
   const fromVersion = stack.cassandra.version;
   await seedWire({ stack, size: options.size ?? 'smoke', reset: true, flush: true });
+  seedPostgres(stack, { conversations: 200, batch: 'drill' });
   const before = await snapshotWire({ stack, detail: 'rows' });
+  // Every row of every PostgreSQL table, as one digest per table (rows as text, sorted).
+  const postgresBefore = postgresTableDigests(stack);
 
   log('drill: backup');
   const backupStarted = Date.now();
@@ -140,6 +147,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   if (options.restoreOlder) {
     log('drill: changing the data and backing up again; the first backup is the one restored');
     await mutateWire({ stack, round: 1 });
+    seedPostgres(stack, { conversations: 20, batch: `drill-newer-${Date.now()}` });
     const newer = await runLocal({ stateMachine: 'wire-backup', input: { trigger: 'drill' }, stack });
     if (newer.status !== 'SUCCEEDED')
       throw new Error(`drill: second backup failed (${newer.error}): ${newer.cause}`);
@@ -162,6 +170,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     source.destroy();
   }
   rmSync(stack.deployHost.wireServerPath, { recursive: true, force: true });
+  destroyPostgres(stack);
 
   log(`drill: restore of ${manifest.backupId} into the fresh instances`);
   const restoreStarted = Date.now();
@@ -184,8 +193,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   // The restored schema keeps the backup's replication factor (3 for three nodes), which a smaller
   // fresh cluster cannot meet at QUORUM; every restored row is on every target node, so ONE reads all.
   const after = await snapshotWire({ stack, detail: 'rows', consistency: 'one' });
-  const differences = diffSnapshots(before, after);
+  const postgresAfter = postgresTableDigests(stack);
+  const differences = [...diffSnapshots(before, after), ...diffPostgres(postgresBefore, postgresAfter)];
   if (differences.length > 0) log(formatDifferences(differences));
+  // The restored primary is on a new timeline: clone the standby from it again, as an operator does
+  // after a disaster (repmgr standby clone; here wire-stack up, which clones a missing standby).
+  log('drill: cloning the PostgreSQL standby from the restored primary');
+  wireStack(['up', '--nodes', String(toNodes), ...versionArgs(options.toVersion ?? options.fromVersion)]);
   return {
     backupId: manifest.backupId,
     restoreId: report.restoreId,
@@ -201,11 +215,50 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
       0,
     ),
     objects: (before.minio?.buckets ?? []).reduce((n, b) => n + b.objectCount, 0),
+    postgresTables: Object.keys(postgresBefore).length,
+    postgresRows: Object.values(postgresBefore).reduce((n, d) => n + Number(d.split(':')[0]), 0),
     files: before.wireServer?.fileCount ?? 0,
     differences,
     rowCounts: restoreRowCounts(report),
     warnings: restoreWarnings(report),
   };
+}
+
+/**
+ * The PostgreSQL disaster: both servers stopped and their data directories deleted (the restore goes
+ * into the primary's, empty).
+ */
+function destroyPostgres(stack: StackInfo): void {
+  const pg = stack.postgresql;
+  for (const server of [pg.standby, pg.primary]) {
+    execFileSync(
+      'runuser',
+      ['-u', pg.osUser, '--', join(pg.binDir, 'pg_ctl'), '-D', server.dataDir, '-m', 'immediate', 'stop'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    rmSync(server.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Tables whose rows differ (count and digest of every row) between before the disaster and after. */
+function diffPostgres(
+  before: Readonly<Record<string, string>>,
+  after: Readonly<Record<string, string>>,
+): SnapshotDifference[] {
+  const tables = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return tables
+    .filter((t) => before[t] !== after[t])
+    .map(
+      (t): SnapshotDifference => ({
+        area: 'postgresql',
+        target: t,
+        change: before[t] === undefined ? 'added' : after[t] === undefined ? 'removed' : 'changed',
+        // Counts and digests only: no row data in a log.
+        message: `rows (count:md5 of every row) before ${before[t] ?? 'absent'}, after ${after[t] ?? 'absent'}`,
+      }),
+    );
 }
 
 /** How the restore loaded each node's SSTables, as its scripts reported (`import`, `refresh`, `load`). */

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, type WireBackupConfig } from '../lib/config.js';
-import type { StackInfo } from './stack-info.js';
+import type { StackInfo, StackPostgresServer } from './stack-info.js';
 
 /** Name of the MinIO credentials secret in the local configuration. */
 export const localMinioSecretName = 'wire-backup/minio';
@@ -39,11 +39,33 @@ export function localConfig(
         secretName: localMinioSecretName,
         buckets: overrides.buckets ?? ['assets'],
       },
+      // PostgreSQL 17 as Wire runs it: a primary and a streaming standby (the base backup reads the standby).
+      postgresql: {
+        primary: postgresqlServerConfig(stack.postgresql.primary),
+        standbys: [postgresqlServerConfig(stack.postgresql.standby)],
+        database: stack.postgresql.database,
+        secretName: stack.postgresql.secretName,
+        osUser: stack.postgresql.osUser,
+        binDir: stack.postgresql.binDir,
+        walWaitSeconds: 180,
+      },
       vault: { bucketName: stack.vault.bucket },
       schedule: 'rate(1 hour)',
     },
     'local configuration',
   );
+}
+
+/** A local PostgreSQL server as the configuration names it. */
+function postgresqlServerConfig(server: StackPostgresServer) {
+  return {
+    name: server.name,
+    instanceId: server.instanceId,
+    host: server.host,
+    port: server.port,
+    dataDir: server.dataDir,
+    socketDir: server.socketDir,
+  };
 }
 
 /**
@@ -58,6 +80,11 @@ export function writeLocalSecrets(stack: StackInfo): string {
       [localMinioSecretName]: JSON.stringify({
         accessKeyId: stack.minio.accessKey,
         secretAccessKey: stack.minio.secretKey,
+      }),
+      // The role wire-backup's PostgreSQL host scripts connect as.
+      [stack.postgresql.secretName]: JSON.stringify({
+        username: stack.postgresql.backupUser,
+        password: stack.postgresql.backupPassword,
       }),
     }),
     { mode: 0o600 },

@@ -26,6 +26,40 @@ export interface StackS3Endpoint {
   readonly logFile: string;
 }
 
+/** One local PostgreSQL server (the primary or its streaming standby). */
+export interface StackPostgresServer {
+  readonly name: string;
+  readonly instanceId: string;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly socketDir: string;
+  readonly logFile: string;
+}
+
+/** The local PostgreSQL 17 cluster, as Wire runs it: database `wire-server` owned by `wire-server`. */
+export interface StackPostgres {
+  readonly version: string;
+  readonly database: string;
+  readonly owner: string;
+  readonly ownerPassword: string;
+  /** The role wire-backup connects as (replication, pg_read_all_data, pg_backup_start/stop). */
+  readonly backupUser: string;
+  readonly backupPassword: string;
+  /** Name of the secret (local secrets file) holding the backup role's credentials. */
+  readonly secretName: string;
+  /** OS user the servers run as. */
+  readonly osUser: string;
+  /** PostgreSQL 17 server binaries (initdb, pg_ctl, postgres). */
+  readonly binDir: string;
+  /** Client binaries (psql). */
+  readonly clientBinDir: string;
+  /** Vault prefix the archive command writes WAL to. */
+  readonly walPrefix: string;
+  readonly primary: StackPostgresServer;
+  readonly standby: StackPostgresServer;
+}
+
 /** What `$WIRE_STACK_DIR/stack.json` holds: the running local stack. */
 export interface StackInfo {
   readonly stackDir: string;
@@ -42,6 +76,8 @@ export interface StackInfo {
   readonly deployHost: { readonly instanceId: string; readonly wireServerPath: string };
   /** Host profile (`host.env`) per managed instance id. */
   readonly hosts: Readonly<Record<string, { readonly envFile: string; readonly binDir: string }>>;
+  /** PostgreSQL primary and standby. */
+  readonly postgresql: StackPostgres;
 }
 
 /** Directory of the local stack state: `$WIRE_STACK_DIR` or `<repo>/.local-stack`. */

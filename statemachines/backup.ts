@@ -58,6 +58,8 @@ export interface BackupDefinitionProps {
     readonly cassandraSnapshot: string;
     readonly cassandraClearSnapshot: string;
     readonly wireServerArchive: string;
+    readonly postgresqlPreflight: string;
+    readonly postgresqlBackup: string;
   };
   readonly vault: IBucket;
   /** ARNs the state machine may send documents to (documents and managed instances). */
@@ -167,6 +169,23 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     { plan: JsonPath.objectAt($('plan')) },
     $('minio'),
   );
+  // On the primary: archiving on and wire-backup's (else refused), where to read the base backup.
+  const postgresqlPreflight = command(
+    'PostgreSQL Preflight',
+    props.documents.postgresqlPreflight,
+    $('plan', 'postgresql', 'primary', 'instanceId'),
+    {
+      secretName: hostParam.text($('plan', 'postgresql', 'secretName')),
+      database: hostParam.text($('plan', 'postgresql', 'database')),
+      primary: hostParam.text($('plan', 'postgresql', 'primarySpec')),
+      standbys: hostParam.text($('plan', 'postgresql', 'standbySpecs')),
+      maxLagBytes: hostParam.value($('plan', 'postgresql', 'maxLagBytes')),
+    },
+    $('postgresqlPreflight'),
+  );
+  postgresqlPreflight.end.next(
+    new Pass(scope, 'PostgreSQL Preflight Done', { outputPath: $('postgresqlPreflight') }),
+  );
   const preflight = namedParallel(
     scope,
     'Preflight',
@@ -174,6 +193,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       cassandra: nodesPreflight,
       wireServer: componentBranch(scope, 'wireServer', 'Deploy Host', hostPreflight.start),
       minio: componentBranch(scope, 'minio', 'MinIO', minioPreflight),
+      postgresql: componentBranch(scope, 'postgresql', 'PostgreSQL Server', postgresqlPreflight.start),
     },
     $('preflight'),
   );
@@ -294,6 +314,31 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   planMinio.next(anyBatches);
   finalizeMinio.next(new Pass(scope, 'MinIO Done', { outputPath: $('minioResult') }));
 
+  // ---- 3d. PostgreSQL: base backup on the server the preflight picked; its WAL is archived continuously.
+  const baseBackup = command(
+    'PostgreSQL Base Backup',
+    props.documents.postgresqlBackup,
+    $('plan', 'postgresqlSource', 'source', 'instanceId'),
+    {
+      backupId: hostParam.text($('plan', 'backupId')),
+      vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+      baseKey: hostParam.text($('plan', 'postgresql', 'baseKey')),
+      labelKey: hostParam.text($('plan', 'postgresql', 'labelKey')),
+      rowCountsKey: hostParam.text($('plan', 'postgresql', 'rowCountsKey')),
+      walPrefix: hostParam.text($('plan', 'postgresql', 'walPrefix')),
+      secretName: hostParam.text($('plan', 'postgresql', 'secretName')),
+      database: hostParam.text($('plan', 'postgresql', 'database')),
+      host: hostParam.text($('plan', 'postgresqlSource', 'source', 'host')),
+      port: hostParam.value($('plan', 'postgresqlSource', 'source', 'port')),
+      dataDir: hostParam.text($('plan', 'postgresqlSource', 'source', 'dataDir')),
+      primaryHost: hostParam.text($('plan', 'postgresql', 'primary', 'host')),
+      primaryPort: hostParam.value($('plan', 'postgresql', 'primary', 'port')),
+      walWaitSeconds: hostParam.value($('plan', 'postgresql', 'walWaitSeconds')),
+    },
+    $('postgresqlBackup'),
+  );
+  baseBackup.end.next(new Pass(scope, 'PostgreSQL Done', { outputPath: $('postgresqlBackup') }));
+
   const work = namedParallel<BackupResults>(
     scope,
     'Back Up',
@@ -301,6 +346,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       wireServer: componentBranch(scope, 'wireServer', 'wire-server', archive.start),
       cassandra: componentBranch(scope, 'cassandra', 'Cassandra', nodes),
       minio: componentBranch(scope, 'minio', 'MinIO Copy', planMinio),
+      postgresql: componentBranch(scope, 'postgresql', 'PostgreSQL', baseBackup.start),
     },
     $('results'),
   );

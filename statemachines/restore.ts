@@ -55,6 +55,7 @@ export interface RestoreDefinitionProps {
     readonly restoreCassandraSchema: string;
     readonly restoreCassandraNode: string;
     readonly cassandraCountRows: string;
+    readonly postgresqlRestore: string;
   };
   readonly vault: IBucket;
   readonly sendCommandResources: string[];
@@ -167,6 +168,41 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     $('bucketCheck'),
   );
   bucketCheck.next(new Pass(scope, 'Buckets Checked', { outputPath: $('bucketCheck') }));
+  // PostgreSQL: the archive covers the backup's start to its target without a gap, the target data
+  // directory is empty (or overwrite): the restore script with checkOnly writes nothing.
+  const postgresqlParameters = (checkOnly: boolean) => ({
+    restoreId: hostParam.text($('plan', 'restoreId')),
+    vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+    baseKey: hostParam.text($('plan', 'postgresql', 'baseKey')),
+    baseSha256: hostParam.text($('plan', 'postgresql', 'baseSha256')),
+    labelKey: hostParam.text($('plan', 'postgresql', 'labelKey')),
+    rowCountsKey: hostParam.text($('plan', 'postgresql', 'rowCountsKey')),
+    walPrefix: hostParam.text($('plan', 'postgresql', 'walPrefix')),
+    timeline: hostParam.value($('plan', 'postgresql', 'timeline')),
+    startWalFile: hostParam.text($('plan', 'postgresql', 'startWalFile')),
+    countsLsn: hostParam.text($('plan', 'postgresql', 'countsLsn')),
+    stopTime: hostParam.text($('plan', 'postgresql', 'stopTime')),
+    targetTime: hostParam.text($('plan', 'postgresql', 'targetTime')),
+    dataDir: hostParam.text($('plan', 'postgresql', 'dataDir')),
+    port: hostParam.value($('plan', 'postgresql', 'port')),
+    socketDir: hostParam.text($('plan', 'postgresql', 'socketDir')),
+    osUser: hostParam.text($('plan', 'postgresql', 'osUser')),
+    binDir: hostParam.text($('plan', 'postgresql', 'binDir')),
+    overwrite: hostParam.value($('plan', 'overwrite')),
+    archive: hostParam.value($('plan', 'postgresql', 'archive')),
+    checkOnly: hostParam.literal(String(checkOnly)),
+    verifyRowCounts: hostParam.text($('plan', 'postgresql', 'verifyRowCounts')),
+  });
+  const postgresqlCheck = command(
+    'Check PostgreSQL Target',
+    props.documents.postgresqlRestore,
+    $('plan', 'postgresql', 'instanceId'),
+    postgresqlParameters(true),
+    $('postgresqlCheck'),
+  );
+  postgresqlCheck.end.next(
+    new Pass(scope, 'PostgreSQL Target Checked', { outputPath: $('postgresqlCheck') }),
+  );
   const checks = namedParallel<RestoreChecks>(
     scope,
     'Check Targets',
@@ -174,6 +210,7 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
       wireServer: componentBranch(scope, 'wireServer', 'Check wire-server', folderCheck.start),
       cassandra: componentBranch(scope, 'cassandra', 'Check Cassandra', nodeChecks),
       minio: componentBranch(scope, 'minio', 'Check MinIO', bucketCheck),
+      postgresql: componentBranch(scope, 'postgresql', 'Check PostgreSQL', postgresqlCheck.start),
     },
     $('checks'),
   );
@@ -283,6 +320,15 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
       .otherwise(objectsDone),
   );
 
+  const postgresqlRestore = command(
+    'Restore PostgreSQL',
+    props.documents.postgresqlRestore,
+    $('plan', 'postgresql', 'instanceId'),
+    postgresqlParameters(false),
+    $('postgresqlRestore'),
+  );
+  postgresqlRestore.end.next(new Pass(scope, 'PostgreSQL Restored', { outputPath: $('postgresqlRestore') }));
+
   const work = namedParallel<RestoreResults>(
     scope,
     'Restore',
@@ -290,6 +336,7 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
       wireServer: componentBranch(scope, 'wireServer', 'Restore wire-server?', folder.start),
       cassandra: componentBranch(scope, 'cassandra', 'Restore Cassandra?', schema.start),
       minio: componentBranch(scope, 'minio', 'Restore MinIO?', planMinio),
+      postgresql: componentBranch(scope, 'postgresql', 'Restore PostgreSQL?', postgresqlRestore.start),
     },
     $('results'),
   );

@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { WireBackupConfig } from '../../lib/config.js';
-import type { BackupPlan } from './contract/backup.js';
+import type { BackupPlan, PostgresqlPlan } from './contract/backup.js';
 import { type ComponentName, componentNames } from './contract/common.js';
 import { InvalidInputError, WireBackupError } from './errors.js';
 import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
@@ -11,11 +11,40 @@ import {
   manifestKey,
   nodeInfoKey,
   nodeInventoryKey,
+  postgresqlBaseKey,
+  postgresqlLabelKey,
+  postgresqlRowCountsKey,
+  postgresqlWalPrefix,
   rowCountsKey,
   schemaKey,
   startedKey,
   wireServerArchiveKey,
 } from './vault-layout.js';
+
+type PostgresqlConfig = NonNullable<WireBackupConfig['postgresql']>;
+
+/** A server in the preflight's form: `name=instanceId@host:port:dataDir`. */
+function serverSpec(s: PostgresqlConfig['primary']): string {
+  return `${s.name}=${s.instanceId}@${s.host}:${s.port}:${s.dataDir}`;
+}
+
+/** The PostgreSQL part of the plan: servers, settings and the vault keys the host scripts write. */
+function postgresqlPlan(pg: PostgresqlConfig, clusterName: string, backupId: string): PostgresqlPlan {
+  const { name, instanceId, host, port, dataDir } = pg.primary;
+  return {
+    secretName: pg.secretName,
+    database: pg.database,
+    primary: { name, instanceId, host, port, dataDir },
+    primarySpec: serverSpec(pg.primary),
+    standbySpecs: pg.standbys.map(serverSpec).join(','),
+    maxLagBytes: pg.maxLagBytes,
+    walWaitSeconds: pg.walWaitSeconds,
+    baseKey: postgresqlBaseKey(backupId),
+    labelKey: postgresqlLabelKey(backupId),
+    rowCountsKey: postgresqlRowCountsKey(backupId),
+    walPrefix: postgresqlWalPrefix(clusterName),
+  };
+}
 
 /**
  * Execution input of the backup state machine. The schedule sends `{}`; an operator may narrow the
@@ -55,7 +84,7 @@ export function parseBackupInput(raw: unknown): BackupInput {
   if (!result.success) {
     const fields = result.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
     throw new InvalidInputError(
-      `backup input rejected (${fields}). Expected {} or {"components": ["wireServer","cassandra","minio"], "reason": "..."}`,
+      `backup input rejected (${fields}). Expected {} or {"components": ["wireServer","cassandra","minio","postgresql"], "reason": "..."}`,
     );
   }
   return result.data;
@@ -87,7 +116,15 @@ export async function prepareBackup(
       `backup ${backupId} already started in this second (another execution?): start it again in a second`,
     );
   }
-  const wanted = new Set<ComponentName>(input.components ?? componentNames);
+  if (input.components?.includes('postgresql') && !config.postgresql) {
+    throw new InvalidInputError(
+      'backup input names postgresql, but the configuration has no postgresql section: add it (README "PostgreSQL") or remove postgresql from components',
+    );
+  }
+  // Without a postgresql section the component is off (installations before Wire 5.24).
+  const wanted = new Set<ComponentName>(
+    (input.components ?? componentNames).filter((c) => c !== 'postgresql' || config.postgresql),
+  );
   const [previousId] = input.full ? [] : await listCompleteBackups(s3, vaultBucket);
   const previous = previousId
     ? await readJsonOrUndefined<PreviousManifest>(s3, vaultBucket, manifestKey(previousId))
@@ -109,6 +146,7 @@ export async function prepareBackup(
       wireServer: wanted.has('wireServer'),
       cassandra: wanted.has('cassandra'),
       minio: wanted.has('minio'),
+      postgresql: wanted.has('postgresql'),
     },
     previousBackupId: previousId ?? null,
     cassandra: {
@@ -143,6 +181,7 @@ export async function prepareBackup(
       previousManifestKeys: previousBuckets,
       batchMaxObjects: config.minio.batchMaxObjects,
     },
+    postgresql: config.postgresql ? postgresqlPlan(config.postgresql, config.clusterName, backupId) : null,
   };
   await s3.send(
     new PutObjectCommand({

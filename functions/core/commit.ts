@@ -85,6 +85,26 @@ export async function commitBackup(
     minio = { buckets };
   }
 
+  let postgresql: BackupManifest['postgresql'] = null;
+  if (plan.components.postgresql) {
+    if (isSkipped(results.postgresql) || !plan.postgresql || !plan.postgresqlSource)
+      throw new VerificationFailedError('the PostgreSQL base backup is missing from the results');
+    const r = results.postgresql;
+    await mustExist(s3, bucket, r.baseKey, 'PostgreSQL base backup');
+    await mustExist(s3, bucket, r.labelKey, 'PostgreSQL backup_label');
+    await mustExist(s3, bucket, r.rowCountsKey, 'PostgreSQL row counts');
+    // The backup script waited for it; a restore to the end of this backup needs it.
+    await mustExist(s3, bucket, `${plan.postgresql.walPrefix}${r.stopWalFile}.gz`, 'archived WAL segment');
+    postgresql = {
+      ...r,
+      serverVersion: plan.postgresqlSource.serverVersion,
+      database: plan.postgresql.database,
+      source: plan.postgresqlSource.source.name,
+      lagging: plan.postgresqlSource.lagging,
+      walPrefix: plan.postgresql.walPrefix,
+    };
+  }
+
   const completed = deps.now();
   const nodeList = cassandra?.nodes ?? [];
   const bucketList = minio?.buckets ?? [];
@@ -101,13 +121,16 @@ export async function commitBackup(
     wireServer,
     cassandra,
     minio,
+    postgresql,
     totals: {
       bytes:
         (wireServer?.bytes ?? 0) +
+        (postgresql?.bytes ?? 0) +
         nodeList.reduce((n, x) => n + x.bytes, 0) +
         bucketList.reduce((n, b) => n + b.bytes, 0),
       newBytes:
         (wireServer?.bytes ?? 0) +
+        (postgresql?.bytes ?? 0) +
         nodeList.reduce((n, x) => n + x.newBytes, 0) +
         bucketList.reduce((n, b) => n + b.copiedBytes, 0),
       reusedBytes:

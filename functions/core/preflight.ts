@@ -1,5 +1,6 @@
 import { oldestCassandraVersion } from './cassandra-version.js';
-import type { BackupPlan, NodePreflight, PreflightedPlan } from './contract/backup.js';
+import type { BackupPlan, NodePreflight, PostgresqlPreflight, PreflightedPlan } from './contract/backup.js';
+import { isSkipped, type Skipped } from './contract/common.js';
 import { PreflightFailedError } from './errors.js';
 import { parseNodetoolStatus } from './nodetool.js';
 
@@ -8,8 +9,19 @@ import { parseNodetoolStatus } from './nodetool.js';
  * of the ring is `UN`, or — when `cassandra.allowPartial` is set — at least one is, and the others
  * are recorded as down in the plan (and later in the manifest).
  */
-export function evaluatePreflight(plan: BackupPlan, nodes: readonly NodePreflight[]): PreflightedPlan {
-  if (!plan.components.cassandra) return { ...plan, cluster: { nodes: [], cassandraVersion: null } };
+export function evaluatePreflight(
+  plan: BackupPlan,
+  nodes: readonly NodePreflight[],
+  postgresql: PostgresqlPreflight | Skipped = { skipped: true },
+): PreflightedPlan {
+  // The PostgreSQL preflight refuses by failing (archiving off, archiver failing); what it found
+  // (where the base backup is taken, which standbys lag) goes on in the plan.
+  const postgresqlSource = plan.components.postgresql && !isSkipped(postgresql) ? postgresql : null;
+  if (plan.components.postgresql && !postgresqlSource) {
+    throw new PreflightFailedError('the PostgreSQL preflight did not report: run the backup again');
+  }
+  if (!plan.components.cassandra)
+    return { ...plan, cluster: { nodes: [], cassandraVersion: null }, postgresqlSource };
   const failed = nodes.filter((n) => n.error || !n.result);
   const ok = nodes.filter((n) => n.result && !n.error);
   const statusText = ok.map((n) => n.result?.nodetoolStatusB64).find((s) => s);
@@ -34,6 +46,7 @@ export function evaluatePreflight(plan: BackupPlan, nodes: readonly NodePrefligh
   const healthy = ok.map((n, i) => ({ ...n.node, captureSchema: i === 0 }));
   return {
     ...plan,
+    postgresqlSource,
     cassandra: {
       ...plan.cassandra,
       nodes: healthy,

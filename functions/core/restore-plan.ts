@@ -88,6 +88,24 @@ export const restoreInputSchema = z
           .object({ buckets: z.record(bucketName, bucketName).optional() })
           .strict()
           .optional(),
+        /**
+         * Where PostgreSQL is restored (default: the configured primary, over its data directory with
+         * `overwrite`, archiving on again) and to which moment: `targetTime` (UTC) anywhere the archived
+         * WAL covers after the base backup's end; absent = the end of the base backup.
+         */
+        postgresql: z
+          .object({
+            instanceId: instanceId.optional(),
+            dataDir: absolutePath.optional(),
+            port: z.number().int().min(1).max(65535).optional(),
+            socketDir: absolutePath.optional(),
+            targetTime: z.iso
+              .datetime({ offset: false, message: `must be ${rules.utcTime.description}` })
+              .regex(ruleRegExp(rules.utcTime), `must be ${rules.utcTime.description}`)
+              .optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({}),
@@ -96,6 +114,12 @@ export const restoreInputSchema = z
 
 /** Validated restore input. */
 export type RestoreInput = z.infer<typeof restoreInputSchema>;
+
+/** The restore input's `verifyRowCounts` as the PostgreSQL restore script takes it. */
+const postgresqlVerifyModes = { exact: 'fail', report: 'report', off: 'off' } as const satisfies Record<
+  RestoreInput['verifyRowCounts'],
+  string
+>;
 
 /** Collaborators of {@link planRestore}. */
 export interface PlanRestoreDeps {
@@ -277,6 +301,56 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     };
   }
 
+  let postgresql: RestorePlan['postgresql'] = null;
+  if (wanted.has('postgresql') && manifest.postgresql) {
+    const pg = config.postgresql;
+    const m = manifest.postgresql;
+    const t = input.targets.postgresql ?? {};
+    if (!pg && !(t.instanceId && t.dataDir && t.port && t.socketDir)) {
+      throw new RestoreRefusedError(
+        'the configuration has no postgresql section: add it, or name the target in targets.postgresql (instanceId, dataDir, port, socketDir)',
+      );
+    }
+    const primary = pg?.primary;
+    const target = {
+      instanceId: t.instanceId ?? primary?.instanceId ?? '',
+      dataDir: t.dataDir ?? primary?.dataDir ?? '',
+      port: t.port ?? primary?.port ?? 5432,
+      socketDir: t.socketDir ?? primary?.socketDir ?? '/var/run/postgresql',
+    };
+    if (t.targetTime && Date.parse(t.targetTime) < Date.parse(m.stopTime)) {
+      throw new RestoreRefusedError(
+        `targets.postgresql.targetTime ${t.targetTime} is before the end of backup ${backupId}'s base backup (${m.stopTime}): choose a later time or an earlier backup`,
+      );
+    }
+    const isPrimary =
+      !!primary && target.instanceId === primary.instanceId && target.dataDir === primary.dataDir;
+    postgresql = {
+      ...target,
+      name: isPrimary && primary ? primary.name : `${target.instanceId}:${target.port}`,
+      osUser: pg?.osUser ?? 'postgres',
+      binDir: pg?.binDir ?? '/usr/lib/postgresql/17/bin',
+      // Restored as the cluster's primary it archives its new timeline; beside the cluster it must not.
+      archive: isPrimary,
+      baseKey: m.baseKey,
+      baseSha256: m.sha256,
+      labelKey: m.labelKey,
+      rowCountsKey: m.rowCountsKey,
+      walPrefix: m.walPrefix,
+      timeline: m.timeline,
+      startWalFile: m.startWalFile,
+      countsLsn: m.countsLsn,
+      stopTime: m.stopTime,
+      bytes: m.bytes,
+      targetTime: t.targetTime ?? '',
+      verifyRowCounts: postgresqlVerifyModes[input.verifyRowCounts],
+    };
+  } else if (input.targets.postgresql && !wanted.has('postgresql')) {
+    throw new RestoreRefusedError(
+      'targets.postgresql is set but postgresql is not restored: add it to components',
+    );
+  }
+
   const plan: RestorePlan = {
     restoreId,
     backupId,
@@ -285,10 +359,16 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     dryRun: input.dryRun,
     overwrite: input.overwrite,
     startedAt: now.toISOString(),
-    components: { wireServer: wireServer !== null, cassandra: cassandra !== null, minio: minio !== null },
+    components: {
+      wireServer: wireServer !== null,
+      cassandra: cassandra !== null,
+      minio: minio !== null,
+      postgresql: postgresql !== null,
+    },
     wireServer,
     cassandra,
     minio,
+    postgresql,
   };
   // Nothing is written here: the targets are not checked yet. The report carries the plan.
   return plan;

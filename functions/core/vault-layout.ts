@@ -23,6 +23,9 @@ import { createHash } from 'node:crypto';
  * cassandra/<cluster>/<hostId>/<keyspace>/<table>/…   SSTables, shared by every backup that references them
  * minio/_keys/<bucket>/<sha256 of the source key>     MinIO objects (layout 2); versions are the history
  * minio/<bucket>/<key>                                MinIO objects of layout 1 (read, never written)
+ * backups/<id>/postgresql/base.tar.gz, backup_label    PostgreSQL base backup (tar.gz of the data directory)
+ * backups/<id>/postgresql/row-counts.tsv              every PostgreSQL table's row count at the backup's end
+ * postgresql/<cluster>/wal/<WAL file>.gz              archived WAL, written by the archive_command
  * restores/<restoreId>/report.json, failed.json       the restore report
  * restores/<restoreId>/row-counts.tsv                 row counts taken on the restored cluster
  * restores/<restoreId>/minio/batches.jsonl            index of every restore batch file
@@ -41,6 +44,8 @@ export const vaultPrefixes = {
   cassandra: 'cassandra/',
   /** MinIO objects, one vault key per source key (versions are the history); see {@link minioObjectKey}. */
   minio: 'minio/',
+  /** PostgreSQL's archived WAL, per cluster (continuous: every base backup of the cluster replays it). */
+  postgresql: 'postgresql/',
   /** One folder per restore: report, row counts, restore batch files. */
   restores: 'restores/',
   /** Run reports of the Distributed Maps (their `ResultWriter` writes under this prefix). */
@@ -207,6 +212,26 @@ export function parseManifestKey(key: string): { backupId: string; bucket: strin
   if (!match?.[1] || !match[2]) return undefined;
   return { backupId: match[1], bucket: match[2] };
 }
+
+// --- backups/<id>/postgresql/ and postgresql/ --------------------------------------------------
+
+/** PostgreSQL folder of a backup. */
+export const postgresqlBackupPrefix = (backupId: string): string => `${backupPrefix(backupId)}postgresql/`;
+/** The base backup: the data directory as tar.gz, streamed by the host (no WAL: that is archived). */
+export const postgresqlBaseKey = (backupId: string): string =>
+  `${postgresqlBackupPrefix(backupId)}base.tar.gz`;
+/** The base backup's `backup_label` (what pg_backup_stop returned), put back before recovery. */
+export const postgresqlLabelKey = (backupId: string): string =>
+  `${postgresqlBackupPrefix(backupId)}backup_label`;
+/** Every PostgreSQL user table's row count at the backup's end (`schema.table\trows`). */
+export const postgresqlRowCountsKey = (backupId: string): string =>
+  `${postgresqlBackupPrefix(backupId)}row-counts.tsv`;
+/**
+ * The archived WAL of a PostgreSQL cluster: `<WAL file name>.gz`. The archive_command writes here (its
+ * settings file names this prefix), the backup waits for its end segment, the restore replays from it.
+ */
+export const postgresqlWalPrefix = (clusterName: string): string =>
+  `${vaultPrefixes.postgresql}${clusterName}/wal/`;
 
 // --- restores/<restoreId>/ -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import type {
  */
 
 /** Where a difference is. */
-export type DifferenceArea = 'cassandra' | 'schema' | 'minio' | 'wire-server';
+export type DifferenceArea = 'cassandra' | 'schema' | 'minio' | 'wire-server' | 'postgresql';
 
 /** One difference between snapshot `a` and snapshot `b`. */
 export interface SnapshotDifference {

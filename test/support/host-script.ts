@@ -114,7 +114,10 @@ function spawnBash(
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     const timer = setTimeout(() => {
       // The script's own process group only: it was started detached for this.
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      // (gone already when only a daemon it started still holds the pipes: then there is nothing to kill)
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      } catch {}
     }, timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);

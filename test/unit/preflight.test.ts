@@ -34,7 +34,7 @@ function plan(allowPartial: boolean): BackupPlan {
     executionId: 'x',
     vaultBucket: 'vault',
     clusterName: 'c',
-    components: { wireServer: true, cassandra: true, minio: true },
+    components: { wireServer: true, cassandra: true, minio: true, postgresql: false },
     previousBackupId: null,
     cassandra: {
       dataDir: '/data',
@@ -54,6 +54,7 @@ function plan(allowPartial: boolean): BackupPlan {
       expectedEntries: [],
     },
     minio: { buckets: [], previousManifestKeys: {}, batchMaxObjects: 1 },
+    postgresql: null,
   };
 }
 

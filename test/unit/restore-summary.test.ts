@@ -38,9 +38,11 @@ describe('restoreWarnings', () => {
   it('takes the schema step’s replication warnings from the restore, or from a dry run’s checks', () => {
     const skipped = { skipped: true } as const;
     const cassandra = { schema: { replicationWarnings: [rf] }, nodes: [] };
-    expect(restoreWarnings(report({ results: { wireServer: skipped, cassandra, minio: skipped } }))).toEqual([
-      rf,
-    ]);
+    expect(
+      restoreWarnings(
+        report({ results: { wireServer: skipped, cassandra, minio: skipped, postgresql: skipped } }),
+      ),
+    ).toEqual([rf]);
     expect(
       restoreWarnings(
         report({
@@ -48,6 +50,7 @@ describe('restoreWarnings', () => {
             wireServer: {},
             cassandra: { nodes: [], schema: { replicationWarnings: [rf] } },
             minio: skipped,
+            postgresql: skipped,
           },
         }),
       ),
@@ -55,7 +58,12 @@ describe('restoreWarnings', () => {
     expect(
       restoreWarnings(
         report({
-          results: { wireServer: {}, cassandra: skipped, minio: { batches: 0, objects: 0, bytes: 0 } },
+          results: {
+            wireServer: {},
+            cassandra: skipped,
+            minio: { batches: 0, objects: 0, bytes: 0 },
+            postgresql: skipped,
+          },
         }),
       ),
     ).toEqual([]);
@@ -70,6 +78,7 @@ describe('restoreSummary', () => {
           wireServer: { skipped: true },
           cassandra: { schema: { replicationWarnings: [rf] }, nodes: [] },
           minio: { skipped: true },
+          postgresql: { skipped: true },
         },
         verified: {
           cassandra: { nodes: 1 },

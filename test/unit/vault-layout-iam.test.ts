@@ -7,6 +7,8 @@ import {
   failedKey,
   manifestKey,
   minioBackupPrefix,
+  postgresqlBackupPrefix,
+  postgresqlWalPrefix,
   restoreRowCountsKey,
   startedKey,
   vaultPrefixes,
@@ -64,6 +66,8 @@ describe('vault layout and IAM grants', () => {
       `${cassandraBackupPrefix('*')}*`,
       `${minioBackupPrefix('*')}*`,
       restoreRowCountsKey('*'),
+      `${postgresqlBackupPrefix('*')}*`,
+      `${postgresqlWalPrefix('*')}*`,
       ...Object.values(vaultPrefixes).map((p) => `${p}*`),
     ]);
     for (const pattern of patterns) expect(fromLayout.has(pattern), pattern).toBe(true);

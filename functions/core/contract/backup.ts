@@ -32,6 +32,59 @@ export type PlannedNode = z.infer<typeof plannedNodeSchema>;
 /** A configured node that did not pass preflight (recorded when `cassandra.allowPartial` is set). */
 export const downNodeSchema = z.object({ instanceId: z.string(), name: z.string(), reason: z.string() });
 
+/** A configured PostgreSQL server as the plan carries it. */
+export const postgresqlServerSchema = z.object({
+  name: z.string(),
+  instanceId: z.string(),
+  host: z.string(),
+  port: z.number().int(),
+  dataDir: z.string(),
+});
+/** A configured PostgreSQL server. */
+export type PostgresqlServer = z.infer<typeof postgresqlServerSchema>;
+
+/** The PostgreSQL part of a backup plan (null when the configuration has no `postgresql`). */
+export const postgresqlPlanSchema = z.object({
+  secretName: z.string(),
+  database: z.string(),
+  primary: postgresqlServerSchema,
+  /** The preflight's form of the servers: `name=instanceId@host:port:dataDir` (standbys comma-separated). */
+  primarySpec: z.string(),
+  standbySpecs: z.string(),
+  maxLagBytes: z.number().int(),
+  walWaitSeconds: z.number().int(),
+  /** Vault keys (`vault-layout.ts`). */
+  baseKey: z.string(),
+  labelKey: z.string(),
+  rowCountsKey: z.string(),
+  walPrefix: z.string(),
+});
+/** The PostgreSQL part of a backup plan. */
+export type PostgresqlPlan = z.infer<typeof postgresqlPlanSchema>;
+
+/** What the PostgreSQL preflight reports (`postgresql-preflight.sh`). */
+export const postgresqlPreflightSchema = z.object({
+  serverVersion: z.string(),
+  timeline: z.number(),
+  archiveMode: z.string(),
+  archiveCommand: z.string(),
+  lastArchivedWal: z.string(),
+  source: z.object({
+    instanceId: z.string(),
+    name: z.string(),
+    role: z.enum(['primary', 'standby']),
+    host: z.string(),
+    port: z.number().int(),
+    dataDir: z.string(),
+  }),
+  standbys: z.array(
+    z.object({ name: z.string(), state: z.string(), lagBytes: z.number(), usable: z.boolean() }),
+  ),
+  lagging: z.array(z.string()),
+});
+/** What the PostgreSQL preflight reports. */
+export type PostgresqlPreflight = z.infer<typeof postgresqlPreflightSchema>;
+
 /** What Prepare hands to the rest of the state machine. */
 export const backupPlanSchema = z.object({
   backupId: z.string(),
@@ -68,6 +121,7 @@ export const backupPlanSchema = z.object({
     previousManifestKeys: z.record(z.string(), z.string()),
     batchMaxObjects: z.number().int().positive(),
   }),
+  postgresql: postgresqlPlanSchema.nullable(),
 });
 /** What Prepare hands to the rest of the state machine. */
 export type BackupPlan = z.infer<typeof backupPlanSchema>;
@@ -91,6 +145,8 @@ export const nodeStatusSchema = z.object({
 /** Plan after preflight, with the cluster's state recorded. */
 export const preflightedPlanSchema = backupPlanSchema.extend({
   cluster: z.object({ nodes: z.array(nodeStatusSchema), cassandraVersion: z.string().nullable() }),
+  /** Where the PostgreSQL base backup is taken (the preflight's choice), null without PostgreSQL. */
+  postgresqlSource: postgresqlPreflightSchema.nullable(),
 });
 /** Plan after preflight, with the cluster's state recorded. */
 export type PreflightedPlan = z.infer<typeof preflightedPlanSchema>;
@@ -116,6 +172,7 @@ export const preflightResultsSchema = z.object({
   cassandra: z.array(nodePreflightSchema),
   wireServer: z.unknown(),
   minio: z.unknown(),
+  postgresql: branchResult(postgresqlPreflightSchema),
 });
 
 /** Result of the wire-server branch (the archive verification). */
@@ -166,11 +223,36 @@ export const bucketResultSchema = z.object({
 /** Result of the MinIO branch for one bucket. */
 export type BucketResult = z.infer<typeof bucketResultSchema>;
 
+/** What the PostgreSQL base backup reports (`postgresql-backup.sh`); the manifest keeps it. */
+export const postgresqlBackupResultSchema = z.object({
+  baseKey: z.string(),
+  labelKey: z.string(),
+  rowCountsKey: z.string(),
+  bytes: z.number(),
+  sha256: z.string(),
+  /** WAL location where the base backup starts and where pg_backup_stop ended it. */
+  startLsn: z.string(),
+  stopLsn: z.string(),
+  /** The LSN the row counts belong to (>= stopLsn): a restore to the end of the backup replays to it. */
+  countsLsn: z.string(),
+  timeline: z.number(),
+  startTime: z.string(),
+  stopTime: z.string(),
+  startWalFile: z.string(),
+  stopWalFile: z.string(),
+  tables: z.number(),
+  rows: z.number(),
+  fromStandby: z.boolean(),
+});
+/** What the PostgreSQL base backup reports. */
+export type PostgresqlBackupResult = z.infer<typeof postgresqlBackupResultSchema>;
+
 /** The Back Up Parallel's results, by branch name. */
 export const backupResultsSchema = z.object({
   wireServer: branchResult(wireServerResultSchema),
   cassandra: branchResult(z.array(nodeManifestSummarySchema)),
   minio: branchResult(z.object({ buckets: z.array(bucketResultSchema) })),
+  postgresql: branchResult(postgresqlBackupResultSchema),
 });
 /** The Back Up Parallel's results. */
 export type BackupResults = z.infer<typeof backupResultsSchema>;
@@ -204,6 +286,18 @@ export const backupManifestSchema = z.object({
     })
     .nullable(),
   minio: z.object({ buckets: z.array(bucketResultSchema) }).nullable(),
+  /** The PostgreSQL base backup and where its WAL is; manifests from before PostgreSQL lack it (null). */
+  postgresql: postgresqlBackupResultSchema
+    .extend({
+      serverVersion: z.string(),
+      database: z.string(),
+      /** The server the base backup was read from, and the standbys the preflight found lagging. */
+      source: z.string(),
+      lagging: z.array(z.string()),
+      walPrefix: z.string(),
+    })
+    .nullable()
+    .default(null),
   totals: z.object({
     bytes: z.number(),
     newBytes: z.number(),

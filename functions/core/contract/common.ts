@@ -6,7 +6,7 @@ import { z } from 'zod';
  */
 
 /** Components a backup (or restore) can cover. */
-export const componentNames = ['wireServer', 'cassandra', 'minio'] as const;
+export const componentNames = ['wireServer', 'cassandra', 'minio', 'postgresql'] as const;
 /** One component. */
 export type ComponentName = (typeof componentNames)[number];
 
@@ -15,6 +15,8 @@ export const componentsSchema = z.object({
   wireServer: z.boolean(),
   cassandra: z.boolean(),
   minio: z.boolean(),
+  /** PostgreSQL (Wire 5.24+); manifests written before it existed lack the field: false. */
+  postgresql: z.boolean().default(false),
 });
 
 /** What a Parallel branch of a component the run does not cover returns (`componentBranch`). */

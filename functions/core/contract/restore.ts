@@ -98,6 +98,35 @@ export const restorePlanSchema = z.object({
       extraObjects: z.enum(['report', 'delete']).default('report'),
     })
     .nullable(),
+  postgresql: z
+    .object({
+      /** Host that runs the restore, and the server it creates there. */
+      instanceId: z.string(),
+      name: z.string(),
+      dataDir: z.string(),
+      port: z.number().int(),
+      socketDir: z.string(),
+      osUser: z.string(),
+      binDir: z.string(),
+      /** Keep WAL archiving on in the restored server: it is the cluster's primary again. */
+      archive: z.boolean(),
+      /** From the backup's manifest. */
+      baseKey: z.string(),
+      baseSha256: z.string(),
+      labelKey: z.string(),
+      rowCountsKey: z.string(),
+      walPrefix: z.string(),
+      timeline: z.number().int(),
+      startWalFile: z.string(),
+      countsLsn: z.string(),
+      stopTime: z.string(),
+      bytes: z.number(),
+      /** Recover to this moment (UTC, ISO); '' = to the end of the base backup. */
+      targetTime: z.string(),
+      verifyRowCounts: z.enum(['fail', 'report', 'off']),
+    })
+    .nullable()
+    .default(null),
 });
 /** The restore plan. */
 export type RestorePlan = z.infer<typeof restorePlanSchema>;
@@ -127,6 +156,7 @@ export const restoreChecksSchema = z.object({
     z.object({ nodes: z.array(targetNodeCheckSchema), schema: schemaRestoreResultSchema }),
   ),
   minio: branchResult(z.looseObject({ buckets: z.array(z.looseObject({ targetBucket: z.string() })) })),
+  postgresql: branchResult(z.looseObject({ lastArchivedWal: z.string(), coveredUntil: z.string() })),
 });
 /** The Check Targets Parallel's results. */
 export type RestoreChecks = z.infer<typeof restoreChecksSchema>;
@@ -149,11 +179,31 @@ export const restoreTargetsSchema = z.object({
 /** What Evaluate Targets found. */
 export type RestoreTargets = z.infer<typeof restoreTargetsSchema>;
 
+/** What the PostgreSQL restore reports (`postgresql-restore.sh`): the server is up, rows counted. */
+export const postgresqlRestoreResultSchema = z.object({
+  dataDir: z.string(),
+  /** Where the previous data directory was kept ('' when the target was empty). */
+  keptAside: z.string(),
+  target: z.string(),
+  recoveryStopped: z.string(),
+  lastReplayedCommit: z.string(),
+  lastArchivedWal: z.string(),
+  tables: z.number(),
+  rows: z.number(),
+  rowCounts: z.record(z.string(), z.number()),
+  /** '' when every table's count equals the backup's (or the target was a time: nothing to compare). */
+  rowCountDifferences: z.string(),
+  logFile: z.string(),
+});
+/** What the PostgreSQL restore reports. */
+export type PostgresqlRestoreResult = z.infer<typeof postgresqlRestoreResultSchema>;
+
 /** The Restore Parallel's results, by branch name. */
 export const restoreResultsSchema = z.object({
   wireServer: branchResult(z.looseObject({})),
   cassandra: branchResult(z.object({ schema: schemaRestoreResultSchema, nodes: z.array(z.looseObject({})) })),
   minio: branchResult(z.looseObject({ batches: z.number(), objects: z.number(), bytes: z.number() })),
+  postgresql: branchResult(postgresqlRestoreResultSchema),
 });
 /** The Restore Parallel's results. */
 export type RestoreResults = z.infer<typeof restoreResultsSchema>;

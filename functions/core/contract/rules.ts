@@ -36,6 +36,9 @@ const hostId = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 // S3 "safe characters" for key segments; a key has no empty segment.
 const keySegment = "[A-Za-z0-9!_.*'()=-]+";
 const vaultKey = `(${keySegment}/)*${keySegment}`;
+const pgHost = '[A-Za-z0-9][A-Za-z0-9.-]{0,252}';
+const pgServer = `[A-Za-z0-9][A-Za-z0-9._-]{0,63}=(i|mi)-[0-9a-f]{8,17}@${pgHost}:[0-9]{1,5}:/[A-Za-z0-9._/-]*`;
+const utcTime = '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z';
 
 /** Every rule, by name. */
 export const rules = {
@@ -219,6 +222,95 @@ export const rules = {
     pattern: '^[A-Za-z0-9._/ -]+$',
     description: 'a path relative to the wire-server folder (letters, digits, . _ / - and spaces)',
     example: 'values',
+  },
+  // --- PostgreSQL -------------------------------------------------------------------------------
+  /** A PostgreSQL server as the preflight gets it: `name=instanceId@host:port:dataDir`. */
+  postgresqlServer: {
+    name: 'postgresqlServer',
+    pattern: `^${pgServer}$`,
+    description:
+      'a PostgreSQL server as name=instanceId@host:port:dataDir (e.g. pg1=mi-0123456789abcdef0@10.0.0.21:5432:/var/lib/postgresql/17/main)',
+    example: 'pg1=mi-0123456789abcdef0@10.0.0.21:5432:/var/lib/postgresql/17/main',
+    noDotDotSegment: true,
+  },
+  postgresqlServerList: {
+    name: 'postgresqlServerList',
+    pattern: `^(${pgServer}(,${pgServer})*)?$`,
+    description: 'comma-separated PostgreSQL servers as name=instanceId@host:port:dataDir, or empty',
+    example: 'pg2=mi-0123456789abcdef1@10.0.0.22:5432:/var/lib/postgresql/17/main',
+    noDotDotSegment: true,
+  },
+  databaseName: {
+    name: 'databaseName',
+    pattern: '^[A-Za-z0-9_-]{1,63}$',
+    description: 'a PostgreSQL database name (1-63 of letters, digits, _ -)',
+    example: 'wire-server',
+  },
+  hostName: {
+    name: 'hostName',
+    pattern: `^${pgHost}$`,
+    description: 'a host name or IPv4 address (letters, digits, . -)',
+    example: '10.0.0.21',
+  },
+  port: {
+    name: 'port',
+    pattern: '^[1-9][0-9]{0,4}$',
+    description: 'a TCP port number',
+    example: '5432',
+  },
+  osUser: {
+    name: 'osUser',
+    pattern: '^[a-z_][a-z0-9_-]{0,31}$',
+    description: 'an OS user name (the user PostgreSQL runs as)',
+    example: 'postgres',
+  },
+  lsn: {
+    name: 'lsn',
+    pattern: '^[0-9A-F]{1,8}/[0-9A-F]{1,8}$',
+    description: 'a PostgreSQL WAL location (LSN) like 0/3000060',
+    example: '0/3000060',
+  },
+  walFileName: {
+    name: 'walFileName',
+    pattern: '^[0-9A-F]{24}$',
+    description: 'a WAL segment file name (24 uppercase hex digits)',
+    example: '000000010000000000000003',
+  },
+  timeline: {
+    name: 'timeline',
+    pattern: '^[1-9][0-9]{0,8}$',
+    description: 'a PostgreSQL timeline id',
+    example: '1',
+  },
+  utcTime: {
+    name: 'utcTime',
+    pattern: `^${utcTime}$`,
+    description: 'an ISO 8601 UTC time like 2026-11-26T06:15:00Z',
+    example: '2026-11-26T06:15:00Z',
+  },
+  optionalUtcTime: {
+    name: 'optionalUtcTime',
+    pattern: `^(${utcTime})?$`,
+    description: 'an ISO 8601 UTC time like 2026-11-26T06:15:00Z, or empty',
+    example: '',
+  },
+  restoreId: {
+    name: 'restoreId',
+    pattern: '^[A-Za-z0-9-]{1,64}$',
+    description: 'a restore id (1-64 letters, digits, -)',
+    example: '20261126T071500Z',
+  },
+  count: {
+    name: 'count',
+    pattern: '^[0-9]{1,15}$',
+    description: 'a whole number (seconds, bytes)',
+    example: '300',
+  },
+  verifyMode: {
+    name: 'verifyMode',
+    pattern: '^(fail|report|off)$',
+    description: 'fail, report or off',
+    example: 'fail',
   },
 } as const satisfies Record<string, Rule>;
 

@@ -5,12 +5,15 @@ import type {
   BucketResult,
   NodeManifestSummary,
   PlannedNode,
+  PostgresqlBackupResult,
+  PostgresqlPreflight,
   PreflightedPlan,
   preflightResultsSchema,
   WireServerResult,
 } from './backup.js';
 import type { CaughtError } from './common.js';
 import type {
+  PostgresqlRestoreResult,
   RestoreChecks,
   RestoreNodeAssignment,
   RestorePlan,
@@ -48,6 +51,10 @@ export interface BackupState {
   /** The source MinIO's preflight (inside the Preflight Parallel). */
   readonly minio: Readonly<Record<string, unknown>>;
   readonly archive: ArchiveResult;
+  /** The PostgreSQL preflight's report (inside the Preflight Parallel). */
+  readonly postgresqlPreflight: PostgresqlPreflight;
+  /** The PostgreSQL base backup's report (inside the Back Up Parallel). */
+  readonly postgresqlBackup: PostgresqlBackupResult;
   readonly wireServer: WireServerResult;
   readonly minioResult: { readonly buckets: readonly BucketResult[] };
   readonly snapshotsCleared: readonly unknown[];
@@ -112,6 +119,8 @@ export interface RestoreState {
   readonly nodeChecks: readonly unknown[];
   readonly schemaCheck: Readonly<Record<string, unknown>>;
   readonly folderCheck: Readonly<Record<string, unknown>>;
+  readonly postgresqlCheck: Readonly<Record<string, unknown>>;
+  readonly postgresqlRestore: PostgresqlRestoreResult;
   readonly bucketCheck: Readonly<Record<string, unknown>>;
   readonly checks: RestoreChecks;
   /** What Evaluate Targets found (every target node UN, versions compatible, the loader). */
