@@ -2,13 +2,18 @@ import { Arn, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
-import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import {
+  commandInvocationDetailType,
+  finalInvocationStatuses,
+} from '../functions/core/contract/host-command.js';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
 import { type VaultPrefix, vaultPrefixes } from '../functions/core/vault-layout.js';
 import { backupDefinition } from '../statemachines/backup.js';
@@ -23,8 +28,6 @@ import { hostDocuments } from './host-documents.js';
 export interface WireBackupStackProps extends StackProps {
   /** Validated configuration (see `lib/config.ts`). */
   readonly config: WireBackupConfig;
-  /** Seconds between SSM polls in the state machine. @default 5 */
-  readonly pollSeconds?: number;
 }
 
 /**
@@ -83,7 +86,13 @@ export class WireBackupStack extends Stack {
         ...common,
         [envNames.config]: JSON.stringify(config),
       }),
-      commandResult: fn('command-result', 'Parses a host command result or raises HostCommandError', {}),
+      hostCommand: fn(
+        'host-command-send',
+        'Records a host command’s task token and sends its SSM command',
+        common,
+        Duration.minutes(1),
+        256,
+      ),
       evaluatePreflight: fn(
         'evaluate-preflight',
         'Decides from nodetool status whether the backup may go on',
@@ -142,7 +151,7 @@ export class WireBackupStack extends Stack {
           [envNames.config]: JSON.stringify(config),
         },
       ),
-      commandResult: functions.commandResult,
+      hostCommand: functions.hostCommand,
       restoreCheckTargets: fn(
         'restore-check-targets',
         'Refuses non-empty target buckets; writes nothing',
@@ -245,8 +254,6 @@ export class WireBackupStack extends Stack {
           wireServerArchive: hostDocuments.wireServerArchive.name,
         },
         vault: bucket,
-        sendCommandResources: [...documentArns, ...instanceArns],
-        ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
       }),
       timeout: Duration.hours(12),
       tracingEnabled: true,
@@ -269,8 +276,6 @@ export class WireBackupStack extends Stack {
           cassandraCountRows: hostDocuments.cassandraCountRows.name,
         },
         vault: bucket,
-        sendCommandResources: [...documentArns, ...instanceArns],
-        ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
       }),
       timeout: Duration.hours(24),
       tracingEnabled: true,
@@ -285,6 +290,52 @@ export class WireBackupStack extends Stack {
     // The Distributed Map's ResultWriter writes its run reports here.
     bucket.grantReadWrite(this.backupStateMachine, all(vaultPrefixes.mapRuns));
     bucket.grantRead(this.backupStateMachine, all(vaultPrefixes.backups));
+
+    // ---- Host commands (statemachines/host-command.ts): a `.waitForTaskToken` task per command;
+    // SSM's status-change event completes it. The send function may send only our documents to the
+    // configured instances and write token records; the completion function may read invocations,
+    // read and delete token records, and answer tasks of these two state machines only.
+    functions.hostCommand.addToRolePolicy(
+      new PolicyStatement({ actions: ['ssm:SendCommand'], resources: [...documentArns, ...instanceArns] }),
+    );
+    bucket.grantPut(functions.hostCommand, all(vaultPrefixes.hostCommands));
+    bucket.grantDelete(functions.hostCommand, all(vaultPrefixes.hostCommands));
+    const hostCommandComplete = fn(
+      'host-command-complete',
+      'Sends a host command’s result or HostCommandError to the task waiting for it',
+      common,
+      Duration.minutes(1),
+      256,
+    );
+    // GetCommandInvocation has no resource-level permissions (IAM matches it only on "*").
+    hostCommandComplete.addToRolePolicy(
+      new PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }),
+    );
+    bucket.grantRead(hostCommandComplete, all(vaultPrefixes.hostCommands));
+    bucket.grantDelete(hostCommandComplete, all(vaultPrefixes.hostCommands));
+    hostCommandComplete.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: [this.backupStateMachine.stateMachineArn, this.restoreStateMachine.stateMachineArn],
+      }),
+    );
+    new Rule(this, 'HostCommandStatusRule', {
+      description: 'Completes the wire-backup task waiting for an SSM command that ended',
+      eventPattern: {
+        source: ['aws.ssm'],
+        detailType: [commandInvocationDetailType],
+        detail: {
+          'document-name': Object.values(documents.names),
+          status: [...finalInvocationStatuses],
+        },
+      },
+      targets: [
+        new LambdaFunction(hostCommandComplete, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+        }),
+      ],
+    });
 
     new Rule(this, 'BackupSchedule', {
       description: 'Starts the wire-backup state machine',

@@ -100,14 +100,51 @@ describe('WireBackupStack', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
   });
 
-  it('lets the state machine send commands only to the configured documents and instances', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const send = statements.find((s) => s.Action === 'ssm:sendCommand');
-    expect(send).toBeDefined();
-    expect(JSON.stringify(send.Resource)).toMatch(/managed-instance\/mi-0a1b2c3d4e5f60001/);
-    expect(JSON.stringify(send.Resource)).toMatch(/document\/WireBackup-CassandraSnapshot/);
-    expect(JSON.stringify(send.Resource)).not.toMatch(/"\*"/);
+  it('lets only the host-command send function send commands, to the configured documents and instances', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
+    const statementsOf = (p: any): Record<string, unknown>[] => p?.Properties.PolicyDocument.Statement ?? [];
+    const sending = policies.filter((p) => statementsOf(p).some((s) => s.Action === 'ssm:SendCommand'));
+    expect(sending).toHaveLength(1);
+    expect(JSON.stringify(sending[0]?.Properties.Roles)).toMatch(/HostCommandSend/);
+    const send = statementsOf(sending[0]).find((s) => s.Action === 'ssm:SendCommand');
+    expect(JSON.stringify(send?.Resource)).toMatch(/managed-instance\/mi-0a1b2c3d4e5f60001/);
+    expect(JSON.stringify(send?.Resource)).toMatch(/document\/WireBackup-CassandraSnapshot/);
+    expect(JSON.stringify(send?.Resource)).not.toMatch(/"\*"/);
+    // No state machine polls SSM any more.
+    expect(JSON.stringify(policies)).not.toMatch(/ssm:getCommandInvocation/);
+  });
+
+  it('completes host commands from SSM status-change events, answering only its own state machines', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ssm'],
+        'detail-type': ['EC2 Command Invocation Status-change Notification'],
+        detail: {
+          'document-name': Match.arrayWith(['WireBackup-CassandraSnapshot']),
+          status: Match.arrayWith(['Success', 'Failed']),
+        },
+      },
+      Targets: [Match.objectLike({ RetryPolicy: Match.anyValue() })],
+    });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
+    );
+    const answer = statements.find((s) => JSON.stringify(s.Action).includes('states:SendTaskSuccess'));
+    expect(answer?.Action).toEqual(['states:SendTaskSuccess', 'states:SendTaskFailure']);
+    expect(JSON.stringify(answer?.Resource)).toMatch(/BackupStateMachine/);
+    expect(JSON.stringify(answer?.Resource)).toMatch(/RestoreStateMachine/);
+    expect(JSON.stringify(answer?.Resource)).not.toMatch(/"\*"/);
+  });
+
+  it('waits for each host command with a task token bounded by its document timeout, never a polling loop', () => {
+    const machines = template.findResources('AWS::StepFunctions::StateMachine');
+    const definition = JSON.stringify(machines);
+    expect(definition).not.toMatch(/getCommandInvocation/);
+    expect(definition).not.toMatch(/\\"Type\\":\\"Wait\\"/);
+    expect(definition).toMatch(/lambda:invoke\.waitForTaskToken/);
+    // Snapshot: 600 s delivery + 6 h script + 300 s margin.
+    expect(definition).toMatch(/\\"Snapshot Node\\":\{[^}]*\\"TimeoutSeconds\\":22500/);
   });
 
   it('passes cdk-nag AwsSolutions checks with every suppression reasoned', () => {
