@@ -95,7 +95,13 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
     return await runStateMachine({
       definition: machine.definition,
       input: options.input,
-      bindings: { functions, ssm, s3, resources: { [putEventsResource]: localEventBus(stack) } },
+      bindings: {
+        functions,
+        ssm,
+        s3,
+        resources: { [putEventsResource]: localEventBus(stack) },
+        eventRules: extracted.eventRules,
+      },
       stateMachineName: machine.name,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.executionName ? { executionName: options.executionName } : {}),

@@ -109,6 +109,11 @@ export class TaskTokenRegistry {
     this.armHeartbeat(token, entry);
   }
 
+  /** Ends the wait for `token` without a result (its integration failed). */
+  abandon(token: string): void {
+    this.end(token, new StatesError('States.Runtime', 'the task was abandoned', { terminal: true }));
+  }
+
   /** Ends every wait (the run is over); later calls with their tokens get `TaskTimedOut`. */
   close(): void {
     for (const [token, entry] of this.waiting) {
