@@ -115,12 +115,14 @@ export function hostCommand(scope: Construct, props: HostCommandProps): HostComm
       deliveryTimeoutSeconds,
     }),
     resultPath: props.resultPath,
+    // Lambda's service errors may come after the function ran (and sent the command): retried below only for errors raised before it runs.
+    retryOnServiceExceptions: false,
     taskTimeout: Timeout.duration(Duration.seconds(hostCommandTimeoutSeconds(props.documentName))),
   });
   // Only failures of the send function before SendCommand ran: Lambda's own transient errors. A
   // HostCommandError or States.Timeout is never retried (it would run the script twice).
   task.addRetry({
-    errors: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.SdkClientException'],
+    errors: ['Lambda.TooManyRequestsException', 'Lambda.SdkClientException'],
     interval: Duration.seconds(2),
     maxAttempts: 3,
     backoffRate: 2,
