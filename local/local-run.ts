@@ -64,6 +64,8 @@ export interface RunLocalOptions {
   /** Configuration. @default localConfig(stack) */
   readonly config?: WireBackupConfig;
   readonly executionName?: string;
+  /** Extra milliseconds a host command of a document reports InProgress after its script ended (see `LocalSsmExecutor`). @default - none */
+  readonly ssmCompletionDelayMs?: (documentName: string) => number;
 }
 
 /**
@@ -89,7 +91,11 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
     environment: { ...f.environment, ...localEnv },
   }));
   // The runner forwards the executor's command events to onEvent itself.
-  const ssm = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
+  const ssm = new LocalSsmExecutor({
+    documents: extracted.documents,
+    stackDir: stack.stackDir,
+    ...(options.ssmCompletionDelayMs ? { completionDelayMs: options.ssmCompletionDelayMs } : {}),
+  });
   const s3 = createStackS3Client(stack.vault);
   try {
     return await runStateMachine({

@@ -19,7 +19,9 @@
  *   with histories of their own (each counted and limited by its own counter).
  * Not modelled: `TaskFailed` before a Task's input processing failed is counted like any failure.
  */
-import type { AslState } from './asl.js';
+import { type AslDefinition, type AslState, listStates } from './asl.js';
+import { isCallbackTask } from './callback-task.js';
+import type { RunnerEvent } from './events.js';
 
 /** Step Functions' limit on one execution's history. */
 export const maxHistoryEvents = 25_000;
@@ -145,4 +147,39 @@ export class HistoryCounter {
     if (state.type === 'Parallel') return 'parallel';
     return 'other';
   }
+}
+
+/** The shape of a definition as the counter needs it (its DISTRIBUTED Maps and callback Tasks). */
+export function historyShapeOf(definition: AslDefinition): HistoryShape {
+  const states = listStates(definition);
+  return {
+    distributedMaps: new Set(
+      states
+        .filter(({ state }) => state.Type === 'Map' && JSON.stringify(state).includes('"DISTRIBUTED"'))
+        .map(({ name }) => name),
+    ),
+    callbackTasks: new Set(states.filter(({ state }) => isCallbackTask(state)).map(({ name }) => name)),
+  };
+}
+
+/**
+ * Counts the history events among a run's progress events that `keep` selects (e.g. those of one
+ * inline Map's iterations), as {@link HistoryCounter} counts them; Distributed Map children are not
+ * part of the execution's history and are left out.
+ */
+export function countHistoryEvents(
+  events: readonly RunnerEvent[],
+  shape: HistoryShape,
+  keep: (event: RunnerEvent) => boolean = () => true,
+): number {
+  const counter = new HistoryCounter(shape, Number.MAX_SAFE_INTEGER);
+  for (const event of events) {
+    if (event.scope !== undefined || !keep(event)) continue;
+    counter.add({
+      type: event.type === 'ExecutionTimedOut' ? 'ExecutionTimeout' : event.type,
+      ...(event.state ? { state: { name: event.state, type: event.stateType ?? '' } } : {}),
+      ...(event.index === undefined ? {} : { index: event.index }),
+    });
+  }
+  return counter.count;
 }
