@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { loadConfigFile } from './config.js';
 import { featureFlags } from './feature-flags.js';
+import { applyNagChecks, suppressNagFindings } from './nag.js';
 import { projectRoot } from './paths.js';
 import { WireBackupStack } from './wire-backup-stack.js';
 
@@ -9,8 +10,11 @@ import { WireBackupStack } from './wire-backup-stack.js';
 const app = new App({ context: featureFlags });
 const configFile =
   (app.node.tryGetContext('config') as string | undefined) ?? join(projectRoot, 'config', 'example.json');
-new WireBackupStack(app, 'WireBackup', {
+const stack = new WireBackupStack(app, 'WireBackup', {
   config: loadConfigFile(configFile),
   description: 'wire-backup: backup and disaster recovery for an on-premise Wire installation',
 });
+// cdk-nag AWS Solutions checks: an unsuppressed finding fails synth (suppressions and reasons: lib/nag.ts).
+applyNagChecks(app);
+suppressNagFindings(stack);
 app.synth();

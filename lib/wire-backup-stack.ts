@@ -1,6 +1,4 @@
 import { Arn, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -13,13 +11,24 @@ import { Construct } from 'constructs';
 import {
   commandInvocationDetailType,
   finalInvocationStatuses,
+  ssmOutputLogGroupName,
 } from '../functions/core/contract/host-command.js';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
-import { type VaultPrefix, vaultPrefixes } from '../functions/core/vault-layout.js';
+import {
+  cassandraBackupPrefix,
+  failedKey,
+  hostCommandTokenKey,
+  manifestKey,
+  minioBackupPrefix,
+  startedKey,
+  vaultPrefixes,
+  wireServerArchiveKey,
+} from '../functions/core/vault-layout.js';
 import { backupDefinition } from '../statemachines/backup.js';
 import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
 import { HostDocuments } from './constructs/host-documents.js';
+import { Monitoring } from './constructs/monitoring.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
 import { hostDocuments } from './host-documents.js';
@@ -48,7 +57,8 @@ export class WireBackupStack extends Stack {
 
     this.vault = new Vault(this, 'Vault', {
       ...(config.vault.bucketName ? { bucketName: config.vault.bucketName } : {}),
-      ...(config.vault.objectLockDays ? { objectLockDays: config.vault.objectLockDays } : {}),
+      objectLockMode: config.vault.objectLockMode,
+      objectLockDays: config.vault.objectLockDays,
     });
     const bucket = this.vault.bucket;
     const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
@@ -181,40 +191,84 @@ export class WireBackupStack extends Stack {
       restoreReport: fn('restore-report', 'Writes the restore report', common),
     };
 
-    // Least privilege, scoped to the vault's top-level folders as vault-layout.ts names them.
-    const all = (prefix: VaultPrefix): string => `${prefix}*`;
-    bucket.grantReadWrite(functions.prepare, all(vaultPrefixes.backups));
-    bucket.grantRead(functions.prepare);
-    bucket.grantRead(functions.verifyArchive, all(vaultPrefixes.backups));
-    bucket.grantRead(functions.finalizeNode, all(vaultPrefixes.cassandra));
-    bucket.grantReadWrite(functions.finalizeNode, all(vaultPrefixes.backups));
-    for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio]) {
-      bucket.grantReadWrite(f, all(vaultPrefixes.backups));
+    // --- vault access (security: least privilege) --------------------------------------------------
+    // Each role gets the keys its code reads and writes, as vault-layout.ts names them (a `*` in place
+    // of an id), written-out actions, and `s3:DeleteObject` only where the code deletes (its own working
+    // folder). Nobody here gets `s3:DeleteObjectVersion`. Only Verify wire-server Archive reads the
+    // archive holding Wire's secrets; Commit only HEADs it (no kms:Decrypt).
+    const any = '*';
+    const keys = {
+      manifests: manifestKey(any),
+      markers: [startedKey(any), failedKey(any)],
+      archive: wireServerArchiveKey(any),
+      backupCassandra: `${cassandraBackupPrefix(any)}*`,
+      backupMinio: `${minioBackupPrefix(any)}*`,
+      sstables: `${vaultPrefixes.cassandra}*`,
+      minioObjects: `${vaultPrefixes.minio}*`,
+      restores: `${vaultPrefixes.restores}*`,
+      mapRuns: `${vaultPrefixes.mapRuns}*`,
+      hostCommands: hostCommandTokenKey(any),
+    };
+    const vault = this.vault;
+    vault.grantObjects(functions.prepare, {
+      read: [keys.manifests, ...keys.markers],
+      write: [startedKey(any)],
+    });
+    vault.grantObjects(functions.verifyArchive, { read: [keys.archive] });
+    vault.grantObjects(functions.finalizeNode, {
+      read: [keys.backupCassandra, keys.sstables],
+      write: [keys.backupCassandra],
+    });
+    vault.grantObjects(functions.planMinio, {
+      read: [keys.backupMinio],
+      write: [keys.backupMinio],
+      delete: [keys.backupMinio],
+    });
+    vault.grantObjects(functions.copyBatch, {
+      read: [keys.backupMinio],
+      write: [keys.backupMinio, keys.minioObjects],
+    });
+    vault.grantObjects(functions.finalizeMinio, {
+      read: [keys.backupMinio, keys.minioObjects],
+      write: [keys.backupMinio],
+    });
+    vault.grantObjects(functions.commit, {
+      read: [keys.archive, keys.backupCassandra, keys.backupMinio],
+      write: [keys.manifests],
+      decrypts: false,
+    });
+    vault.grantObjects(functions.markFailed, { write: [failedKey(any)] });
+    for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio, functions.checkMinio])
       minioSecret.grantRead(f);
-    }
-    bucket.grantRead(functions.planMinio, all(vaultPrefixes.minio));
-    bucket.grantReadWrite(functions.copyBatch, all(vaultPrefixes.minio));
-    bucket.grantRead(functions.finalizeMinio, all(vaultPrefixes.minio));
-    minioSecret.grantRead(functions.checkMinio);
-    bucket.grantReadWrite(functions.commit, all(vaultPrefixes.backups));
-    bucket.grantRead(functions.commit, all(vaultPrefixes.cassandra));
-    bucket.grantWrite(functions.markFailed, all(vaultPrefixes.backups));
-    bucket.grantRead(restoreFunctions.restorePrepare, all(vaultPrefixes.backups));
-    bucket.grantRead(restoreFunctions.restorePrepare);
-    bucket.grantWrite(restoreFunctions.restorePrepare, all(vaultPrefixes.restores));
+    vault.grantObjects(restoreFunctions.restorePrepare, { read: [keys.manifests, ...keys.markers] });
+    vault.grantObjects(restoreFunctions.restoreCheckTargets, { read: [keys.backupMinio] });
+    vault.grantObjects(restoreFunctions.restorePlanMinio, {
+      read: [keys.backupMinio, keys.restores],
+      write: [keys.restores],
+      delete: [keys.restores],
+    });
+    vault.grantObjects(restoreFunctions.restoreCopyBatch, {
+      read: [keys.restores, keys.minioObjects],
+      write: [keys.restores],
+    });
+    vault.grantObjects(restoreFunctions.restoreVerify, {
+      read: [keys.backupCassandra, keys.backupMinio, keys.restores],
+    });
+    vault.grantObjects(restoreFunctions.restoreReport, { write: [keys.restores] });
     for (const f of [
       restoreFunctions.restoreCheckTargets,
       restoreFunctions.restorePlanMinio,
       restoreFunctions.restoreCopyBatch,
       restoreFunctions.restoreVerify,
-    ]) {
-      bucket.grantRead(f, all(vaultPrefixes.backups));
-      bucket.grantRead(f, all(vaultPrefixes.minio));
+    ])
       minioSecret.grantRead(f);
-    }
-    bucket.grantReadWrite(restoreFunctions.restorePlanMinio, all(vaultPrefixes.restores));
-    bucket.grantReadWrite(restoreFunctions.restoreCopyBatch, all(vaultPrefixes.restores));
-    bucket.grantWrite(restoreFunctions.restoreReport, all(vaultPrefixes.restores));
+    // --- end of vault access ---------------------------------------------------------------------------
+
+    // Host command output (SSM CloudWatchOutputConfig) goes to a group of ours, kept for a month.
+    new LogGroup(this, 'HostCommandLogs', {
+      logGroupName: ssmOutputLogGroupName,
+      retention: RetentionDays.ONE_MONTH,
+    });
 
     const instanceArns = [
       ...config.cassandra.nodes.map((n) => n.instanceId),
@@ -285,11 +339,12 @@ export class WireBackupStack extends Stack {
         includeExecutionData: false,
       },
     });
-    bucket.grantReadWrite(this.restoreStateMachine, all(vaultPrefixes.mapRuns));
-    bucket.grantRead(this.restoreStateMachine, all(vaultPrefixes.restores));
-    // The Distributed Map's ResultWriter writes its run reports here.
-    bucket.grantReadWrite(this.backupStateMachine, all(vaultPrefixes.mapRuns));
-    bucket.grantRead(this.backupStateMachine, all(vaultPrefixes.backups));
+    // The Distributed Maps read their items (JSONL batch indexes) and write run reports (ResultWriter).
+    // CDK grants both the whole vault for them: the Deny keeps them to these keys.
+    vault.grantObjects(this.restoreStateMachine, { read: [keys.restores], write: [keys.mapRuns] });
+    vault.limitObjectAccess(this.restoreStateMachine, [keys.restores, keys.mapRuns]);
+    vault.grantObjects(this.backupStateMachine, { read: [keys.backupMinio], write: [keys.mapRuns] });
+    vault.limitObjectAccess(this.backupStateMachine, [keys.backupMinio, keys.mapRuns]);
 
     // ---- Host commands (statemachines/host-command.ts): a `.waitForTaskToken` task per command;
     // SSM's status-change event completes it. The send function may send only our documents to the
@@ -298,8 +353,8 @@ export class WireBackupStack extends Stack {
     functions.hostCommand.addToRolePolicy(
       new PolicyStatement({ actions: ['ssm:SendCommand'], resources: [...documentArns, ...instanceArns] }),
     );
-    bucket.grantPut(functions.hostCommand, all(vaultPrefixes.hostCommands));
-    bucket.grantDelete(functions.hostCommand, all(vaultPrefixes.hostCommands));
+    // The token record: written before SendCommand, deleted again when SendCommand fails.
+    vault.grantObjects(functions.hostCommand, { write: [keys.hostCommands], delete: [keys.hostCommands] });
     const hostCommandComplete = fn(
       'host-command-complete',
       'Sends a host command’s result or HostCommandError to the task waiting for it',
@@ -311,8 +366,7 @@ export class WireBackupStack extends Stack {
     hostCommandComplete.addToRolePolicy(
       new PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }),
     );
-    bucket.grantRead(hostCommandComplete, all(vaultPrefixes.hostCommands));
-    bucket.grantDelete(hostCommandComplete, all(vaultPrefixes.hostCommands));
+    vault.grantObjects(hostCommandComplete, { read: [keys.hostCommands], delete: [keys.hostCommands] });
     hostCommandComplete.addToRolePolicy(
       new PolicyStatement({
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
@@ -349,32 +403,11 @@ export class WireBackupStack extends Stack {
 
     const alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'wire-backup alarms', enforceSSL: true });
     if (config.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
-    const failedAlarm = new Alarm(this, 'BackupFailedAlarm', {
-      alarmDescription:
-        'A wire-backup execution failed: see the failed marker in the vault and the execution in the console',
-      metric: this.backupStateMachine.metricFailed({ period: Duration.hours(1) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+    new Monitoring(this, 'Monitoring', {
+      clusterName: config.clusterName,
+      stateMachines: { Backup: this.backupStateMachine, Restore: this.restoreStateMachine },
+      alarmTopic,
     });
-    failedAlarm.addAlarmAction(new SnsAction(alarmTopic));
-    // What the manual procedure did with Nagios: alert when the newest backup is too old.
-    const staleAlarm = new Alarm(this, 'BackupStaleAlarm', {
-      alarmDescription: 'No wire-backup succeeded in the last 2 hours',
-      metric: new Metric({
-        namespace: 'WireBackup',
-        metricName: 'BackupSucceeded',
-        dimensionsMap: { Cluster: config.clusterName },
-        statistic: 'Sum',
-        period: Duration.hours(2),
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-      treatMissingData: TreatMissingData.BREACHING,
-    });
-    staleAlarm.addAlarmAction(new SnsAction(alarmTopic));
   }
 }
 

@@ -7,13 +7,42 @@ import { localConfig, localFunctionEnvironment, writeLocalSecrets } from './loca
 import type { JsonValue } from './runner/asl.js';
 import { synthesizeCloudAssembly } from './runner/cloud-assembly.js';
 import type { RunnerEventListener } from './runner/events.js';
-import { type ExtractedTemplate, extractTemplate } from './runner/extract.js';
+import { type CfnTemplate, type ExtractedTemplate, extractTemplate } from './runner/extract.js';
+import { IamEnforcement } from './runner/iam/index.js';
 import { type RunResult, runStateMachine } from './runner/run-state-machine.js';
 import { LocalSsmExecutor } from './runner/ssm-executor.js';
 import { createStackS3Client } from './stack-clients.js';
 import { readStackInfo, type StackInfo } from './stack-info.js';
 
 const synthesized = new Map<string, ExtractedTemplate>();
+const templates = new WeakMap<ExtractedTemplate, { template: CfnTemplate; stackName: string }>();
+const enforcements = new Map<string, Promise<IamEnforcement>>();
+
+/** The synthesized template `extracted` came from (for tests that change a policy and run it). */
+export function synthesizedTemplate(extracted: ExtractedTemplate): {
+  template: CfnTemplate;
+  stackName: string;
+} {
+  const source = templates.get(extracted);
+  if (!source) throw new Error('template not synthesized by synthesizeLocal');
+  return source;
+}
+
+/**
+ * IAM enforcement for `extracted` against `stack`, kept for the process (its proxy does not keep the
+ * process alive), so the functions' credentials and endpoints stay the same and their containers warm.
+ */
+function iamEnforcement(extracted: ExtractedTemplate, stack: StackInfo): Promise<IamEnforcement> {
+  const source = templates.get(extracted);
+  if (!source) throw new Error('runLocal: template not synthesized by synthesizeLocal');
+  const key = `${stack.stackDir}\n${JSON.stringify(source.template)}`;
+  let enforcement = enforcements.get(key);
+  if (!enforcement) {
+    enforcement = IamEnforcement.start(source.template, stack, { stackName: source.stackName });
+    enforcements.set(key, enforcement);
+  }
+  return enforcement;
+}
 
 const putEventsResource = 'arn:aws:states:::events:putEvents';
 
@@ -50,6 +79,7 @@ export function synthesizeLocal(config: WireBackupConfig): ExtractedTemplate {
   });
   const extracted = extractTemplate(assembly.template, { stackName, assets: assembly.assets });
   synthesized.set(cacheKey, extracted);
+  templates.set(extracted, { template: assembly.template, stackName });
   return extracted;
 }
 
@@ -66,6 +96,13 @@ export interface RunLocalOptions {
   readonly executionName?: string;
   /** Extra milliseconds a host command of a document reports InProgress after its script ended (see `LocalSsmExecutor`). @default - none */
   readonly ssmCompletionDelayMs?: (documentName: string) => number;
+  /**
+   * Evaluate every AWS call against the synthesized IAM policies (`runner/iam/`): the Lambdas reach
+   * the vault and Secrets Manager through the IAM proxy with their roles' credentials; the state
+   * machine's Lambda invokes, SSM, EventBridge and Distributed Map calls are checked against its role.
+   * @default true
+   */
+  readonly enforceIam?: boolean;
 }
 
 /**
@@ -83,20 +120,33 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
     );
   }
   // Secrets Manager is AWS control plane: its local stand-in is the secrets file (local-secrets.ts),
-  // which functions/core/secrets.ts reads when the function's environment names it.
+  // served by the IAM proxy (or, without IAM, read by functions/core/secrets.ts from the file).
   const secretsFile = writeLocalSecrets(stack);
-  const localEnv = { ...localFunctionEnvironment(stack), WIRE_BACKUP_LOCAL_SECRETS_FILE: secretsFile };
+  const executionName =
+    options.executionName ?? `local-${new Date().toISOString().replace(/[-:.]/g, '')}-${process.pid}`;
+  const enforcement = options.enforceIam === false ? undefined : await iamEnforcement(extracted, stack);
   const functions = extracted.functions.map((f) => ({
     ...f,
-    environment: { ...f.environment, ...localEnv },
+    environment: {
+      ...f.environment,
+      ...(enforcement
+        ? enforcement.functionEnvironment(f)
+        : { ...localFunctionEnvironment(stack), WIRE_BACKUP_LOCAL_SECRETS_FILE: secretsFile }),
+    },
   }));
   // The runner forwards the executor's command events to onEvent itself.
-  const ssm = new LocalSsmExecutor({
+  const executor = new LocalSsmExecutor({
     documents: extracted.documents,
     stackDir: stack.stackDir,
     ...(options.ssmCompletionDelayMs ? { completionDelayMs: options.ssmCompletionDelayMs } : {}),
   });
-  const s3 = createStackS3Client(stack.vault);
+  const ssm = enforcement ? enforcement.guardSsm(machine.name, executionName, executor) : executor;
+  const s3 = enforcement
+    ? enforcement.stateMachineS3Client(machine.name, executionName)
+    : createStackS3Client(stack.vault);
+  const putEvents = enforcement
+    ? enforcement.guardPutEvents(machine.name, executionName, localEventBus(stack))
+    : localEventBus(stack);
   try {
     return await runStateMachine({
       definition: machine.definition,
@@ -105,16 +155,24 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
         functions,
         ssm,
         s3,
-        resources: { [putEventsResource]: localEventBus(stack) },
+        resources: { [putEventsResource]: putEvents },
         eventRules: extracted.eventRules,
+        // The functions' SSM and SendTask* calls, checked against each calling function's role.
+        controlPlaneSsm: executor,
+        ...(enforcement
+          ? {
+              authorize: enforcement.authorizer(machine.name, executionName),
+              authorizeControlPlane: enforcement.controlPlaneAuthorizer(),
+            }
+          : {}),
       },
       stateMachineName: machine.name,
+      executionName,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      ...(options.executionName ? { executionName: options.executionName } : {}),
     });
   } finally {
     // Kills host scripts still running after an abort or a crash.
-    await ssm.close();
+    await executor.close();
     s3.destroy();
   }
 }

@@ -37,6 +37,8 @@ export class BackupNotFoundError extends WireBackupError {}
 export class RestoreRefusedError extends WireBackupError {}
 /** Restored data does not match what the backup recorded. */
 export class RestoreVerificationError extends WireBackupError {}
+/** Source objects could not be copied into the vault; the message names them (bucket, key, cause). */
+export class ObjectsNotCopiedError extends WireBackupError {}
 
 /** Every error name the state machines match on. */
 export const errorNames = {
@@ -51,6 +53,7 @@ export const errorNames = {
   backupNotFound: 'BackupNotFoundError',
   restoreRefused: 'RestoreRefusedError',
   restoreVerification: 'RestoreVerificationError',
+  objectsNotCopied: 'ObjectsNotCopiedError',
 } as const;
 
 /** Extracts the human message from a Catch's Cause (a Lambda's cause is JSON with errorMessage). */

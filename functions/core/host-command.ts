@@ -8,6 +8,7 @@ import {
   type HostCommandRecord,
   type HostCommandRequest,
   hostCommandRecordSchema,
+  ssmOutputLogGroupName,
 } from './contract/host-command.js';
 import { errorNames, HostCommandError, HostCommandPendingError } from './errors.js';
 import { readJsonOrUndefined, s3Url } from './vault-io.js';
@@ -87,7 +88,11 @@ export async function sendHostCommand(
         Parameters: request.parameters,
         TimeoutSeconds: request.deliveryTimeoutSeconds,
         Comment: `${hostCommandCommentPrefix}${reference}`,
-        CloudWatchOutputConfig: { CloudWatchOutputEnabled: true },
+        // The stack creates this group with a retention (SSM's default group never expires).
+        CloudWatchOutputConfig: {
+          CloudWatchOutputEnabled: true,
+          CloudWatchLogGroupName: ssmOutputLogGroupName,
+        },
       }),
     );
     const commandId = sent.Command?.CommandId;

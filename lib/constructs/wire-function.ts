@@ -1,5 +1,6 @@
 import { join, relative } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -59,7 +60,20 @@ export class WireFunction extends NodejsFunction {
   public readonly handlerRef: string;
 
   constructor(scope: Construct, id: string, props: WireFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH });
+    // Its own role, without AWSLambdaBasicExecutionRole (logs on every log group): it writes its own.
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `wire-backup Lambda ${props.handlerName}`,
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
     super(scope, id, {
+      role,
       entry: props.entry ?? join(projectRoot, 'functions', `${props.handlerName}.ts`),
       handler: 'handler',
       description: props.description,
@@ -70,7 +84,7 @@ export class WireFunction extends NodejsFunction {
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       tracing: Tracing.ACTIVE,
       loggingFormat: LoggingFormat.JSON,
-      logGroup: new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH }),
+      logGroup,
       projectRoot,
       depsLockFilePath: join(projectRoot, 'package-lock.json'),
       bundling: { ...wireBundling, externalModules: [...wireBundling.externalModules] },

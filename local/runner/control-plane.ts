@@ -6,7 +6,11 @@
  * - Step Functions (`AWSStepFunctions.SendTaskSuccess`, `SendTaskFailure`, `SendTaskHeartbeat`) →
  *   the run's task tokens (`task-tokens.ts`).
  * The runner gives every function `AWS_ENDPOINT_URL_SSM` and `AWS_ENDPOINT_URL_SFN` pointing here
- * (the SDK's own variables). Request signatures are not checked; nothing else of AWS is served.
+ * (the SDK's own variables). With IAM enforced (`ControlPlaneRun.authorize`, from `iam/index.ts`),
+ * each call is evaluated against the calling function's role, named by the access key id of its
+ * credentials, as AWS would: `ssm:SendCommand` on the document and each instance,
+ * `ssm:GetCommandInvocation` on `*`, `states:SendTask*` on the token's state machine; a denied call
+ * gets `AccessDeniedException`. Signatures are not verified; nothing else of AWS is served.
  *
  * One server per process, on one port for the process's life (so warm Lambda containers keep their
  * environment between runs); runs attach while they run. SSM requests go to the one attached run
@@ -20,10 +24,24 @@ import type { SsmApi } from './run-state-machine.js';
 import type { GetCommandInvocationInput, SendCommandInput } from './ssm-executor.js';
 import { TaskTokenApiError, type TaskTokenRegistry } from './task-tokens.js';
 
+/**
+ * IAM of a control-plane call: the caller is named by the access key id of its SigV4 credentials
+ * (undefined when the request is unsigned). Returns AWS's error for a call the caller may not make.
+ */
+export type ControlPlaneAuthorizer = (
+  accessKeyId: string | undefined,
+  action: string,
+  resource: string,
+) => { readonly code: string; readonly message: string } | undefined;
+
 /** What a run serves through the control plane. */
 export interface ControlPlaneRun {
   readonly ssm?: SsmApi | undefined;
   readonly tokens: TaskTokenRegistry;
+  /** ARN of the run's state machine: the resource of SendTask* calls for its tokens. */
+  readonly stateMachineArn: string;
+  /** Checks every call this run serves. @default - no IAM checks */
+  readonly authorize?: ControlPlaneAuthorizer;
 }
 
 /** The process's control plane endpoint. */
@@ -92,7 +110,8 @@ async function serve(runs: Set<ControlPlaneRun>, request: IncomingMessage, respo
     } catch {
       throw new ApiError('SerializationException', `request body of ${target} is not JSON`);
     }
-    const result = await dispatch(runs, target, body);
+    const accessKeyId = /Credential=([^/]+)\//.exec(request.headers.authorization ?? '')?.[1];
+    const result = await dispatch(runs, target, body, accessKeyId);
     response.writeHead(200, { 'content-type': contentType });
     response.end(JSON.stringify(result));
   } catch (error) {
@@ -106,10 +125,15 @@ async function dispatch(
   runs: Set<ControlPlaneRun>,
   target: string,
   body: Record<string, unknown>,
+  accessKeyId: string | undefined,
 ): Promise<JsonValue> {
   switch (target) {
     case 'AmazonSSM.SendCommand': {
-      const output = await ssmOf(runs).sendCommand(body as unknown as SendCommandInput);
+      const run = ssmRunOf(runs);
+      const input = body as unknown as SendCommandInput;
+      for (const resource of sendCommandResources(run.stateMachineArn, input))
+        authorize(run, accessKeyId, 'ssm:SendCommand', resource);
+      const output = await run.ssm.sendCommand(input);
       // SendCommand's dates are timestamps (epoch seconds in the JSON protocol).
       const command = output.Command;
       return {
@@ -120,22 +144,31 @@ async function dispatch(
         },
       } as unknown as JsonValue;
     }
-    case 'AmazonSSM.GetCommandInvocation':
-      return (await ssmOf(runs).getCommandInvocation(
+    case 'AmazonSSM.GetCommandInvocation': {
+      const run = ssmRunOf(runs);
+      // GetCommandInvocation has no resource-level permissions: IAM matches it on "*".
+      authorize(run, accessKeyId, 'ssm:GetCommandInvocation', `${arnBase('ssm', run.stateMachineArn)}:*`);
+      return (await run.ssm.getCommandInvocation(
         body as unknown as GetCommandInvocationInput,
       )) as unknown as JsonValue;
+    }
     case 'AWSStepFunctions.SendTaskSuccess':
-      tokensOf(runs, body.taskToken).succeed(String(body.taskToken), String(body.output ?? ''));
+      tokenRunOf(runs, body.taskToken, accessKeyId, 'states:SendTaskSuccess').tokens.succeed(
+        String(body.taskToken),
+        String(body.output ?? ''),
+      );
       return {};
     case 'AWSStepFunctions.SendTaskFailure':
-      tokensOf(runs, body.taskToken).fail(
+      tokenRunOf(runs, body.taskToken, accessKeyId, 'states:SendTaskFailure').tokens.fail(
         String(body.taskToken),
         typeof body.error === 'string' ? body.error : undefined,
         typeof body.cause === 'string' ? body.cause : undefined,
       );
       return {};
     case 'AWSStepFunctions.SendTaskHeartbeat':
-      tokensOf(runs, body.taskToken).heartbeat(String(body.taskToken));
+      tokenRunOf(runs, body.taskToken, accessKeyId, 'states:SendTaskHeartbeat').tokens.heartbeat(
+        String(body.taskToken),
+      );
       return {};
     default:
       throw new ApiError(
@@ -145,10 +178,10 @@ async function dispatch(
   }
 }
 
-function ssmOf(runs: Set<ControlPlaneRun>): SsmApi {
+function ssmRunOf(runs: Set<ControlPlaneRun>): ControlPlaneRun & { readonly ssm: SsmApi } {
   const serving = [...runs].filter((run) => run.ssm);
   const [only] = serving;
-  if (serving.length === 1 && only?.ssm) return only.ssm;
+  if (serving.length === 1 && only?.ssm) return { ...only, ssm: only.ssm };
   throw new ApiError(
     'InternalServerError',
     serving.length === 0
@@ -157,11 +190,44 @@ function ssmOf(runs: Set<ControlPlaneRun>): SsmApi {
   );
 }
 
-function tokensOf(runs: Set<ControlPlaneRun>, token: unknown): TaskTokenRegistry {
+/** The run that issued `token`, once `action` on its state machine is authorized for the caller. */
+function tokenRunOf(
+  runs: Set<ControlPlaneRun>,
+  token: unknown,
+  accessKeyId: string | undefined,
+  action: string,
+): ControlPlaneRun {
   if (typeof token !== 'string' || token === '') throw new ApiError('InvalidToken', 'taskToken is required');
-  for (const run of runs) if (run.tokens.owns(token)) return run.tokens;
+  for (const run of runs) {
+    if (!run.tokens.owns(token)) continue;
+    authorize(run, accessKeyId, action, run.stateMachineArn);
+    return run;
+  }
   // A token of a run that ended: AWS says the task no longer exists.
   throw new ApiError('TaskTimedOut', "Task Timed Out: 'Provided task does not exist anymore'");
+}
+
+function authorize(run: ControlPlaneRun, accessKeyId: string | undefined, action: string, resource: string) {
+  const denied = run.authorize?.(accessKeyId, action, resource);
+  if (denied) throw new ApiError(denied.code, denied.message);
+}
+
+/** `arn:aws:<service>:<region>:<account>` of the run's region and account. */
+function arnBase(service: string, stateMachineArn: string): string {
+  const [, , , region, account] = stateMachineArn.split(':');
+  return `arn:aws:${service}:${region}:${account}`;
+}
+
+/** The resources IAM authorizes a SendCommand on: the document and each target instance. */
+function sendCommandResources(stateMachineArn: string, input: SendCommandInput): string[] {
+  const ssm = arnBase('ssm', stateMachineArn);
+  const ec2 = arnBase('ec2', stateMachineArn);
+  return [
+    `${ssm}:document/${input.DocumentName}`,
+    ...(input.InstanceIds ?? []).map((id) =>
+      id.startsWith('mi-') ? `${ssm}:managed-instance/${id}` : `${ec2}:instance/${id}`,
+    ),
+  ];
 }
 
 /** SSM errors carry Step Functions' names (`Ssm.InvalidInstanceIdException`); the API's code is `InvalidInstanceId`. */

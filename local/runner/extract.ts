@@ -574,3 +574,29 @@ function splitOnce(text: string, separator: string): string[] {
   const at = text.indexOf(separator);
   return at < 0 ? [text] : [text.slice(0, at), text.slice(at + 1)];
 }
+
+/**
+ * Resolves the intrinsics of any value of `template` with the same local values as
+ * {@link extractTemplate} (used by `iam/template-policies.ts` for policy documents).
+ */
+export function resolveIntrinsics(
+  template: CfnTemplate,
+  value: unknown,
+  where: string,
+  options: ExtractOptions = {},
+): JsonValue {
+  return new IntrinsicResolver(template, options).resolve(value, where);
+}
+
+/** What `{Fn::GetAtt: [logicalId, attribute]}` resolves to locally. */
+export function resolveGetAtt(
+  template: CfnTemplate,
+  logicalId: string,
+  attribute: string,
+  options: ExtractOptions = {},
+): string {
+  return stringify(
+    new IntrinsicResolver(template, options).resolve({ 'Fn::GetAtt': [logicalId, attribute] }, logicalId),
+    `${logicalId}.${attribute}`,
+  );
+}

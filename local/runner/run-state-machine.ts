@@ -48,7 +48,7 @@ import {
   maxPayloadBytes,
 } from './asl.js';
 import { callbackIntegration, callbackTask, isCallbackTask, prepareCallbackTask } from './callback-task.js';
-import { localControlPlane } from './control-plane.js';
+import { type ControlPlaneAuthorizer, localControlPlane } from './control-plane.js';
 import { type ChildOutcome, type DistributedMapRuntime, runDistributedMap } from './distributed-map.js';
 import { RunnerSetupError, StatesError, statesErrorNames, toStatesError } from './errors.js';
 import { type CommandStatusChange, commandStatusEvent, LocalEventBus } from './event-bus.js';
@@ -90,6 +90,22 @@ export interface RunnerBindings {
   readonly states?: Readonly<Record<string, TaskHandler>>;
   /** EventBridge rules (`extractTemplate(...).eventRules`): SSM's events reach their Lambda targets. @default - none */
   readonly eventRules?: readonly ExtractedEventRule[];
+  /**
+   * IAM of the state machine's role (`iam/index.ts`): throws the Step Functions error of a call the
+   * role may not make. Called before each Lambda invoke. @default - no IAM checks
+   */
+  readonly authorize?: (action: string, resource: string, errorName: string) => void;
+  /**
+   * What the local control plane serves the functions' own SSM calls with (`control-plane.ts`); their
+   * IAM is the calling function's role ({@link RunnerBindings.authorizeControlPlane}), not the state
+   * machine's. @default bindings.ssm
+   */
+  readonly controlPlaneSsm?: SsmApi;
+  /**
+   * IAM of the functions' control-plane calls (SSM, Step Functions SendTask*), by the access key id
+   * of the caller's credentials (`iam/index.ts`). @default - no IAM checks
+   */
+  readonly authorizeControlPlane?: ControlPlaneAuthorizer;
 }
 
 /** Options of {@link runStateMachine}. */
@@ -150,6 +166,8 @@ const lambdaInvokePattern = /^arn:[^:]+:states:::lambda:invoke$/;
 const lambdaFunctionPattern = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:/;
 const ssmPattern = /^arn:[^:]+:states:::aws-sdk:ssm:(sendCommand|getCommandInvocation)$/;
 const distributedMapResource = 'arn:aws:states:::local:distributedMap';
+/** What Step Functions reports when its role may not invoke a function. */
+const lambdaAccessDenied = 'Lambda.AWSLambdaException';
 
 type EngineEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
@@ -286,7 +304,12 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
       : undefined;
 
   const machine = new StateMachine(prepared.definition as never, { validationOptions: { noValidate: true } });
-  const detach = controlPlane.attach({ ssm: options.bindings.ssm, tokens });
+  const detach = controlPlane.attach({
+    ssm: options.bindings.controlPlaneSsm ?? options.bindings.ssm,
+    tokens,
+    stateMachineArn: context.StateMachine.Id,
+    ...(options.bindings.authorizeControlPlane ? { authorize: options.bindings.authorizeControlPlane } : {}),
+  });
   const execution = machine.run(input as never, { overrides, context: context as never });
   const unsubscribe = options.bindings.ssm?.addListener?.(emit);
   const unsubscribeStatus = bus
@@ -549,6 +572,7 @@ function bindTask(
           { terminal: true },
         );
       }
+      bindings.authorize?.('lambda:InvokeFunction', fn.arn, lambdaAccessDenied);
       const payload = await invoker.invoke(fn, 'Payload' in request ? (request.Payload as JsonValue) : {});
       return {
         ExecutedVersion: '$LATEST',
@@ -561,7 +585,10 @@ function bindTask(
   }
   if (lambdaFunctionPattern.test(resource)) {
     const fn = findFunction(resource);
-    return (input) => invoker.invoke(fn, input);
+    return (input) => {
+      bindings.authorize?.('lambda:InvokeFunction', fn.arn, lambdaAccessDenied);
+      return invoker.invoke(fn, input);
+    };
   }
   const ssmAction = ssmPattern.exec(resource)?.[1];
   if (ssmAction) {

@@ -456,7 +456,8 @@ describe('restore-cassandra-schema.sh', () => {
     );
 
     // Assert
-    expect(refused.exitCode).toBe(1);
+    // 3: a refusal (nothing written), which the state machine reports as RestoreRefusedError.
+    expect(refused.exitCode).toBe(3);
     expect(refused.resultLines).toBe(0);
     expect(refused.lastStderrLine).toMatch(failureLine);
     expect(refused.lastStderrLine).toContain(`rows in ${keyspace}.plain`);
@@ -705,7 +706,7 @@ describe('restore-wire-server.sh', () => {
     const run = await runHostScript('restore-wire-server.sh', deployHostId, params(target));
 
     // Assert
-    expect(run.exitCode).toBe(1);
+    expect(run.exitCode).toBe(3);
     expect(run.resultLines).toBe(0);
     expect(run.lastStderrLine).toMatch(failureLine);
     expect(run.lastStderrLine).toContain('exists and is not empty; refusing to replace it without overwrite');

@@ -32,6 +32,12 @@ export const hostCommandRecordSchema = z.object({
 /** A running host command's record. */
 export type HostCommandRecord = z.infer<typeof hostCommandRecordSchema>;
 
+/**
+ * CloudWatch Logs group receiving the host commands' output (`SendCommand` `CloudWatchOutputConfig`;
+ * `WireBackupStack` creates it with a retention, where SSM's default `/aws/ssm/<document>` never expires).
+ */
+export const ssmOutputLogGroupName = '/wire-backup/host-commands';
+
 /** SSM's `detail-type` for a command invocation (one instance) changing status. */
 export const commandInvocationDetailType = 'EC2 Command Invocation Status-change Notification';
 
