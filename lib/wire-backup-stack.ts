@@ -356,7 +356,7 @@ export class WireBackupStack extends Stack {
     // The token record: written before SendCommand, deleted again when SendCommand fails.
     vault.grantObjects(functions.hostCommand, { write: [keys.hostCommands], delete: [keys.hostCommands] });
     const hostCommandComplete = fn(
-      'host-command-complete',
+      hostCommandCompleteHandler,
       'Sends a host command’s result or HostCommandError to the task waiting for it',
       common,
       Duration.minutes(1),
@@ -410,6 +410,10 @@ export class WireBackupStack extends Stack {
     });
   }
 }
+
+const hostCommandCompleteHandler = 'host-command-complete';
+/** Construct id of the host-command completion function (its role alone may call ssm:GetCommandInvocation; see `lib/nag.ts`). */
+export const hostCommandCompleteId = pascal(hostCommandCompleteHandler);
 
 function pascal(kebab: string): string {
   return kebab.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());
