@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { ssmOutputLogGroupName } from '../../functions/core/contract/host-command.js';
 import { loadConfigFile } from '../../lib/config.js';
 import { featureFlags } from '../../lib/feature-flags.js';
 import { applyNagChecks, suppressNagFindings } from '../../lib/nag.js';
@@ -201,14 +202,21 @@ describe('WireBackupStack', () => {
     }
   });
 
-  it('lets only the MinIO planners delete, and only in their own working folders', () => {
+  it('lets only the MinIO planners and the host-command functions delete, and only in their own working folders', () => {
     const deleters = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('"s3:DeleteObject"'))
       .map(([id]) => id.replace(/RoleDefaultPolicy[0-9A-F]{8}$/, ''))
       .sort();
-    expect(deleters).toEqual(['PlanMinio', 'RestorePlanMinio']);
+    expect(deleters).toEqual(['HostCommandComplete', 'HostCommandSend', 'PlanMinio', 'RestorePlanMinio']);
     expect(vaultKeys(template, 'PlanMinio', 's3:DeleteObject')).toEqual(['backups/*/minio/*']);
     expect(vaultKeys(template, 'RestorePlanMinio', 's3:DeleteObject')).toEqual(['restores/*']);
+    // Task-token records: written by the send function, read and deleted by the completion.
+    for (const role of ['HostCommandSend', 'HostCommandComplete'])
+      expect(vaultKeys(template, role, 's3:DeleteObject')).toEqual(['host-commands/*.json']);
+    expect(vaultKeys(template, 'HostCommandSend', 's3:PutObject')).toEqual(['host-commands/*.json']);
+    expect(vaultKeys(template, 'HostCommandSend', 's3:GetObject')).toEqual([]);
+    expect(vaultKeys(template, 'HostCommandComplete', 's3:GetObject')).toEqual(['host-commands/*.json']);
+    expect(vaultKeys(template, 'HostCommandComplete', 's3:PutObject')).toEqual([]);
   });
 
   it('keeps Prepare and Restore Prepare to manifests and markers, and the archive to its verifier', () => {
@@ -252,8 +260,8 @@ describe('WireBackupStack', () => {
       LogGroupName: '/wire-backup/host-commands',
       RetentionInDays: 30,
     });
-    const definitions = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
-    expect(definitions).toMatch(/CloudWatchLogGroupName\\":\\"\/wire-backup\/host-commands/);
+    // The send function's SendCommand names this group (test/unit/host-command-send.test.ts).
+    expect(ssmOutputLogGroupName).toBe('/wire-backup/host-commands');
   });
 
   it('sweeps snapshots only once no backup execution that took them can still run', () => {
