@@ -39,13 +39,6 @@ export function progressPrinter(
   const started = Date.now();
   return (event) => {
     if (!verbose && !shownTypes.has(event.type)) return;
-    // Polling chatter of host commands is noise for a person.
-    if (
-      !verbose &&
-      event.type === 'StateEntered' &&
-      /( Wait| Poll| Done\?| Send| Result)$/.test(event.state ?? '')
-    )
-      return;
     if (
       !verbose &&
       event.type === 'StateEntered' &&

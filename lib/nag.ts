@@ -7,6 +7,7 @@ import { vaultPrefixes } from '../functions/core/vault-layout.js';
 import { HostAccess } from './constructs/host-access.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
+import { hostCommandCompleteId } from './wire-backup-stack.js';
 
 /**
  * cdk-nag for wire-backup: {@link applyNagChecks} runs the AWS Solutions rules on every stack of the
@@ -47,10 +48,12 @@ const childExecutions = {
 
 const reasons = {
   vaultObjects:
-    'Vault object grants name the key pattern vault-layout.ts gives this role (e.g. backups/*/manifest.json, cassandra/*): the wildcard stands for a backup id, restore id, host id or MinIO object key, unknown at deploy time. Actions are written out (Get/Put/Delete only where the code does so; no DeleteObjectVersion).',
+    'Vault object grants name the key pattern vault-layout.ts gives this role (e.g. backups/*/manifest.json, cassandra/*): the wildcard stands for a backup id, restore id, host id, host-command reference or MinIO object key, unknown at deploy time. Actions are written out (Get/Put/Delete only where the code does so; no DeleteObjectVersion).',
   xray: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions: AWS documents Resource "*".',
   stateMachineAnyResource:
-    'Resource "*" holds only APIs without resource-level permissions: ssm:GetCommandInvocation, the CloudWatch Logs vended-delivery actions Step Functions logging needs, and X-Ray tracing.',
+    'Resource "*" holds only APIs without resource-level permissions: the CloudWatch Logs vended-delivery actions Step Functions logging needs, and X-Ray tracing.',
+  hostCommandComplete:
+    'Resource "*" holds only APIs without resource-level permissions: ssm:GetCommandInvocation (the completion reads the invocation an SSM status-change event names; IAM matches it only on "*") and X-Ray tracing.',
   functionVersions:
     'Step Functions LambdaInvoke grants invoke on the function and its versions/aliases (<arn>:*); every function is one of this stack.',
   distributedMapVault:
@@ -79,6 +82,8 @@ export function suppressNagFindings(stack: Stack): void {
     if (node instanceof WireFunction) {
       NagSuppressions.addResourceSuppressions(node, [{ id: 'AwsSolutions-L1', reason: reasons.nodeRuntime }]);
       if (node.role instanceof Role) {
+        const anyResourceReason =
+          node.node.id === hostCommandCompleteId ? reasons.hostCommandComplete : reasons.xray;
         NagSuppressions.addResourceSuppressions(
           node.role,
           [
@@ -89,7 +94,7 @@ export function suppressNagFindings(stack: Stack): void {
                 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
               ],
             },
-            { id: 'AwsSolutions-IAM5', reason: reasons.xray, appliesTo: [anyResource] },
+            { id: 'AwsSolutions-IAM5', reason: anyResourceReason, appliesTo: [anyResource] },
             { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjects] },
           ],
           true,

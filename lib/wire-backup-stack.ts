@@ -3,17 +3,24 @@ import { readFileSync } from 'node:fs';
 import { Arn, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { SecurityGroup, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
-import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import {
+  commandInvocationDetailType,
+  finalInvocationStatuses,
+  ssmOutputLogGroupName,
+} from '../functions/core/contract/host-command.js';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
 import {
   cassandraBackupPrefix,
   failedKey,
+  hostCommandTokenKey,
   manifestKey,
   minioBackupPrefix,
   postgresqlBackupPrefix,
@@ -24,7 +31,6 @@ import {
   wireServerArchiveKey,
 } from '../functions/core/vault-layout.js';
 import { backupDefinition } from '../statemachines/backup.js';
-import { ssmOutputLogGroupName } from '../statemachines/host-command.js';
 import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
 import { HostAccess } from './constructs/host-access.js';
@@ -38,8 +44,6 @@ import { hostDocuments } from './host-documents.js';
 export interface WireBackupStackProps extends StackProps {
   /** Validated configuration (see `lib/config.ts`). */
   readonly config: WireBackupConfig;
-  /** Seconds between SSM polls in the state machine. @default 5 */
-  readonly pollSeconds?: number;
 }
 
 /**
@@ -75,7 +79,7 @@ export class WireBackupStack extends Stack {
     });
     const bucket = this.vault.bucket;
     // The documents' names come from hostDocuments (the state machines reference them by ARN).
-    new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
+    const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
     const minioSecret = Secret.fromSecretNameV2(this, 'MinioSecret', config.minio.secretName);
 
     const common: FunctionEnvironment = {
@@ -127,7 +131,13 @@ export class WireBackupStack extends Stack {
         ...common,
         [envNames.config]: JSON.stringify(config),
       }),
-      commandResult: fn('command-result', 'Parses a host command result or raises HostCommandError', {}),
+      hostCommand: fn(
+        'host-command-send',
+        'Records a host command’s task token and sends its SSM command',
+        common,
+        Duration.minutes(1),
+        256,
+      ),
       evaluatePreflight: fn(
         'evaluate-preflight',
         'Decides from nodetool status whether the backup may go on',
@@ -186,7 +196,7 @@ export class WireBackupStack extends Stack {
           [envNames.config]: JSON.stringify(config),
         },
       ),
-      commandResult: functions.commandResult,
+      hostCommand: functions.hostCommand,
       restoreCheckTargets: fn(
         'restore-check-targets',
         'Refuses non-empty target buckets; writes nothing',
@@ -234,6 +244,7 @@ export class WireBackupStack extends Stack {
       minioObjects: `${vaultPrefixes.minio}*`,
       restores: `${vaultPrefixes.restores}*`,
       mapRuns: `${vaultPrefixes.mapRuns}*`,
+      hostCommands: hostCommandTokenKey(any),
     };
     const vault = this.vault;
     vault.grantObjects(functions.prepare, {
@@ -340,22 +351,18 @@ export class WireBackupStack extends Stack {
         this,
       ),
     );
-    // Each state machine may send only the documents it runs (to the configured hosts): least
-    // privilege, and one SendCommand statement small enough for IAM to merge across its tasks.
-    const sendCommandResources = (names: Readonly<Record<string, string>>): string[] => [
-      ...Object.values(names).map((name) =>
-        Arn.format(
-          {
-            service: 'ssm',
-            resource: 'document',
-            resourceName: name,
-            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-          },
-          this,
-        ),
+    // The send function may send only our documents, to the configured hosts.
+    const documentArns = Object.values(documents.names).map((name) =>
+      Arn.format(
+        {
+          service: 'ssm',
+          resource: 'document',
+          resourceName: name,
+          arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        },
+        this,
       ),
-      ...instanceArns,
-    ];
+    );
     const backupDocuments = {
       preflight: hostDocuments.preflight.name,
       cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
@@ -380,8 +387,6 @@ export class WireBackupStack extends Stack {
         functions,
         documents: backupDocuments,
         vault: bucket,
-        sendCommandResources: sendCommandResources(backupDocuments),
-        ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
       }),
       timeout: Duration.hours(12),
       tracingEnabled: true,
@@ -398,8 +403,6 @@ export class WireBackupStack extends Stack {
         functions: restoreFunctions,
         documents: restoreDocuments,
         vault: bucket,
-        sendCommandResources: sendCommandResources(restoreDocuments),
-        ...(props.pollSeconds === undefined ? {} : { pollSeconds: props.pollSeconds }),
       }),
       timeout: Duration.hours(24),
       tracingEnabled: true,
@@ -415,6 +418,51 @@ export class WireBackupStack extends Stack {
     vault.limitObjectAccess(this.restoreStateMachine, [keys.restores, keys.mapRuns]);
     vault.grantObjects(this.backupStateMachine, { read: [keys.backupMinio], write: [keys.mapRuns] });
     vault.limitObjectAccess(this.backupStateMachine, [keys.backupMinio, keys.mapRuns]);
+
+    // ---- Host commands (statemachines/host-command.ts): a `.waitForTaskToken` task per command;
+    // SSM's status-change event completes it. The send function may send only our documents to the
+    // configured instances and write token records; the completion function may read invocations,
+    // read and delete token records, and answer tasks of these two state machines only.
+    functions.hostCommand.addToRolePolicy(
+      new PolicyStatement({ actions: ['ssm:SendCommand'], resources: [...documentArns, ...instanceArns] }),
+    );
+    // The token record: written before SendCommand, deleted again when SendCommand fails.
+    vault.grantObjects(functions.hostCommand, { write: [keys.hostCommands], delete: [keys.hostCommands] });
+    const hostCommandComplete = fn(
+      hostCommandCompleteHandler,
+      'Sends a host command’s result or HostCommandError to the task waiting for it',
+      common,
+      Duration.minutes(1),
+      256,
+    );
+    // GetCommandInvocation has no resource-level permissions (IAM matches it only on "*").
+    hostCommandComplete.addToRolePolicy(
+      new PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }),
+    );
+    vault.grantObjects(hostCommandComplete, { read: [keys.hostCommands], delete: [keys.hostCommands] });
+    hostCommandComplete.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: [this.backupStateMachine.stateMachineArn, this.restoreStateMachine.stateMachineArn],
+      }),
+    );
+    new Rule(this, 'HostCommandStatusRule', {
+      description: 'Completes the wire-backup task waiting for an SSM command that ended',
+      eventPattern: {
+        source: ['aws.ssm'],
+        detailType: [commandInvocationDetailType],
+        detail: {
+          'document-name': Object.values(documents.names),
+          status: [...finalInvocationStatuses],
+        },
+      },
+      targets: [
+        new LambdaFunction(hostCommandComplete, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+        }),
+      ],
+    });
 
     new Rule(this, 'BackupSchedule', {
       description: 'Starts the wire-backup state machine',
@@ -435,6 +483,10 @@ export class WireBackupStack extends Stack {
     });
   }
 }
+
+const hostCommandCompleteHandler = 'host-command-complete';
+/** Construct id of the host-command completion function (its role alone may call ssm:GetCommandInvocation; see `lib/nag.ts`). */
+export const hostCommandCompleteId = pascal(hostCommandCompleteHandler);
 
 function pascal(kebab: string): string {
   return kebab.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());

@@ -13,6 +13,7 @@ import { isSkipped } from '../functions/core/contract/common.js';
 import type { RestoreReport, RowCountComparison } from '../functions/core/contract/restore.js';
 import { restoreReportSchema } from '../functions/core/contract/restore.js';
 import { restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
+import { historyScale } from './history-scale.js';
 import { localConfig } from './local-config.js';
 import { runLocal } from './local-run.js';
 import { createSourceS3Client } from './seed/connections.js';
@@ -79,6 +80,11 @@ export interface DrillReport {
   readonly rowCounts: RowCountComparison | null;
   /** What the restore warned about (e.g. a replication factor above the new cluster's node count). */
   readonly warnings: readonly string[];
+  /** Step Functions history events of the backup and the restore, with what each node adds (`history-scale.ts`). */
+  readonly history: {
+    readonly backup: { readonly total: number; readonly perNode: number };
+    readonly restore: { readonly total: number; readonly perNode: number };
+  };
 }
 
 const wireStack = (args: string[]) =>
@@ -188,6 +194,8 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     throw new Error(`drill: restore failed (${restore.error}): ${restore.cause}`);
   const recoverySeconds = (Date.now() - restoreStarted) / 1000;
   const report = restoreReportSchema.parse(restore.output);
+  const backupHistory = historyScale(backup, localConfig(stack), 'wire-backup', fromNodes);
+  const restoreHistory = historyScale(restore, localConfig(stack), 'wire-restore', toNodes);
 
   log('drill: comparing every row, object and file with the state before the disaster');
   // The restored schema keeps the backup's replication factor (3 for three nodes), which a smaller
@@ -221,6 +229,10 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     differences,
     rowCounts: restoreRowCounts(report),
     warnings: restoreWarnings(report),
+    history: {
+      backup: { total: backupHistory.total, perNode: backupHistory.perNode },
+      restore: { total: restoreHistory.total, perNode: restoreHistory.perNode },
+    },
   };
 }
 

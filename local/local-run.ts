@@ -94,6 +94,8 @@ export interface RunLocalOptions {
   /** Configuration. @default localConfig(stack) */
   readonly config?: WireBackupConfig;
   readonly executionName?: string;
+  /** Extra milliseconds a host command of a document reports InProgress after its script ended (see `LocalSsmExecutor`). @default - none */
+  readonly ssmCompletionDelayMs?: (documentName: string) => number;
   /**
    * Evaluate every AWS call against the synthesized IAM policies (`runner/iam/`): the Lambdas reach
    * the vault and Secrets Manager through the IAM proxy with their roles' credentials; the state
@@ -138,6 +140,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
     stackDir: stack.stackDir,
     // With IAM enforced, host scripts reach the vault as the stack's host role (its synthesized policy).
     ...(enforcement ? { hostCredentials: (id: string) => enforcement.hostCredentials(id) } : {}),
+    ...(options.ssmCompletionDelayMs ? { completionDelayMs: options.ssmCompletionDelayMs } : {}),
   });
   const ssm = enforcement ? enforcement.guardSsm(machine.name, executionName, executor) : executor;
   const s3 = enforcement
@@ -155,7 +158,15 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
         ssm,
         s3,
         resources: { [putEventsResource]: putEvents },
-        ...(enforcement ? { authorize: enforcement.authorizer(machine.name, executionName) } : {}),
+        eventRules: extracted.eventRules,
+        // The functions' SSM and SendTask* calls, checked against each calling function's role.
+        controlPlaneSsm: executor,
+        ...(enforcement
+          ? {
+              authorize: enforcement.authorizer(machine.name, executionName),
+              authorizeControlPlane: enforcement.controlPlaneAuthorizer(),
+            }
+          : {}),
       },
       stateMachineName: machine.name,
       executionName,

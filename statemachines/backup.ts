@@ -38,7 +38,8 @@ const $clear = pathsOf<ClearSnapshotItemState>();
 /** The Lambdas the backup state machine drives. */
 export interface BackupFunctions {
   readonly prepare: IFunction;
-  readonly commandResult: IFunction;
+  /** `host-command-send` (the `.waitForTaskToken` Lambda of every host command). */
+  readonly hostCommand: IFunction;
   readonly evaluatePreflight: IFunction;
   readonly checkMinio: IFunction;
   readonly verifyArchive: IFunction;
@@ -62,10 +63,6 @@ export interface BackupDefinitionProps {
     readonly postgresqlBackup: string;
   };
   readonly vault: IBucket;
-  /** ARNs the state machine may send documents to (documents and managed instances). */
-  readonly sendCommandResources: string[];
-  /** Seconds between SSM polls. @default 5 */
-  readonly pollSeconds?: number;
   /** Parallel MinIO batch copies. @default 20 */
   readonly copyConcurrency?: number;
 }
@@ -77,11 +74,7 @@ export interface BackupDefinitionProps {
  */
 export function backupDefinition(scope: Construct, props: BackupDefinitionProps): DefinitionBody {
   const fns = props.functions;
-  const command = hostCommandFactory(scope, {
-    commandResultFn: fns.commandResult,
-    sendCommandResources: props.sendCommandResources,
-    pollSeconds: props.pollSeconds,
-  });
+  const command = hostCommandFactory(scope, { sendFn: fns.hostCommand });
 
   // ---- failure path: clear snapshots (best effort on every node), failed marker, Fail.
   const failed = new Fail(scope, 'Backup Failed', {

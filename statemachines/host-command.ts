@@ -2,20 +2,18 @@ import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import {
   type CatchProps,
-  Choice,
-  Condition,
   type IChainable,
+  IntegrationPattern,
   JsonPath,
   TaskInput,
   type TaskStateBase,
   Timeout,
-  Wait,
-  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { TypedPath } from '../functions/core/contract/json-path.js';
 import { errorNames } from '../functions/core/errors.js';
+import { hostDocuments } from '../lib/host-documents.js';
 
 /**
  * One SSM document parameter (SSM takes each as a list of strings): a string field of the state, a
@@ -49,9 +47,9 @@ function ssmParameter(parameter: HostParameter): unknown {
 
 /** What {@link hostCommand} needs to run one SSM document on one host and wait for it. */
 export interface HostCommandProps {
-  /** Prefix of the state names (unique in the state machine). */
+  /** Name of the task state (unique in the state machine). */
   readonly id: string;
-  /** SSM document name. */
+  /** SSM document name (one of `lib/host-documents.ts`, whose `timeoutSeconds` bounds the wait). */
   readonly documentName: string;
   /** JSONPath of the managed instance id in the state input. */
   readonly instanceIdPath: TypedPath<string>;
@@ -59,125 +57,89 @@ export interface HostCommandProps {
   readonly parameters: Readonly<Record<string, HostParameter>>;
   /** Where to put the parsed script result. */
   readonly resultPath: TypedPath<unknown>;
-  /** Parses the invocation (success → result JSON; failure → HostCommandError naming the host). */
-  readonly commandResultFn: IFunction;
-  /** Seconds between polls of the invocation. @default 5 */
-  readonly pollSeconds?: number;
-  /** ARNs the state machine may send this document to (document + instances). */
-  readonly sendCommandResources: string[];
+  /** `host-command-send`: records the task token and sends the command. */
+  readonly sendFn: IFunction;
 }
 
 /** The states of one host command: the entry and the last state (add Catch/Next to it). */
 export interface HostCommandChain {
-  /** First state (SendCommand). */
+  /** First state. */
   readonly start: TaskStateBase;
-  /** Last state (the parsed result); continue with `end.next(...)`. */
+  /** Last state (its result is the parsed script result); continue with `end.next(...)`. */
   readonly end: LambdaInvoke;
   /** Adds the same Catch to every task of the command. */
   addCatch(handler: IChainable, props?: CatchProps): void;
 }
 
-/** CloudWatch Logs group receiving the host commands' output (created by `WireBackupStack` with a retention). */
-export const ssmOutputLogGroupName = '/wire-backup/host-commands';
+/** SSM's delivery timeout: how long a host that is offline may take to pick a command up. */
+export const deliveryTimeoutSeconds = 600;
+/** Time on top of delivery and the document's own timeout for SSM's event and the completion Lambda. */
+export const completionMarginSeconds = 300;
+
+/** The longest a host command task waits: delivery, the script's timeout, and the margin. */
+export function hostCommandTimeoutSeconds(documentName: string): number {
+  const document = Object.values(hostDocuments).find((d) => d.name === documentName);
+  if (!document) {
+    throw new Error(
+      `host command document ${documentName} is not in lib/host-documents.ts (known: ${Object.values(
+        hostDocuments,
+      )
+        .map((d) => d.name)
+        .join(', ')})`,
+    );
+  }
+  return deliveryTimeoutSeconds + document.timeoutSeconds + completionMarginSeconds;
+}
 
 /**
- * SendCommand → Wait → GetCommandInvocation → (still running? wait again) → parse the result. The
- * parse step throws `HostCommandError` when the script failed, so a surrounding Catch cleans up.
+ * One task, `lambda:invoke.waitForTaskToken`: `host-command-send` records the task token and sends
+ * the SSM command; when the command ends, SSM's status-change event reaches `host-command-complete`
+ * (EventBridge rule, `lib/wire-backup-stack.ts`), which sends the task the script's parsed result
+ * or `HostCommandError` naming the host and the script's last words. No polling: a command costs
+ * the same few history events however long it runs. `TimeoutSeconds` (delivery + the document's
+ * timeout + a margin) ends the wait with `States.Timeout` if the event is lost, so a surrounding
+ * Catch still cleans up.
  */
 export function hostCommand(scope: Construct, props: HostCommandProps): HostCommandChain {
   const ssmParameters = Object.fromEntries(
     Object.entries(props.parameters).map(([name, parameter]) => [name, ssmParameter(parameter)]),
   );
-  const send = new CallAwsService(scope, `${props.id} Send`, {
-    service: 'ssm',
-    action: 'sendCommand',
-    parameters: {
-      DocumentName: props.documentName,
-      InstanceIds: JsonPath.array(JsonPath.stringAt(props.instanceIdPath)),
-      Parameters: ssmParameters,
-      TimeoutSeconds: 600,
-      // The stack creates this group with a retention (SSM's default /aws/ssm/<document> never expires).
-      CloudWatchOutputConfig: {
-        CloudWatchOutputEnabled: true,
-        CloudWatchLogGroupName: ssmOutputLogGroupName,
-      },
-    },
-    iamResources: props.sendCommandResources,
-    resultSelector: {
-      commandId: JsonPath.stringAt('$.Command.CommandId'),
-      instanceId: JsonPath.stringAt('$.Command.InstanceIds[0]'),
-    },
-    resultPath: '$.command',
-    taskTimeout: Timeout.duration(Duration.seconds(60)),
+  const task = new LambdaInvoke(scope, props.id, {
+    lambdaFunction: props.sendFn,
+    integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: TaskInput.fromObject({
+      taskToken: JsonPath.taskToken,
+      documentName: props.documentName,
+      instanceId: JsonPath.stringAt(props.instanceIdPath),
+      parameters: ssmParameters,
+      deliveryTimeoutSeconds,
+    }),
+    resultPath: props.resultPath,
+    // Lambda's service errors may come after the function ran (and sent the command): retried below only for errors raised before it runs.
+    retryOnServiceExceptions: false,
+    taskTimeout: Timeout.duration(Duration.seconds(hostCommandTimeoutSeconds(props.documentName))),
   });
-  send.addRetry({
-    errors: ['Ssm.SsmException', 'Ssm.InternalServerErrorException', 'Ssm.ThrottlingException'],
+  // Only failures of the send function before SendCommand ran: Lambda's own transient errors. A
+  // HostCommandError or States.Timeout is never retried (it would run the script twice).
+  task.addRetry({
+    errors: ['Lambda.TooManyRequestsException', 'Lambda.SdkClientException'],
     interval: Duration.seconds(2),
-    maxAttempts: 4,
+    maxAttempts: 3,
     backoffRate: 2,
   });
-  const wait = new Wait(scope, `${props.id} Wait`, {
-    time: WaitTime.duration(Duration.seconds(props.pollSeconds ?? 5)),
-  });
-  const poll = new CallAwsService(scope, `${props.id} Poll`, {
-    service: 'ssm',
-    action: 'getCommandInvocation',
-    parameters: {
-      CommandId: JsonPath.stringAt('$.command.commandId'),
-      InstanceId: JsonPath.stringAt('$.command.instanceId'),
-    },
-    iamResources: ['*'],
-    resultSelector: {
-      status: JsonPath.stringAt('$.Status'),
-      responseCode: JsonPath.numberAt('$.ResponseCode'),
-      instanceId: JsonPath.stringAt('$.InstanceId'),
-      stdout: JsonPath.stringAt('$.StandardOutputContent'),
-      stderr: JsonPath.stringAt('$.StandardErrorContent'),
-    },
-    resultPath: '$.invocation',
-  });
-  // Right after SendCommand the invocation may not exist yet.
-  poll.addRetry({
-    errors: ['Ssm.InvocationDoesNotExistException', 'Ssm.ThrottlingException'],
-    interval: Duration.seconds(2),
-    maxAttempts: 6,
-    backoffRate: 1.5,
-  });
-  const parse = new LambdaInvoke(scope, `${props.id} Result`, {
-    lambdaFunction: props.commandResultFn,
-    payload: TaskInput.fromObject({
-      documentName: props.documentName,
-      invocation: JsonPath.objectAt('$.invocation'),
-    }),
-    payloadResponseOnly: true,
-    resultPath: props.resultPath,
-  });
-  parse.addRetry({ errors: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException'], maxAttempts: 3 });
-  const running = new Choice(scope, `${props.id} Done?`)
-    .when(
-      Condition.or(
-        Condition.stringEquals('$.invocation.status', 'Pending'),
-        Condition.stringEquals('$.invocation.status', 'InProgress'),
-        Condition.stringEquals('$.invocation.status', 'Delayed'),
-      ),
-      wait,
-    )
-    .otherwise(parse);
-  send.next(wait).next(poll).next(running);
   return {
-    start: send,
-    end: parse,
+    start: task,
+    end: task,
     addCatch(handler, catchProps) {
-      for (const task of [send, poll, parse]) task.addCatch(handler, catchProps);
+      task.addCatch(handler, catchProps);
     },
   };
 }
 
 /** What every host command of one state machine shares. */
 export interface HostCommandDefaults {
-  readonly commandResultFn: IFunction;
-  readonly sendCommandResources: string[];
-  readonly pollSeconds?: number | undefined;
+  /** `host-command-send`. */
+  readonly sendFn: IFunction;
 }
 
 /**
@@ -192,16 +154,7 @@ export function hostCommandFactory(scope: Construct, defaults: HostCommandDefaul
     parameters: Readonly<Record<string, HostParameter>>,
     resultPath: TypedPath<unknown>,
   ): HostCommandChain =>
-    hostCommand(scope, {
-      id,
-      documentName,
-      instanceIdPath,
-      parameters,
-      resultPath,
-      commandResultFn: defaults.commandResultFn,
-      sendCommandResources: defaults.sendCommandResources,
-      ...(defaults.pollSeconds === undefined ? {} : { pollSeconds: defaults.pollSeconds }),
-    });
+    hostCommand(scope, { id, documentName, instanceIdPath, parameters, resultPath, sendFn: defaults.sendFn });
 }
 
 /** Errors worth retrying on a Lambda task that talks to S3 or MinIO. */

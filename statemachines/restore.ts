@@ -38,7 +38,8 @@ const $node = pathsOf<RestoreNodeItemState>();
 /** The Lambdas the restore state machine drives. */
 export interface RestoreFunctions {
   readonly restorePrepare: IFunction;
-  readonly commandResult: IFunction;
+  /** `host-command-send` (the `.waitForTaskToken` Lambda of every host command). */
+  readonly hostCommand: IFunction;
   readonly restoreCheckTargets: IFunction;
   readonly restorePlanMinio: IFunction;
   readonly restoreCopyBatch: IFunction;
@@ -58,8 +59,6 @@ export interface RestoreDefinitionProps {
     readonly postgresqlRestore: string;
   };
   readonly vault: IBucket;
-  readonly sendCommandResources: string[];
-  readonly pollSeconds?: number;
   readonly copyConcurrency?: number;
 }
 
@@ -71,11 +70,7 @@ export interface RestoreDefinitionProps {
  */
 export function restoreDefinition(scope: Construct, props: RestoreDefinitionProps): DefinitionBody {
   const fns = props.functions;
-  const command = hostCommandFactory(scope, {
-    commandResultFn: fns.commandResult,
-    sendCommandResources: props.sendCommandResources,
-    pollSeconds: props.pollSeconds,
-  });
+  const command = hostCommandFactory(scope, { sendFn: fns.hostCommand });
   const catchAll = { errors: ['States.ALL'], resultPath: $('error') };
   const refused = new Fail(scope, 'Restore Refused', {
     errorPath: $('error', 'Error'),

@@ -19,6 +19,8 @@ export class InvalidInputError extends WireBackupError {}
 export class PreflightFailedError extends WireBackupError {}
 /** A host-side script (SSM command) failed; the message carries its stderr tail. */
 export class HostCommandError extends WireBackupError {}
+/** SSM announced a host command's end but does not report it yet (the completion is retried). */
+export class HostCommandPendingError extends WireBackupError {}
 /** A keyspace named in the configuration or input does not exist. */
 export class KeyspaceNotFoundError extends WireBackupError {}
 /** A source bucket does not exist or is not readable. */

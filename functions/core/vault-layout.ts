@@ -33,6 +33,7 @@ import { createHash } from 'node:crypto';
  * restores/<restoreId>/minio/<bucket>/removed.jsonl   objects removed from the target (extraObjects: delete)
  * restores/<restoreId>/minio/<bucket>/removed/<sha256 of key>  a removed object set aside (unversioned target)
  * map-runs/…                                          Distributed Map run reports (ResultWriter)
+ * host-commands/<reference>.json                      a host command's task token, while the command runs
  * ```
  */
 
@@ -50,6 +51,11 @@ export const vaultPrefixes = {
   restores: 'restores/',
   /** Run reports of the Distributed Maps (their `ResultWriter` writes under this prefix). */
   mapRuns: 'map-runs/',
+  /**
+   * One record per running host command: the Step Functions task token its completion is sent to,
+   * written before SendCommand and deleted when the completion has been sent.
+   */
+  hostCommands: 'host-commands/',
 } as const;
 
 /** A top-level folder of the vault. */
@@ -260,6 +266,16 @@ export const restoreSetAsideKeyOf = (restoreId: string, bucket: string, key: str
 /** The index of every restore batch file of a restore, across buckets (JSONL). */
 export const restoreBatchIndexKey = (restoreId: string): string =>
   `${restoreMinioPrefix(restoreId)}batches.jsonl`;
+
+// --- host-commands/ -----------------------------------------------------------------------------
+
+/** A host command's reference: what its SSM `Comment` carries after {@link hostCommandCommentPrefix}. */
+export const hostCommandReferencePattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Start of the SSM `Comment` of every command wire-backup sends (then the reference). */
+export const hostCommandCommentPrefix = 'wire-backup host command ';
+/** The record of a running host command (its task token), by the reference its SSM Comment carries. */
+export const hostCommandTokenKey = (reference: string): string =>
+  `${vaultPrefixes.hostCommands}${reference}.json`;
 
 // --- ids -----------------------------------------------------------------------------------------
 

@@ -98,11 +98,21 @@ export interface ExtractedDocument {
   readonly content: JsonObject;
 }
 
+/** An EventBridge rule with an event pattern (`AWS::Events::Rule`; schedules are left out). */
+export interface ExtractedEventRule {
+  readonly logicalId: string;
+  readonly enabled: boolean;
+  readonly eventPattern: JsonObject;
+  /** Targets by id; `arn` is undefined when it does not resolve locally. */
+  readonly targets: readonly { readonly id: string; readonly arn: string | undefined }[];
+}
+
 /** Everything {@link extractTemplate} found. */
 export interface ExtractedTemplate {
   readonly stateMachines: readonly ExtractedStateMachine[];
   readonly functions: readonly ExtractedFunction[];
   readonly documents: readonly ExtractedDocument[];
+  readonly eventRules: readonly ExtractedEventRule[];
 }
 
 /** Template metadata key naming a Lambda's handler module. */
@@ -126,6 +136,7 @@ export function extractTemplate(template: CfnTemplate, options: ExtractOptions =
   const stateMachines: ExtractedStateMachine[] = [];
   const functions: ExtractedFunction[] = [];
   const documents: ExtractedDocument[] = [];
+  const eventRules: ExtractedEventRule[] = [];
   for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
     const props = resource.Properties ?? {};
     switch (resource.Type) {
@@ -172,11 +183,33 @@ export function extractTemplate(template: CfnTemplate, options: ExtractOptions =
           content: resolver.documentContent(logicalId, props),
         });
         break;
+      case 'AWS::Events::Rule': {
+        if (props.EventPattern === undefined) break;
+        const eventPattern = resolver.resolve(props.EventPattern, `${logicalId} EventPattern`);
+        if (!isJsonObject(eventPattern)) {
+          throw new RunnerSetupError(
+            `${logicalId} EventPattern must be an object (a JSON string is not supported locally)`,
+          );
+        }
+        const targets = (Array.isArray(props.Targets) ? props.Targets : []).map((target: unknown, index) => {
+          const t = isJsonObject(target as JsonValue) ? (target as Record<string, unknown>) : {};
+          let arn: string | undefined;
+          try {
+            const resolved = resolver.resolve(t.Arn, `${logicalId} Targets[${index}].Arn`);
+            arn = typeof resolved === 'string' ? resolved : undefined;
+          } catch {
+            arn = undefined;
+          }
+          return { id: typeof t.Id === 'string' ? t.Id : `Target${index}`, arn };
+        });
+        eventRules.push({ logicalId, enabled: props.State !== 'DISABLED', eventPattern, targets });
+        break;
+      }
       default:
         break;
     }
   }
-  return { stateMachines, functions, documents };
+  return { stateMachines, functions, documents, eventRules };
 }
 
 /** `AWS::NoValue`: the property is left out. */

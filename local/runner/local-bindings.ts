@@ -51,7 +51,7 @@ export function createLocalBindings(options: LocalBindingsOptions): LocalBinding
     hosts: stack.hosts,
   });
   return {
-    bindings: { functions: options.template.functions, ssm, s3 },
+    bindings: { functions: options.template.functions, ssm, s3, eventRules: options.template.eventRules },
     ssm,
     s3,
     stack,

@@ -6,6 +6,11 @@
  *   (`lambda-invoker.ts`; `lambda:invoke` results are wrapped as `{ ExecutedVersion, Payload,
  *   StatusCode: 200, … }`);
  * - `arn:aws:states:::aws-sdk:ssm:sendCommand` / `…:getCommandInvocation` → the local SSM executor;
+ * - `.waitForTaskToken` Tasks → `callback-task.ts`: the integration runs, then the Task waits for
+ *   SendTaskSuccess/Failure, which functions send through the local control plane
+ *   (`control-plane.ts`, also serving them SSM), with `TimeoutSeconds`/`HeartbeatSeconds`;
+ * - EventBridge rules of the template (`bindings.eventRules`) → `event-bus.ts`: SSM's command status
+ *   events reach the rules' Lambda targets;
  * - DISTRIBUTED Map states → `distributed-map.ts` (replaced by a Task before the engine sees them);
  * - anything else → `bindings.resources` / `bindings.states`, or the run does not start.
  *
@@ -16,6 +21,8 @@
  * - `ResultPath: "$"` is dropped (same meaning): the engine would write the result under a `"$"` key.
  * - A Task result over 256 KiB fails with `States.DataLimitExceeded`, as in AWS.
  * - Wait states last at most `maxWaitSeconds` (default 1 s).
+ * - The history is counted as Step Functions counts it (`history.ts`); past 25,000 events the
+ *   execution fails with `States.Runtime`, no Catch involved (`RunResult.historyEvents`).
  * - Choice rules `IsNull`/`IsPresent`/`IsNumeric`/`IsString`/`IsBoolean`/`IsTimestamp` set to `false`
  *   become `Not` of the same test with `true`: the engine (3.x) evaluates `"IsNull": false` as always
  *   false, where AWS means "the value is not null".
@@ -40,10 +47,14 @@ import {
   mapStates,
   maxPayloadBytes,
 } from './asl.js';
+import { callbackIntegration, callbackTask, isCallbackTask, prepareCallbackTask } from './callback-task.js';
+import { type ControlPlaneAuthorizer, localControlPlane } from './control-plane.js';
 import { type ChildOutcome, type DistributedMapRuntime, runDistributedMap } from './distributed-map.js';
 import { RunnerSetupError, StatesError, statesErrorNames, toStatesError } from './errors.js';
+import { type CommandStatusChange, commandStatusEvent, LocalEventBus } from './event-bus.js';
 import { emitSafely, type RunnerEvent, type RunnerEventListener } from './events.js';
-import type { ExtractedFunction } from './extract.js';
+import type { ExtractedEventRule, ExtractedFunction } from './extract.js';
+import { HistoryCounter, type HistoryShape, historyLimitCause } from './history.js';
 import { LocalLambdaInvoker } from './lambda-invoker.js';
 import type {
   GetCommandInvocationInput,
@@ -51,6 +62,7 @@ import type {
   SendCommandInput,
   SendCommandOutput,
 } from './ssm-executor.js';
+import { TaskTokenRegistry } from './task-tokens.js';
 
 /** Local code bound to a Task: receives the Task's input (after InputPath and Parameters). */
 export type TaskHandler = (input: JsonValue) => Promise<JsonValue> | JsonValue;
@@ -60,6 +72,8 @@ export interface SsmApi {
   sendCommand(input: SendCommandInput): Promise<SendCommandOutput>;
   getCommandInvocation(input: GetCommandInvocationInput): Promise<GetCommandInvocationOutput>;
   addListener?(listener: RunnerEventListener): () => void;
+  /** Reports each invocation's status changes (the source of SSM's EventBridge events). */
+  addStatusListener?(listener: (change: CommandStatusChange) => void): () => void;
 }
 
 /** Everything Tasks can be bound to. */
@@ -74,11 +88,24 @@ export interface RunnerBindings {
   readonly resources?: Readonly<Record<string, TaskHandler>>;
   /** Handlers by state name; win over everything else. @default - none */
   readonly states?: Readonly<Record<string, TaskHandler>>;
+  /** EventBridge rules (`extractTemplate(...).eventRules`): SSM's events reach their Lambda targets. @default - none */
+  readonly eventRules?: readonly ExtractedEventRule[];
   /**
    * IAM of the state machine's role (`iam/index.ts`): throws the Step Functions error of a call the
    * role may not make. Called before each Lambda invoke. @default - no IAM checks
    */
   readonly authorize?: (action: string, resource: string, errorName: string) => void;
+  /**
+   * What the local control plane serves the functions' own SSM calls with (`control-plane.ts`); their
+   * IAM is the calling function's role ({@link RunnerBindings.authorizeControlPlane}), not the state
+   * machine's. @default bindings.ssm
+   */
+  readonly controlPlaneSsm?: SsmApi;
+  /**
+   * IAM of the functions' control-plane calls (SSM, Step Functions SendTask*), by the access key id
+   * of the caller's credentials (`iam/index.ts`). @default - no IAM checks
+   */
+  readonly authorizeControlPlane?: ControlPlaneAuthorizer;
 }
 
 /** Options of {@link runStateMachine}. */
@@ -128,6 +155,8 @@ export interface RunResult {
   readonly stopDate: Date;
   /** Every progress event, in order. */
   readonly events: readonly RunnerEvent[];
+  /** Events of the execution's history as Step Functions counts them (at most 25,000). */
+  readonly historyEvents: number;
 }
 
 /** Largest task timeout the engine can schedule (setTimeout takes at most 2^31-1 ms). */
@@ -186,9 +215,32 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
     waitTimeOverrides: waitOverrides(options.definition, options.maxWaitSeconds, options.waitTimeOverrides),
     retryIntervalOverrides: { ...options.retryIntervalOverrides },
   };
-  const forward = (logs: AsyncGenerator<EngineEvent>, origin?: { mapState: string; index: number }) =>
+  const shape: HistoryShape = {
+    distributedMaps: prepared.distributedMaps,
+    callbackTasks: new Set(
+      listStates(options.definition)
+        .filter(({ state }) => isCallbackTask(state))
+        .map(({ name }) => name),
+    ),
+  };
+  const forward = (
+    logs: AsyncGenerator<EngineEvent>,
+    history: HistoryCounter,
+    stop: () => void,
+    origin?: { mapState: string; index: number },
+  ) =>
     (async () => {
-      for await (const event of logs) emit(toRunnerEvent(event, prepared.distributedMaps, origin));
+      for await (const event of logs) {
+        if (!history.add(event as never)) {
+          emit({
+            timestamp: Date.now(),
+            type: 'Warning',
+            message: `${origin ? `${origin.mapState}#${origin.index}: ` : ''}${historyLimitCause}`,
+          });
+          stop();
+        }
+        emit(toRunnerEvent(event, prepared.distributedMaps, origin));
+      }
     })();
   const runChild = async (
     definition: AslDefinition,
@@ -199,11 +251,15 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
     const machine = new StateMachine(definition as never, { validationOptions: { noValidate: true } });
     const execution = machine.run(childInput as never, { overrides, context: childContext as never });
     children.add(execution.abort);
-    const drained = forward(execution.eventLogs, origin);
+    // Each Distributed Map item runs as a child execution with a history of its own.
+    const history = new HistoryCounter(shape);
+    const drained = forward(execution.eventLogs, history, execution.abort, origin);
     try {
       const output = (await execution.result) as JsonValue;
       return { status: 'SUCCEEDED', output };
     } catch (error) {
+      if (history.exceeded)
+        return { status: 'FAILED', error: statesErrorNames.runtime, cause: historyLimitCause };
       const failure = toStatesError(error instanceof ExecutionError ? error.cause : error);
       return { status: 'FAILED', error: failure.name, cause: failure.message };
     } finally {
@@ -221,22 +277,53 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
     runChild,
     emit: (event) => emit({ timestamp: Date.now(), ...event }),
   };
+  // Functions reach the mocked control plane (SSM, task tokens) through the SDK's endpoint variables.
+  const controlPlane = await localControlPlane();
+  const invoker = new LocalLambdaInvoker({
+    functions: (options.bindings.functions ?? []).map((fn) => ({
+      ...fn,
+      environment: { ...fn.environment, ...controlPlane.environment },
+    })),
+  });
+  const tokens = new TaskTokenRegistry();
   overrides.taskResourceLocalHandlers = bindTasks(
     options.definition,
     options.bindings,
     prepared.distributedMaps,
     mapRuntime,
+    invoker,
+    tokens,
   );
+  const bus =
+    options.bindings.eventRules && options.bindings.eventRules.length > 0
+      ? new LocalEventBus({
+          rules: options.bindings.eventRules,
+          invoker,
+          emit: (event) => emit({ timestamp: Date.now(), ...event }),
+        })
+      : undefined;
 
   const machine = new StateMachine(prepared.definition as never, { validationOptions: { noValidate: true } });
+  const detach = controlPlane.attach({
+    ssm: options.bindings.controlPlaneSsm ?? options.bindings.ssm,
+    tokens,
+    stateMachineArn: context.StateMachine.Id,
+    ...(options.bindings.authorizeControlPlane ? { authorize: options.bindings.authorizeControlPlane } : {}),
+  });
   const execution = machine.run(input as never, { overrides, context: context as never });
   const unsubscribe = options.bindings.ssm?.addListener?.(emit);
+  const unsubscribeStatus = bus
+    ? options.bindings.ssm?.addStatusListener?.((change) =>
+        bus.publish(commandStatusEvent(change, { region, accountId })),
+      )
+    : undefined;
   const onAbort = () => {
     execution.abort();
     for (const abort of children) abort();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const drained = forward(execution.eventLogs);
+  const history = new HistoryCounter(shape);
+  const drained = forward(execution.eventLogs, history, onAbort);
   let status: ExecutionStatus = 'SUCCEEDED';
   let output: JsonValue | undefined;
   let error: string | undefined;
@@ -261,9 +348,37 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await drained;
+    tokens.close();
+    detach();
     unsubscribe?.();
+    unsubscribeStatus?.();
+    await bus?.settle();
   }
-  return { status, output, error, cause, executionArn, startDate, stopDate: new Date(), events };
+  if (history.exceeded) {
+    // AWS ends the execution itself: event 25,000 is ExecutionFailed, and no Catch runs.
+    status = 'FAILED';
+    output = undefined;
+    error = statesErrorNames.runtime;
+    cause = historyLimitCause;
+    emit({
+      timestamp: Date.now(),
+      type: 'ExecutionFailed',
+      error,
+      cause,
+      message: `execution failed: ${error}: ${cause}`,
+    });
+  }
+  return {
+    status,
+    output,
+    error,
+    cause,
+    executionArn,
+    startDate,
+    stopDate: new Date(),
+    events,
+    historyEvents: history.count,
+  };
 }
 
 /** What {@link prepareDefinition} produced. */
@@ -296,6 +411,7 @@ export function prepareDefinition(definition: AslDefinition): PreparedDefinition
     if (copy.Type === 'Choice' && Array.isArray(copy.Choices)) {
       copy.Choices = copy.Choices.map((rule: unknown) => negatedTypeTests(rule));
     }
+    if (isCallbackTask(state)) copy = prepareCallbackTask(name, copy);
     if (copy.Type === 'Task' && copy.TimeoutSecondsPath === undefined) {
       const timeout = typeof copy.TimeoutSeconds === 'number' ? copy.TimeoutSeconds : maxTaskTimeoutSeconds;
       copy.TimeoutSeconds = Math.min(timeout, maxTaskTimeoutSeconds);
@@ -380,8 +496,9 @@ function bindTasks(
   bindings: RunnerBindings,
   distributedMaps: ReadonlyMap<string, AslState>,
   mapRuntime: DistributedMapRuntime,
+  invoker: LocalLambdaInvoker,
+  tokens: TaskTokenRegistry,
 ): Record<string, TaskHandler> {
-  const invoker = new LocalLambdaInvoker({ functions: bindings.functions ?? [] });
   const handlers: Record<string, TaskHandler> = {};
   const problems: string[] = [];
   for (const { name, state, parents } of listStates(definition)) {
@@ -393,7 +510,20 @@ function bindTasks(
     }
     if (state.Type !== 'Task') continue;
     try {
-      handlers[name] = guarded(bindTask(name, state, bindings, invoker));
+      handlers[name] = guarded(
+        isCallbackTask(state)
+          ? callbackTask(
+              state,
+              bindTask(
+                name,
+                { ...state, Resource: callbackIntegration(String(state.Resource)) },
+                bindings,
+                invoker,
+              ),
+              tokens,
+            )
+          : bindTask(name, state, bindings, invoker),
+      );
     } catch (error) {
       problems.push(`${where}: ${(error as Error).message}`);
     }

@@ -24,6 +24,11 @@
  *   `TimedOut` with the exit code, the first 24,000 characters of stdout and the first 8,000 of
  *   stderr. Full logs stay in `$WIRE_STACK_DIR/ssm/<commandId>/<instanceId>.{stdout,stderr}` (the
  *   script that ran is `<commandId>/<instanceId>/_script.sh`); stderr lines stream as progress.
+ * - Every status change of an invocation (`InProgress` at start, the final status at the end) is
+ *   reported to status listeners (`addStatusListener`): the runner turns them into SSM's EventBridge
+ *   events ("EC2 Command Invocation Status-change Notification", `event-bus.ts`).
+ * - `completionDelayMs` (tests of long runs): an invocation stays `InProgress` that much longer after
+ *   its script ended, as if the script had run longer; nothing else changes.
  * - Errors carry the names the Step Functions SDK integration gives them
  *   (`Ssm.InvalidInstanceIdException`, `Ssm.InvalidParametersException`,
  *   `Ssm.InvalidDocumentException`, `Ssm.InvocationDoesNotExistException`,
@@ -81,6 +86,17 @@ export interface LocalSsmExecutorOptions {
   readonly basePath?: string;
   /** The vault credentials of each host (IAM enforcement). @default the host profile's own */
   readonly hostCredentials?: (instanceId: string) => HostCredentials;
+  /** Extra milliseconds an invocation of a document reports `InProgress` after its script ended. @default - none */
+  readonly completionDelayMs?: (documentName: string) => number;
+}
+
+/** An invocation's status changed. */
+export interface InvocationStatusChange {
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly documentName: string;
+  readonly requestedDateTime: Date;
+  readonly status: InvocationStatus;
 }
 
 /** The `SendCommand` request fields the executor reads (others of the SSM API are accepted and ignored). */
@@ -251,6 +267,7 @@ export class LocalSsmExecutor {
   private readonly documents = new Map<string, JsonObject>();
   private readonly invocations = new Map<string, Map<string, Invocation>>();
   private readonly listeners = new Set<RunnerEventListener>();
+  private readonly statusListeners = new Set<(change: InvocationStatusChange) => void>();
   private readonly stackDir: string;
 
   constructor(private readonly options: LocalSsmExecutorOptions) {
@@ -263,6 +280,12 @@ export class LocalSsmExecutor {
   addListener(listener: RunnerEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Adds a listener of invocation status changes; returns the function that removes it. */
+  addStatusListener(listener: (change: InvocationStatusChange) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
   }
 
   /** `ssm:SendCommand`: validates, starts the document's script on each instance, returns at once. */
@@ -438,6 +461,23 @@ export class LocalSsmExecutor {
     return [...instanceIds];
   }
 
+  private statusChanged(invocation: Invocation): void {
+    const change: InvocationStatusChange = {
+      commandId: invocation.commandId,
+      instanceId: invocation.instanceId,
+      documentName: invocation.documentName,
+      requestedDateTime: invocation.started,
+      status: invocation.status,
+    };
+    for (const listener of this.statusListeners) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's failure must not break the command.
+      }
+    }
+  }
+
   private emit(event: Omit<RunnerEvent, 'timestamp'>): void {
     const stamped = { timestamp: Date.now(), ...event };
     for (const listener of this.listeners) emitSafely(listener, stamped);
@@ -482,6 +522,7 @@ export class LocalSsmExecutor {
       type: 'CommandStarted',
       message: `${run.documentName} started on ${run.instanceId} (command ${run.commandId}, logs ${commandDir})`,
     });
+    queueMicrotask(() => this.statusChanged(invocation));
     const environment: Record<string, string> = {
       PATH: this.options.basePath ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: process.env.HOME ?? '/root',
@@ -560,13 +601,19 @@ export class LocalSsmExecutor {
               (invocation.ended as Date).getTime() - invocation.started.getTime()
             ).toFixed(0)} ms`,
           });
+          this.statusChanged(invocation);
           resolve();
         };
         endStream(stdoutFile, closed);
         endStream(stderrFile, closed);
       };
-      child.on('error', (error) => finish(null, null, error));
-      child.on('close', (code, signal) => finish(code, signal));
+      const delay = invocation.cancelled ? 0 : (this.options.completionDelayMs?.(run.documentName) ?? 0);
+      const later = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+        if (delay <= 0 || invocation.cancelled) finish(code, signal, spawnError);
+        else setTimeout(() => finish(code, signal, spawnError), delay);
+      };
+      child.on('error', (error) => later(null, null, error));
+      child.on('close', (code, signal) => later(code, signal));
     });
     return invocation;
   }

@@ -1,13 +1,16 @@
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterSstablePrefix, failedKey, manifestKey } from '../../functions/core/vault-layout.js';
 import { localConfig, localMinioSecretName, writeLocalSecrets } from '../../local/local-config.js';
 import { synthesizedTemplate, synthesizeLocal } from '../../local/local-run.js';
+import { localControlPlane } from '../../local/runner/control-plane.js';
 import type { CfnTemplate, ExtractedFunction, ExtractedTemplate } from '../../local/runner/extract.js';
 import { IamEnforcement } from '../../local/runner/iam/index.js';
 import { runStateMachine } from '../../local/runner/run-state-machine.js';
 import { LocalSsmExecutor } from '../../local/runner/ssm-executor.js';
+import { TaskTokenRegistry } from '../../local/runner/task-tokens.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 
 /** The vault client a function's bundle builds in its container, from its (local) Lambda environment. */
@@ -184,7 +187,7 @@ describe('IAM enforcement of the local runner', () => {
     }
   }, 120_000);
 
-  it('refuses SendCommand to an instance the state machine role is not granted', async () => {
+  it('refuses SendCommand by the state machine role itself: only host-command-send may send', async () => {
     const executor = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
     const ssm = enforcement.guardSsm('wire-backup', runId, executor);
     try {
@@ -197,12 +200,96 @@ describe('IAM enforcement of the local runner', () => {
       ).toThrow(
         expect.objectContaining({
           name: 'Ssm.AccessDeniedException',
-          message: expect.stringContaining(
-            'ssm:SendCommand on resource: arn:aws:ssm:us-east-1:000000000000:managed-instance/mi-0123456789abcdef0',
+          message: expect.stringMatching(
+            /BackupStateMachineRole.* is not authorized to perform: ssm:SendCommand on resource: arn:aws:ssm:us-east-1:000000000000:document\//,
           ),
         }),
       );
     } finally {
+      await executor.close();
+    }
+  });
+
+  it('evaluates the functions’ control-plane calls (SendCommand, SendTask*) against their own roles', async () => {
+    const backupArn = 'arn:aws:states:us-east-1:000000000000:stateMachine:wire-backup';
+    const document = `arn:aws:ssm:us-east-1:000000000000:document/${extracted.documents[0]?.name ?? ''}`;
+    const instance = `arn:aws:ssm:us-east-1:000000000000:managed-instance/${stack.cassandra.nodes[0]?.instanceId ?? ''}`;
+    const keyOf = (handler: string) => enforcement.functionEnvironment(fn(handler)).AWS_ACCESS_KEY_ID;
+    const authorize = enforcement.controlPlaneAuthorizer();
+    const send = keyOf('host-command-send');
+    const complete = keyOf('host-command-complete');
+    // The send function: our documents to the configured instances, nothing else.
+    expect(authorize(send, 'ssm:SendCommand', document)).toBeUndefined();
+    expect(authorize(send, 'ssm:SendCommand', instance)).toBeUndefined();
+    expect(
+      authorize(
+        send,
+        'ssm:SendCommand',
+        'arn:aws:ssm:us-east-1:000000000000:managed-instance/mi-0123456789abcdef0',
+      ),
+    ).toMatchObject({ code: 'AccessDeniedException', message: expect.stringContaining('ssm:SendCommand') });
+    expect(authorize(send, 'states:SendTaskSuccess', backupArn)).toMatchObject({
+      code: 'AccessDeniedException',
+    });
+    // The completion: reads invocations, answers tasks of our state machines, sends nothing.
+    expect(
+      authorize(complete, 'ssm:GetCommandInvocation', 'arn:aws:ssm:us-east-1:000000000000:*'),
+    ).toBeUndefined();
+    expect(authorize(complete, 'states:SendTaskSuccess', backupArn)).toBeUndefined();
+    expect(authorize(complete, 'states:SendTaskFailure', backupArn)).toBeUndefined();
+    expect(
+      authorize(
+        complete,
+        'states:SendTaskSuccess',
+        'arn:aws:states:us-east-1:000000000000:stateMachine:other',
+      ),
+    ).toMatchObject({ code: 'AccessDeniedException' });
+    expect(authorize(complete, 'ssm:SendCommand', document)).toMatchObject({ code: 'AccessDeniedException' });
+    // Any other function's role: no control plane at all; unsigned requests are unknown callers.
+    expect(authorize(keyOf('prepare'), 'ssm:SendCommand', document)).toMatchObject({
+      code: 'AccessDeniedException',
+    });
+    expect(authorize(undefined, 'ssm:SendCommand', document)).toMatchObject({
+      code: 'UnrecognizedClientException',
+    });
+  });
+
+  it('answers a denied control-plane call over the SDK with AccessDeniedException, running nothing', async () => {
+    const plane = await localControlPlane();
+    const executor = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
+    const tokens = new TaskTokenRegistry();
+    const detach = plane.attach({
+      ssm: executor,
+      tokens,
+      stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:wire-backup',
+      authorize: enforcement.controlPlaneAuthorizer(),
+    });
+    const environment = enforcement.functionEnvironment(fn('host-command-complete'));
+    const ssm = new SSMClient({
+      endpoint: plane.url,
+      region: 'us-east-1',
+      credentials: {
+        accessKeyId: environment.AWS_ACCESS_KEY_ID ?? '',
+        secretAccessKey: environment.AWS_SECRET_ACCESS_KEY ?? '',
+      },
+    });
+    try {
+      const error = await ssm
+        .send(
+          new SendCommandCommand({
+            DocumentName: extracted.documents[0]?.name ?? '',
+            InstanceIds: [stack.cassandra.nodes[0]?.instanceId ?? ''],
+          }),
+        )
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        name: 'AccessDeniedException',
+        message: expect.stringMatching(/HostCommandComplete.* is not authorized to perform: ssm:SendCommand/),
+      });
+    } finally {
+      ssm.destroy();
+      detach();
+      tokens.close();
       await executor.close();
     }
   });

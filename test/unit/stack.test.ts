@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { ssmOutputLogGroupName } from '../../functions/core/contract/host-command.js';
 import { loadConfigFile } from '../../lib/config.js';
 import { featureFlags } from '../../lib/feature-flags.js';
 import { applyNagChecks, suppressNagFindings } from '../../lib/nag.js';
@@ -127,14 +128,51 @@ describe('WireBackupStack', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
-  it('lets the state machine send commands only to the configured documents and instances', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const send = statements.find((s) => s.Action === 'ssm:sendCommand');
-    expect(send).toBeDefined();
-    expect(JSON.stringify(send.Resource)).toMatch(/managed-instance\/mi-0a1b2c3d4e5f60001/);
-    expect(JSON.stringify(send.Resource)).toMatch(/document\/WireBackup-CassandraSnapshot/);
-    expect(JSON.stringify(send.Resource)).not.toMatch(/"\*"/);
+  it('lets only the host-command send function send commands, to the configured documents and instances', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
+    const statementsOf = (p: any): Record<string, unknown>[] => p?.Properties.PolicyDocument.Statement ?? [];
+    const sending = policies.filter((p) => statementsOf(p).some((s) => s.Action === 'ssm:SendCommand'));
+    expect(sending).toHaveLength(1);
+    expect(JSON.stringify(sending[0]?.Properties.Roles)).toMatch(/HostCommandSend/);
+    const send = statementsOf(sending[0]).find((s) => s.Action === 'ssm:SendCommand');
+    expect(JSON.stringify(send?.Resource)).toMatch(/managed-instance\/mi-0a1b2c3d4e5f60001/);
+    expect(JSON.stringify(send?.Resource)).toMatch(/document\/WireBackup-CassandraSnapshot/);
+    expect(JSON.stringify(send?.Resource)).not.toMatch(/"\*"/);
+    // No state machine polls SSM any more.
+    expect(JSON.stringify(policies)).not.toMatch(/ssm:getCommandInvocation/);
+  });
+
+  it('completes host commands from SSM status-change events, answering only its own state machines', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ssm'],
+        'detail-type': ['EC2 Command Invocation Status-change Notification'],
+        detail: {
+          'document-name': Match.arrayWith(['WireBackup-CassandraSnapshot']),
+          status: Match.arrayWith(['Success', 'Failed']),
+        },
+      },
+      Targets: [Match.objectLike({ RetryPolicy: Match.anyValue() })],
+    });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
+    );
+    const answer = statements.find((s) => JSON.stringify(s.Action).includes('states:SendTaskSuccess'));
+    expect(answer?.Action).toEqual(['states:SendTaskSuccess', 'states:SendTaskFailure']);
+    expect(JSON.stringify(answer?.Resource)).toMatch(/BackupStateMachine/);
+    expect(JSON.stringify(answer?.Resource)).toMatch(/RestoreStateMachine/);
+    expect(JSON.stringify(answer?.Resource)).not.toMatch(/"\*"/);
+  });
+
+  it('waits for each host command with a task token bounded by its document timeout, never a polling loop', () => {
+    const machines = template.findResources('AWS::StepFunctions::StateMachine');
+    const definition = JSON.stringify(machines);
+    expect(definition).not.toMatch(/getCommandInvocation/);
+    expect(definition).not.toMatch(/Type\\+":\\+"Wait/);
+    expect(definition).toMatch(/lambda:invoke\.waitForTaskToken/);
+    // Snapshot (and row counts): 600 s delivery + 6 h script + 300 s margin.
+    expect(definition).toMatch(/Snapshot Node\\+":\{.{0,1500}?TimeoutSeconds\\+":22500/);
   });
 
   it('passes cdk-nag AwsSolutions checks with only per-resource, reasoned suppressions', () => {
@@ -164,14 +202,21 @@ describe('WireBackupStack', () => {
     }
   });
 
-  it('lets only the MinIO planners delete, and only in their own working folders', () => {
+  it('lets only the MinIO planners and the host-command functions delete, and only in their own working folders', () => {
     const deleters = Object.entries(template.findResources('AWS::IAM::Policy'))
       .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('"s3:DeleteObject"'))
       .map(([id]) => id.replace(/RoleDefaultPolicy[0-9A-F]{8}$/, ''))
       .sort();
-    expect(deleters).toEqual(['PlanMinio', 'RestorePlanMinio']);
+    expect(deleters).toEqual(['HostCommandComplete', 'HostCommandSend', 'PlanMinio', 'RestorePlanMinio']);
     expect(vaultKeys(template, 'PlanMinio', 's3:DeleteObject')).toEqual(['backups/*/minio/*']);
     expect(vaultKeys(template, 'RestorePlanMinio', 's3:DeleteObject')).toEqual(['restores/*']);
+    // Task-token records: written by the send function, read and deleted by the completion.
+    for (const role of ['HostCommandSend', 'HostCommandComplete'])
+      expect(vaultKeys(template, role, 's3:DeleteObject')).toEqual(['host-commands/*.json']);
+    expect(vaultKeys(template, 'HostCommandSend', 's3:PutObject')).toEqual(['host-commands/*.json']);
+    expect(vaultKeys(template, 'HostCommandSend', 's3:GetObject')).toEqual([]);
+    expect(vaultKeys(template, 'HostCommandComplete', 's3:GetObject')).toEqual(['host-commands/*.json']);
+    expect(vaultKeys(template, 'HostCommandComplete', 's3:PutObject')).toEqual([]);
   });
 
   it('keeps Prepare and Restore Prepare to manifests and markers, and the archive to its verifier and the hosts', () => {
@@ -216,8 +261,8 @@ describe('WireBackupStack', () => {
       LogGroupName: '/wire-backup/host-commands',
       RetentionInDays: 30,
     });
-    const definitions = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
-    expect(definitions).toMatch(/CloudWatchLogGroupName\\":\\"\/wire-backup\/host-commands/);
+    // The send function's SendCommand names this group (test/unit/host-command-send.test.ts).
+    expect(ssmOutputLogGroupName).toBe('/wire-backup/host-commands');
   });
 
   it('sweeps snapshots only once no backup execution that took them can still run', () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cassandraBackupPrefix,
   failedKey,
+  hostCommandTokenKey,
   manifestKey,
   minioBackupPrefix,
   postgresqlBackupPrefix,
@@ -63,6 +64,7 @@ describe('vault layout and IAM grants', () => {
       startedKey('*'),
       failedKey('*'),
       wireServerArchiveKey('*'),
+      hostCommandTokenKey('*'),
       `${cassandraBackupPrefix('*')}*`,
       `${minioBackupPrefix('*')}*`,
       restoreRowCountsKey('*'),

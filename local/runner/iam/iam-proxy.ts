@@ -98,6 +98,17 @@ export class LocalIamProxy {
     return { accessKeyId, secretAccessKey: id.slice(11, 51) };
   }
 
+  /** The role and session of credentials issued by {@link credentialsFor}, or undefined. */
+  callerOf(accessKeyId: string): { role: string; session: string } | undefined {
+    return this.callers.get(accessKeyId);
+  }
+
+  /** Records and prints a call refused outside the proxy (the local control plane's). */
+  refuse(role: string, denial: { action: string; resource: string; message: string }): void {
+    this.refused.push({ role, ...denial });
+    console.error(`local IAM: denied ${denial.action} on ${denial.resource}: ${denial.message}`);
+  }
+
   /** Stops accepting requests. */
   async close(): Promise<void> {
     this.server.closeAllConnections();
@@ -258,11 +269,6 @@ export class LocalIamProxy {
     } catch (error) {
       reply(400, { __type: (error as Error).name, message: (error as Error).message });
     }
-  }
-
-  private refuse(role: string, denial: { action: string; resource: string; message: string }): void {
-    this.refused.push({ role, ...denial });
-    console.error(`local IAM: denied ${denial.action} on ${denial.resource}: ${denial.message}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { StackInfo } from '../../stack-info.js';
 import { isJsonObject, type JsonValue } from '../asl.js';
+import type { ControlPlaneAuthorizer } from '../control-plane.js';
 import { StatesError } from '../errors.js';
 import type { CfnTemplate, ExtractedFunction, ExtractOptions } from '../extract.js';
 import type { SsmApi, TaskHandler } from '../run-state-machine.js';
@@ -13,7 +14,8 @@ import { readTemplateIam } from './template-policies.js';
  * IAM enforcement for a local run: the template's roles and policies ({@link LocalIam}), the proxy
  * that stands for AWS's S3 and Secrets Manager endpoints ({@link LocalIamProxy}), and guards for the
  * state machine's own service integrations (Lambda invoke, SSM, EventBridge, the Distributed Map's
- * S3 reads and writes), each evaluated against the state machine's role.
+ * S3 reads and writes), each evaluated against the state machine's role, and for the functions'
+ * calls to the local control plane (SSM, Step Functions SendTask*), evaluated against their roles.
  *
  * Error names are AWS's: S3 `AccessDenied` (HTTP 403), Secrets Manager `AccessDeniedException`; in a
  * Task of the state machine, Step Functions prefixes the service: `Ssm.AccessDeniedException`,
@@ -126,6 +128,29 @@ export class IamEnforcement {
         return ssm.getCommandInvocation(input);
       },
       ...(ssm.addListener ? { addListener: ssm.addListener.bind(ssm) } : {}),
+      ...(ssm.addStatusListener ? { addStatusListener: ssm.addStatusListener.bind(ssm) } : {}),
+    };
+  }
+
+  /**
+   * IAM of the functions' calls to the local control plane (`control-plane.ts`: SSM SendCommand /
+   * GetCommandInvocation, Step Functions SendTask*): the caller is the role its credentials name
+   * ({@link functionEnvironment}); credentials the proxy did not issue are refused as AWS refuses an
+   * unknown key.
+   */
+  controlPlaneAuthorizer(): ControlPlaneAuthorizer {
+    return (accessKeyId, action, resource) => {
+      const caller = accessKeyId === undefined ? undefined : this.proxy.callerOf(accessKeyId);
+      if (!caller) {
+        return {
+          code: 'UnrecognizedClientException',
+          message: `The security token included in the request is invalid. (local: ${accessKeyId ?? 'an unsigned request'} was not issued by the IAM proxy)`,
+        };
+      }
+      const denial = this.iam.check({ role: caller.role, session: caller.session, action, resource });
+      if (!denial) return undefined;
+      this.proxy.refuse(caller.role, denial);
+      return { code: 'AccessDeniedException', message: denial.message };
     };
   }
 
