@@ -90,14 +90,31 @@ export const wireBackupConfigSchema = z
         bucketName: bucketName.optional(),
         /** Object Lock (compliance/governance) retention in days; off when absent. */
         objectLockDays: z.number().int().min(1).max(36500).optional(),
+        /**
+         * Grandfather-father-son counts (README, "Retention"): the newest backup of each of the last
+         * `hourly` hours, `daily` days, `weekly` ISO weeks and `monthly` months is kept (UTC).
+         */
         retention: z
           .object({
             hourly: z.number().int().min(0).default(24),
             daily: z.number().int().min(0).default(14),
             weekly: z.number().int().min(0).default(8),
             monthly: z.number().int().min(0).default(12),
+            /** Failed and abandoned backups' own folders are deleted after this many days. */
+            failedDays: z.number().int().min(1).max(3650).default(7),
+            /**
+             * Grace period: an object version no retained backup references is deleted only once it is
+             * this many hours old (a backup that is still running may have just uploaded it).
+             */
+            graceHours: z.number().int().min(1).max(8760).default(24),
+            /** EventBridge schedule expression of the purge. */
+            purgeSchedule: ruleString(rules.scheduleExpression).default('rate(1 day)'),
           })
-          .prefault({}),
+          .prefault({})
+          .refine(
+            (r) => r.hourly + r.daily + r.weekly + r.monthly > 0,
+            'every retention count is 0, which keeps only the newest backup: set at least one of hourly, daily, weekly, monthly above 0',
+          ),
         /** Re-read and re-hash new vault objects before committing. */
         deepVerify: z.boolean().default(true),
       })

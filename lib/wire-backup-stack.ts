@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
 import { type VaultPrefix, vaultPrefixes } from '../functions/core/vault-layout.js';
 import { backupDefinition } from '../statemachines/backup.js';
+import { purgeDefinition } from '../statemachines/purge.js';
 import { restoreDefinition } from '../statemachines/restore.js';
 import type { WireBackupConfig } from './config.js';
 import { HostDocuments } from './constructs/host-documents.js';
@@ -38,6 +39,8 @@ export class WireBackupStack extends Stack {
   public readonly backupStateMachine: StateMachine;
   /** The restore state machine (started from the console or `wire-backup restore`). */
   public readonly restoreStateMachine: StateMachine;
+  /** The purge state machine (retention; scheduled, and `wire-backup purge`). */
+  public readonly purgeStateMachine: StateMachine;
 
   constructor(scope: Construct, id: string, props: WireBackupStackProps) {
     super(scope, id, props);
@@ -291,6 +294,61 @@ export class WireBackupStack extends Stack {
       schedule: Schedule.expression(config.schedule),
       targets: [
         new SfnStateMachine(this.backupStateMachine, {
+          input: RuleTargetInput.fromObject({ trigger: 'schedule' }),
+        }),
+      ],
+    });
+
+    // ---- Retention: the purge state machine, its Lambdas and schedule (README, "Retention").
+    // Each Lambda gets exactly the prefixes it reads, writes or deletes (vault-layout.ts names them).
+    const purgeEnv: FunctionEnvironment = { ...common, [envNames.config]: JSON.stringify(config) };
+    const purgeFunctions = {
+      purgePlan: fn(
+        'purge-plan',
+        'Decides what retention lets go from the kept backups’ manifests; writes the plan, deletes nothing',
+        purgeEnv,
+        Duration.minutes(15),
+        3008,
+      ),
+      purgeDelete: fn(
+        'purge-delete',
+        'Deletes the exact object versions of a purge plan, manifests first; never bypasses Object Lock',
+        common,
+        Duration.minutes(15),
+        1024,
+      ),
+      purgeReport: fn('purge-report', 'Writes the purge report', common),
+    };
+    for (const prefix of [
+      vaultPrefixes.backups,
+      vaultPrefixes.cassandra,
+      vaultPrefixes.minio,
+      vaultPrefixes.restores,
+    ])
+      bucket.grantRead(purgeFunctions.purgePlan, all(prefix));
+    bucket.grantReadWrite(purgeFunctions.purgePlan, all(vaultPrefixes.purges));
+    bucket.grantRead(purgeFunctions.purgeDelete, all(vaultPrefixes.purges));
+    bucket.grantRead(purgeFunctions.purgeDelete, all(vaultPrefixes.restores));
+    for (const prefix of [vaultPrefixes.backups, vaultPrefixes.cassandra, vaultPrefixes.minio])
+      bucket.grantDelete(purgeFunctions.purgeDelete, all(prefix));
+    bucket.grantReadWrite(purgeFunctions.purgeReport, all(vaultPrefixes.purges));
+    this.purgeStateMachine = new StateMachine(this, 'PurgeStateMachine', {
+      stateMachineName: 'wire-purge',
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: purgeDefinition(new Construct(this, 'PurgeStates'), { functions: purgeFunctions }),
+      timeout: Duration.hours(2),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'PurgeStateMachineLogs', { retention: RetentionDays.THREE_MONTHS }),
+        level: LogLevel.ALL,
+        includeExecutionData: false,
+      },
+    });
+    new Rule(this, 'PurgeSchedule', {
+      description: 'Starts the wire-backup purge (retention)',
+      schedule: Schedule.expression(config.vault.retention.purgeSchedule),
+      targets: [
+        new SfnStateMachine(this.purgeStateMachine, {
           input: RuleTargetInput.fromObject({ trigger: 'schedule' }),
         }),
       ],

@@ -36,6 +36,14 @@ export class RestoreRefusedError extends WireBackupError {}
 /** Restored data does not match what the backup recorded. */
 export class RestoreVerificationError extends WireBackupError {}
 
+// --- retention and archive (issue 13) ---
+/** The purge cannot prove what is referenced (an unreadable manifest or file list): nothing is deleted. */
+export class PurgeRefusedError extends WireBackupError {}
+/** Something the purge planned to delete became referenced (a restore started): nothing is deleted. */
+export class PurgeConflictError extends WireBackupError {}
+/** The archive copy failed (region unreachable, checksum mismatch): no archive manifest was written. */
+export class ArchiveCopyError extends WireBackupError {}
+
 /** Every error name the state machines match on. */
 export const errorNames = {
   invalidInput: 'InvalidInputError',
@@ -49,6 +57,9 @@ export const errorNames = {
   backupNotFound: 'BackupNotFoundError',
   restoreRefused: 'RestoreRefusedError',
   restoreVerification: 'RestoreVerificationError',
+  purgeRefused: 'PurgeRefusedError',
+  purgeConflict: 'PurgeConflictError',
+  archiveCopy: 'ArchiveCopyError',
 } as const;
 
 /** Extracts the human message from a Catch's Cause (a Lambda's cause is JSON with errorMessage). */

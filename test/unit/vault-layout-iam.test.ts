@@ -18,6 +18,7 @@ vi.mock('../../functions/core/vault-layout.js', async (importOriginal) => {
       minio: 'moved-minio/',
       restores: 'moved-restores/',
       mapRuns: 'moved-map-runs/',
+      purges: 'moved-purges/',
     },
   };
 });
@@ -49,6 +50,7 @@ describe('vault layout and IAM grants', () => {
       'moved-minio/',
       'moved-restores/',
       'moved-map-runs/',
+      'moved-purges/',
     ]) {
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: { Statement: Match.arrayWith([grantOn(`${prefix}*`)]) },
@@ -59,6 +61,6 @@ describe('vault layout and IAM grants', () => {
   it('leaves no grant on the default prefixes', () => {
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     expect(policies).toMatch(/"\/moved-backups\/\*"/);
-    expect(policies).not.toMatch(/"\/(backups|cassandra|minio|restores|map-runs)\/\*"/);
+    expect(policies).not.toMatch(/"\/(backups|cassandra|minio|restores|map-runs|purges)\/\*"/);
   });
 });
