@@ -326,12 +326,15 @@ export class WireBackupStack extends Stack {
       vaultPrefixes.restores,
     ])
       bucket.grantRead(purgeFunctions.purgePlan, all(prefix));
-    bucket.grantReadWrite(purgeFunctions.purgePlan, all(vaultPrefixes.purges));
+    // Plan and report write their own documents and never delete.
+    bucket.grantRead(purgeFunctions.purgePlan, all(vaultPrefixes.purges));
+    bucket.grantPut(purgeFunctions.purgePlan, all(vaultPrefixes.purges));
     bucket.grantRead(purgeFunctions.purgeDelete, all(vaultPrefixes.purges));
     bucket.grantRead(purgeFunctions.purgeDelete, all(vaultPrefixes.restores));
     for (const prefix of [vaultPrefixes.backups, vaultPrefixes.cassandra, vaultPrefixes.minio])
       bucket.grantDelete(purgeFunctions.purgeDelete, all(prefix));
-    bucket.grantReadWrite(purgeFunctions.purgeReport, all(vaultPrefixes.purges));
+    bucket.grantRead(purgeFunctions.purgeReport, all(vaultPrefixes.purges));
+    bucket.grantPut(purgeFunctions.purgeReport, all(vaultPrefixes.purges));
     this.purgeStateMachine = new StateMachine(this, 'PurgeStateMachine', {
       stateMachineName: 'wire-purge',
       stateMachineType: StateMachineType.STANDARD,

@@ -74,6 +74,8 @@ const lockedExamples = 50;
 /** Retention settings of a purge (`vault.retention`). */
 export interface PurgeSettings {
   readonly retention: RetentionCounts & { readonly failedDays: number; readonly graceHours: number };
+  /** Margin subtracted from a running backup's start. @default {@link clockSkewMinutes} minutes */
+  readonly clockSkewSeconds?: number;
 }
 
 /** Collaborators of {@link planPurge}. */
@@ -249,8 +251,11 @@ export async function findRunningRestores(
  * which is the newest one with an older id that had completed when it started — or any with an older
  * id that completed around or after its start (Prepare may have seen it). All of those are pinned.
  */
-export function basesOfRunningBackup(running: BackupFolder, complete: readonly BackupFolder[]): string[] {
-  const skew = clockSkewMinutes * 60_000;
+export function basesOfRunningBackup(
+  running: BackupFolder,
+  complete: readonly BackupFolder[],
+  skew: number = clockSkewMinutes * 60_000,
+): string[] {
   const older = complete
     .filter((b) => b.backupId < running.backupId && b.manifest)
     .sort((a, b) => (a.backupId < b.backupId ? 1 : -1));
@@ -390,6 +395,7 @@ export async function planPurge(
   const now = deps.now();
   const purgeId = allocateBackupId(now);
   const r = settings.retention;
+  const skew = (settings.clockSkewSeconds ?? clockSkewMinutes * 60) * 1000;
 
   const folders = await inventoryBackups(s3, bucket, now);
   const restores = await findRunningRestores(s3, bucket, now);
@@ -407,7 +413,7 @@ export async function planPurge(
     if (completeIds.has(restore.backupId)) pin(restore.backupId, `restore ${restore.restoreId} is running`);
   }
   const runningBackups = running.map((b) => {
-    const bases = basesOfRunningBackup(b, complete);
+    const bases = basesOfRunningBackup(b, complete, skew);
     for (const id of bases) pin(id, `backup ${b.backupId} is running (it may reuse this one's files)`);
     return { backupId: b.backupId, startedAt: b.startedAt.toISOString(), pins: bases };
   });
@@ -477,7 +483,7 @@ export async function planPurge(
 
   const graceFence = now.getTime() - hours(r.graceHours);
   const runningFence = Math.min(
-    ...running.map((b) => b.startedAt.getTime() - clockSkewMinutes * 60_000),
+    ...running.map((b) => b.startedAt.getTime() - skew),
     Number.POSITIVE_INFINITY,
   );
   const fence = new Date(Math.min(graceFence, runningFence));
