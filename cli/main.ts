@@ -1,12 +1,15 @@
 import { parseArgs } from 'node:util';
 import { backupSummarySchema } from '../functions/core/contract/backup.js';
+import { purgeReportSchema } from '../functions/core/contract/purge.js';
 import { restoreReportSchema } from '../functions/core/contract/restore.js';
 import { type CassandraSeries, cassandraSeries, runDrill } from '../local/drill.js';
 import { ensureSeeded, ensureStackUp } from '../local/ensure-stack.js';
 import { runLocal } from '../local/local-run.js';
 import type { JsonValue } from '../local/runner/asl.js';
+import { createStackS3Client } from '../local/stack-clients.js';
 import { progressPrinter } from './format.js';
 import { listBackups } from './list.js';
+import { formatPurgeReport, readLatestPurgeReport } from './purge-report.js';
 import { backupSummary, drillSummary, restoreSummary } from './summary.js';
 
 const usage = `usage: wire-backup <command> [options]
@@ -24,6 +27,12 @@ const usage = `usage: wire-backup <command> [options]
            [--from-version 4.1|5.0] [--to-version 4.1|5.0] [--mode auto|import|refresh|load]
            Disaster-recovery drill: seed, back up, destroy, restore into fresh instances, compare
            every row, object and file; prints the recovery time.
+
+  purge    --local [--dry-run] [--report] [--verbose] [--json]
+           Delete the backups the retention (vault.retention) no longer keeps, and the object
+           versions no kept, running or restoring backup references, through the synthesized
+           purge state machine; --dry-run lists what would go and why; --report prints the last
+           purge's report without purging.
 
 Options:
   --local        run against the local stack (the only mode of this build of the CLI)
@@ -215,6 +224,66 @@ async function drill(args: string[]): Promise<number> {
   return report.differences.length === 0 ? 0 : 1;
 }
 
+async function purge(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      local: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      report: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.local) {
+    err('wire-backup purge: use --local for the local stack');
+    return 2;
+  }
+  routeHandlerLogs(values.verbose);
+  const stack = ensureStackUp(err);
+  if (values.report) {
+    const s3 = createStackS3Client(stack.vault);
+    try {
+      const report = await readLatestPurgeReport(s3, stack.vault.bucket);
+      if (!report) {
+        err(
+          `wire-backup purge: no purge report in s3://${stack.vault.bucket}/purges/ yet: run 'wire-backup purge --local --dry-run'`,
+        );
+        return 1;
+      }
+      process.stdout.write(
+        `${values.json ? JSON.stringify(report, null, 2) : formatPurgeReport(report, stack.vault.bucket)}\n`,
+      );
+      return report.status === 'failed' ? 1 : 0;
+    } finally {
+      s3.destroy();
+    }
+  }
+  err(
+    `purge: running the wire-purge state machine (synthesized definition) locally${values['dry-run'] ? ' — dry run, nothing will be deleted' : ''}`,
+  );
+  const result = await runLocal({
+    stateMachine: 'wire-purge',
+    input: { dryRun: values['dry-run'], trigger: 'manual' },
+    stack,
+    onEvent: progressPrinter(err, values.verbose),
+  });
+  if (result.status !== 'SUCCEEDED') {
+    err(`\nwire-backup: purge FAILED (${result.error}): ${result.cause ?? ''}`);
+    err('  The report is in purges/<id>/report.json in the vault (wire-backup purge --local --report).');
+    if (values.json)
+      process.stdout.write(
+        `${JSON.stringify({ status: result.status, error: result.error, cause: result.cause }, null, 2)}\n`,
+      );
+    return 1;
+  }
+  const report = purgeReportSchema.parse(result.output);
+  process.stdout.write(
+    `${values.json ? JSON.stringify(report, null, 2) : `\n${formatPurgeReport(report, stack.vault.bucket)}`}\n`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -226,6 +295,8 @@ async function main(argv: string[]): Promise<number> {
       return list(rest);
     case 'drill':
       return drill(rest);
+    case 'purge':
+      return purge(rest);
     case undefined:
     case '-h':
     case '--help':
