@@ -119,10 +119,19 @@ export const wireBackupConfigSchema = z
         deepVerify: z.boolean().default(true),
       })
       .prefault({}),
+    /**
+     * Cross-region archive copies (README, "Archive"): every completed backup is copied into a bucket
+     * in `region` (its own KMS key, deployed by the archive stack).
+     */
     archive: z
       .object({
         region: ruleString(rules.awsRegion),
-        storageClass: z.enum(['STANDARD_IA', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE']).default('GLACIER_IR'),
+        /** Storage class of archived objects (STANDARD only where the server has no tiers, e.g. MinIO locally). */
+        storageClass: z
+          .enum(['STANDARD', 'STANDARD_IA', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE'])
+          .default('GLACIER_IR'),
+        /** The archive bucket; by default `wire-backup-archive-<account>-<region>`. */
+        bucketName: bucketName.optional(),
       })
       .optional(),
     /** EventBridge schedule expression for backups. */

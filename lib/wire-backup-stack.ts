@@ -1,19 +1,23 @@
-import { Arn, ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
-import { type VaultPrefix, vaultPrefixes } from '../functions/core/vault-layout.js';
+import { archivePrefixes, type VaultPrefix, vaultPrefixes } from '../functions/core/vault-layout.js';
+import { archiveDefinition } from '../statemachines/archive.js';
 import { backupDefinition } from '../statemachines/backup.js';
 import { purgeDefinition } from '../statemachines/purge.js';
 import { restoreDefinition } from '../statemachines/restore.js';
+import { archiveBucketName, archiveKeyAlias } from './archive-stack.js';
 import type { WireBackupConfig } from './config.js';
 import { HostDocuments } from './constructs/host-documents.js';
 import { Vault } from './constructs/vault.js';
@@ -41,6 +45,8 @@ export class WireBackupStack extends Stack {
   public readonly restoreStateMachine: StateMachine;
   /** The purge state machine (retention; scheduled, and `wire-backup purge`). */
   public readonly purgeStateMachine: StateMachine;
+  /** The archive state machine (started by "Backup Completed"), when `archive` is configured. */
+  public readonly archiveStateMachine: StateMachine | undefined;
 
   constructor(scope: Construct, id: string, props: WireBackupStackProps) {
     super(scope, id, props);
@@ -356,6 +362,87 @@ export class WireBackupStack extends Stack {
         }),
       ],
     });
+
+    // ---- Cross-region archive copies (README, "Archive"): started by the backup's "Backup Completed"
+    // event. The Lambdas read the vault (backups/, cassandra/, minio/ only) and write the archive bucket
+    // in archive.region (deployed by WireBackupArchiveStack) under its two prefixes.
+    this.archiveStateMachine = undefined;
+    if (config.archive) {
+      const archiveEnv: FunctionEnvironment = {
+        ...common,
+        [envNames.archiveBucket]: archiveBucketName(config.archive),
+        [envNames.archiveRegion]: config.archive.region,
+        [envNames.archiveStorageClass]: config.archive.storageClass,
+      };
+      const archiveFunctions = {
+        archivePlan: fn(
+          'archive-plan',
+          'Lists exactly one backup’s objects for the archive',
+          archiveEnv,
+          Duration.minutes(15),
+          2048,
+        ),
+        archiveCopy: fn(
+          'archive-copy',
+          'Copies objects into the archive region, hashed in flight',
+          archiveEnv,
+          Duration.minutes(15),
+          1024,
+        ),
+        archiveCommit: fn('archive-commit', 'Writes the archive manifest, last', archiveEnv),
+      };
+      const archiveBucket = Bucket.fromBucketAttributes(this, 'ArchiveBucket', {
+        bucketName: archiveBucketName(config.archive),
+        region: config.archive.region,
+      });
+      for (const f of Object.values(archiveFunctions)) {
+        for (const prefix of [vaultPrefixes.backups, vaultPrefixes.cassandra, vaultPrefixes.minio])
+          bucket.grantRead(f, all(prefix));
+        for (const prefix of Object.values(archivePrefixes)) archiveBucket.grantReadWrite(f, `${prefix}*`);
+        // The archive key lives in archive.region: named by its alias, used only through S3 there.
+        f.addToRolePolicy(
+          new PolicyStatement({
+            effect: Effect.ALLOW,
+            actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
+            resources: [`arn:${Aws.PARTITION}:kms:${config.archive.region}:${Aws.ACCOUNT_ID}:key/*`],
+            conditions: {
+              'ForAnyValue:StringEquals': { 'kms:ResourceAliases': archiveKeyAlias },
+              StringEquals: { 'kms:ViaService': `s3.${config.archive.region}.amazonaws.com` },
+            },
+          }),
+        );
+      }
+      const archiveMachine = new StateMachine(this, 'ArchiveStateMachine', {
+        stateMachineName: 'wire-archive',
+        stateMachineType: StateMachineType.STANDARD,
+        definitionBody: archiveDefinition(new Construct(this, 'ArchiveStates'), {
+          functions: archiveFunctions,
+        }),
+        timeout: Duration.hours(24),
+        tracingEnabled: true,
+        logs: {
+          destination: new LogGroup(this, 'ArchiveStateMachineLogs', {
+            retention: RetentionDays.THREE_MONTHS,
+          }),
+          level: LogLevel.ALL,
+          includeExecutionData: false,
+        },
+      });
+      new Rule(this, 'ArchiveOnBackupCompleted', {
+        description: 'Starts the cross-region archive copy of each completed backup',
+        eventPattern: { source: ['wire-backup'], detailType: ['Backup Completed'] },
+        targets: [new SfnStateMachine(archiveMachine)],
+      });
+      this.archiveStateMachine = archiveMachine;
+    }
+
+    // ---- Outputs the CLI reads (`wire-backup … --outputs cdk-outputs.json`).
+    new CfnOutput(this, 'VaultBucketName', { value: bucket.bucketName });
+    new CfnOutput(this, 'BackupStateMachineArn', { value: this.backupStateMachine.stateMachineArn });
+    new CfnOutput(this, 'RestoreStateMachineArn', { value: this.restoreStateMachine.stateMachineArn });
+    new CfnOutput(this, 'PurgeStateMachineArn', { value: this.purgeStateMachine.stateMachineArn });
+    if (this.archiveStateMachine)
+      new CfnOutput(this, 'ArchiveStateMachineArn', { value: this.archiveStateMachine.stateMachineArn });
 
     const alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'wire-backup alarms', enforceSSL: true });
     if (config.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));

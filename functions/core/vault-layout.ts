@@ -229,7 +229,8 @@ export function purgeIdOfPrefix(prefix: string): string | undefined {
  * archive manifest.
  *
  * ```
- * backups/<id>/archive.json          archive manifest: every object of the backup → its archive key (last)
+ * backups/<id>/archive.json          archive manifest: counts, storage class, verified (written last)
+ * backups/<id>/archive-objects.jsonl.gz  every object of the backup → its archive key, size, SHA-256
  * backups/<id>/<vault key below backups/<id>/>   the backup's own index files (manifest.json, files.tsv, …)
  * objects/sha256/<ab>/<sha256>       content-addressed objects (SSTables, MinIO objects, wire-server archive)
  * ```
@@ -260,6 +261,12 @@ export const archiveObjectKey = (sha256: string): string => {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`"${sha256}" is not a SHA-256 in hex`);
   return `${archivePrefixes.objects}sha256/${sha256.slice(0, 2)}/${sha256}`;
 };
+/**
+ * The list of every object an archived backup holds (vault key and version → archive key, size,
+ * SHA-256); written by Plan Archive, worked through by the copy, named by the archive manifest.
+ */
+export const archiveObjectsKey = (backupId: string): string =>
+  `${archivePrefixes.backups}${backupId}/archive-objects.jsonl.gz`;
 /** The backup id of an archive folder (`backups/<id>/`), else undefined. */
 export function archivedBackupIdOfPrefix(prefix: string): string | undefined {
   if (!prefix.startsWith(archivePrefixes.backups) || !prefix.endsWith('/')) return undefined;
