@@ -472,6 +472,33 @@ export class WireBackupStack extends Stack {
       treatMissingData: TreatMissingData.BREACHING,
     });
     staleAlarm.addAlarmAction(new SnsAction(alarmTopic));
+
+    // ---- Purge and archive failures alarm too (an unreachable archive region, a purge that refused).
+    for (const [id, machine, what] of [
+      [
+        'PurgeFailedAlarm',
+        this.purgeStateMachine,
+        'A wire-backup purge failed: see purges/<id>/report.json in the vault',
+      ],
+      ...(this.archiveStateMachine
+        ? [
+            [
+              'ArchiveFailedAlarm',
+              this.archiveStateMachine,
+              'A cross-region archive copy failed: the execution names the cause; the primary vault is untouched',
+            ] as const,
+          ]
+        : []),
+    ] as const) {
+      new Alarm(this, id, {
+        alarmDescription: what,
+        metric: machine.metricFailed({ period: Duration.hours(1) }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }).addAlarmAction(new SnsAction(alarmTopic));
+    }
   }
 }
 

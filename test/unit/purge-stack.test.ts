@@ -60,6 +60,36 @@ describe('purge in the stack', () => {
   });
 });
 
+describe('archive in the stack', () => {
+  const template = synth();
+  it('starts wire-archive on every "Backup Completed" event and alarms when it fails', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'wire-archive' });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['wire-backup'], 'detail-type': ['Backup Completed'] },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('archive copy failed'),
+    });
+  });
+  it('lets the archive Lambdas only read the vault and write the archive bucket in its region', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) =>
+      /^Archive(Plan|Copy|Commit)ServiceRole/.test(id),
+    );
+    expect(policies).toHaveLength(3);
+    for (const [, p] of policies) {
+      const text = JSON.stringify(p);
+      expect(text).toMatch(/wire-backup-archive-.*eu-central-2\/objects\/\*/);
+      expect(text).toContain('alias/wire-backup-archive');
+      const vaultDeletes = (
+        p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]
+      )
+        .filter((st) => [st.Action].flat().some((a) => a.startsWith('s3:DeleteObject')))
+        .filter((st) => !JSON.stringify(st.Resource).includes('wire-backup-archive'));
+      expect(vaultDeletes).toEqual([]);
+    }
+  });
+});
+
 describe('basesOfRunningBackup', () => {
   const complete = (backupId: string, completedAt: string): BackupFolder => ({
     backupId,

@@ -97,7 +97,8 @@ describe('WireBackupStack', () => {
 
   it('schedules the backup hourly and alarms on failure and staleness', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    // Backup failed, backup stale, purge failed, archive failed (the example config archives).
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 
   it('lets the state machine send commands only to the configured documents and instances', () => {
