@@ -340,6 +340,8 @@ export class WireBackupStack extends Stack {
     for (const prefix of [vaultPrefixes.backups, vaultPrefixes.cassandra, vaultPrefixes.minio])
       bucket.grantDelete(purgeFunctions.purgeDelete, all(prefix));
     bucket.grantRead(purgeFunctions.purgeReport, all(vaultPrefixes.purges));
+    // Evaluate Targets marks a restore that is about to write as running (restores/<id>/started.json).
+    bucket.grantPut(restoreFunctions.restoreVerify, all(vaultPrefixes.restores));
     bucket.grantPut(purgeFunctions.purgeReport, all(vaultPrefixes.purges));
     this.purgeStateMachine = new StateMachine(this, 'PurgeStateMachine', {
       stateMachineName: 'wire-purge',
