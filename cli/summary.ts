@@ -29,6 +29,15 @@ export function backupSummary(manifest: BackupManifest, vaultBucket: string): st
     lines.push(
       `  minio        ${b.bucket}: ${b.objects} objects ${formatBytes(b.bytes)} — copied ${b.copiedObjects} (${formatBytes(b.copiedBytes)}), unchanged ${b.carriedObjects}`,
     );
+    if (b.vanished && b.vanished.count > 0) {
+      const more =
+        b.vanished.count > b.vanished.keys.length
+          ? `, and ${b.vanished.count - b.vanished.keys.length} more`
+          : '';
+      lines.push(
+        `  NOT BACKED UP ${b.bucket}: ${b.vanished.count} object(s) deleted from the source while the backup ran: ${b.vanished.keys.map((k) => JSON.stringify(k)).join(', ')}${more}`,
+      );
+    }
   }
   const t = manifest.totals;
   lines.push(

@@ -24,7 +24,7 @@ export async function handler(event: unknown): Promise<BackupSummary> {
       BackupDuration: { value: manifest.durationSeconds, unit: 'Seconds' },
       LastSuccessTimestamp: { value: Math.floor(Date.parse(manifest.completedAt) / 1000), unit: 'None' },
     },
-    { Cluster: manifest.clusterName },
+    manifest.clusterName,
   );
   logEvent('info', 'backup committed', { backupId: manifest.backupId, totals: manifest.totals });
   return { backupId: manifest.backupId, manifestKey: manifestKey(manifest.backupId), manifest };

@@ -20,7 +20,7 @@ export async function handler(
   const { plan, error } = parseEvent('mark-failed', eventSchema, event);
   const { s3 } = vault();
   const marked = await markBackupFailed(plan, error, { s3, now: () => new Date() });
-  emitMetrics({ BackupFailed: { value: 1, unit: 'Count' } }, { Cluster: plan.clusterName });
+  emitMetrics({ BackupFailed: { value: 1, unit: 'Count' } }, plan.clusterName);
   logEvent('error', 'backup failed', { backupId: plan.backupId, error: marked.error, cause: marked.cause });
   return marked;
 }

@@ -92,6 +92,8 @@ export async function handler(event: unknown): Promise<RestoreTargets | RestoreV
           target,
           targetBucket: b.targetBucket,
           deep: env.vaultDeepVerify(),
+          // Asked to delete what the backup does not hold: anything left is a failure, not a warning.
+          strict: plan.minio.extraObjects === 'delete',
         }),
       );
     }
@@ -104,6 +106,7 @@ export async function handler(event: unknown): Promise<RestoreTargets | RestoreV
       objects: b.objects,
       bytes: b.bytes,
       extra: b.extraCount,
+      extraKeys: b.extra,
     })),
   };
 }

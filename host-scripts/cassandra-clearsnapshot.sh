@@ -6,10 +6,12 @@
 # `nodetool clearsnapshot -t <backupId>` (a no-op when there is none) and removes the backup's staging
 # directory next to the data directory. First it leaves `<backupId>.cleared` there and waits (up to
 # 300 s) for a snapshot script of the backup still running on the host to notice it and stop.
+# Then it clears stale snapshots of earlier backups that no clean-up reached (lib/snapshots.sh).
 # Idempotent.
 #
 # Parameters (environment): SSM_backupId, SSM_dataDir.
-# Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"cleared":true,"backupId"}`.
+# Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"cleared":true,"backupId","staleCleared"}`
+#   (staleCleared: tags of earlier backups' snapshots swept).
 # On failure: exit non-zero, last stderr line `wire-backup: <host>: <what failed> — <how to fix>`.
 set -euo pipefail
 
@@ -23,6 +25,8 @@ INTERRUPT_HINT='run the command again'
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
+# shellcheck source-path=SCRIPTDIR source=lib/snapshots.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/snapshots.sh" # wire-backup:inline
 
 # --- inputs ------------------------------------------------------------------------------------
 BACKUP_ID=${SSM_backupId-}
@@ -92,5 +96,9 @@ else
   log "WARNING: data directory $DATA_DIR does not exist: could not check that the snapshot files are gone"
 fi
 
-printf 'WIRE_BACKUP_RESULT {"cleared":true,"backupId":"%s"}\n' "$BACKUP_ID" >&3
+# Snapshots of earlier backups that no clean-up reached (lib/snapshots.sh says when one counts as such).
+STALE=$(sweep_stale_snapshots "$DATA_DIR" "$STAGING_ROOT" "$BACKUP_ID")
+STALE_JSON=$(if [[ -n $STALE ]]; then printf '%s\n' "$STALE" | sed 's/.*/"&"/' | paste -sd, -; fi)
+
+printf 'WIRE_BACKUP_RESULT {"cleared":true,"backupId":"%s","staleCleared":[%s]}\n' "$BACKUP_ID" "$STALE_JSON" >&3
 log "snapshot $BACKUP_ID cleared"

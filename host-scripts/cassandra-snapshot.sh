@@ -14,7 +14,8 @@
 #      to s3://<vaultBucket>/<sstablePrefix><hostId>/<relpath>;
 #   7. upload inventory.tsv (relpath, size, sha256, new|reused, versionId) to <inventoryKey> and node.json
 #      to <nodeInfoKey>;
-#   8. optionally the schema (cqlsh DESCRIBE SCHEMA, else the snapshot's per-table schema.cql files) to
+#   8. optionally the schema with its history (cqlsh DESCRIBE SCHEMA WITH INTERNALS: table ids, dropped
+#      columns; else the snapshot's per-table schema.cql files, which hold the same) to
 #      <schemaKey>, and with it (countRows) the row count of every table, taken with SELECT COUNT(*) at
 #      QUORUM just before step 2, to <rowCountsKey>.
 # Every vault key comes in as a parameter (functions/core/vault-layout.ts computes them); the only part
@@ -63,6 +64,8 @@ cleanup_hook() {
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/rules.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
+# shellcheck source-path=SCRIPTDIR source=lib/snapshots.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/snapshots.sh" # wire-backup:inline
 # shellcheck source-path=SCRIPTDIR source=lib/cql.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/cql.sh" # wire-backup:inline
 
@@ -210,6 +213,9 @@ fi
 log "keyspaces: ${KEYSPACES[*]}"
 
 # --- 2. snapshot -------------------------------------------------------------------------------
+# (security) First clear snapshots of earlier backups that no clean-up reached (lib/snapshots.sh).
+STALE_CLEARED=$(sweep_stale_snapshots "$DATA_DIR" "$STAGING_ROOT" "$BACKUP_ID")
+if [[ -n $STALE_CLEARED ]]; then log "cleared $(wc -l <<<"$STALE_CLEARED") stale snapshot(s) of earlier backups"; fi
 # A snapshot with this tag can only be left from an earlier, killed attempt of this same backup.
 if [[ -n $(find "$DATA_DIR" -mindepth 4 -maxdepth 4 -type d -path "*/snapshots/$BACKUP_ID" -print -quit) ]]; then
   log "a snapshot tagged $BACKUP_ID is left from an earlier attempt: clearing it first"
@@ -412,15 +418,47 @@ if [[ $COUNT_ROWS == true ]]; then
   ROW_COUNTS_KEY_JSON=$(json_str "$ROW_COUNTS_KEY")
 fi
 if [[ $CAPTURE_SCHEMA == true ]]; then
+  # The schema with its history: without the columns a table has dropped, a fresh cluster cannot load
+  # the SSTables written before the drop. Cassandra >= 4.0 describes it server-side: `DESCRIBE SCHEMA
+  # WITH INTERNALS` gives each CREATE TABLE its `WITH ID`, every column it ever dropped, then
+  # `ALTER TABLE … DROP … USING TIMESTAMP <drop time>` (and `ADD` for a re-added one). An older cqlsh
+  # (Cassandra 3.11 describes client-side) refuses WITH INTERNALS: then its keyspaces come from `DESCRIBE
+  # SCHEMA` and the rest from the snapshot's per-table schema.cql files, which hold the same history.
   schema_source=''
+  # snapshot_schemas: appends the snapshot's per-table schema.cql files to schema.cql.
+  snapshot_schemas() {
+    while IFS=$'\t' read -r rel _ _ _ abs _; do
+      if [[ $rel =~ ^[^/]+/[^/]+/schema\.cql$ ]]; then
+        {
+          printf -- '-- %s\n' "${rel%/schema.cql}"
+          cat -- "$abs"
+          printf '\n'
+        } >>"$WORK_DIR/schema.cql"
+      fi
+    done <"$WORK_DIR/plan.tsv"
+  }
+  # describe <target> <statement>: the statement's output, without cqlsh's warnings, in schema.cql.
+  describe() {
+    # cqlsh prints warnings (e.g. "WARNING: cqlsh was built against 5.0.0") on stdout, before the schema.
+    timeout 180 cqlsh ${1:+"$1"} -e "$2" >"$WORK_DIR/describe.out" 2>"$WORK_DIR/cqlsh.err" &&
+      awk 'started || ($0 !~ /^WARNING: / && $0 !~ /^[ \t]*$/) { started = 1; print }' "$WORK_DIR/describe.out" >"$WORK_DIR/schema.cql" &&
+      grep -q '^CREATE ' "$WORK_DIR/schema.cql"
+  }
   if command -v cqlsh >/dev/null; then
     # cqlsh defaults to localhost; Wire's nodes often listen on their own address only.
     for target in '' "$ADDRESS"; do
-      # cqlsh prints warnings (e.g. "WARNING: cqlsh was built against 5.0.0") on stdout, before the schema.
-      if timeout 180 cqlsh ${target:+"$target"} -e 'DESCRIBE SCHEMA' >"$WORK_DIR/describe.out" 2>"$WORK_DIR/cqlsh.err" &&
-        awk 'started || ($0 !~ /^WARNING: / && $0 !~ /^[ \t]*$/) { started = 1; print }' "$WORK_DIR/describe.out" >"$WORK_DIR/schema.cql" &&
-        grep -q '^CREATE ' "$WORK_DIR/schema.cql"; then
+      if describe "$target" 'DESCRIBE SCHEMA WITH INTERNALS'; then
         schema_source=cqlsh
+        break
+      fi
+      tail_of "$WORK_DIR/cqlsh.err" cqlsh
+      if describe "$target" 'DESCRIBE SCHEMA'; then
+        log "cqlsh refused DESCRIBE SCHEMA WITH INTERNALS: keyspaces from DESCRIBE SCHEMA, tables with their history from the snapshot's schema.cql files"
+        # DESCRIBE prints each CREATE KEYSPACE on one line.
+        grep -E '^CREATE KEYSPACE .*;[[:space:]]*$' "$WORK_DIR/schema.cql" >"$WORK_DIR/keyspaces.cql" || true
+        mv -- "$WORK_DIR/keyspaces.cql" "$WORK_DIR/schema.cql"
+        snapshot_schemas
+        schema_source=cqlsh+snapshot
         break
       fi
       tail_of "$WORK_DIR/cqlsh.err" cqlsh
@@ -431,15 +469,7 @@ if [[ $CAPTURE_SCHEMA == true ]]; then
   fi
   if [[ -z $schema_source ]]; then
     : >"$WORK_DIR/schema.cql"
-    while IFS=$'\t' read -r rel _ _ _ abs _; do
-      if [[ $rel =~ ^[^/]+/[^/]+/schema\.cql$ ]]; then
-        {
-          printf -- '-- %s\n' "${rel%/schema.cql}"
-          cat -- "$abs"
-          printf '\n'
-        } >>"$WORK_DIR/schema.cql"
-      fi
-    done <"$WORK_DIR/plan.tsv"
+    snapshot_schemas
     if [[ ! -s $WORK_DIR/schema.cql ]]; then
       fail "could not capture the schema: cqlsh is unavailable and the snapshot holds no schema.cql" \
         "install cqlsh on $HOST (Debian/Ubuntu: the cassandra package, or pip install cqlsh)"

@@ -55,8 +55,6 @@ cleanup_hook() {
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh" # wire-backup:inline
 
-# tail_of <file> <prefix>: the last lines of a command's output, into the log.
-tail_of() { grep -v '^WARNING: cqlsh was built against' "$1" | sed "s/^/  $2: /" | tail -n 15 >&2 || true; }
 # package_of <tool>: how to install the tool.
 package_of() {
   case $1 in

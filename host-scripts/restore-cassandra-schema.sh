@@ -3,15 +3,21 @@
 #
 # Run by SSM Run Command on one Cassandra node of the target cluster (document parameter `fooBar` arrives
 # as the environment variable SSM_fooBar). Steps:
-#   1. download schema.cql (the output of `DESCRIBE SCHEMA`) from the vault;
+#   1. download schema.cql (the output of `DESCRIBE SCHEMA WITH INTERNALS`, or a snapshot's schema.cql
+#      files) from the vault;
 #   2. split it into statements (`;` outside strings, quoted names, $$ bodies and comments) and keep the
 #      CREATE KEYSPACE / TYPE / TABLE / INDEX / MATERIALIZED VIEW / FUNCTION / AGGREGATE statements of the
 #      selected keyspaces (empty list = every non-system keyspace in the file), each made
-#      `CREATE … IF NOT EXISTS`; other statements are reported and skipped;
+#      `CREATE … IF NOT EXISTS` (a table keeps its `WITH ID`), and each table's history: `ALTER TABLE …
+#      DROP <column> USING TIMESTAMP <drop time>` and `ALTER TABLE … ADD` of a re-added column; other
+#      statements are reported and skipped;
 #   3. refuse when a selected keyspace already exists in the cluster with rows in any of its tables
-#      (`SELECT * … LIMIT 1` per table) and overwrite is false;
-#   4. unless dryRun: apply the statements with `cqlsh -f`, wait until `nodetool describecluster` shows
-#      one schema version, and check that every table of the file now exists.
+#      (`SELECT (int)1 … LIMIT 1` per table: a literal, so no row value is ever read into the output) and
+#      overwrite is false, and when a table the cluster already has does not know a column the backup
+#      holds as dropped (its SSTables could not be loaded);
+#   4. unless dryRun: apply the statements with `cqlsh -f` (a table's history only when this restore
+#      creates the table), wait until `nodetool describecluster` shows one schema version, and check that
+#      every table of the file now exists with the backup's dropped columns.
 # Existing tables are left as they are (IF NOT EXISTS): a schema that differs from the backup's is not
 # altered.
 #
@@ -98,15 +104,15 @@ function ident(s,   i, ch, r) {
   if (match(s, /^[A-Za-z0-9_]+/)) { ID = tolower(substr(s, 1, RLENGTH)); IDLEN = RLENGTH; return 1 }
   return 0
 }
-# qname(s): parses `[ks.]name` into QKS ("" when unqualified), QNAME.
-function qname(s,   a) {
+# qname(s): parses `[ks.]name` into QKS ("" when unqualified), QNAME and QLEN (characters used).
+function qname(s,   a, n) {
   if (!ident(s)) return 0
-  a = ID; s = substr(s, IDLEN + 1)
+  a = ID; n = IDLEN; s = substr(s, IDLEN + 1)
   if (substr(s, 1, 1) == ".") {
     if (!ident(substr(s, 2))) return 0
-    QKS = a; QNAME = ID; return 1
+    QKS = a; QNAME = ID; QLEN = n + 1 + IDLEN; return 1
   }
-  QKS = ""; QNAME = a; return 1
+  QKS = ""; QNAME = a; QLEN = n; return 1
 }
 function add(s,   u, kind, rest, head, pre, ine, rep) {
   s = trim(s)
@@ -119,6 +125,27 @@ function add(s,   u, kind, rest, head, pre, ine, rep) {
   else if (match(u, "^CREATE" WS "+MATERIALIZED" WS "+VIEW" WS "+")) kind = "VIEW"
   else if (match(u, "^CREATE" WS "+(OR" WS "+REPLACE" WS "+)?FUNCTION" WS "+")) kind = "FUNCTION"
   else if (match(u, "^CREATE" WS "+(OR" WS "+REPLACE" WS "+)?AGGREGATE" WS "+")) kind = "AGGREGATE"
+  else if (match(u, "^ALTER" WS "+(TABLE|COLUMNFAMILY)" WS "+")) {
+    # A table's schema history (DESCRIBE … WITH INTERNALS, a snapshot's schema.cql): `ALTER TABLE ks.t
+    # DROP c USING TIMESTAMP n` and `ALTER TABLE ks.t ADD c type`, after its CREATE TABLE. Kept as they
+    # are and run only for a table this restore creates; any other ALTER is skipped.
+    rest = substr(s, RLENGTH + 1)
+    if (qname(rest) && QKS != "") {
+      after = trim(substr(rest, QLEN + 1))
+      if (match(toupper(after), "^(DROP|ADD)" WS "+")) {
+        op = (toupper(substr(after, 1, 1)) == "A") ? "ADD" : "DROP"
+        col = ""; ts = ""; skip = RLENGTH
+        if (ident(substr(after, skip + 1))) {
+          col = ID
+          tail = toupper(trim(substr(after, skip + 1 + IDLEN)))
+          if (op == "DROP" && match(tail, "^USING" WS "+TIMESTAMP" WS "+[0-9]+$")) { ts = tail; sub(/^.*[ \t\r\n]/, "", ts) }
+        }
+        N++; K[N] = "HISTORY"; KS[N] = QKS; NM[N] = QNAME; T[N] = s; X[N] = op "\t" col "\t" ts
+        if (!(QKS in SEEN)) { SEEN[QKS] = 1; ORDER[++NKS] = QKS }
+        return
+      }
+    }
+  }
   if (kind == "") {
     head = substr(s, 1, 100); gsub(/[ \t\r\n]+/, " ", head)
     N++; K[N] = "OTHER"; T[N] = head; return
@@ -190,11 +217,16 @@ END {
       SEL[want[k]] = ++nsel
     }
   }
+  # existing: a file of `keyspace|table` lines, the tables the cluster has: their history is not replayed.
+  if (existing != "") while ((getline line < existing) > 0) HAVE[line] = 1
   for (n = 1; n <= N; n++) {
     if (K[n] == "OTHER") { print "OTHER\t" T[n] > summary; continue }
     if (!(KS[n] in SEL)) continue
+    if (K[n] == "HISTORY") {
+      print "KEPT\t" K[n] "\t" KS[n] "\t" NM[n] "\t" X[n] > summary
+      if ((KS[n] "|" NM[n]) in HAVE) continue
+    } else print "KEPT\t" K[n] "\t" KS[n] "\t" NM[n] > summary
     print T[n] ";\n" > out
-    print "KEPT\t" K[n] "\t" KS[n] "\t" NM[n] > summary
   }
 }
 AWK
@@ -264,7 +296,8 @@ PROBED=()
 for ks in "${KEYSPACES[@]}"; do
   while IFS='|' read -r eks table; do
     if [[ $eks != "$ks" ]]; then continue; fi
-    printf 'SELECT * FROM %s.%s LIMIT 1;\n' "$(cq "$ks")" "$(cq "$table")" >>"$WORK_DIR/probe-rows.cql"
+    # A literal, never a column: no value of a row can reach the output, the log or an error cause.
+    printf 'SELECT (int)1 AS present FROM %s.%s LIMIT 1;\n' "$(cq "$ks")" "$(cq "$table")" >>"$WORK_DIR/probe-rows.cql"
     PROBED+=("$ks.$table")
   done <"$WORK_DIR/existing.txt"
 done
@@ -275,7 +308,8 @@ if ((${#PROBED[@]} > 0)); then
   cqlsh "${CQLSH_OPTS[@]}" -f "$WORK_DIR/probe-rows.cql" >"$WORK_DIR/rows.out" 2>&1 || probe_rc=$?
   mapfile -t COUNTS < <(sed -n 's/^(\([0-9][0-9]*\) rows)$/\1/p' "$WORK_DIR/rows.out")
   if ((probe_rc != 0 || ${#COUNTS[@]} != ${#PROBED[@]})); then
-    tail_of "$WORK_DIR/rows.out" cqlsh
+    # Only cqlsh's error lines (the queries select a literal, but the output is never echoed).
+    grep -E '^<stdin>:[0-9]+:' "$WORK_DIR/rows.out" | cut -c1-300 | head -n 5 | sed 's/^/  cqlsh: /' >&2 || true
     # A read can fail on a table full of tombstones; with overwrite the answer would not change anything.
     if [[ $OVERWRITE != true ]]; then
       fail "cannot check the existing tables of ${KEYSPACES[*]} for rows (${#COUNTS[@]} answers to ${#PROBED[@]} queries)" \
@@ -290,10 +324,61 @@ if ((${#PROBED[@]} > 0)); then
 fi
 if ((${#NON_EMPTY[@]} > 0)); then
   if [[ $OVERWRITE != true ]]; then
-    fail "keyspace data already exists in the cluster (rows in ${NON_EMPTY[*]:0:10}); refusing without overwrite" \
+    refuse "keyspace data already exists in the cluster (rows in ${NON_EMPTY[*]:0:10}); refusing without overwrite" \
       "restore into an empty cluster or drop these keyspaces first, or set overwrite to true to keep their data and add what is missing"
   fi
   log "WARNING: tables with rows exist (${NON_EMPTY[*]:0:10}); overwrite is true: existing tables are kept as they are"
+fi
+# The backup's schema history. A table its SSTables were written under may have had columns dropped:
+# their cells are still in those SSTables, and a node loads them only when it knows the column as dropped
+# (else `nodetool import` fails with "Unknown column … during deserialization", and a column dropped in the
+# backup but present in the cluster would show its dropped values again). A table this restore creates
+# gets its history replayed (CREATE TABLE with every column ever dropped, then `ALTER TABLE … DROP …
+# USING TIMESTAMP <the original drop time>` and `ADD` for a re-added column); a table the cluster already
+# has must know the same dropped columns.
+# history_gaps <keyspace|table lines> <out>: `ks.table: column (why)` per dropped column of the backup that
+# the cluster does not know as dropped, or knows as dropped later than the backup for a column the backup
+# re-added (the re-added column's values written in between would be hidden).
+history_gaps() {
+  printf 'SELECT keyspace_name, table_name, column_name, toUnixTimestamp(dropped_time) FROM system_schema.dropped_columns;\n' \
+    >"$WORK_DIR/dropped.cql"
+  if ! cql_rows "$WORK_DIR/dropped.cql" "$WORK_DIR/dropped.txt"; then
+    fail "cannot read system_schema.dropped_columns with cqlsh" "check that Cassandra on $HOST is up (nodetool status) and run the restore again"
+  fi
+  awk -F'\t' -v tables="$1" -v dropped="$WORK_DIR/dropped.txt" '
+    BEGIN {
+      while ((getline l < tables) > 0) want[l] = 1
+      while ((getline l < dropped) > 0) { split(l, f, "|"); at[f[1] "|" f[2] "|" f[3]] = f[4] }
+    }
+    $1 == "KEPT" && $2 == "HISTORY" && (($3 "|" $4) in want) && $6 != "" {
+      k = $3 "|" $4 "|" $6
+      if ($5 == "DROP") { if (!(k in ts)) order[++n] = k; ts[k] = $7; readd[k] = 0 } else readd[k] = 1
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = order[i]; split(k, f, "|")
+        if (!(k in at)) print f[1] "." f[2] ": " f[3] " (not known as dropped)"
+        else if (readd[k] && ts[k] != "" && at[k] * 1000 > ts[k] + 0) print f[1] "." f[2] ": " f[3] " (dropped later than in the backup, which re-added it)"
+      }
+    }' "$WORK_DIR/summary.tsv" >"$2"
+}
+HISTORY_STATEMENTS=$(grep -c $'^KEPT\tHISTORY\t' "$WORK_DIR/summary.tsv" || true)
+if ((HISTORY_STATEMENTS > 0)); then
+  history_gaps "$WORK_DIR/existing.txt" "$WORK_DIR/gaps.txt"
+  if [[ -s $WORK_DIR/gaps.txt ]]; then
+    sed 's/^/  schema history missing: /' "$WORK_DIR/gaps.txt" | head -n 20 >&2
+    fail "$(wc -l <"$WORK_DIR/gaps.txt") dropped column(s) of the backup are not dropped columns of the tables the cluster already has, e.g. $(head -n 1 "$WORK_DIR/gaps.txt"); their SSTables cannot be loaded as they are" \
+      "drop those tables (DROP TABLE; the restore recreates them with the backup's history), or apply the backup's ALTER TABLE … DROP … USING TIMESTAMP statements for them from s3://$VAULT_BUCKET/$SCHEMA_KEY by hand, and run the restore again"
+  fi
+fi
+# The statements to apply: the history of a table the cluster already has is not replayed.
+: >"$WORK_DIR/apply.cql"
+awk -v keep="$KEYSPACES_PARAM" -v SYS="$SYSTEM_KEYSPACES" -v existing="$WORK_DIR/existing.txt" -v out="$WORK_DIR/apply.cql" \
+  -v summary=/dev/null "$SPLIT_AWK" "$WORK_DIR/schema.cql"
+HELD=$(awk -F'\t' 'FILENAME == ARGV[1] { have[$0] = 1; next } $1 == "KEPT" && $2 == "HISTORY" && (($3 "|" $4) in have) { n++ } END { print n + 0 }' \
+  "$WORK_DIR/existing.txt" "$WORK_DIR/summary.tsv")
+if ((HISTORY_STATEMENTS > 0)); then
+  log "schema history: $HISTORY_STATEMENTS ALTER TABLE statement(s) (dropped and re-added columns), $((HISTORY_STATEMENTS - HELD)) to replay for tables this restore creates"
 fi
 # A keyspace the file does not create (a schema taken from the snapshots' schema.cql files) must exist.
 printf 'SELECT keyspace_name FROM system_schema.keyspaces;\n' >"$WORK_DIR/keyspaces.cql"
@@ -347,7 +432,7 @@ fi
 # --- 4. apply ----------------------------------------------------------------------------------
 started=$SECONDS
 log "applying $STATEMENTS statement(s) with cqlsh"
-if ! cqlsh "${CQLSH_OPTS[@]}" -f "$WORK_DIR/filtered.cql" >"$WORK_DIR/apply.out" 2>&1; then
+if ! cqlsh "${CQLSH_OPTS[@]}" -f "$WORK_DIR/apply.cql" >"$WORK_DIR/apply.out" 2>&1; then
   grep -v '^WARNING: cqlsh was built against' "$WORK_DIR/apply.out" | sed 's/^/  cqlsh: /' | head -n 15 >&2
   fail "applying the schema of ${KEYSPACES[*]} failed (first errors above)" \
     "fix the cause (a data center name the new cluster lacks: create the keyspace by hand with its replication first; a disabled feature such as materialized views; a different schema already in place) and run the restore again: every statement is IF NOT EXISTS"
@@ -376,6 +461,16 @@ ABSENT=$(awk -F'\t' 'FILENAME == ARGV[1] { have[$0] = 1; next } $1 == "KEPT" && 
   "$WORK_DIR/existing.txt" "$WORK_DIR/summary.tsv")
 if [[ -n $ABSENT ]]; then
   fail "tables missing after applying the schema: ${ABSENT:0:300}" "read the cqlsh output above and run the restore again"
+fi
+# Every dropped column of the backup is now a dropped column of its table.
+if ((HISTORY_STATEMENTS > 0)); then
+  awk -F'\t' '$1 == "KEPT" && $2 == "TABLE" { print $3 "|" $4 }' "$WORK_DIR/summary.tsv" >"$WORK_DIR/kept-tables.txt"
+  history_gaps "$WORK_DIR/kept-tables.txt" "$WORK_DIR/gaps.txt"
+  if [[ -s $WORK_DIR/gaps.txt ]]; then
+    sed 's/^/  schema history missing: /' "$WORK_DIR/gaps.txt" | head -n 20 >&2
+    fail "the restored schema lacks $(wc -l <"$WORK_DIR/gaps.txt") dropped column(s) of the backup, e.g. $(head -n 1 "$WORK_DIR/gaps.txt")" \
+      "drop the tables named above (they were just created and hold no data) and run the restore again"
+  fi
 fi
 printf 'WIRE_BACKUP_RESULT {"keyspaces":[%s],"tables":%s,"statements":%s,"skipped":%s,"replicationWarnings":[%s],"dryRun":false}\n' \
   "$(for ks in "${KEYSPACES[@]}"; do printf '%s,' "$(json_str "$ks")"; done | sed 's/,$//')" "$TABLES" "$STATEMENTS" "$SKIPPED" "$WARNINGS_JSON" >&3

@@ -10,7 +10,9 @@
 #   4. unless dryRun: extract it into a temp folder next to targetPath, move an existing targetPath aside to
 #      `<targetPath>.before-restore-<UTC timestamp>`, and rename the extracted root folder to targetPath
 #      (its basename may differ from the archive's root entry). Owners and modes come from the archive
-#      when run as root.
+#      when run as root. Refused in step 3, before anything is written: device nodes, FIFOs, sockets,
+#      setuid/setgid files, entries below a symbolic link of the archive, hard links leaving the root
+#      folder (as are absolute names, `..` segments and entries beside the root folder).
 # Until step 4 nothing on the host is changed; dryRun stops after step 3.
 #
 # Parameters (environment): SSM_vaultBucket, SSM_archiveKey, SSM_versionId (the vault version id, `null`
@@ -62,14 +64,18 @@ check_rule archiveKey "$ARCHIVE_KEY" VAULT_KEY
 # S3 version ids are opaque, URL-ready strings of up to 1024 bytes (AWS documents one with '+').
 check_rule versionId "$VERSION_ID" VERSION_ID
 check_rule sha256 "$EXPECTED_SHA" SHA256
-check_rule targetPath "$TARGET_PATH" ABSOLUTE_PATH
+check_rule targetPath "$TARGET_PATH" RESTORE_TARGET_PATH
 check_rule overwrite "$OVERWRITE" BOOLEAN
 check_rule dryRun "$DRY_RUN" BOOLEAN
 
-# Normalise trailing slashes and single-dot segments so that dirname/basename name the folder itself.
+# Normalise repeated slashes, single-dot segments and trailing slashes so that dirname/basename name the
+# folder itself and `//etc/./` is seen as /etc.
 TARGET=$TARGET_PATH
+while [[ $TARGET == *//* ]]; do TARGET=${TARGET//\/\//\/}; done
+while [[ $TARGET == */./* ]]; do TARGET=${TARGET//\/.\//\/}; done
 while [[ $TARGET == */ && $TARGET != / ]]; do TARGET=${TARGET%/}; done
 while [[ $TARGET == */. ]]; do TARGET=${TARGET%/.}; done
+if [[ -z $TARGET ]]; then TARGET=/; fi
 PARENT=$(dirname -- "$TARGET")
 TARGET_NAME=$(basename -- "$TARGET")
 if [[ $TARGET == / || -z $TARGET_NAME || $TARGET_NAME == . ]]; then
@@ -97,7 +103,7 @@ elif [[ -e $TARGET ]]; then
   if [[ -n $first_entry ]]; then
     TARGET_STATE=nonEmpty
     if [[ $OVERWRITE != true ]]; then
-      fail "$TARGET exists and is not empty; refusing to replace it without overwrite" \
+      refuse "$TARGET exists and is not empty; refusing to replace it without overwrite" \
         "restore into another targetPath, or set overwrite to true (the current folder is then kept as $TARGET.before-restore-<UTC timestamp>)"
     fi
   else
@@ -160,6 +166,35 @@ if [[ ${first_name%/} != "$ROOT_ENTRY" || $(head -c 1 "$WORK_DIR/verbose.txt") !
   fail "the archive's root entry $(shown "$ROOT_ENTRY") is not a folder; nothing was changed" \
     "check that this is a wire-server archive written by wire-backup"
 fi
+# What tar would create as root with -p but a deployment folder never holds: device nodes, FIFOs, sockets,
+# setuid/setgid files; and what would write outside the folder: an entry below a symbolic link of the
+# archive, a hard link to a name outside the root folder. `tar -t` and `tar -tv` list the same entries in
+# the same order (names escaped the same way), so line i of one is line i of the other.
+HOSTILE=$(awk -v root="$ROOT_ENTRY" '
+  NR == FNR { name[FNR] = $0; next }
+  { line[FNR] = $0; n = name[FNR]; sub(/\/+$/, "", n); clean[FNR] = n; count = FNR
+    if (substr($0, 1, 1) == "l") link[n] = 1 }
+  function outside(t) { return t != root && index(t, root "/") != 1 || ("/" t "/") ~ /\/\.\.\// }
+  END {
+    for (i = 1; i <= count; i++) {
+      n = clean[i]; type = substr(line[i], 1, 1); mode = substr(line[i], 1, 10)
+      if (type == "c" || type == "b") { print "a device node\t" n; exit }
+      if (type == "p") { print "a FIFO\t" n; exit }
+      if (type == "s") { print "a socket\t" n; exit }
+      if (substr(mode, 4, 1) ~ /[sS]/) { print "a setuid file\t" n; exit }
+      if (substr(mode, 7, 1) ~ /[sS]/) { print "a setgid file\t" n; exit }
+      for (l in link) if (index(n, l "/") == 1) { print "an entry below the symbolic link " l "\t" n; exit }
+      if (type == "h") {
+        at = index(line[i], " " name[i] " link to ")
+        target = at ? substr(line[i], at + length(name[i]) + 10) : ""
+        if (target == "" || outside(target)) { print "a hard link to " target " (outside the root folder)\t" n; exit }
+      }
+    }
+  }' "$WORK_DIR/names.txt" "$WORK_DIR/verbose.txt")
+if [[ -n $HOSTILE ]]; then
+  fail "the archive holds ${HOSTILE%%$'\t'*}: $(shown "${HOSTILE#*$'\t'}"), which a wire-server folder never holds and this restore refuses to create; nothing was changed" \
+    "check where this archive came from (a wire-server archive written by wire-backup holds only folders, files and links inside its root folder) and restore from another backup"
+fi
 FILES=$(grep -c '^-' "$WORK_DIR/verbose.txt" || true)
 log "archive checked: SHA-256 $SHA256, root folder $ROOT_ENTRY, $FILES file(s), $(wc -l <"$WORK_DIR/names.txt") entries"
 
@@ -180,10 +215,18 @@ fi
 # Extract next to the target: the final rename stays on one filesystem.
 EXTRACT_DIR=$(mktemp -d "$PARENT/.wire-backup-restore.XXXXXX")
 started=$SECONDS
+# --no-same-permissions is not used: modes are the folder's (secrets stay 0600); setuid/setgid bits were
+# refused above. Owners come from the archive when run as root.
 if ! tar -xpzf "$ARCHIVE" -C "$EXTRACT_DIR" >"$WORK_DIR/extract.out" 2>&1; then
   tail_of "$WORK_DIR/extract.out" tar
-  fail "extracting the archive into $EXTRACT_DIR failed; $TARGET was not changed" \
-    "free disk space in $PARENT (the archive holds $FILES files) and run the restore again"
+  if grep -qiE 'No space left on device|Disk quota exceeded' "$WORK_DIR/extract.out"; then
+    fail "extracting the archive into $EXTRACT_DIR ran out of disk space; $TARGET was not changed" \
+      "free disk space in $PARENT (the archive holds $FILES files, $BYTES bytes compressed) and run the restore again"
+  fi
+  # Anything else is tar refusing an entry (an escape, a name it cannot create): say what it refused.
+  refused=$(grep -m 1 -E '^tar: ' "$WORK_DIR/extract.out" || head -n 1 "$WORK_DIR/extract.out")
+  fail "tar refused to extract the archive: $(shown "${refused#tar: }"); $TARGET was not changed" \
+    "check that this is a wire-server archive written by wire-backup, or restore from another backup"
 fi
 if [[ ! -d $EXTRACT_DIR/$ROOT_ENTRY || -L $EXTRACT_DIR/$ROOT_ENTRY ]]; then
   fail "the extracted archive has no folder $ROOT_ENTRY; $TARGET was not changed" "check the archive and run the restore again"

@@ -52,8 +52,8 @@ export const wireBackupConfigSchema = z
     wireServer: z.object({
       /** Deploy host holding the wire-server folder. */
       instanceId,
-      /** The wire-server folder (values, secrets, inventory). */
-      path: absolutePath,
+      /** The wire-server folder (values, secrets, inventory); the default restore target, so no system folder. */
+      path: ruleString(rules.restoreTargetPath),
       /** Entries the archive must contain, relative to the folder. */
       expectedEntries: z.array(ruleString(rules.archiveEntry)).default(['values']),
       /** gzip level, 1 (fast) to 9 (smallest, the manual procedure's choice). */
@@ -88,8 +88,21 @@ export const wireBackupConfigSchema = z
       .object({
         /** Existing bucket name; by default the stack creates one. */
         bucketName: bucketName.optional(),
-        /** Object Lock (compliance/governance) retention in days; off when absent. */
-        objectLockDays: z.number().int().min(1).max(36500).optional(),
+        /**
+         * Object Lock of every new vault object version (README, "Object Lock"): `compliance` (nobody,
+         * not even the account root, deletes a version before its retention ends), `governance`
+         * (principals with s3:BypassGovernanceRetention can) or `off`.
+         */
+        objectLockMode: z
+          .enum(['compliance', 'governance', 'off'], 'must be compliance, governance or off')
+          .default('compliance'),
+        /** Object Lock retention of each object version, in days (1 to 3650; at most the retention's horizon). */
+        objectLockDays: z
+          .number('must be a number of days')
+          .int('must be a whole number of days')
+          .min(1, 'must be at least 1 day (set objectLockMode to off to turn Object Lock off)')
+          .max(3650, 'must be at most 3650 days (10 years)')
+          .default(30),
         /**
          * Grandfather-father-son counts (README, "Retention"): the newest backup of each of the last
          * `hourly` hours, `daily` days, `weekly` ISO weeks and `monthly` months is kept (UTC).
@@ -118,7 +131,18 @@ export const wireBackupConfigSchema = z
         /** Re-read and re-hash new vault objects before committing. */
         deepVerify: z.boolean().default(true),
       })
-      .prefault({}),
+      .prefault({})
+      .superRefine((vault, ctx) => {
+        // A lock longer than the oldest backup the retention keeps would stop the purge for nothing.
+        const horizon = retentionHorizonDays(vault.retention);
+        if (vault.objectLockMode !== 'off' && vault.objectLockDays > horizon) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['objectLockDays'],
+            message: `${vault.objectLockDays} days outlasts the oldest backup vault.retention keeps (${horizon} days): the purge could not remove expired backups until their lock ends; lower objectLockDays to ${horizon} or less, or keep more backups`,
+          });
+        }
+      }),
     /**
      * Cross-region archive copies (README, "Archive"): every completed backup is copied into a bucket
      * in `region` (its own KMS key, deployed by the archive stack).
@@ -140,6 +164,24 @@ export const wireBackupConfigSchema = z
     alarmEmail: z.email().optional(),
   })
   .strict();
+
+/**
+ * Days the grandfather-father-son retention keeps its oldest backup: the longest of its hourly (in
+ * days, rounded up), daily, weekly (7 days) and monthly (31 days) horizons.
+ */
+export function retentionHorizonDays(retention: {
+  readonly hourly: number;
+  readonly daily: number;
+  readonly weekly: number;
+  readonly monthly: number;
+}): number {
+  return Math.max(
+    Math.ceil(retention.hourly / 24),
+    retention.daily,
+    retention.weekly * 7,
+    retention.monthly * 31,
+  );
+}
 
 /** Validated wire-backup configuration. */
 export type WireBackupConfig = z.infer<typeof wireBackupConfigSchema>;

@@ -152,8 +152,9 @@ export const hostDocuments = {
         rule: rules.sha256,
       },
       targetPath: {
-        description: 'Folder to restore into; an existing one is moved to <path>.before-restore-<UTC time>',
-        rule: rules.absolutePath,
+        description:
+          'Folder to restore into (no system folder); an existing one is moved to <path>.before-restore-<UTC time>',
+        rule: rules.restoreTargetPath,
       },
       overwrite: {
         description: 'Replace a non-empty targetPath (else refuse)',

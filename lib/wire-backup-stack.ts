@@ -1,25 +1,33 @@
-import { Arn, ArnFormat, Aws, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Arn, ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
-import { archivePrefixes, type VaultPrefix, vaultPrefixes } from '../functions/core/vault-layout.js';
+import {
+  archivePrefixes,
+  cassandraBackupPrefix,
+  failedKey,
+  manifestKey,
+  minioBackupPrefix,
+  restoreStartedKey,
+  startedKey,
+  vaultPrefixes,
+  wireServerArchiveKey,
+} from '../functions/core/vault-layout.js';
 import { archiveDefinition } from '../statemachines/archive.js';
 import { backupDefinition } from '../statemachines/backup.js';
+import { ssmOutputLogGroupName } from '../statemachines/host-command.js';
 import { purgeDefinition } from '../statemachines/purge.js';
 import { restoreDefinition } from '../statemachines/restore.js';
-import { archiveBucketName, archiveKeyAlias } from './archive-stack.js';
+import { ArchiveGrants, archiveBucketName } from './archive-stack.js';
 import type { WireBackupConfig } from './config.js';
 import { HostDocuments } from './constructs/host-documents.js';
+import { Monitoring } from './constructs/monitoring.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
 import { hostDocuments } from './host-documents.js';
@@ -54,7 +62,8 @@ export class WireBackupStack extends Stack {
 
     this.vault = new Vault(this, 'Vault', {
       ...(config.vault.bucketName ? { bucketName: config.vault.bucketName } : {}),
-      ...(config.vault.objectLockDays ? { objectLockDays: config.vault.objectLockDays } : {}),
+      objectLockMode: config.vault.objectLockMode,
+      objectLockDays: config.vault.objectLockDays,
     });
     const bucket = this.vault.bucket;
     const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
@@ -181,40 +190,85 @@ export class WireBackupStack extends Stack {
       restoreReport: fn('restore-report', 'Writes the restore report', common),
     };
 
-    // Least privilege, scoped to the vault's top-level folders as vault-layout.ts names them.
-    const all = (prefix: VaultPrefix): string => `${prefix}*`;
-    bucket.grantReadWrite(functions.prepare, all(vaultPrefixes.backups));
-    bucket.grantRead(functions.prepare);
-    bucket.grantRead(functions.verifyArchive, all(vaultPrefixes.backups));
-    bucket.grantRead(functions.finalizeNode, all(vaultPrefixes.cassandra));
-    bucket.grantReadWrite(functions.finalizeNode, all(vaultPrefixes.backups));
-    for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio]) {
-      bucket.grantReadWrite(f, all(vaultPrefixes.backups));
+    // --- vault access (security: least privilege) --------------------------------------------------
+    // Each role gets the keys its code reads and writes, as vault-layout.ts names them (a `*` in place
+    // of an id), written-out actions, and `s3:DeleteObject` only where the code deletes (its own working
+    // folder). Only the purge's Delete Expired gets `s3:DeleteObjectVersion` (below). Only Verify wire-server Archive reads the
+    // archive holding Wire's secrets; Commit only HEADs it (no kms:Decrypt).
+    const any = '*';
+    const keys = {
+      manifests: manifestKey(any),
+      markers: [startedKey(any), failedKey(any)],
+      archive: wireServerArchiveKey(any),
+      backupCassandra: `${cassandraBackupPrefix(any)}*`,
+      backupMinio: `${minioBackupPrefix(any)}*`,
+      sstables: `${vaultPrefixes.cassandra}*`,
+      minioObjects: `${vaultPrefixes.minio}*`,
+      restores: `${vaultPrefixes.restores}*`,
+      mapRuns: `${vaultPrefixes.mapRuns}*`,
+    };
+    const vault = this.vault;
+    vault.grantObjects(functions.prepare, {
+      read: [keys.manifests, ...keys.markers],
+      write: [startedKey(any)],
+    });
+    vault.grantObjects(functions.verifyArchive, { read: [keys.archive] });
+    vault.grantObjects(functions.finalizeNode, {
+      read: [keys.backupCassandra, keys.sstables],
+      write: [keys.backupCassandra],
+    });
+    vault.grantObjects(functions.planMinio, {
+      read: [keys.backupMinio],
+      write: [keys.backupMinio],
+      delete: [keys.backupMinio],
+    });
+    vault.grantObjects(functions.copyBatch, {
+      read: [keys.backupMinio],
+      write: [keys.backupMinio, keys.minioObjects],
+    });
+    vault.grantObjects(functions.finalizeMinio, {
+      read: [keys.backupMinio, keys.minioObjects],
+      write: [keys.backupMinio],
+    });
+    vault.grantObjects(functions.commit, {
+      read: [keys.archive, keys.backupCassandra, keys.backupMinio],
+      write: [keys.manifests],
+      decrypts: false,
+    });
+    vault.grantObjects(functions.markFailed, { write: [failedKey(any)] });
+    for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio, functions.checkMinio])
       minioSecret.grantRead(f);
-    }
-    bucket.grantRead(functions.planMinio, all(vaultPrefixes.minio));
-    bucket.grantReadWrite(functions.copyBatch, all(vaultPrefixes.minio));
-    bucket.grantRead(functions.finalizeMinio, all(vaultPrefixes.minio));
-    minioSecret.grantRead(functions.checkMinio);
-    bucket.grantReadWrite(functions.commit, all(vaultPrefixes.backups));
-    bucket.grantRead(functions.commit, all(vaultPrefixes.cassandra));
-    bucket.grantWrite(functions.markFailed, all(vaultPrefixes.backups));
-    bucket.grantRead(restoreFunctions.restorePrepare, all(vaultPrefixes.backups));
-    bucket.grantRead(restoreFunctions.restorePrepare);
-    bucket.grantWrite(restoreFunctions.restorePrepare, all(vaultPrefixes.restores));
+    vault.grantObjects(restoreFunctions.restorePrepare, { read: [keys.manifests, ...keys.markers] });
+    vault.grantObjects(restoreFunctions.restoreCheckTargets, { read: [keys.backupMinio] });
+    vault.grantObjects(restoreFunctions.restorePlanMinio, {
+      read: [keys.backupMinio, keys.restores],
+      write: [keys.restores],
+      delete: [keys.restores],
+    });
+    vault.grantObjects(restoreFunctions.restoreCopyBatch, {
+      read: [keys.restores, keys.minioObjects],
+      write: [keys.restores],
+    });
+    // Evaluate Targets (restore-verify) marks a restore about to write as running, for the purge.
+    vault.grantObjects(restoreFunctions.restoreVerify, {
+      read: [keys.backupCassandra, keys.backupMinio, keys.restores],
+      write: [restoreStartedKey(any)],
+    });
+    vault.grantObjects(restoreFunctions.restoreReport, { write: [keys.restores] });
     for (const f of [
       restoreFunctions.restoreCheckTargets,
       restoreFunctions.restorePlanMinio,
       restoreFunctions.restoreCopyBatch,
       restoreFunctions.restoreVerify,
-    ]) {
-      bucket.grantRead(f, all(vaultPrefixes.backups));
-      bucket.grantRead(f, all(vaultPrefixes.minio));
+    ])
       minioSecret.grantRead(f);
-    }
-    bucket.grantReadWrite(restoreFunctions.restorePlanMinio, all(vaultPrefixes.restores));
-    bucket.grantReadWrite(restoreFunctions.restoreCopyBatch, all(vaultPrefixes.restores));
-    bucket.grantWrite(restoreFunctions.restoreReport, all(vaultPrefixes.restores));
+    // --- end of vault access ---------------------------------------------------------------------------
+
+    // Host command output (SSM CloudWatchOutputConfig) goes to a group of ours, kept for a month.
+    new LogGroup(this, 'HostCommandLogs', {
+      logGroupName: ssmOutputLogGroupName,
+      retention: RetentionDays.ONE_MONTH,
+    });
 
     const instanceArns = [
       ...config.cassandra.nodes.map((n) => n.instanceId),
@@ -289,11 +343,12 @@ export class WireBackupStack extends Stack {
         includeExecutionData: false,
       },
     });
-    bucket.grantReadWrite(this.restoreStateMachine, all(vaultPrefixes.mapRuns));
-    bucket.grantRead(this.restoreStateMachine, all(vaultPrefixes.restores));
-    // The Distributed Map's ResultWriter writes its run reports here.
-    bucket.grantReadWrite(this.backupStateMachine, all(vaultPrefixes.mapRuns));
-    bucket.grantRead(this.backupStateMachine, all(vaultPrefixes.backups));
+    // The Distributed Maps read their items (JSONL batch indexes) and write run reports (ResultWriter).
+    // CDK grants both the whole vault for them: the Deny keeps them to these keys.
+    vault.grantObjects(this.restoreStateMachine, { read: [keys.restores], write: [keys.mapRuns] });
+    vault.limitObjectAccess(this.restoreStateMachine, [keys.restores, keys.mapRuns]);
+    vault.grantObjects(this.backupStateMachine, { read: [keys.backupMinio], write: [keys.mapRuns] });
+    vault.limitObjectAccess(this.backupStateMachine, [keys.backupMinio, keys.mapRuns]);
 
     new Rule(this, 'BackupSchedule', {
       description: 'Starts the wire-backup state machine',
@@ -325,24 +380,22 @@ export class WireBackupStack extends Stack {
       ),
       purgeReport: fn('purge-report', 'Writes the purge report', common),
     };
-    for (const prefix of [
-      vaultPrefixes.backups,
-      vaultPrefixes.cassandra,
-      vaultPrefixes.minio,
-      vaultPrefixes.restores,
-    ])
-      bucket.grantRead(purgeFunctions.purgePlan, all(prefix));
-    // Plan and report write their own documents and never delete.
-    bucket.grantRead(purgeFunctions.purgePlan, all(vaultPrefixes.purges));
-    bucket.grantPut(purgeFunctions.purgePlan, all(vaultPrefixes.purges));
-    bucket.grantRead(purgeFunctions.purgeDelete, all(vaultPrefixes.purges));
-    bucket.grantRead(purgeFunctions.purgeDelete, all(vaultPrefixes.restores));
-    for (const prefix of [vaultPrefixes.backups, vaultPrefixes.cassandra, vaultPrefixes.minio])
-      bucket.grantDelete(purgeFunctions.purgeDelete, all(prefix));
-    bucket.grantRead(purgeFunctions.purgeReport, all(vaultPrefixes.purges));
-    // Evaluate Targets marks a restore that is about to write as running (restores/<id>/started.json).
-    bucket.grantPut(restoreFunctions.restoreVerify, all(vaultPrefixes.restores));
-    bucket.grantPut(purgeFunctions.purgeReport, all(vaultPrefixes.purges));
+    // Plan and report read what they must and write their own documents (purges/); they never delete.
+    // Only Delete Expired gets s3:DeleteObjectVersion, on the three folders retention prunes; restores/
+    // and purges/ it only reads (a restore that started since the plan stops it).
+    const retained = [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects];
+    const purges = `${vaultPrefixes.purges}*`;
+    vault.grantObjects(purgeFunctions.purgePlan, {
+      read: [`${vaultPrefixes.backups}*`, keys.restores, purges],
+      write: [purges],
+      listVersions: true,
+      readLocks: retained,
+    });
+    vault.grantObjects(purgeFunctions.purgeDelete, {
+      read: [purges, keys.restores],
+      deleteVersions: retained,
+    });
+    vault.grantObjects(purgeFunctions.purgeReport, { read: [purges], write: [purges] });
     this.purgeStateMachine = new StateMachine(this, 'PurgeStateMachine', {
       stateMachineName: 'wire-purge',
       stateMachineType: StateMachineType.STANDARD,
@@ -393,27 +446,23 @@ export class WireBackupStack extends Stack {
         ),
         archiveCommit: fn('archive-commit', 'Writes the archive manifest, last', archiveEnv),
       };
-      const archiveBucket = Bucket.fromBucketAttributes(this, 'ArchiveBucket', {
-        bucketName: archiveBucketName(config.archive),
-        region: config.archive.region,
+      // Vault: Plan reads the backup's own folder (manifest, file lists, bucket manifests); Copy reads
+      // the objects it lists. Archive bucket (another region, its own key): Plan checks for and writes
+      // the archive's object list, Copy writes objects/ and the backup's index files, Commit the manifest.
+      const archiveTarget = new ArchiveGrants(config.archive);
+      vault.grantObjects(archiveFunctions.archivePlan, { read: [`${vaultPrefixes.backups}*`] });
+      archiveTarget.grantObjects(archiveFunctions.archivePlan, {
+        read: [`${archivePrefixes.backups}*`],
+        write: [`${archivePrefixes.backups}*`],
       });
-      for (const f of Object.values(archiveFunctions)) {
-        for (const prefix of [vaultPrefixes.backups, vaultPrefixes.cassandra, vaultPrefixes.minio])
-          bucket.grantRead(f, all(prefix));
-        for (const prefix of Object.values(archivePrefixes)) archiveBucket.grantReadWrite(f, `${prefix}*`);
-        // The archive key lives in archive.region: named by its alias, used only through S3 there.
-        f.addToRolePolicy(
-          new PolicyStatement({
-            effect: Effect.ALLOW,
-            actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
-            resources: [`arn:${Aws.PARTITION}:kms:${config.archive.region}:${Aws.ACCOUNT_ID}:key/*`],
-            conditions: {
-              'ForAnyValue:StringEquals': { 'kms:ResourceAliases': archiveKeyAlias },
-              StringEquals: { 'kms:ViaService': `s3.${config.archive.region}.amazonaws.com` },
-            },
-          }),
-        );
-      }
+      vault.grantObjects(archiveFunctions.archiveCopy, {
+        read: [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects],
+      });
+      archiveTarget.grantObjects(archiveFunctions.archiveCopy, {
+        read: [`${archivePrefixes.backups}*`, `${archivePrefixes.objects}*`],
+        write: [`${archivePrefixes.backups}*`, `${archivePrefixes.objects}*`],
+      });
+      archiveTarget.grantObjects(archiveFunctions.archiveCommit, { write: [`${archivePrefixes.backups}*`] });
       const archiveMachine = new StateMachine(this, 'ArchiveStateMachine', {
         stateMachineName: 'wire-archive',
         stateMachineType: StateMachineType.STANDARD,
@@ -448,59 +497,16 @@ export class WireBackupStack extends Stack {
 
     const alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'wire-backup alarms', enforceSSL: true });
     if (config.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
-    const failedAlarm = new Alarm(this, 'BackupFailedAlarm', {
-      alarmDescription:
-        'A wire-backup execution failed: see the failed marker in the vault and the execution in the console',
-      metric: this.backupStateMachine.metricFailed({ period: Duration.hours(1) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
+    new Monitoring(this, 'Monitoring', {
+      clusterName: config.clusterName,
+      stateMachines: {
+        Backup: this.backupStateMachine,
+        Restore: this.restoreStateMachine,
+        Purge: this.purgeStateMachine,
+        ...(this.archiveStateMachine ? { Archive: this.archiveStateMachine } : {}),
+      },
+      alarmTopic,
     });
-    failedAlarm.addAlarmAction(new SnsAction(alarmTopic));
-    // What the manual procedure did with Nagios: alert when the newest backup is too old.
-    const staleAlarm = new Alarm(this, 'BackupStaleAlarm', {
-      alarmDescription: 'No wire-backup succeeded in the last 2 hours',
-      metric: new Metric({
-        namespace: 'WireBackup',
-        metricName: 'BackupSucceeded',
-        dimensionsMap: { Cluster: config.clusterName },
-        statistic: 'Sum',
-        period: Duration.hours(2),
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-      treatMissingData: TreatMissingData.BREACHING,
-    });
-    staleAlarm.addAlarmAction(new SnsAction(alarmTopic));
-
-    // ---- Purge and archive failures alarm too (an unreachable archive region, a purge that refused).
-    for (const [id, machine, what] of [
-      [
-        'PurgeFailedAlarm',
-        this.purgeStateMachine,
-        'A wire-backup purge failed: see purges/<id>/report.json in the vault',
-      ],
-      ...(this.archiveStateMachine
-        ? [
-            [
-              'ArchiveFailedAlarm',
-              this.archiveStateMachine,
-              'A cross-region archive copy failed: the execution names the cause; the primary vault is untouched',
-            ] as const,
-          ]
-        : []),
-    ] as const) {
-      new Alarm(this, id, {
-        alarmDescription: what,
-        metric: machine.metricFailed({ period: Duration.hours(1) }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }).addAlarmAction(new SnsAction(alarmTopic));
-    }
   }
 }
 

@@ -1,19 +1,48 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
 import type { WireBackupConfig } from '../lib/config.js';
 import { featureFlags } from '../lib/feature-flags.js';
 import { WireBackupStack } from '../lib/wire-backup-stack.js';
 import { localConfig, localFunctionEnvironment, writeLocalSecrets } from './local-config.js';
 import type { JsonValue } from './runner/asl.js';
+import { synthesizeCloudAssembly } from './runner/cloud-assembly.js';
 import type { RunnerEventListener } from './runner/events.js';
 import { type CfnTemplate, type ExtractedTemplate, extractTemplate } from './runner/extract.js';
+import { IamEnforcement } from './runner/iam/index.js';
 import { type RunResult, runStateMachine } from './runner/run-state-machine.js';
 import { LocalSsmExecutor } from './runner/ssm-executor.js';
 import { createStackS3Client } from './stack-clients.js';
 import { readStackInfo, type StackInfo } from './stack-info.js';
 
 const synthesized = new Map<string, ExtractedTemplate>();
+const templates = new WeakMap<ExtractedTemplate, { template: CfnTemplate; stackName: string }>();
+const enforcements = new Map<string, Promise<IamEnforcement>>();
+
+/** The synthesized template `extracted` came from (for tests that change a policy and run it). */
+export function synthesizedTemplate(extracted: ExtractedTemplate): {
+  template: CfnTemplate;
+  stackName: string;
+} {
+  const source = templates.get(extracted);
+  if (!source) throw new Error('template not synthesized by synthesizeLocal');
+  return source;
+}
+
+/**
+ * IAM enforcement for `extracted` against `stack`, kept for the process (its proxy does not keep the
+ * process alive), so the functions' credentials and endpoints stay the same and their containers warm.
+ */
+function iamEnforcement(extracted: ExtractedTemplate, stack: StackInfo): Promise<IamEnforcement> {
+  const source = templates.get(extracted);
+  if (!source) throw new Error('runLocal: template not synthesized by synthesizeLocal');
+  const key = `${stack.stackDir}\n${JSON.stringify(source.template)}`;
+  let enforcement = enforcements.get(key);
+  if (!enforcement) {
+    enforcement = IamEnforcement.start(source.template, stack, { stackName: source.stackName });
+    enforcements.set(key, enforcement);
+  }
+  return enforcement;
+}
 
 const putEventsResource = 'arn:aws:states:::events:putEvents';
 
@@ -34,18 +63,23 @@ function localEventBus(stack: StackInfo) {
 }
 
 /**
- * Synthesizes the stack in-process (Lambda bundling skipped) and extracts what the runner needs.
- * Memoized per configuration: synthesis takes seconds and the result does not change.
+ * Synthesizes the stack with its Lambda bundles, as `cdk deploy` would, and extracts what the runner
+ * needs; the runner runs those bundles. The cloud assembly is cached on disk by a hash of the sources
+ * and the configuration (`local/runner/cloud-assembly.ts`), and memoized here per configuration.
  */
 export function synthesizeLocal(config: WireBackupConfig): ExtractedTemplate {
   const cacheKey = JSON.stringify(config);
   const cached = synthesized.get(cacheKey);
   if (cached) return cached;
-  const app = new App({ context: { ...featureFlags, 'aws:cdk:bundling-stacks': [] } });
-  const stack = new WireBackupStack(app, 'WireBackup', { config });
-  const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
-  const extracted = extractTemplate(template, { stackName: stack.stackName });
+  const stackName = 'WireBackup';
+  const assembly = synthesizeCloudAssembly({
+    context: featureFlags,
+    key: { config, stackName },
+    build: (app) => new WireBackupStack(app, stackName, { config }),
+  });
+  const extracted = extractTemplate(assembly.template, { stackName, assets: assembly.assets });
   synthesized.set(cacheKey, extracted);
+  templates.set(extracted, { template: assembly.template, stackName });
   return extracted;
 }
 
@@ -60,11 +94,18 @@ export interface RunLocalOptions {
   /** Configuration. @default localConfig(stack) */
   readonly config?: WireBackupConfig;
   readonly executionName?: string;
+  /**
+   * Evaluate every AWS call against the synthesized IAM policies (`runner/iam/`): the Lambdas reach
+   * the vault and Secrets Manager through the IAM proxy with their roles' credentials; the state
+   * machine's Lambda invokes, SSM, EventBridge and Distributed Map calls are checked against its role.
+   * @default true
+   */
+  readonly enforceIam?: boolean;
 }
 
 /**
  * Runs one of the stack's state machines — the definition CDK synthesizes — against the local
- * stack: Lambda states call the real handlers, SSM states run the real document scripts with bash.
+ * stack: Lambda states run the functions' bundles, SSM states run the real document scripts with bash.
  */
 export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
   const stack = options.stack ?? readStackInfo();
@@ -76,27 +117,48 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
       `no state machine ${options.stateMachine} in the stack (have: ${extracted.stateMachines.map((m) => m.name).join(', ')})`,
     );
   }
+  // Secrets Manager is AWS control plane: its local stand-in is the secrets file (local-secrets.ts),
+  // served by the IAM proxy (or, without IAM, read by functions/core/secrets.ts from the file).
   const secretsFile = writeLocalSecrets(stack);
-  const localEnv = { ...localFunctionEnvironment(stack), WIRE_BACKUP_LOCAL_SECRETS_FILE: secretsFile };
+  const executionName =
+    options.executionName ?? `local-${new Date().toISOString().replace(/[-:.]/g, '')}-${process.pid}`;
+  const enforcement = options.enforceIam === false ? undefined : await iamEnforcement(extracted, stack);
   const functions = extracted.functions.map((f) => ({
     ...f,
-    environment: { ...f.environment, ...localEnv },
+    environment: {
+      ...f.environment,
+      ...(enforcement
+        ? enforcement.functionEnvironment(f)
+        : { ...localFunctionEnvironment(stack), WIRE_BACKUP_LOCAL_SECRETS_FILE: secretsFile }),
+    },
   }));
   // The runner forwards the executor's command events to onEvent itself.
-  const ssm = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
-  const s3 = createStackS3Client(stack.vault);
+  const executor = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
+  const ssm = enforcement ? enforcement.guardSsm(machine.name, executionName, executor) : executor;
+  const s3 = enforcement
+    ? enforcement.stateMachineS3Client(machine.name, executionName)
+    : createStackS3Client(stack.vault);
+  const putEvents = enforcement
+    ? enforcement.guardPutEvents(machine.name, executionName, localEventBus(stack))
+    : localEventBus(stack);
   try {
     return await runStateMachine({
       definition: machine.definition,
       input: options.input,
-      bindings: { functions, ssm, s3, resources: { [putEventsResource]: localEventBus(stack) } },
+      bindings: {
+        functions,
+        ssm,
+        s3,
+        resources: { [putEventsResource]: putEvents },
+        ...(enforcement ? { authorize: enforcement.authorizer(machine.name, executionName) } : {}),
+      },
       stateMachineName: machine.name,
+      executionName,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      ...(options.executionName ? { executionName: options.executionName } : {}),
     });
   } finally {
     // Kills host scripts still running after an abort or a crash.
-    await ssm.close();
+    await executor.close();
     s3.destroy();
   }
 }

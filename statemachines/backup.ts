@@ -112,7 +112,12 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     causePath: $('error', 'Cause'),
   });
   prepare.addCatch(rejected, { errors: [errorNames.invalidInput], resultPath: $('error') });
-  prepare.addCatch(markFailed, catchAll);
+  // No plan, so no backup id to mark failed: the execution fails with Prepare's own error.
+  const prepareFailed = new Fail(scope, 'Prepare Failed', {
+    errorPath: $('error', 'Error'),
+    causePath: $('error', 'Cause'),
+  });
+  prepare.addCatch(prepareFailed, catchAll);
 
   // ---- 2. Preflight: every Cassandra node, the deploy host, MinIO buckets.
   const nodePreflight = command(

@@ -77,6 +77,9 @@ export interface HostCommandChain {
   addCatch(handler: IChainable, props?: CatchProps): void;
 }
 
+/** CloudWatch Logs group receiving the host commands' output (created by `WireBackupStack` with a retention). */
+export const ssmOutputLogGroupName = '/wire-backup/host-commands';
+
 /**
  * SendCommand → Wait → GetCommandInvocation → (still running? wait again) → parse the result. The
  * parse step throws `HostCommandError` when the script failed, so a surrounding Catch cleans up.
@@ -93,7 +96,11 @@ export function hostCommand(scope: Construct, props: HostCommandProps): HostComm
       InstanceIds: JsonPath.array(JsonPath.stringAt(props.instanceIdPath)),
       Parameters: ssmParameters,
       TimeoutSeconds: 600,
-      CloudWatchOutputConfig: { CloudWatchOutputEnabled: true },
+      // The stack creates this group with a retention (SSM's default /aws/ssm/<document> never expires).
+      CloudWatchOutputConfig: {
+        CloudWatchOutputEnabled: true,
+        CloudWatchLogGroupName: ssmOutputLogGroupName,
+      },
     },
     iamResources: props.sendCommandResources,
     resultSelector: {

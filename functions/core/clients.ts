@@ -3,7 +3,7 @@ import { env } from './env.js';
 
 /**
  * The one place S3 clients are built. Clients are cached per configuration at module level, so a warm
- * Lambda (or the local runner, which calls every handler in one process) reuses connections.
+ * Lambda (or the local runner's warm worker of that function) reuses connections.
  * Nothing else in the code base knows whether it talks to AWS or to a local S3-compatible server.
  */
 

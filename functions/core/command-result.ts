@@ -1,4 +1,7 @@
-import { HostCommandError } from './errors.js';
+import { HostCommandError, RestoreRefusedError } from './errors.js';
+
+/** Exit code of a host script that refused its target and wrote nothing (`refuse` in host-scripts/lib/common.sh). */
+export const refusedExitCode = 3;
 
 /** What GetCommandInvocation reported, as the state machine selects it. */
 export interface CommandInvocation {
@@ -22,14 +25,18 @@ function tail(text: string | undefined, lines: number): string {
 
 /**
  * Turns a finished SSM invocation into the script's result: the JSON after `WIRE_BACKUP_RESULT `
- * on stdout. A failed, timed-out or cancelled command, or one without a result line, becomes a
- * `HostCommandError` naming the document, the instance and the script's own last words.
+ * on stdout. A script that refused its target (exit {@link refusedExitCode}: nothing written) becomes a
+ * `RestoreRefusedError`; any other failed, timed-out or cancelled command, or one without a result
+ * line, a `HostCommandError` naming the document, the instance and the script's own last words.
  */
 export function parseCommandResult(
   documentName: string,
   invocation: CommandInvocation,
 ): Record<string, unknown> {
   const where = `${documentName} on ${invocation.instanceId}`;
+  if (invocation.status !== 'Success' && invocation.responseCode === refusedExitCode) {
+    throw new RestoreRefusedError(`${where}: ${tail(invocation.stderr, 1) || '(no output)'}`);
+  }
   if (invocation.status !== 'Success') {
     const said = tail(invocation.stderr, 5) || tail(invocation.stdout, 5) || '(no output)';
     throw new HostCommandError(

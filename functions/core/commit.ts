@@ -89,7 +89,7 @@ export async function commitBackup(
   const nodeList = cassandra?.nodes ?? [];
   const bucketList = minio?.buckets ?? [];
   const manifest: BackupManifest = {
-    formatVersion: 1,
+    formatVersion: 2,
     backupId: plan.backupId,
     clusterName: plan.clusterName,
     startedAt: plan.startedAt,

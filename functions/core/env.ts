@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
- * Environment of the running function. In AWS each Lambda has its own process environment; the
- * local runner runs every handler in one process, so it binds each call to that function's
- * `Environment.Variables` with {@link runWithEnv}. Handlers and core read variables only through the
+ * Environment of the running function: its process environment, in AWS and in the local runner
+ * (which runs each function's bundle in a worker of its own). Tests that call core code in-process
+ * scope a set of variables with {@link runWithEnv}. Handlers and core read variables only through the
  * typed getters of {@link env} (as Powertools' `EnvironmentVariablesService` does); the stack sets
  * them under the names of {@link envNames}, so a misspelt name on either side does not compile.
  */

@@ -35,6 +35,8 @@ export class BackupNotFoundError extends WireBackupError {}
 export class RestoreRefusedError extends WireBackupError {}
 /** Restored data does not match what the backup recorded. */
 export class RestoreVerificationError extends WireBackupError {}
+/** Source objects could not be copied into the vault; the message names them (bucket, key, cause). */
+export class ObjectsNotCopiedError extends WireBackupError {}
 
 // --- retention and archive (issue 13) ---
 /** The purge cannot prove what is referenced (an unreadable manifest or file list): nothing is deleted. */
@@ -57,6 +59,7 @@ export const errorNames = {
   backupNotFound: 'BackupNotFoundError',
   restoreRefused: 'RestoreRefusedError',
   restoreVerification: 'RestoreVerificationError',
+  objectsNotCopied: 'ObjectsNotCopiedError',
   purgeRefused: 'PurgeRefusedError',
   purgeConflict: 'PurgeConflictError',
   archiveCopy: 'ArchiveCopyError',

@@ -1,19 +1,27 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
-import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  GetObjectTaggingCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { VerificationFailedError } from './errors.js';
-import { isNotFoundError, toStorageError } from './minio-errors.js';
+import { httpStatusOf, isNotFoundError, isTransientError, toStorageError } from './minio-errors.js';
 import {
   type BatchEntry,
   type BatchResultLine,
   batchEntrySchema,
   batchResultLineSchema,
+  isCopied,
+  isFailed,
   isPlainMd5Etag,
   isVanished,
   type ManifestEntry,
   normalizeEtag,
 } from './minio-layout.js';
 import {
+  contentHeadersOf,
   runBatch,
   type TransferOptions,
   type TransferSettings,
@@ -49,6 +57,10 @@ export interface CopyBatchInput extends TransferOptions {
   readonly vaultBucket: string;
   /** Vault key of the batch file (`backups/<id>/minio/<bucket>/batches/<n>.jsonl`). */
   readonly batchKey: string;
+  /** Attempts at reading one object from the source before it is recorded as failed. @default 3 */
+  readonly sourceAttempts?: number;
+  /** Wait before an object's second attempt (doubled after each). @default 500 ms */
+  readonly retryDelayMs?: number;
 }
 
 /** Outcome of {@link copyBatch}. */
@@ -56,8 +68,10 @@ export interface CopyBatchResult {
   readonly batchKey: string;
   readonly copiedObjects: number;
   readonly copiedBytes: number;
-  /** Planned objects deleted from the source before the batch ran (not failures). */
+  /** Planned objects deleted from the source before the batch ran (not failures; named by Finalize MinIO). */
   readonly vanished: number;
+  /** Planned objects that could not be copied (named in the result file; Finalize MinIO fails on them). */
+  readonly failed: number;
 }
 
 /**
@@ -102,39 +116,110 @@ interface CopyObjectOptions extends TransferSettings {
   readonly vault: S3Client;
   readonly sourceBucket: string;
   readonly vaultBucket: string;
+  /** Attempts at reading one object from the source before it is recorded as failed. @default 3 */
+  readonly sourceAttempts?: number;
+  /** Wait before the second attempt (doubled after each). @default 500 ms */
+  readonly retryDelayMs?: number;
 }
 
-/** Copies one object; returns its manifest entry, or a vanished line when it no longer exists. */
-export async function copyObject(options: CopyObjectOptions, entry: BatchEntry): Promise<BatchResultLine> {
+/** Why one attempt at an object did not produce a copy, when the source is to blame. */
+interface SourceProblem {
+  readonly kind: 'source-problem';
+  readonly error: string;
+  readonly cause: string;
+  /** Worth another attempt (a transient error, or bytes that changed while read). */
+  readonly retry: boolean;
+}
+
+function errorName(error: unknown): string {
+  const { name, Code } = (error ?? {}) as { name?: string; Code?: string };
+  return Code ?? name ?? 'Error';
+}
+
+function sourceProblem(error: unknown, what: string): SourceProblem {
+  // The SDK appends hints on further lines ("Deserialization error: …"); the first line is the answer.
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.trim();
+  const status = httpStatusOf(error);
+  return {
+    kind: 'source-problem',
+    error: errorName(error),
+    cause: `${what} failed: ${errorName(error)}${status ? ` (HTTP ${status})` : ''}: ${message}`,
+    retry: isTransientError(error),
+  };
+}
+
+/** Reads the tags of the version a GET returned (`TagCount` > 0 only: one request per tagged object). */
+async function sourceTags(
+  source: SourceReader,
+  bucket: string,
+  key: string,
+  response: GetObjectCommandOutput,
+): Promise<Record<string, string> | undefined> {
+  if (!response.TagCount) return undefined;
+  const tagging = await source.send(
+    new GetObjectTaggingCommand({
+      Bucket: bucket,
+      Key: key,
+      ...(response.VersionId ? { VersionId: response.VersionId } : {}),
+    }),
+  );
+  return Object.fromEntries((tagging.TagSet ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+}
+
+/** One attempt at copying an object: its result line, or what the source did wrong. */
+async function copyOnce(
+  options: CopyObjectOptions,
+  entry: BatchEntry,
+): Promise<BatchResultLine | SourceProblem> {
   const { source, vault, sourceBucket, vaultBucket } = options;
   const where = `s3://${sourceBucket}/${entry.key}`;
+  const vaultKey = minioObjectKey(sourceBucket, entry.key);
   let response: GetObjectCommandOutput;
   try {
     response = await source.send(new GetObjectCommand({ Bucket: sourceBucket, Key: entry.key }));
   } catch (error) {
     if (isNoSuchKey(error)) return { key: entry.key, vanished: true };
-    throw toStorageError(error, `GetObject ${where}`);
+    return sourceProblem(error, `GetObject ${where}`);
   }
   const body = response.Body as Readable;
+  let tags: Record<string, string> | undefined;
+  try {
+    tags = await sourceTags(source, sourceBucket, entry.key, response);
+  } catch (error) {
+    body.destroy();
+    if (isNoSuchKey(error)) return { key: entry.key, vanished: true };
+    return sourceProblem(error, `GetObjectTagging ${where}`);
+  }
   const size = response.ContentLength ?? entry.size;
   const etag = normalizeEtag(response.ETag);
   const checkMd5 = etagIsMd5(response);
+  // Which side broke the transfer decides what happens: the source's fault is this object's (named,
+  // retried here, then recorded as failed); the vault's fails the batch (retried by the state machine).
+  let sourceFault: unknown;
+  body.once('error', (error) => {
+    sourceFault ??= error;
+  });
   const digest = new DigestStream({
     md5: checkMd5,
-    check: (result) => checkCopiedBytes(where, { size, etag, etagIsMd5: checkMd5 }, result),
+    check: (result) => {
+      const problem = checkCopiedBytes(where, { size, etag, etagIsMd5: checkMd5 }, result);
+      sourceFault ??= problem;
+      return problem;
+    },
   });
   // pipeline() tears both streams down on error either side; the outcome is read from the upload.
   pipeline(body, digest, () => {});
+  const headers = contentHeadersOf(response);
   const upload = uploadOf(
     {
       client: vault,
       bucket: vaultBucket,
-      key: minioObjectKey(sourceBucket, entry.key),
+      key: vaultKey,
       body: digest,
       size,
       contentType: response.ContentType,
       metadata: response.Metadata ?? {},
-      from: response,
+      headers,
     },
     options,
   );
@@ -142,30 +227,67 @@ export async function copyObject(options: CopyObjectOptions, entry: BatchEntry):
   try {
     versionId = (await upload.done()).VersionId;
   } catch (error) {
-    throw toStorageError(
-      error,
-      `copying ${where} to s3://${vaultBucket}/${minioObjectKey(sourceBucket, entry.key)}`,
-    );
+    if (sourceFault !== undefined) {
+      if (sourceFault instanceof VerificationFailedError) {
+        return {
+          kind: 'source-problem',
+          error: 'ObjectChangedError',
+          cause: `${sourceFault.message.replace(/; the batch is retried$/, '')} (read again, same result: the object is being rewritten, or the source serves inconsistent bytes)`,
+          retry: true,
+        };
+      }
+      return sourceProblem(sourceFault, `reading ${where}`);
+    }
+    throw toStorageError(error, `copying ${where} to s3://${vaultBucket}/${vaultKey}`);
   } finally {
     body.destroy();
     digest.destroy();
   }
   if (!versionId) {
     throw new VerificationFailedError(
-      `vault bucket ${vaultBucket} returned no version id for ${minioObjectKey(sourceBucket, entry.key)} — enable versioning on the vault bucket`,
+      `vault bucket ${vaultBucket} returned no version id for ${vaultKey} (${where}) — enable versioning on the vault bucket`,
     );
   }
   const copied: ManifestEntry = {
     key: entry.key,
+    vaultKey,
     size: digest.digest().bytes,
     sha256: digest.digest().sha256,
     etag,
     versionId,
+    ...(response.VersionId && response.VersionId !== 'null' ? { sourceVersionId: response.VersionId } : {}),
     ...(response.ContentType ? { contentType: response.ContentType } : {}),
+    headers,
     metadata: response.Metadata ?? {},
+    ...(tags && Object.keys(tags).length > 0 ? { tags } : {}),
     lastModified: (response.LastModified ?? new Date(entry.lastModified)).toISOString(),
   };
   return copied;
+}
+
+/**
+ * Copies one object (the current version, when the source bucket is versioned) with its content
+ * headers, user metadata and tags; returns its manifest entry, a vanished line when it no longer
+ * exists, or a failed line naming the cause when the source cannot give it (access denied, bytes that
+ * change while read, errors that persist over `sourceAttempts` attempts). Vault failures throw.
+ */
+export async function copyObject(options: CopyObjectOptions, entry: BatchEntry): Promise<BatchResultLine> {
+  const attempts = options.sourceAttempts ?? 3;
+  let delay = options.retryDelayMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await copyOnce(options, entry);
+    if (!('kind' in outcome)) return outcome;
+    if (!outcome.retry || attempt >= attempts) {
+      return {
+        key: entry.key,
+        failed: true,
+        error: outcome.error,
+        cause: `${outcome.cause}${attempt > 1 ? ` (${attempt} attempts)` : ''}`,
+      };
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay *= 2;
+  }
 }
 
 /** The counts of a batch from its result lines. */
@@ -173,22 +295,24 @@ export function summarizeResults(batchKey: string, lines: readonly BatchResultLi
   let copiedObjects = 0;
   let copiedBytes = 0;
   let vanished = 0;
+  let failed = 0;
   for (const line of lines) {
-    if (isVanished(line)) {
-      vanished += 1;
-    } else {
+    if (isVanished(line)) vanished += 1;
+    else if (isFailed(line)) failed += 1;
+    else {
       copiedObjects += 1;
       copiedBytes += line.size;
     }
   }
-  return { batchKey, copiedObjects, copiedBytes, vanished };
+  return { batchKey, copiedObjects, copiedBytes, vanished, failed };
 }
 
 /**
- * Copies every object of a batch file into the vault (`minio/<bucket>/<key>`) and writes
- * `…/batches/<n>.result.jsonl` (one line per planned object, in batch order: its manifest entry, or
- * `{ key, vanished: true }`). Transient failures throw `TransientStorageError` (the state machine retries
- * the batch); a byte-count or MD5 mismatch throws {@link VerificationFailedError} naming bucket and key.
+ * Copies every object of a batch file into the vault (`minioObjectKey`: layout 2) and writes
+ * `…/batches/<n>.result.jsonl` (one line per planned object, in batch order: its manifest entry,
+ * `{ key, vanished: true }`, or `{ key, failed: true, error, cause }` when the source cannot give it,
+ * bytes that disagree with the source ETag or length included, after retries). Failures writing the
+ * vault throw (`TransientStorageError` is retried by the state machine).
  * Idempotent: a batch whose complete result file exists is not copied again; a retried partial batch
  * copies its objects again (new vault versions; the result references the last ones).
  */
@@ -198,6 +322,8 @@ export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult>
     vault: input.vault,
     sourceBucket: input.sourceBucket,
     vaultBucket: input.vaultBucket,
+    ...(input.sourceAttempts === undefined ? {} : { sourceAttempts: input.sourceAttempts }),
+    ...(input.retryDelayMs === undefined ? {} : { retryDelayMs: input.retryDelayMs }),
     ...transferSettingsOf(input),
   };
   return runBatch({
@@ -209,7 +335,7 @@ export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult>
     isComplete: (entries, lines) =>
       lines.length === entries.length && lines.every((line, i) => line.key === entries[i]?.key),
     transfer: (entry) => copyObject(options, entry),
-    bytesOf: (line) => (isVanished(line) ? undefined : line.size),
+    bytesOf: (line) => (isCopied(line) ? line.size : undefined),
     summarize: summarizeResults,
     concurrency: options.concurrency,
     multipartThresholdBytes: options.multipartThresholdBytes,

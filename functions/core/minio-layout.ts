@@ -50,18 +50,46 @@ export const batchEntrySchema = z.object({
 /** One object to copy. */
 export type BatchEntry = z.infer<typeof batchEntrySchema>;
 
+/**
+ * The content headers an object carries besides its type, as a GET returns them and a PUT sets them
+ * (`expires` as the HTTP date the source sent).
+ */
+export const contentHeadersSchema = z.object({
+  contentEncoding: z.string().optional(),
+  contentDisposition: z.string().optional(),
+  contentLanguage: z.string().optional(),
+  cacheControl: z.string().optional(),
+  expires: z.string().optional(),
+});
+/** The content headers an object carries besides its type. */
+export type ContentHeaders = z.infer<typeof contentHeadersSchema>;
+
 /** One object of a bucket manifest: what was in the source and which vault version holds it. */
 export const manifestEntrySchema = z.object({
   key: z.string().min(1),
+  /**
+   * Vault key of the bytes (layout 2, `vault-layout.ts` `minioObjectKey`). Absent in manifests written
+   * by layout 1, whose bytes are at `minio/<bucket>/<key>` (`minioEntryVaultKey` reads both).
+   */
+  vaultKey: z.string().min(1).optional(),
   size: z.number().int().nonnegative(),
   sha256: sha256Hex,
   /** Source ETag (no quotes), compared by the next backup to detect changes. */
   etag: z.string(),
-  /** Vault version id of `minio/<bucket>/<key>`. */
+  /** Vault version id of the vault key. */
   versionId: z.string().min(1),
+  /** The source's version id of the copied (current) version, when the source bucket is versioned. */
+  sourceVersionId: z.string().optional(),
   contentType: z.string().optional(),
+  /**
+   * Content encoding, disposition, language, cache control and expiry. Absent in layout-1 manifests,
+   * whose vault versions carry them (a restore then takes them from the vault version).
+   */
+  headers: contentHeadersSchema.optional(),
   /** User metadata (`x-amz-meta-*`), keys lowercase. */
   metadata: z.record(z.string(), z.string()),
+  /** Object tags (absent: none, or a layout-1 manifest, which did not record them). */
+  tags: z.record(z.string(), z.string()).optional(),
   lastModified: z.string(),
 });
 /** One object of a bucket manifest. */
@@ -72,14 +100,45 @@ export const vanishedLineSchema = z.object({ key: z.string().min(1), vanished: z
 /** A planned object that was deleted before its batch ran. */
 export type VanishedLine = z.infer<typeof vanishedLineSchema>;
 
-/** A line of a batch result file: a copied object or a vanished one. */
-export const batchResultLineSchema = z.union([vanishedLineSchema, manifestEntrySchema]);
+/** A planned object that could not be copied: why, in words a person can act on. */
+export const failedLineSchema = z.object({
+  key: z.string().min(1),
+  failed: z.literal(true),
+  /** Error name (`AccessDenied`, `VerificationFailedError`, …). */
+  error: z.string(),
+  cause: z.string(),
+});
+/** A planned object that could not be copied. */
+export type FailedLine = z.infer<typeof failedLineSchema>;
+
+/** An object a backup could not copy, as `failed-objects.jsonl` and the failure message name it. */
+export const failedObjectSchema = z.object({
+  bucket: z.string(),
+  key: z.string(),
+  error: z.string(),
+  cause: z.string(),
+});
+/** An object a backup could not copy. */
+export type FailedObject = z.infer<typeof failedObjectSchema>;
+
+/** A line of a batch result file: a copied object, a vanished one or a failed one. */
+export const batchResultLineSchema = z.union([vanishedLineSchema, failedLineSchema, manifestEntrySchema]);
 /** A line of a batch result file. */
-export type BatchResultLine = ManifestEntry | VanishedLine;
+export type BatchResultLine = ManifestEntry | VanishedLine | FailedLine;
 
 /** True when a result line records a vanished object. */
 export function isVanished(line: BatchResultLine): line is VanishedLine {
   return 'vanished' in line && line.vanished === true;
+}
+
+/** True when a result line records an object that could not be copied. */
+export function isFailed(line: BatchResultLine): line is FailedLine {
+  return 'failed' in line && line.failed === true;
+}
+
+/** True when a result line is a copied object's manifest entry. */
+export function isCopied(line: BatchResultLine): line is ManifestEntry {
+  return !isVanished(line) && !isFailed(line);
 }
 
 /** What `plan.json` holds. */
@@ -93,6 +152,8 @@ export const planRecordSchema = z.object({
   carriedObjects: z.number().int().nonnegative(),
   carriedBytes: z.number().int().nonnegative(),
   deletedObjects: z.number().int().nonnegative(),
+  /** Listed keys that are not valid UTF-8 (named in `unreadable-keys.jsonl`; absent in older plans). */
+  unreadableKeys: z.number().int().nonnegative().optional(),
   previousManifestKey: z.string().optional(),
 });
 /** What `plan.json` holds. */

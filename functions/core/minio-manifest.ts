@@ -9,6 +9,10 @@ import {
   batchEntrySchema,
   batchResultLineSchema,
   compareKeys,
+  type FailedLine,
+  type FailedObject,
+  failedObjectSchema,
+  isFailed,
   isVanished,
   type ManifestEntry,
   manifestEntrySchema,
@@ -21,9 +25,11 @@ import {
   batchResultKeyOf,
   bucketManifestKey,
   carriedKeyOf,
-  minioObjectKey,
+  failedObjectsKeyOf,
+  minioEntryVaultKey,
   parseManifestKey,
   planKeyOf,
+  unreadableKeysKeyOf,
 } from './vault-layout.js';
 
 /**
@@ -51,7 +57,14 @@ export interface BucketManifestSummary {
   readonly copiedObjects: number;
   readonly copiedBytes: number;
   readonly carriedObjects: number;
+  /** Objects deleted from the source between listing and copy (not in the backup): the first few, and how many. */
+  readonly vanished: { readonly count: number; readonly keys: string[] };
+  /** Objects that could not be copied: the first {@link maxNamedObjects}, how many, and the full list's key. */
+  readonly failed: { readonly count: number; readonly objects: FailedObject[]; readonly listKey?: string };
 }
+
+/** Most objects named in a summary or failure message (the count covers all; the vault file lists all). */
+export const maxNamedObjects = 10;
 
 /** Input of {@link verifyBucketManifest}. */
 export interface VerifyBucketManifestInput {
@@ -97,15 +110,25 @@ async function readPlan(
   }
 }
 
+/** One batch's results, reconciled with its plan. */
+export interface ReconciledBatch {
+  /** Copied entries, in S3 key order. */
+  readonly copied: ManifestEntry[];
+  /** Planned keys deleted from the source before they could be read. */
+  readonly vanished: string[];
+  /** Planned keys that could not be copied, with the cause. */
+  readonly failed: FailedLine[];
+}
+
 /**
  * Checks one batch's results against its plan: every planned key has exactly one result line (a copied
- * entry or `vanished`), and no result names an unplanned key. Returns the copied entries in S3 key order.
+ * entry, `vanished` or `failed`), and no result names an unplanned key.
  */
 export function reconcileBatch(
   batchKey: string,
   plannedKeys: readonly string[],
   results: readonly BatchResultLine[],
-): ManifestEntry[] {
+): ReconciledBatch {
   const byKey = new Map<string, BatchResultLine>();
   for (const line of results) {
     if (byKey.has(line.key)) {
@@ -114,6 +137,8 @@ export function reconcileBatch(
     byKey.set(line.key, line);
   }
   const copied: ManifestEntry[] = [];
+  const vanished: string[] = [];
+  const failed: FailedLine[] = [];
   for (const key of plannedKeys) {
     const line = byKey.get(key);
     if (!line) {
@@ -122,7 +147,9 @@ export function reconcileBatch(
       );
     }
     byKey.delete(key);
-    if (!isVanished(line)) copied.push(line);
+    if (isVanished(line)) vanished.push(key);
+    else if (isFailed(line)) failed.push(line);
+    else copied.push(line);
   }
   const [unplanned] = byKey.keys();
   if (unplanned !== undefined) {
@@ -130,7 +157,7 @@ export function reconcileBatch(
       `${batchKey}: result names "${unplanned}", which the batch did not plan`,
     );
   }
-  return copied.sort((a, b) => compareKeys(a.key, b.key));
+  return { copied: copied.sort((a, b) => compareKeys(a.key, b.key)), vanished, failed };
 }
 
 async function readBatchResults(
@@ -227,6 +254,9 @@ export async function finalizeBucketManifest(
       );
     }
   }
+  const vanished: string[] = [];
+  let vanishedCount = 0;
+  const failed: FailedObject[] = [];
   async function* copied(): AsyncGenerator<ManifestEntry> {
     for (let n = 1; n <= plan.batches; n++) {
       const batchKey = batchKeyOf(backupId, bucket, n);
@@ -236,11 +266,19 @@ export async function finalizeBucketManifest(
       })) {
         plannedKeys.push(entry.key);
       }
-      for (const entry of reconcileBatch(
+      const batch = reconcileBatch(
         batchKey,
         plannedKeys,
         await readBatchResults(vault, vaultBucket, batchKey),
-      )) {
+      );
+      for (const key of batch.vanished) {
+        vanishedCount += 1;
+        if (vanished.length < maxNamedObjects) vanished.push(key);
+      }
+      // Failures are few by nature (each is an object an operator must look at): all are kept, and listed.
+      for (const line of batch.failed)
+        failed.push({ bucket, key: line.key, error: line.error, cause: line.cause });
+      for (const entry of batch.copied) {
         counts.copiedObjects += 1;
         counts.copiedBytes += entry.size;
         yield entry;
@@ -257,7 +295,45 @@ export async function finalizeBucketManifest(
 
   const manifestKey = bucketManifestKey(backupId, bucket);
   await writeJsonLines(vault, vaultBucket, manifestKey, counted(), { gzip: true });
-  return { bucket, manifestKey, ...counts };
+  if (plan.unreadableKeys) {
+    for await (const line of readJsonLines(vault, vaultBucket, unreadableKeysKeyOf(backupId, bucket), {
+      parse: (value) => failedObjectSchema.parse(value),
+    })) {
+      failed.push(line);
+    }
+  }
+  let listKey: string | undefined;
+  if (failed.length > 0) {
+    listKey = failedObjectsKeyOf(backupId, bucket);
+    await writeJsonLines(vault, vaultBucket, listKey, failed);
+  }
+  return {
+    bucket,
+    manifestKey,
+    ...counts,
+    vanished: { count: vanishedCount, keys: vanished },
+    failed: {
+      count: failed.length,
+      objects: failed.slice(0, maxNamedObjects),
+      ...(listKey ? { listKey } : {}),
+    },
+  };
+}
+
+/**
+ * The message of a backup that could not copy some objects: each named (bucket, key, cause) up to
+ * {@link maxNamedObjects} in all, then how many more and where the full lists are.
+ */
+export function objectsNotCopiedMessage(
+  vaultBucket: string,
+  buckets: readonly Pick<BucketManifestSummary, 'bucket' | 'failed'>[],
+): string {
+  const total = buckets.reduce((sum, b) => sum + b.failed.count, 0);
+  const named = buckets.flatMap((b) => b.failed.objects).slice(0, maxNamedObjects);
+  const lines = named.map((o) => `${o.bucket}/${JSON.stringify(o.key)}: ${o.cause}`);
+  const lists = buckets.filter((b) => b.failed.listKey).map((b) => `s3://${vaultBucket}/${b.failed.listKey}`);
+  const more = total > named.length ? `; and ${total - named.length} more` : '';
+  return `${total} object${total === 1 ? '' : 's'} could not be copied, so this run is not a backup: ${lines.join('; ')}${more} — full list: ${lists.join(', ')}. Fix or remove these objects on the source, then run the backup again`;
 }
 
 /** Checks one manifest entry against its vault version; returns what is wrong, or undefined. */
@@ -268,14 +344,15 @@ async function checkEntry(
   entry: ManifestEntry,
   deep: boolean,
 ): Promise<string | undefined> {
-  const key = minioObjectKey(bucket, entry.key);
+  const key = minioEntryVaultKey(bucket, entry);
+  const named = `${key} (key ${JSON.stringify(entry.key)})`;
   const target = { Bucket: vaultBucket, Key: key, VersionId: entry.versionId };
   const missing = (error: unknown): string | undefined => {
     if (isTransientError(error)) return undefined;
     const status = httpStatusOf(error);
     // 400: not a version id of this bucket; 405: the version is a delete marker.
     if (isNotFoundError(error) || status === 400 || status === 405) {
-      return `${key} version ${entry.versionId} is missing from the vault`;
+      return `${named} version ${entry.versionId} is missing from the vault`;
     }
     return undefined;
   };
@@ -283,7 +360,7 @@ async function checkEntry(
     if (!deep) {
       const head = await vault.send(new HeadObjectCommand(target));
       if (head.ContentLength !== entry.size) {
-        return `${key} version ${entry.versionId} has ${head.ContentLength} bytes, the manifest says ${entry.size}`;
+        return `${named} version ${entry.versionId} has ${head.ContentLength} bytes, the manifest says ${entry.size}`;
       }
       return undefined;
     }
@@ -301,9 +378,9 @@ async function checkEntry(
     }
     const sha256 = hash.digest('hex');
     if (bytes !== entry.size)
-      return `${key} version ${entry.versionId} has ${bytes} bytes, the manifest says ${entry.size}`;
+      return `${named} version ${entry.versionId} has ${bytes} bytes, the manifest says ${entry.size}`;
     if (sha256 !== entry.sha256) {
-      return `${key} version ${entry.versionId} has SHA-256 ${sha256}, the manifest says ${entry.sha256}`;
+      return `${named} version ${entry.versionId} has SHA-256 ${sha256}, the manifest says ${entry.sha256}`;
     }
     return undefined;
   } catch (error) {

@@ -10,6 +10,7 @@ import { describeEndpoint, httpStatusOf, isNotFoundError, toStorageError } from 
 import {
   type BatchEntry,
   compareKeys,
+  type FailedObject,
   type ManifestEntry,
   manifestEntrySchema,
   normalizeEtag,
@@ -17,7 +18,14 @@ import {
 } from './minio-layout.js';
 import { Batcher } from './object-transfer.js';
 import { clearVaultFolder } from './vault-io.js';
-import { batchKeyOf, batchPrefixOf, bucketWorkPrefix, carriedKeyOf, planKeyOf } from './vault-layout.js';
+import {
+  batchKeyOf,
+  batchPrefixOf,
+  bucketWorkPrefix,
+  carriedKeyOf,
+  planKeyOf,
+  unreadableKeysKeyOf,
+} from './vault-layout.js';
 
 /**
  * Plans the backup of one MinIO bucket: lists the source, diffs it against the previous bucket manifest
@@ -64,6 +72,8 @@ export interface BucketBackupPlan {
   readonly carriedBytes: number;
   /** In the previous manifest, gone from the source now (their versions stay in the vault). */
   readonly deletedObjects: number;
+  /** Listed keys that are not valid UTF-8 (not copied; named in `unreadable-keys.jsonl`). */
+  readonly unreadableKeys: number;
 }
 
 /** One object of a source listing. */
@@ -174,8 +184,48 @@ async function headSourceBucket(source: SourceLister, bucket: string): Promise<v
   }
 }
 
-/** Lists a bucket page by page (1,000 keys each), in S3 key order. */
-export async function* listSourceObjects(source: SourceLister, bucket: string): AsyncGenerator<ListedObject> {
+/** A listed key that is not valid UTF-8: shown URL-encoded, since it has no text form. */
+export interface UnreadableKey {
+  /** The key as the listing sent it (`encoding-type=url`: `%FF` for a byte that is not UTF-8). */
+  readonly shown: string;
+  readonly size: number;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes a key of a listing requested with `encoding-type=url` (`+` is a space, `%XX` a byte) and
+ * checks its bytes are UTF-8. Returns the key, or undefined when its bytes are not valid UTF-8: S3
+ * keys are UTF-8, but a listing can name one that is not (written around an S3 API, or by an older
+ * server), and its text form (with U+FFFD in place of the bad bytes) would name another object.
+ */
+export function decodeListedKey(encoded: string): string | undefined {
+  const bytes: number[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    const c = encoded[i] as string;
+    if (c === '+') bytes.push(0x20);
+    else if (c === '%' && /^[0-9a-fA-F]{2}$/.test(encoded.slice(i + 1, i + 3))) {
+      bytes.push(Number.parseInt(encoded.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(c, 'utf8'));
+  }
+  try {
+    return strictUtf8.decode(Uint8Array.from(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Lists a bucket page by page (1,000 keys each), in S3 key order. Keys are requested URL-encoded so
+ * that a key whose bytes are not UTF-8 is recognised: it is passed to `onUnreadable` (never yielded,
+ * never silently dropped), because no request could name it.
+ */
+export async function* listSourceObjects(
+  source: SourceLister,
+  bucket: string,
+  onUnreadable: (key: UnreadableKey) => void = () => {},
+): AsyncGenerator<ListedObject> {
   let continuationToken: string | undefined;
   do {
     let page: ListObjectsV2CommandOutput;
@@ -184,16 +234,24 @@ export async function* listSourceObjects(source: SourceLister, bucket: string): 
         new ListObjectsV2Command({
           Bucket: bucket,
           MaxKeys: 1000,
+          EncodingType: 'url',
           ...(continuationToken ? { ContinuationToken: continuationToken } : {}),
         }),
       );
     } catch (error) {
       throw toStorageError(error, `ListObjectsV2 ${bucket}`);
     }
+    // A server that ignores encoding-type answers without it; its keys are then plain text.
+    const encoded = page.EncodingType === 'url';
     for (const object of page.Contents ?? []) {
       if (object.Key === undefined) continue;
+      const key = encoded ? decodeListedKey(object.Key) : object.Key;
+      if (key === undefined) {
+        onUnreadable({ shown: object.Key, size: object.Size ?? 0 });
+        continue;
+      }
       yield {
-        key: object.Key,
+        key,
         size: object.Size ?? 0,
         etag: normalizeEtag(object.ETag),
         lastModified: (object.LastModified ?? new Date(0)).toISOString(),
@@ -242,7 +300,9 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
     carriedObjects: 0,
     carriedBytes: 0,
     deletedObjects: 0,
+    unreadableKeys: 0,
   };
+  const unreadable: FailedObject[] = [];
   const writeBatch = async (entries: BatchEntry[] | undefined): Promise<void> => {
     if (!entries) return;
     counts.batches += 1;
@@ -252,7 +312,15 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
   // generator, which writes each batch file as it fills.
   async function* carried(): AsyncGenerator<ManifestEntry> {
     const decisions = diffAgainstPrevious(
-      listSourceObjects(source, sourceBucket),
+      listSourceObjects(source, sourceBucket, ({ shown, size }) => {
+        counts.unreadableKeys += 1;
+        unreadable.push({
+          bucket: sourceBucket,
+          key: shown,
+          error: 'InvalidObjectKey',
+          cause: `the listing names a key (shown URL-encoded) whose bytes are not valid UTF-8 (${size} bytes): no S3 request can name it, so it cannot be copied — rename the object on the source (e.g. with a tool that addresses it by its raw bytes) or remove it`,
+        });
+      }),
       previousEntries(vault, vaultBucket, previousManifestKey),
     );
     for await (const decision of decisions) {
@@ -271,6 +339,10 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
     await writeBatch(batcher.flush());
   }
   await writeJsonLines(vault, vaultBucket, carriedKeyOf(backupId, sourceBucket), carried(), { gzip: true });
+  // Rare, and each is named in the failure: held in memory, written only when there are any.
+  if (unreadable.length > 0) {
+    await writeJsonLines(vault, vaultBucket, unreadableKeysKeyOf(backupId, sourceBucket), unreadable);
+  }
 
   const plan: BucketBackupPlan = {
     bucket: sourceBucket,

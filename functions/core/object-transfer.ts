@@ -3,6 +3,7 @@ import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { type LineParser, readJsonLines, writeJsonLines } from './manifest-io.js';
 import { isNotFoundError } from './minio-errors.js';
+import type { ContentHeaders } from './minio-layout.js';
 import { mapConcurrent } from './streams.js';
 import { readJsonLinesOrUndefined } from './vault-io.js';
 import { batchResultKeyOf } from './vault-layout.js';
@@ -73,15 +74,19 @@ export interface UploadTarget {
   readonly size: number;
   readonly contentType: string | undefined;
   readonly metadata: Record<string, string>;
-  /** The GET the bytes come from: its encoding, cache control, disposition and language are kept. */
-  readonly from: GetObjectCommandOutput;
+  /** Content encoding, disposition, language, cache control and expiry to set. */
+  readonly headers: ContentHeaders;
+  /** Object tags to set with the object (none when absent or empty). */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
  * A streamed upload (one PUT up to the multipart threshold, else parts of {@link partSizeFor}) that
- * keeps the object's content headers. Call `done()` on it.
+ * sets the object's content headers, user metadata and tags with the object itself (`x-amz-tagging`
+ * on the PUT or on CreateMultipartUpload), so no version ever exists without them. Call `done()`.
  */
 export function uploadOf(target: UploadTarget, settings: TransferSettings): Upload {
+  const tagging = target.tags ? taggingOf(target.tags) : '';
   return new Upload({
     client: target.client,
     partSize: partSizeFor(target.size, settings.multipartThresholdBytes, settings.partSizeBytes),
@@ -92,29 +97,55 @@ export function uploadOf(target: UploadTarget, settings: TransferSettings): Uplo
       Body: target.body,
       ContentLength: target.size,
       ...(target.contentType ? { ContentType: target.contentType } : {}),
-      ...contentHeadersOf(target.from),
+      ...putHeadersOf(target.headers),
       Metadata: target.metadata,
+      ...(tagging ? { Tagging: tagging } : {}),
     },
   });
 }
 
-/** The content headers a GET returned that a copy keeps on its PUT (type and metadata are the caller's). */
-function contentHeadersOf(
+/** Tags as the `x-amz-tagging` header wants them (URL query form). */
+export function taggingOf(tags: Readonly<Record<string, string>>): string {
+  return new URLSearchParams(Object.entries(tags)).toString();
+}
+
+/** The content headers (other than type) a GET or HEAD returned, as a manifest records them. */
+export function contentHeadersOf(
   response: Pick<
     GetObjectCommandOutput,
-    'ContentEncoding' | 'CacheControl' | 'ContentDisposition' | 'ContentLanguage'
+    | 'ContentEncoding'
+    | 'CacheControl'
+    | 'ContentDisposition'
+    | 'ContentLanguage'
+    | 'Expires'
+    | 'ExpiresString'
   >,
-): {
+): ContentHeaders {
+  const expires = response.ExpiresString ?? response.Expires?.toUTCString();
+  return {
+    ...(response.ContentEncoding ? { contentEncoding: response.ContentEncoding } : {}),
+    ...(response.ContentDisposition ? { contentDisposition: response.ContentDisposition } : {}),
+    ...(response.ContentLanguage ? { contentLanguage: response.ContentLanguage } : {}),
+    ...(response.CacheControl ? { cacheControl: response.CacheControl } : {}),
+    ...(expires ? { expires } : {}),
+  };
+}
+
+/** PUT parameters of recorded content headers (an expiry that is no date is sent as the epoch, as S3 reads it). */
+function putHeadersOf(headers: ContentHeaders): {
   ContentEncoding?: string;
   CacheControl?: string;
   ContentDisposition?: string;
   ContentLanguage?: string;
+  Expires?: Date;
 } {
+  const expires = headers.expires === undefined ? undefined : new Date(headers.expires);
   return {
-    ...(response.ContentEncoding ? { ContentEncoding: response.ContentEncoding } : {}),
-    ...(response.CacheControl ? { CacheControl: response.CacheControl } : {}),
-    ...(response.ContentDisposition ? { ContentDisposition: response.ContentDisposition } : {}),
-    ...(response.ContentLanguage ? { ContentLanguage: response.ContentLanguage } : {}),
+    ...(headers.contentEncoding ? { ContentEncoding: headers.contentEncoding } : {}),
+    ...(headers.cacheControl ? { CacheControl: headers.cacheControl } : {}),
+    ...(headers.contentDisposition ? { ContentDisposition: headers.contentDisposition } : {}),
+    ...(headers.contentLanguage ? { ContentLanguage: headers.contentLanguage } : {}),
+    ...(expires ? { Expires: Number.isNaN(expires.getTime()) ? new Date(0) : expires } : {}),
   };
 }
 

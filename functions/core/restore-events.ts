@@ -12,6 +12,10 @@ export const restoreMinioEventSchema = z.object({
   plan: z.looseObject({
     restoreId: z.string(),
     overwrite: z.boolean(),
-    minio: z.object({ buckets: z.array(restoreBucketSchema) }),
+    dryRun: z.boolean().default(false),
+    minio: z.object({
+      buckets: z.array(restoreBucketSchema),
+      extraObjects: z.enum(['report', 'delete']).default('report'),
+    }),
   }),
 });

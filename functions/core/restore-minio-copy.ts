@@ -6,6 +6,7 @@ import { InvalidInputError, VerificationFailedError } from './errors.js';
 import { httpStatusOf, isNotFoundError, isTransientError, toStorageError } from './minio-errors.js';
 import { type ManifestEntry, manifestEntrySchema, normalizeEtag } from './minio-layout.js';
 import {
+  contentHeadersOf,
   runBatch,
   type TransferOptions,
   type TransferSettings,
@@ -15,7 +16,7 @@ import {
 import type { TargetClient } from './restore-minio-plan.js';
 import { DigestStream, type StreamDigest } from './streams.js';
 import { s3Url } from './vault-io.js';
-import { minioObjectKey } from './vault-layout.js';
+import { minioEntryVaultKey } from './vault-layout.js';
 
 /**
  * Restores one batch file of a MinIO restore (see `restore-minio-plan.ts`): every manifest entry's
@@ -100,7 +101,7 @@ function isMissingVersion(error: unknown): boolean {
 /** Restores one manifest entry: the vault version's bytes and headers, PUT under the original key. */
 async function restoreObject(options: RestoreObjectOptions, entry: ManifestEntry): Promise<RestoredObject> {
   const { vault, vaultBucket, target, targetBucket } = options;
-  const vaultKey = minioObjectKey(options.sourceBucket, entry.key);
+  const vaultKey = minioEntryVaultKey(options.sourceBucket, entry);
   const where = s3Url(vaultBucket, vaultKey);
   let response: GetObjectCommandOutput;
   try {
@@ -139,8 +140,9 @@ async function restoreObject(options: RestoreObjectOptions, entry: ManifestEntry
       size: entry.size,
       contentType,
       metadata: entry.metadata,
-      // The backup kept the other content headers on the vault version; the manifest records only these.
-      from: response,
+      // Layout-1 manifests did not record the other headers; their vault versions carry them.
+      headers: entry.headers ?? contentHeadersOf(response),
+      tags: entry.tags,
     },
     options,
   );
@@ -187,10 +189,10 @@ export function isCompleteResult(
 }
 
 /**
- * Restores every object of a batch file: GET the exact vault version (`minio/<sourceBucket>/<key>` +
- * its version id) → PUT to `targetBucket` under the original key, with the manifest's content type and
- * user metadata and the content encoding, cache control, disposition and language the vault version
- * kept; streamed (multipart above the threshold), SHA-256 computed on the way. A version that is
+ * Restores every object of a batch file: GET the exact vault version (the entry's vault key, of either
+ * layout, + its version id) → PUT to `targetBucket` under the original key, with the manifest's content
+ * type, content headers (encoding, disposition, language, cache control, expiry), user metadata and
+ * tags (a layout-1 entry: the headers its vault version kept); streamed (multipart above the threshold), SHA-256 computed on the way. A version that is
  * missing or whose size or SHA-256 differs from the manifest fails with `VerificationFailedError`
  * naming key and version, before its upload completes (nothing unverified is committed). Transient
  * failures throw `TransientStorageError`. Writes `…/batches/<n>.result.jsonl` last. Idempotent: a

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
@@ -10,7 +11,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { RestoreVerificationError, VerificationFailedError } from './errors.js';
 import { isNotFoundError, toStorageError } from './minio-errors.js';
-import { compareKeys, type ManifestEntry } from './minio-layout.js';
+import {
+  type ContentHeaders,
+  compareKeys,
+  contentHeadersSchema,
+  type ManifestEntry,
+} from './minio-layout.js';
+import { contentHeadersOf } from './object-transfer.js';
 import { manifestEntries, sourceBucketOf } from './restore-minio-plan.js';
 import { DigestStream, forEachConcurrent } from './streams.js';
 import { s3Url } from './vault-io.js';
@@ -135,7 +142,11 @@ export async function* joinManifestWithTarget(
 export interface ObservedObject {
   readonly size: number;
   readonly contentType: string | undefined;
+  /** Content encoding, disposition, language, cache control, expiry. */
+  readonly headers?: ContentHeaders;
   readonly metadata: Readonly<Record<string, string>>;
+  /** Present when the manifest entry records tags. */
+  readonly tags?: Readonly<Record<string, string>>;
   /** Present after a deep read. */
   readonly sha256?: string;
 }
@@ -146,7 +157,8 @@ function lowercaseKeys(record: Readonly<Record<string, string>>): Record<string,
 
 /**
  * What differs between a manifest entry and the target object (empty when they agree): size, content
- * type (when the manifest recorded one), user metadata (keys compared lowercase), SHA-256 (when read).
+ * type (when the manifest recorded one), the other content headers and tags (when the manifest recorded
+ * them: layout 2), user metadata (keys compared lowercase), SHA-256 (when read).
  */
 export function describeDifferences(entry: ManifestEntry, observed: ObservedObject): string[] {
   const problems: string[] = [];
@@ -165,13 +177,38 @@ export function describeDifferences(entry: ManifestEntry, observed: ObservedObje
       `metadata ${JSON.stringify(Object.fromEntries(differing.map((n) => [n, got[n] ?? null])))}, the manifest says ${JSON.stringify(Object.fromEntries(differing.map((n) => [n, want[n] ?? null])))}`,
     );
   }
+  if (entry.headers !== undefined) {
+    const got: ContentHeaders = observed.headers ?? {};
+    for (const name of Object.keys(contentHeadersSchema.shape) as (keyof ContentHeaders)[]) {
+      const want = entry.headers[name];
+      const have = got[name];
+      const same =
+        name === 'expires' && want !== undefined && have !== undefined
+          ? Date.parse(want) === Date.parse(have)
+          : want === have;
+      if (!same) {
+        problems.push(
+          `${name} ${JSON.stringify(have ?? null)}, the manifest says ${JSON.stringify(want ?? null)}`,
+        );
+      }
+    }
+  }
+  if (entry.tags !== undefined) {
+    const want = entry.tags;
+    const got = observed.tags ?? {};
+    const names = [...new Set([...Object.keys(want), ...Object.keys(got)])].sort();
+    if (names.some((n) => want[n] !== got[n])) {
+      problems.push(`tags ${JSON.stringify(got)}, the manifest says ${JSON.stringify(want)}`);
+    }
+  }
   if (observed.sha256 !== undefined && observed.sha256 !== entry.sha256) {
     problems.push(`SHA-256 ${observed.sha256}, the manifest says ${entry.sha256}`);
   }
   return problems;
 }
 
-async function* listTarget(
+/** Lists a target bucket, in S3 key order (a missing bucket is `RestoreVerificationError`). */
+export async function* listTargetObjects(
   target: Pick<S3Client, 'send'>,
   targetBucket: string,
 ): AsyncGenerator<TargetObject> {
@@ -201,24 +238,46 @@ async function* listTarget(
   } while (continuationToken);
 }
 
-/** HEADs (or, deep, reads and hashes) one target object; undefined when it is gone. */
+/**
+ * HEADs (or, deep, reads and hashes) one target object, and reads its tags when `withTags`; undefined
+ * when it is gone.
+ */
 async function observeTarget(
   target: Pick<S3Client, 'send'>,
   targetBucket: string,
   key: string,
   deep: boolean,
+  withTags: boolean,
 ): Promise<ObservedObject | undefined> {
   try {
+    const tags = async (): Promise<Record<string, string> | undefined> => {
+      if (!withTags) return undefined;
+      const tagging = await target.send(new GetObjectTaggingCommand({ Bucket: targetBucket, Key: key }));
+      return Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    };
     if (!deep) {
       const head = await target.send(new HeadObjectCommand({ Bucket: targetBucket, Key: key }));
-      return { size: head.ContentLength ?? 0, contentType: head.ContentType, metadata: head.Metadata ?? {} };
+      return {
+        size: head.ContentLength ?? 0,
+        contentType: head.ContentType,
+        headers: contentHeadersOf(head),
+        metadata: head.Metadata ?? {},
+        ...(withTags ? { tags: await tags() } : {}),
+      };
     }
     const response = await target.send(new GetObjectCommand({ Bucket: targetBucket, Key: key }));
     const digest = new DigestStream({ md5: false });
     const drain = new Writable({ write: (_chunk, _encoding, callback) => callback() });
     await pipeline(response.Body as Readable, digest, drain);
     const { bytes, sha256 } = digest.digest();
-    return { size: bytes, contentType: response.ContentType, metadata: response.Metadata ?? {}, sha256 };
+    return {
+      size: bytes,
+      contentType: response.ContentType,
+      headers: contentHeadersOf(response),
+      metadata: response.Metadata ?? {},
+      sha256,
+      ...(withTags ? { tags: await tags() } : {}),
+    };
   } catch (error) {
     if (isNotFoundError(error)) return undefined;
     throw toStorageError(error, `${deep ? 'reading' : 'HeadObject'} ${s3Url(targetBucket, key)}`);
@@ -269,7 +328,7 @@ export async function verifyBucketRestore(
   async function* toCheck(): AsyncGenerator<{ entry: ManifestEntry; object: TargetObject }> {
     const joined = joinManifestWithTarget(
       manifestEntries(vault, vaultBucket, manifestKey),
-      listTarget(target, targetBucket),
+      listTargetObjects(target, targetBucket),
     );
     for await (const item of joined) {
       if (item.kind === 'extra') {
@@ -287,7 +346,7 @@ export async function verifyBucketRestore(
       mismatched.add({ key: entry.key, problems: [`size ${object.size}, the manifest says ${entry.size}`] });
       return;
     }
-    const observed = await observeTarget(target, targetBucket, entry.key, deep);
+    const observed = await observeTarget(target, targetBucket, entry.key, deep, entry.tags !== undefined);
     if (!observed) {
       missing.add(entry.key);
       return;

@@ -57,10 +57,19 @@ export const restoreInputSchema = z
      * themselves excepted), `report` only reports, `off` skips the counts (each is a full scan).
      */
     verifyRowCounts: z.enum(['exact', 'report', 'off']).default('exact'),
+    /**
+     * MinIO: what to do with objects a target bucket holds that the backup does not. `report` names
+     * them (the restore warns); `delete` removes them, each kept recoverable (target versioning, or a
+     * copy set aside in the vault), so the bucket holds exactly the backup's objects.
+     */
+    minio: z
+      .object({ extraObjects: z.enum(['report', 'delete']).default('report') })
+      .strict()
+      .default({ extraObjects: 'report' }),
     targets: z
       .object({
         wireServer: z
-          .object({ instanceId: instanceId.optional(), path: absolutePath.optional() })
+          .object({ instanceId: instanceId.optional(), path: ruleString(rules.restoreTargetPath).optional() })
           .strict()
           .optional(),
         cassandra: z
@@ -264,6 +273,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
         objects: b.objects,
         bytes: b.bytes,
       })),
+      extraObjects: input.minio.extraObjects,
     };
   }
 

@@ -15,10 +15,23 @@ import { restoreFailedKey, restoreReportKey } from './vault-layout.js';
  * What a restore (or its dry run) warns about, from its steps' results: today, keyspaces whose
  * replication factor exceeds the target cluster's node count (the schema step's `replicationWarnings`).
  */
-export function restoreWarnings(report: Pick<RestoreReport, 'results' | 'checks'>): string[] {
+export function restoreWarnings(
+  report: Pick<RestoreReport, 'results' | 'checks'> & Partial<Pick<RestoreReport, 'verified'>>,
+): string[] {
   const cassandra = (report.results ?? report.checks)?.cassandra;
-  if (!cassandra || isSkipped(cassandra)) return [];
-  return cassandra.schema.replicationWarnings ?? [];
+  const warnings = !cassandra || isSkipped(cassandra) ? [] : (cassandra.schema.replicationWarnings ?? []);
+  return [...warnings, ...minioExtraWarnings(report)];
+}
+
+/** Objects a restored bucket holds that the backup does not (reported, or left after a delete). */
+function minioExtraWarnings(report: Partial<Pick<RestoreReport, 'verified'>>): string[] {
+  return (report.verified?.minio ?? [])
+    .filter((b) => b.extra > 0)
+    .map((b) => {
+      const keys = b.extraKeys ?? [];
+      const more = b.extra > keys.length ? `, and ${b.extra - keys.length} more` : '';
+      return `bucket ${b.targetBucket} holds ${b.extra} object(s) that the backup does not hold: ${keys.map((k) => JSON.stringify(k)).join(', ')}${more} — restore again with "minio": {"extraObjects": "delete"} to remove them (recoverably), or remove them by hand`;
+    });
 }
 
 /** The verification's row-count comparison, or null when rows were not counted. */

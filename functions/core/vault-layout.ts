@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The vault layout (DESIGN.md "Vault layout"), in one place: every vault key and prefix is computed
  * here, and everyone else asks — handlers and core modules, the IAM grants of the stack
@@ -15,13 +17,18 @@
  * backups/<id>/minio/<bucket>/plan.json               what planBucketBackup decided (written last)
  * backups/<id>/minio/<bucket>/batches/00001.jsonl     objects to copy; …/00001.result.jsonl what was copied
  * backups/<id>/minio/<bucket>/carried.jsonl.gz        unchanged objects carried from the previous manifest
- * backups/<id>/minio/<bucket>.manifest.jsonl.gz       the bucket manifest
+ * backups/<id>/minio/<bucket>/failed-objects.jsonl   objects that could not be copied (bucket, key, cause)
+ * backups/<id>/minio/<bucket>/unreadable-keys.jsonl   listed keys that are not valid UTF-8
+ * backups/<id>/minio/<bucket>.manifest.jsonl.gz       the bucket manifest (source key → vault key + version)
  * cassandra/<cluster>/<hostId>/<keyspace>/<table>/…   SSTables, shared by every backup that references them
- * minio/<bucket>/<key>                                MinIO objects; their versions are the history
+ * minio/_keys/<bucket>/<sha256 of the source key>     MinIO objects (layout 2); versions are the history
+ * minio/<bucket>/<key>                                MinIO objects of layout 1 (read, never written)
  * restores/<restoreId>/report.json, failed.json       the restore report
  * restores/<restoreId>/row-counts.tsv                 row counts taken on the restored cluster
  * restores/<restoreId>/minio/batches.jsonl            index of every restore batch file
  * restores/<restoreId>/minio/<bucket>/batches/00001.jsonl  manifest entries to restore (+ .result.jsonl)
+ * restores/<restoreId>/minio/<bucket>/removed.jsonl   objects removed from the target (extraObjects: delete)
+ * restores/<restoreId>/minio/<bucket>/removed/<sha256 of key>  a removed object set aside (unversioned target)
  * map-runs/…                                          Distributed Map run reports (ResultWriter)
  * restores/<restoreId>/started.json                   a restore is running (which backup it reads)
  * purges/<purgeId>/plan.json, deletions.jsonl         what a purge decided, the versions it deletes
@@ -37,7 +44,7 @@ export const vaultPrefixes = {
   backups: 'backups/',
   /** SSTables, shared by the backups of a node (differential). */
   cassandra: 'cassandra/',
-  /** MinIO objects, one vault key per source key (versions are the history). */
+  /** MinIO objects, one vault key per source key (versions are the history); see {@link minioObjectKey}. */
   minio: 'minio/',
   /** One folder per restore: report, row counts, restore batch files. */
   restores: 'restores/',
@@ -142,10 +149,45 @@ export const carriedKeyOf = (backupId: string, bucket: string): string =>
 /** The plan record (counts and number of batches). */
 export const planKeyOf = (backupId: string, bucket: string): string =>
   `${bucketWorkPrefix(backupId, bucket)}plan.json`;
-/** The vault folder of one source bucket's objects. */
-export const minioBucketPrefix = (bucket: string): string => `${vaultPrefixes.minio}${bucket}/`;
-/** Vault key of a MinIO object (its versions are the history); the source key is kept verbatim. */
-export const minioObjectKey = (bucket: string, key: string): string => `${minioBucketPrefix(bucket)}${key}`;
+/**
+ * MinIO object layouts. Layout 1 (until manifest format 2) stored a source object at
+ * `minio/<bucket>/<source key>`, which cannot hold every key S3 accepts: a 1,024-byte source key
+ * plus the prefix exceeds S3's key limit, and a MinIO vault refuses versions of keys ending in `/`
+ * and keys that are the parent "folder" of another. Layout 2 names the vault object by the SHA-256
+ * of the source key's UTF-8 bytes, under a folder no layout-1 key can be in (`_` is not allowed in
+ * bucket names), so both layouts live side by side in one vault: `minio/_keys/<bucket>/<64 hex>`.
+ * The bucket manifest maps each source key to its vault key and version (`vaultKey`, `versionId`);
+ * an entry without `vaultKey` was written by layout 1 and is read with {@link legacyMinioObjectKey}.
+ */
+export const minioLayoutVersion = 2;
+/** The folder under `minio/` that holds layout-2 objects; never a bucket name (S3 forbids `_`). */
+const minioKeysFolder = '_keys';
+/** The vault folder of one source bucket's objects (layout 2). */
+export const minioBucketPrefix = (bucket: string): string =>
+  `${vaultPrefixes.minio}${minioKeysFolder}/${bucket}/`;
+/**
+ * Vault key of a MinIO object (layout 2): the SHA-256 of the source key's UTF-8 bytes, so every key S3
+ * accepts (up to 1,024 bytes, ending in `/`, any UTF-8) maps to a 64-character name. Its versions are
+ * the object's history; the bucket manifest holds the source key.
+ */
+export const minioObjectKey = (bucket: string, key: string): string =>
+  `${minioBucketPrefix(bucket)}${createHash('sha256').update(key, 'utf8').digest('hex')}`;
+/** The vault folder of one source bucket's objects in layout 1 (read only). */
+export const legacyMinioBucketPrefix = (bucket: string): string => `${vaultPrefixes.minio}${bucket}/`;
+/** Vault key of a MinIO object in layout 1: the source key verbatim (read only: restores of old backups). */
+export const legacyMinioObjectKey = (bucket: string, key: string): string =>
+  `${legacyMinioBucketPrefix(bucket)}${key}`;
+/** Where a bucket manifest entry's bytes are: its `vaultKey` (layout 2), else the layout-1 key. */
+export const minioEntryVaultKey = (
+  bucket: string,
+  entry: { readonly key: string; readonly vaultKey?: string | undefined },
+): string => entry.vaultKey ?? legacyMinioObjectKey(bucket, entry.key);
+/** Full list of the objects of one bucket that a backup could not copy (bucket, key, cause per line). */
+export const failedObjectsKeyOf = (backupId: string, bucket: string): string =>
+  `${bucketWorkPrefix(backupId, bucket)}failed-objects.jsonl`;
+/** Source objects the listing could not name (key not valid UTF-8), found while planning. */
+export const unreadableKeysKeyOf = (backupId: string, bucket: string): string =>
+  `${bucketWorkPrefix(backupId, bucket)}unreadable-keys.jsonl`;
 
 function batchFileName(n: number): string {
   return `${String(n).padStart(5, '0')}.jsonl`;
@@ -191,6 +233,12 @@ export const restoreBucketPrefix = (restoreId: string, bucket: string): string =
 /** Restore batch file `n` (1-based, zero-padded to 5 digits) of a source bucket. */
 export const restoreBatchKeyOf = (restoreId: string, bucket: string, n: number): string =>
   `${restoreBucketPrefix(restoreId, bucket)}batches/${batchFileName(n)}`;
+/** Objects a restore removed from a target bucket (not in the backup), with where each can be recovered. */
+export const restoreRemovedKeyOf = (restoreId: string, bucket: string): string =>
+  `${restoreBucketPrefix(restoreId, bucket)}removed.jsonl`;
+/** Where a restore sets aside a copy of an object it removes from an unversioned target bucket. */
+export const restoreSetAsideKeyOf = (restoreId: string, bucket: string, key: string): string =>
+  `${restoreBucketPrefix(restoreId, bucket)}removed/${createHash('sha256').update(key, 'utf8').digest('hex')}`;
 /** The index of every restore batch file of a restore, across buckets (JSONL). */
 export const restoreBatchIndexKey = (restoreId: string): string =>
   `${restoreMinioPrefix(restoreId)}batches.jsonl`;

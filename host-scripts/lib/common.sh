@@ -36,6 +36,14 @@ fail() {
   FAIL_MESSAGE="$1 — $2"
   exit 1
 }
+# refuse <what is refused> <how to proceed>: like fail, for a target a restore must not write into; nothing
+# was written. Exit code 3 (REFUSED_EXIT) tells the state machine it is a refusal (RestoreRefusedError),
+# not a host that failed.
+readonly REFUSED_EXIT=3
+refuse() {
+  FAIL_MESSAGE="$1 — $2"
+  exit "$REFUSED_EXIT"
+}
 on_exit() {
   local rc=$?
   set +e
@@ -77,7 +85,8 @@ check_param() {
   fi
 }
 # check_rule <name> <value> <RULE>: checks a parameter against the validation rule RULE_<RULE> of the
-# generated lib/rules.sh (its pattern, RULE_<RULE>_WHAT, and RULE_<RULE>_NO_DOTDOT for paths and keys).
+# generated lib/rules.sh (its pattern, RULE_<RULE>_WHAT, RULE_<RULE>_NO_DOTDOT for paths and keys, and
+# RULE_<RULE>_NOT_SYSTEM_FOLDER for folders a restore writes into).
 check_rule() {
   local pattern=RULE_$3 what=RULE_$3_WHAT dotdot=RULE_$3_NO_DOTDOT
   if [[ ! -v $pattern || ! -v $what ]]; then
@@ -85,6 +94,26 @@ check_rule() {
   fi
   check_param "$1" "$2" "${!pattern}" "${!what}"
   if [[ ${!dotdot-} == true ]]; then check_no_dotdot "$1" "$2"; fi
+  local system=RULE_$3_NOT_SYSTEM_FOLDER
+  if [[ ${!system-} == true ]]; then check_not_system_folder "$1" "$2"; fi
+}
+# check_not_system_folder <name> <path>: refuses a system folder, or a path below one of SYSTEM_TREES
+# (lib/rules.sh; systemFolderOf in functions/core/contract/rules.ts says the same).
+check_not_system_folder() {
+  local folder=/ segment tree found='' relation=is
+  local IFS=/
+  for segment in $2; do
+    if [[ -n $segment && $segment != . ]]; then folder=${folder%/}/$segment; fi
+  done
+  unset IFS
+  if [[ $SYSTEM_FOLDERS == *" $folder "* ]]; then found=$folder; fi
+  for tree in $SYSTEM_TREES; do
+    if [[ $folder == "$tree" ]]; then found=$tree; elif [[ $folder == "$tree"/* ]]; then found=$tree relation='lies below'; fi
+  done
+  if [[ -n $found ]]; then
+    fail "parameter $1 is invalid: $(shown "$2") $relation the system folder $found" \
+      "set SSM_$1 to a folder of its own, like /home/wire/wire-server-deploy"
+  fi
 }
 # check_no_dotdot <name> <value>
 check_no_dotdot() {
@@ -93,4 +122,5 @@ check_no_dotdot() {
   fi
 }
 # tail_of <file> <prefix>: the last lines of a command's output, into the log.
-tail_of() { sed "s/^/  $2: /" "$1" | tail -n 15 >&2; }
+# cqlsh's version warning is noise in every tool's output it lands in: dropped.
+tail_of() { { grep -v '^WARNING: cqlsh was built against' "$1" || true; } | sed "s/^/  $2: /" | tail -n 15 >&2; }

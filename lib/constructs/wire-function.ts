@@ -1,7 +1,8 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { FunctionEnvironment } from '../../functions/core/env.js';
@@ -11,6 +12,8 @@ import { projectRoot } from '../paths.js';
 export interface WireFunctionProps {
   /** Handler module name under `functions/`, without extension (e.g. `prepare`). */
   readonly handlerName: string;
+  /** Handler module file, for code outside `functions/` (test fixtures). @default `functions/<handlerName>.ts` */
+  readonly entry?: string;
   /** One sentence: what the function does. */
   readonly description: string;
   /**
@@ -25,17 +28,53 @@ export interface WireFunctionProps {
 }
 
 /**
- * A wire-backup Lambda: Node.js 22 on ARM, bundled ESM, JSON logs, X-Ray tracing, one-month log
- * retention. It records its handler as template metadata `WireBackupHandler` so the local runner can
- * bind the state machine's task to the same module.
+ * How every wire-backup Lambda is bundled: one ESM file for Node 22 that carries everything it
+ * imports, so it runs on exactly the dependencies the tests ran (the local runner runs these bundles).
+ * - `@aws-sdk/*` is bundled, not left to whatever SDK version the Lambda runtime ships.
+ * - CommonJS dependencies (tar-stream's `require('events')`) get a real `require` from the banner:
+ *   esbuild's ESM output otherwise throws `Dynamic require of "events" is not supported` on load.
+ * - Names are kept: errors take `name` from their class (`functions/core/errors.ts`), and Step
+ *   Functions `Retry`/`Catch` match that name, which minification would otherwise rename.
+ * - Source maps without embedded sources (small), used through `NODE_OPTIONS=--enable-source-maps`.
+ */
+export const wireBundling = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  externalModules: [],
+  banner:
+    "import { createRequire as __wireBackupCreateRequire } from 'node:module'; const require = __wireBackupCreateRequire(import.meta.url);",
+  minify: true,
+  keepNames: true,
+  sourceMap: true,
+  sourcesContent: false,
+} as const satisfies BundlingOptions;
+
+/**
+ * A wire-backup Lambda: Node.js 22 on ARM, bundled as {@link wireBundling} says, JSON logs, X-Ray
+ * tracing, one-month log retention. It records its handler module as template metadata
+ * `WireBackupHandler` (read by people and error messages; the local runner runs the bundle).
  */
 export class WireFunction extends NodejsFunction {
-  /** `functions/<name>.handler`, as recorded in the template metadata. */
+  /** `functions/<name>.handler` (the entry module, relative to the repository), as recorded in the template metadata. */
   public readonly handlerRef: string;
 
   constructor(scope: Construct, id: string, props: WireFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH });
+    // Its own role, without AWSLambdaBasicExecutionRole (logs on every log group): it writes its own.
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `wire-backup Lambda ${props.handlerName}`,
+    });
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
     super(scope, id, {
-      entry: join(projectRoot, 'functions', `${props.handlerName}.ts`),
+      role,
+      entry: props.entry ?? join(projectRoot, 'functions', `${props.handlerName}.ts`),
       handler: 'handler',
       description: props.description,
       runtime: Runtime.NODEJS_22_X,
@@ -45,12 +84,13 @@ export class WireFunction extends NodejsFunction {
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       tracing: Tracing.ACTIVE,
       loggingFormat: LoggingFormat.JSON,
-      logGroup: new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH }),
+      logGroup,
       projectRoot,
       depsLockFilePath: join(projectRoot, 'package-lock.json'),
-      bundling: { format: OutputFormat.ESM, minify: true, sourceMap: true, target: 'node22' },
+      bundling: { ...wireBundling, externalModules: [...wireBundling.externalModules] },
     });
-    this.handlerRef = `functions/${props.handlerName}.handler`;
+    const entry = relative(projectRoot, props.entry ?? join(projectRoot, 'functions', props.handlerName));
+    this.handlerRef = `${entry.replace(/\.[cm]?[jt]s$/, '')}.handler`;
     (this.node.defaultChild as CfnFunction).addMetadata('WireBackupHandler', this.handlerRef);
   }
 }

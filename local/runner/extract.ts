@@ -43,6 +43,11 @@ export interface ExtractOptions {
   readonly refs?: Readonly<Record<string, string>>;
   /** Values of template parameters (else their `Default`). @default - none */
   readonly parameters?: Readonly<Record<string, string>>;
+  /**
+   * Asset folders by S3 object key (`readAssetDirectories` of the cloud assembly): where each
+   * function's `Code.S3Key` was bundled. @default - none (functions have no `code`)
+   */
+  readonly assets?: Readonly<Record<string, string>>;
 }
 
 /** A state machine of the template. */
@@ -62,12 +67,26 @@ export interface ExtractedFunction {
   readonly arn: string;
   /** Template metadata `WireBackupHandler` (`functions/<name>.handler`); absent on functions the CDK adds itself. */
   readonly handler: string | undefined;
+  /**
+   * The code Lambda runs: the asset folder `Code.S3Key` names (from `options.assets`) and the
+   * `Handler` property (`index.handler`: export `handler` of `index.mjs`). Absent when the template
+   * was synthesized without bundling or the function's code is inline.
+   */
+  readonly code?: FunctionCode;
   /** `Environment.Variables`, intrinsics resolved. */
   readonly environment: Readonly<Record<string, string>>;
   /** `Timeout` (seconds). @default 3, as in Lambda */
   readonly timeoutSeconds: number;
   /** `MemorySize` (MiB). @default 128, as in Lambda */
   readonly memorySize: number;
+}
+
+/** Where a function's bundle is and what Lambda calls in it. */
+export interface FunctionCode {
+  /** The unzipped asset: what Lambda puts in `/var/task`. */
+  readonly directory: string;
+  /** `Handler`: `<module>.<export>`, the module relative to `directory` without extension. */
+  readonly handler: string;
 }
 
 /** An SSM document of the template. */
@@ -130,11 +149,16 @@ export function extractTemplate(template: CfnTemplate, options: ExtractOptions =
             environment[key] = stringify(value, `${where}.${key}`);
         }
         const handler = resource.Metadata?.[handlerMetadataKey];
+        const s3Key = (props.Code as { S3Key?: unknown } | undefined)?.S3Key;
+        const directory = typeof s3Key === 'string' ? options.assets?.[s3Key] : undefined;
         functions.push({
           logicalId,
           name: resolver.functionName(logicalId),
           arn: resolver.getAtt(logicalId, 'Arn', logicalId),
           handler: typeof handler === 'string' ? handler : undefined,
+          ...(directory && typeof props.Handler === 'string'
+            ? { code: { directory, handler: props.Handler } }
+            : {}),
           environment,
           timeoutSeconds: typeof props.Timeout === 'number' ? props.Timeout : 3,
           memorySize: typeof props.MemorySize === 'number' ? props.MemorySize : 128,
@@ -516,4 +540,30 @@ class IntrinsicResolver {
 function splitOnce(text: string, separator: string): string[] {
   const at = text.indexOf(separator);
   return at < 0 ? [text] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+/**
+ * Resolves the intrinsics of any value of `template` with the same local values as
+ * {@link extractTemplate} (used by `iam/template-policies.ts` for policy documents).
+ */
+export function resolveIntrinsics(
+  template: CfnTemplate,
+  value: unknown,
+  where: string,
+  options: ExtractOptions = {},
+): JsonValue {
+  return new IntrinsicResolver(template, options).resolve(value, where);
+}
+
+/** What `{Fn::GetAtt: [logicalId, attribute]}` resolves to locally. */
+export function resolveGetAtt(
+  template: CfnTemplate,
+  logicalId: string,
+  attribute: string,
+  options: ExtractOptions = {},
+): string {
+  return stringify(
+    new IntrinsicResolver(template, options).resolve({ 'Fn::GetAtt': [logicalId, attribute] }, logicalId),
+    `${logicalId}.${attribute}`,
+  );
 }

@@ -25,8 +25,6 @@ export interface LocalBindingsOptions {
   readonly template: ExtractedTemplate;
   /** Local stack directory. @default `$WIRE_STACK_DIR` or `<repo>/.local-stack` */
   readonly stackDir?: string;
-  /** Directory handler modules are relative to. @default the repository root */
-  readonly moduleRoot?: string;
 }
 
 /** Bindings for {@link runStateMachine} plus what must be closed after the run. */
@@ -53,7 +51,7 @@ export function createLocalBindings(options: LocalBindingsOptions): LocalBinding
     hosts: stack.hosts,
   });
   return {
-    bindings: { functions: options.template.functions, moduleRoot: options.moduleRoot, ssm, s3 },
+    bindings: { functions: options.template.functions, ssm, s3 },
     ssm,
     s3,
     stack,

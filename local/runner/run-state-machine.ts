@@ -2,8 +2,9 @@
  * Runs a synthesized state machine definition locally in aws-local-stepfunctions, with every Task
  * bound to local code:
  * - Lambda tasks (a function ARN, or `arn:aws:states:::lambda:invoke` with `FunctionName`) → the
- *   handler module named by the function's template metadata, in its environment scope
- *   (`lambda:invoke` results are wrapped as `{ ExecutedVersion, Payload, StatusCode: 200, … }`);
+ *   function's bundle, in a container of its own with its environment, timeout and memory
+ *   (`lambda-invoker.ts`; `lambda:invoke` results are wrapped as `{ ExecutedVersion, Payload,
+ *   StatusCode: 200, … }`);
  * - `arn:aws:states:::aws-sdk:ssm:sendCommand` / `…:getCommandInvocation` → the local SSM executor;
  * - DISTRIBUTED Map states → `distributed-map.ts` (replaced by a Task before the engine sees them);
  * - anything else → `bindings.resources` / `bindings.states`, or the run does not start.
@@ -63,10 +64,8 @@ export interface SsmApi {
 
 /** Everything Tasks can be bound to. */
 export interface RunnerBindings {
-  /** The template's Lambda functions (`extractTemplate(...).functions`). @default - none */
+  /** The template's Lambda functions (`extractTemplate(...).functions`, with their bundles). @default - none */
   readonly functions?: readonly ExtractedFunction[];
-  /** Directory handler modules are relative to. @default the repository root */
-  readonly moduleRoot?: string;
   /** Serves `aws-sdk:ssm:sendCommand` and `getCommandInvocation`. @default - none */
   readonly ssm?: SsmApi;
   /** S3 client of the vault, for Distributed Map readers and writers. @default - none */
@@ -75,6 +74,11 @@ export interface RunnerBindings {
   readonly resources?: Readonly<Record<string, TaskHandler>>;
   /** Handlers by state name; win over everything else. @default - none */
   readonly states?: Readonly<Record<string, TaskHandler>>;
+  /**
+   * IAM of the state machine's role (`iam/index.ts`): throws the Step Functions error of a call the
+   * role may not make. Called before each Lambda invoke. @default - no IAM checks
+   */
+  readonly authorize?: (action: string, resource: string, errorName: string) => void;
 }
 
 /** Options of {@link runStateMachine}. */
@@ -133,6 +137,8 @@ const lambdaInvokePattern = /^arn:[^:]+:states:::lambda:invoke$/;
 const lambdaFunctionPattern = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:/;
 const ssmPattern = /^arn:[^:]+:states:::aws-sdk:ssm:(sendCommand|getCommandInvocation)$/;
 const distributedMapResource = 'arn:aws:states:::local:distributedMap';
+/** What Step Functions reports when its role may not invoke a function. */
+const lambdaAccessDenied = 'Lambda.AWSLambdaException';
 
 type EngineEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
@@ -375,10 +381,7 @@ function bindTasks(
   distributedMaps: ReadonlyMap<string, AslState>,
   mapRuntime: DistributedMapRuntime,
 ): Record<string, TaskHandler> {
-  const invoker = new LocalLambdaInvoker({
-    functions: bindings.functions ?? [],
-    moduleRoot: bindings.moduleRoot,
-  });
+  const invoker = new LocalLambdaInvoker({ functions: bindings.functions ?? [] });
   const handlers: Record<string, TaskHandler> = {};
   const problems: string[] = [];
   for (const { name, state, parents } of listStates(definition)) {
@@ -417,7 +420,7 @@ function bindTask(
   const findFunction = (nameOrArn: string) => {
     const fn = invoker.find(nameOrArn);
     if (!fn) throw new Error(`no Lambda function ${nameOrArn} in the template (bindings.functions)`);
-    invoker.handlerLocation(fn);
+    invoker.codeLocation(fn);
     return fn;
   };
 
@@ -439,6 +442,7 @@ function bindTask(
           { terminal: true },
         );
       }
+      bindings.authorize?.('lambda:InvokeFunction', fn.arn, lambdaAccessDenied);
       const payload = await invoker.invoke(fn, 'Payload' in request ? (request.Payload as JsonValue) : {});
       return {
         ExecutedVersion: '$LATEST',
@@ -451,7 +455,10 @@ function bindTask(
   }
   if (lambdaFunctionPattern.test(resource)) {
     const fn = findFunction(resource);
-    return (input) => invoker.invoke(fn, input);
+    return (input) => {
+      bindings.authorize?.('lambda:InvokeFunction', fn.arn, lambdaAccessDenied);
+      return invoker.invoke(fn, input);
+    };
   }
   const ssmAction = ssmPattern.exec(resource)?.[1];
   if (ssmAction) {

@@ -16,7 +16,7 @@ import { type CounterWrite, type RowWrite, rowBytes } from './wire-data.js';
  * multi-node cluster another coordinator may not know a keyspace created a moment ago ("doesn't
  * exist"): such a statement is tried again, for up to a minute.
  */
-async function executeDdl(client: Client, statement: string): Promise<void> {
+export async function executeDdl(client: Client, statement: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {

@@ -201,6 +201,21 @@ function diffTableSchema(
       );
     } else if (canonicalJson(ia) !== canonicalJson(ib)) push(`index ${index}`, `${show(ia)} → ${show(ib)}`);
   }
+  const droppedA = a.schema.droppedColumns ?? {};
+  const droppedB = b.schema.droppedColumns ?? {};
+  for (const column of unionSorted(Object.keys(droppedA), Object.keys(droppedB))) {
+    const da = droppedA[column];
+    const db = droppedB[column];
+    if (da === undefined || db === undefined) {
+      push(
+        `dropped column ${column}`,
+        da === undefined ? 'dropped only in b' : 'not dropped in b (the schema history is lost)',
+        da === undefined ? 'added' : 'removed',
+      );
+    } else if (canonicalJson(da) !== canonicalJson(db)) {
+      push(`dropped column ${column}`, `${show(da)} → ${show(db)}`);
+    }
+  }
 }
 
 /** Whether every TTL'd cell of a row has expired by `at` (epoch seconds), within the tolerance. */
@@ -413,8 +428,20 @@ function diffObject(bucket: string, a: ObjectEntry, b: ObjectEntry, out: Snapsho
   if (a.size !== b.size) push('size', `${a.size} → ${b.size} bytes`);
   if (a.sha256 !== b.sha256)
     push('sha256', `content differs (sha256 ${a.sha256.slice(0, 12)}… → ${b.sha256.slice(0, 12)}…)`);
-  for (const field of ['contentType', 'contentEncoding', 'contentDisposition', 'cacheControl'] as const) {
+  for (const field of [
+    'contentType',
+    'contentEncoding',
+    'contentDisposition',
+    'cacheControl',
+    'contentLanguage',
+    'expires',
+  ] as const) {
     if (a[field] !== b[field]) push(field, `${show(a[field])} → ${show(b[field])}`);
+  }
+  const tagsA = a.tags ?? {};
+  const tagsB = b.tags ?? {};
+  for (const name of unionSorted(Object.keys(tagsA), Object.keys(tagsB))) {
+    if (tagsA[name] !== tagsB[name]) push(`tag ${name}`, `${show(tagsA[name])} → ${show(tagsB[name])}`);
   }
   for (const name of unionSorted(Object.keys(a.metadata), Object.keys(b.metadata))) {
     if (a.metadata[name] !== b.metadata[name])

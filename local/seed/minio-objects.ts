@@ -15,8 +15,10 @@ import type { WireDataGenerator } from './wire-data.js';
 
 /**
  * The seeded MinIO objects: Wire-like asset keys (`v3/persistent/<uuid>`, `v3/eternal/<uuid>`),
- * awkward keys (spaces, unicode, `+`, `%`, `=`), a 0-byte object, many small ones, some medium and
- * at least one above the multipart threshold; content types and `x-amz-meta-*` user metadata.
+ * awkward keys (spaces, unicode, `+`, `%`, `=`), a 0-byte object with metadata, a key of 1,024
+ * bytes, a folder marker (`v3/folder/`), a tagged object, one with every content header, many small
+ * ones, some medium and at least one above the multipart threshold; content types and
+ * `x-amz-meta-*` user metadata.
  */
 
 /** The bucket Wire's cargohold keeps assets in. */
@@ -33,6 +35,36 @@ export interface ObjectSpec {
   readonly labels: readonly Label[];
   /** First bytes (a file magic number) so images look like images. */
   readonly magic?: 'png' | 'jpeg' | 'text';
+  /** Content headers besides the type. */
+  readonly headers?: {
+    readonly contentEncoding?: string;
+    readonly contentDisposition?: string;
+    readonly contentLanguage?: string;
+    readonly cacheControl?: string;
+    readonly expires?: Date;
+  };
+  /** Object tags. */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** S3's longest key, in bytes. */
+export const maxKeyBytes = 1024;
+
+/**
+ * A key of exactly {@link maxKeyBytes} bytes of UTF-8 (two-byte characters included), cut into
+ * segments of at most 255 bytes, the longest path element MinIO stores (it keeps objects as files).
+ */
+export function longestKey(prefix: string): string {
+  const segment = (bytes: number): string => {
+    const pairs = Math.floor(bytes / 3);
+    return `${'é'.repeat(pairs)}${'k'.repeat(bytes - pairs * 2)}`;
+  };
+  let key = prefix;
+  while (Buffer.byteLength(key) < maxKeyBytes) {
+    const left = maxKeyBytes - Buffer.byteLength(key);
+    key += left > 255 ? `${segment(200)}/` : segment(left);
+  }
+  return key;
 }
 
 const magicBytes = {
@@ -112,6 +144,45 @@ export function seededObjects(plan: SeedPlan, seed: number, data: WireDataGenera
       contentType: 'application/octet-stream',
       metadata: { uploader: data.user('seed', 5).id, retention: 'eternal' },
       labels: [seed, 'one-byte'],
+    },
+    // Shapes a long-lived installation holds (issue 8): the longest key S3 accepts, a folder marker,
+    // a tagged object, every content header.
+    {
+      key: longestKey('v3/long-key/'),
+      size: 5 * KiB + 3,
+      contentType: 'application/octet-stream',
+      metadata: { uploader: data.user('seed', 6).id, retention: 'persistent' },
+      labels: [seed, 'longest-key'],
+    },
+    {
+      key: 'v3/folder/',
+      size: 0,
+      contentType: 'application/x-directory',
+      metadata: { uploader: data.user('seed', 9).id, note: 'folder marker' },
+      labels: [seed, 'folder-marker'],
+    },
+    {
+      key: `v3/tagged/${rng.uuid()}`,
+      size: 4 * KiB,
+      contentType: 'application/octet-stream',
+      metadata: { uploader: data.user('seed', 7).id, retention: 'eternal' },
+      labels: [seed, 'tagged'],
+      tags: { retention: 'eternal', project: 'wire backup', 'legal-hold': 'true' },
+    },
+    {
+      key: 'public/headers/report.txt',
+      size: 3 * KiB + 11,
+      contentType: 'text/plain; charset=utf-8',
+      metadata: { uploader: data.user('seed', 8).id, retention: 'eternal' },
+      labels: [seed, 'headers'],
+      magic: 'text',
+      headers: {
+        contentEncoding: 'identity',
+        contentDisposition: 'attachment; filename="report.txt"',
+        contentLanguage: 'de-DE',
+        cacheControl: 'public, max-age=31536000, immutable',
+        expires: new Date('2031-01-01T00:00:00Z'),
+      },
     },
   ];
   const sized = (cls: string, n: number, range: readonly [number, number]): ObjectSpec[] =>
@@ -258,6 +329,12 @@ export async function putObject(s3: S3Client, bucket: string, spec: ObjectSpec):
       Body: objectBody(spec),
       ContentType: spec.contentType,
       Metadata: { ...spec.metadata },
+      ...(spec.headers?.contentEncoding ? { ContentEncoding: spec.headers.contentEncoding } : {}),
+      ...(spec.headers?.contentDisposition ? { ContentDisposition: spec.headers.contentDisposition } : {}),
+      ...(spec.headers?.contentLanguage ? { ContentLanguage: spec.headers.contentLanguage } : {}),
+      ...(spec.headers?.cacheControl ? { CacheControl: spec.headers.cacheControl } : {}),
+      ...(spec.headers?.expires ? { Expires: spec.headers.expires } : {}),
+      ...(spec.tags ? { Tagging: new URLSearchParams(Object.entries(spec.tags)).toString() } : {}),
       ...(spec.size <= multipartThresholdBytes ? { ContentLength: spec.size } : {}),
     },
     partSize: 8 * 1024 * 1024,

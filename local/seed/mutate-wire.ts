@@ -21,6 +21,7 @@ import { canonicalJson, normalizeValue } from './normalize.js';
 import { Rng } from './prng.js';
 import type { ProgressListener } from './progress.js';
 import { quoteIdent, seededKeyspaces, tableDef } from './schema.js';
+import { dropRetiredTable } from './schema-history.js';
 import { defaultSeed } from './seed-wire.js';
 import { planForSize } from './size-plan.js';
 import { type CounterWrite, type RowWrite, WireDataGenerator } from './wire-data.js';
@@ -29,7 +30,7 @@ import { type CounterWrite, type RowWrite, WireDataGenerator } from './wire-data
  * The "data changed between two backups" step of the tests and the DR drill. On a seeded stack it
  * inserts new users (with all their rows), new conversations and a new member of an existing
  * conversation, renames a user, deletes a prekey (a tombstone in a newer SSTable), increments a
- * counter, then flushes; adds, overwrites (one at the same size) and deletes MinIO objects; changes
+ * counter, drops a table (`brig.id_mapping`, as brig's migration 62 does), then flushes; adds, overwrites (one at the same size) and deletes MinIO objects; changes
  * `values/wire-server/values.yaml` and adds a file. It returns exactly what it did, with row keys in
  * the snapshot's key format, so a test can match the snapshot diff against it.
  */
@@ -90,6 +91,8 @@ export interface MutateResult {
     readonly deleted: TouchedRow[];
     readonly newUserIds: string[];
     readonly newConversationIds: string[];
+    /** Tables dropped (`keyspace.table`), as a schema migration drops them. */
+    readonly droppedTables: string[];
   };
   readonly minio?: {
     readonly bucket: string;
@@ -278,6 +281,8 @@ async function mutateCassandra(
   }
   const inserted: Record<string, number> = {};
   for (const row of insertedRows) inserted[row.table] = (inserted[row.table] ?? 0) + 1;
+  // A schema migration between the two backups drops a table (restoring the older one brings it back).
+  const droppedTables = await dropRetiredTable(client);
   return {
     inserted,
     insertedRows,
@@ -285,6 +290,7 @@ async function mutateCassandra(
     deleted,
     newUserIds: newUsers.map((u) => u.id),
     newConversationIds,
+    droppedTables,
   };
 }
 

@@ -26,6 +26,7 @@ import {
 } from './minio-objects.js';
 import type { ProgressListener } from './progress.js';
 import { seededKeyspaces } from './schema.js';
+import { seedSchemaHistory } from './schema-history.js';
 import { multipartThresholdBytes, planForSize, type SeedPlan } from './size-plan.js';
 import { type CounterWrite, type RowWrite, WireDataGenerator } from './wire-data.js';
 import { emptyFolder, folderBytes, seededFolderFiles, writeFolder } from './wire-server-folder.js';
@@ -293,5 +294,10 @@ async function seedCassandra(
         total: plan.conversations,
       }),
   );
+  await seedSchemaHistory(client, stack, counts);
+  progress({
+    phase: 'schema',
+    message: 'schema history: dropped and re-added columns of brig.legacy_profile',
+  });
   return counts;
 }

@@ -3,7 +3,12 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { Client } from 'cassandra-driver';
 import { readStackInfo, type StackInfo } from '../stack-info.js';
 import { selectComponents, type WireComponents } from './components.js';
@@ -52,6 +57,11 @@ export interface TableSchema {
   readonly columns: Record<string, ColumnSchema>;
   readonly options: Record<string, Json>;
   readonly indexes: Record<string, Json>;
+  /**
+   * Columns the table has dropped (`system_schema.dropped_columns`): kind, type and drop time (ms), which
+   * a restore must keep for SSTables written before the drop to load. Absent in older snapshot files.
+   */
+  readonly droppedColumns?: Record<string, Json>;
 }
 
 /** One row of a table snapshot. */
@@ -101,6 +111,11 @@ export interface ObjectEntry {
   readonly contentEncoding?: string;
   readonly contentDisposition?: string;
   readonly cacheControl?: string;
+  readonly contentLanguage?: string;
+  /** The Expires header, as an ISO time. */
+  readonly expires?: string;
+  /** Object tags (absent: none). */
+  readonly tags?: Record<string, string>;
 }
 
 /** Snapshot of one bucket. */
@@ -281,8 +296,8 @@ async function snapshotCassandra(
           prepare: true,
         })
       ).rows as SchemaRow[];
-    const [typeRows, tableRows, columnRows, indexRows] = await Promise.all(
-      ['types', 'tables', 'columns', 'indexes'].map(byKeyspace),
+    const [typeRows, tableRows, columnRows, indexRows, droppedRows] = await Promise.all(
+      ['types', 'tables', 'columns', 'indexes', 'dropped_columns'].map(byKeyspace),
     );
     const types: Record<string, Record<string, string>> = {};
     for (const row of (typeRows ?? []).sort((a, b) =>
@@ -301,6 +316,7 @@ async function snapshotCassandra(
         (columnRows ?? []).filter((row) => row.table_name === name),
         tableRow,
         (indexRows ?? []).filter((row) => row.table_name === name),
+        (droppedRows ?? []).filter((row) => row.table_name === name),
       );
       options.progress({ phase: 'snapshot', message: `scanning ${keyspace}.${name}` });
       tables[i] = await scanTable(client, keyspace, name, schema, userTypes, options);
@@ -322,7 +338,12 @@ async function snapshotCassandra(
   return { keyspaces: result, missingKeyspaces: missing };
 }
 
-function tableSchema(columnRows: SchemaRow[], tableRow: SchemaRow, indexRows: SchemaRow[]): TableSchema {
+function tableSchema(
+  columnRows: SchemaRow[],
+  tableRow: SchemaRow,
+  indexRows: SchemaRow[],
+  droppedRows: SchemaRow[],
+): TableSchema {
   const byKind = (kind: string): string[] =>
     columnRows
       .filter((c) => c.kind === kind)
@@ -343,6 +364,17 @@ function tableSchema(columnRows: SchemaRow[], tableRow: SchemaRow, indexRows: Sc
   for (const index of indexRows) {
     indexes[String(index.index_name)] = { kind: String(index.kind), options: stringMap(index.options) };
   }
+  const droppedColumns: Record<string, Json> = {};
+  for (const dropped of [...droppedRows].sort((a, b) =>
+    String(a.column_name).localeCompare(String(b.column_name)),
+  )) {
+    droppedColumns[String(dropped.column_name)] = {
+      kind: String(dropped.kind),
+      type: String(dropped.type),
+      droppedTime:
+        dropped.dropped_time instanceof Date ? dropped.dropped_time.getTime() : String(dropped.dropped_time),
+    };
+  }
   return {
     partitionKey: byKind('partition_key'),
     clustering: byKind('clustering'),
@@ -354,6 +386,7 @@ function tableSchema(columnRows: SchemaRow[], tableRow: SchemaRow, indexRows: Sc
       gc_grace_seconds: Number(tableRow.gc_grace_seconds ?? 0),
     },
     indexes,
+    droppedColumns,
   };
 }
 
@@ -466,6 +499,9 @@ async function snapshotBucket(
       ...(response.ContentEncoding ? { contentEncoding: response.ContentEncoding } : {}),
       ...(response.ContentDisposition ? { contentDisposition: response.ContentDisposition } : {}),
       ...(response.CacheControl ? { cacheControl: response.CacheControl } : {}),
+      ...(response.ContentLanguage ? { contentLanguage: response.ContentLanguage } : {}),
+      ...(response.Expires ? { expires: response.Expires.toISOString() } : {}),
+      ...(response.TagCount ? { tags: await objectTags(s3, bucket, key) } : {}),
     };
     done++;
     if (done % 500 === 0 || done === listed.length) {
@@ -485,6 +521,11 @@ async function snapshotBucket(
     totalBytes: objects.reduce((sum, o) => sum + o.size, 0),
     objects,
   };
+}
+
+async function objectTags(s3: S3Client, bucket: string, key: string): Promise<Record<string, string>> {
+  const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+  return Object.fromEntries((tagging.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
 }
 
 async function sha256File(path: string): Promise<string> {

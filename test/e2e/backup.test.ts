@@ -7,6 +7,7 @@ import type { BackupManifest } from '../../functions/core/contract/backup.js';
 import { readJsonLines } from '../../functions/core/manifest-io.js';
 import type { ManifestEntry } from '../../functions/core/minio-layout.js';
 import { verifyBucketManifest } from '../../functions/core/minio-manifest.js';
+import { minioBucketPrefix, minioEntryVaultKey } from '../../functions/core/vault-layout.js';
 import { localConfig } from '../../local/local-config.js';
 import { runLocal } from '../../local/local-run.js';
 import { mutateWire, seedWire } from '../../local/seed/index.js';
@@ -79,7 +80,7 @@ describe('backup state machine', () => {
     if (!node) throw new Error('first backup has no node');
     const sstablePrefix = `cassandra/${stack.clusterName}/${node.hostId}/`;
     const versionsBefore = await countVersions(s3, bucket, sstablePrefix);
-    const objectVersionsBefore = await countVersions(s3, bucket, 'minio/assets/');
+    const objectVersionsBefore = await countVersions(s3, bucket, minioBucketPrefix('assets'));
     const changed = await mutateWire({ stack, round: 1 });
 
     const result = await backup();
@@ -111,7 +112,9 @@ describe('backup state machine', () => {
     if (!minio || !b1 || !b2) throw new Error('no MinIO results');
     expect(b2.copiedObjects).toBe(minio.added.length + minio.overwritten.length);
     expect(b2.objects).toBe(b1.objects + minio.added.length - minio.deleted.length);
-    expect(await countVersions(s3, bucket, 'minio/assets/')).toBe(objectVersionsBefore + b2.copiedObjects);
+    expect(await countVersions(s3, bucket, minioBucketPrefix('assets'))).toBe(
+      objectVersionsBefore + b2.copiedObjects,
+    );
     // The wire-server change is in the new archive.
     expect(second.wireServer?.sha256).not.toBe(first.wireServer?.sha256);
   });
@@ -164,7 +167,7 @@ describe('backup state machine', () => {
     await s3.send(
       new DeleteObjectCommand({
         Bucket: bucket,
-        Key: `minio/assets/${lostObject.key}`,
+        Key: minioEntryVaultKey('assets', lostObject),
         VersionId: lostObject.versionId,
       }),
     );

@@ -22,7 +22,12 @@ import { copyBatch } from '../../functions/core/minio-copy.js';
 import { compareKeys, type ManifestEntry, manifestEntrySchema } from '../../functions/core/minio-layout.js';
 import { finalizeBucketManifest, verifyBucketManifest } from '../../functions/core/minio-manifest.js';
 import { type BucketBackupPlan, planBucketBackup } from '../../functions/core/minio-plan.js';
-import { batchKeyOf, bucketManifestKey, minioObjectKey } from '../../functions/core/vault-layout.js';
+import {
+  batchKeyOf,
+  batchResultKeyOf,
+  bucketManifestKey,
+  minioObjectKey,
+} from '../../functions/core/vault-layout.js';
 import { readStackInfo } from '../../local/stack-info.js';
 
 const MiB = 1024 * 1024;
@@ -112,6 +117,13 @@ async function emptyAndDeleteSourceBucket(bucket: string): Promise<void> {
 async function vaultVersionCount(key: string): Promise<number> {
   const page = await vault.send(new ListObjectVersionsCommand({ Bucket: vaultBucket, Prefix: key }));
   return (page.Versions ?? []).filter((version) => version.Key === key).length;
+}
+
+async function readAll(key: string): Promise<unknown[]> {
+  const lines: unknown[] = [];
+  for await (const line of readJsonLines(vault, vaultBucket, key, { parse: (value) => value }))
+    lines.push(line);
+  return lines;
 }
 
 async function readManifest(manifestKey: string): Promise<ManifestEntry[]> {
@@ -338,7 +350,7 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
 });
 
 describe('copyBatch', () => {
-  it('records an object deleted after planning as vanished, and the manifest leaves it out', async () => {
+  it('records an object deleted after planning as vanished, names it, and the manifest leaves it out', async () => {
     // Arrange
     const bucket = await createSourceBucket([
       { key: 'stays', body: Buffer.from('1') },
@@ -361,7 +373,51 @@ describe('copyBatch', () => {
     // Assert
     expect(copied).toMatchObject({ copiedObjects: 1, vanished: 1 });
     expect(summary.objects).toBe(1);
+    expect(summary.vanished).toEqual({ count: 1, keys: ['goes'] });
+    expect(summary.failed.count).toBe(0);
     expect((await readManifest(summary.manifestKey)).map((e) => e.key)).toEqual(['stays']);
+  });
+
+  it('names a listed key that is not valid UTF-8 as an object that cannot be copied, never dropping it', async () => {
+    // Arrange: MinIO refuses such keys, so a source that lists one (another S3 server, written around
+    // the API) is played by a client answering HeadBucket and a URL-encoded listing.
+    const bucket = `it-bad-utf8-${runId}`;
+    const backupId = newBackupId();
+    const lister = {
+      config: source.config,
+      send: async (command: object) => {
+        if (command instanceof ListObjectsV2Command) {
+          return {
+            EncodingType: 'url',
+            IsTruncated: false,
+            Contents: [{ Key: 'v3/caf%E9.png', Size: 7, ETag: '"e"', LastModified: new Date(0) }],
+          };
+        }
+        return {};
+      },
+    } as unknown as S3Client;
+
+    // Act
+    const plan = await planBucketBackup({
+      source: lister,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      backupId,
+    });
+    const summary = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket });
+
+    // Assert
+    expect(plan).toMatchObject({ toCopyObjects: 0, unreadableKeys: 1 });
+    expect(summary.objects).toBe(0);
+    expect(summary.failed.count).toBe(1);
+    expect(summary.failed.objects[0]).toMatchObject({
+      bucket,
+      key: 'v3/caf%E9.png',
+      error: 'InvalidObjectKey',
+    });
+    expect(summary.failed.objects[0]?.cause).toMatch(/not valid UTF-8/);
+    expect(await readAll(summary.failed.listKey ?? '')).toEqual([summary.failed.objects[0]]);
   });
 
   it('does not copy a batch again once its result is complete', async () => {
@@ -422,17 +478,23 @@ describe('copyBatch', () => {
       await writeJsonLines(vault, vaultBucket, batchKey, [entry]);
 
       // Act
-      const error = await copyBatch({
+      const result = await copyBatch({
         source: lying,
         vault,
         sourceBucket: bucket,
         vaultBucket,
         batchKey,
-      }).catch((e: unknown) => e);
+        retryDelayMs: 1,
+      });
 
-      // Assert
-      expect(error, entry.key).toBeInstanceOf(VerificationFailedError);
-      expect((error as Error).message).toContain(`s3://${bucket}/${entry.key}`);
+      // Assert: the object is named as failed, with the cause, after every attempt read bad bytes.
+      expect(result, entry.key).toMatchObject({ copiedObjects: 0, failed: 1 });
+      const lines = await readAll(batchResultKeyOf(batchKey));
+      expect(lines, entry.key).toEqual([
+        { key: entry.key, failed: true, error: 'ObjectChangedError', cause: expect.any(String) },
+      ]);
+      expect((lines[0] as { cause: string }).cause).toContain(`s3://${bucket}/${entry.key}`);
+      expect((lines[0] as { cause: string }).cause).toMatch(/3 attempts/);
       expect(await vaultVersionCount(minioObjectKey(bucket, entry.key)), entry.key).toBe(0);
       const uploads = await vault.send(
         new ListMultipartUploadsCommand({ Bucket: vaultBucket, Prefix: minioObjectKey(bucket, entry.key) }),
@@ -568,7 +630,7 @@ describe('verifyBucketManifest', () => {
     // Assert
     expect(error).toBeInstanceOf(VerificationFailedError);
     expect((error as Error).message).toContain(
-      `${minioObjectKey(bucket, 'lost')} version ${lost?.versionId} is missing`,
+      `${minioObjectKey(bucket, 'lost')} (key "lost") version ${lost?.versionId} is missing`,
     );
     expect((error as Error).message).toMatch(/1 of 3 objects failed/);
   });
@@ -594,7 +656,7 @@ describe('verifyBucketManifest', () => {
     expect(shallow.objects).toBe(2);
     expect(error).toBeInstanceOf(VerificationFailedError);
     expect((error as Error).message).toMatch(
-      /minio\/.*\/keep version .* has SHA-256 [0-9a-f]{64}, the manifest says/,
+      /minio\/_keys\/.* \(key "keep"\) version .* has SHA-256 [0-9a-f]{64}, the manifest says/,
     );
   });
 });

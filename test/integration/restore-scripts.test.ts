@@ -456,7 +456,8 @@ describe('restore-cassandra-schema.sh', () => {
     );
 
     // Assert
-    expect(refused.exitCode).toBe(1);
+    // 3: a refusal (nothing written), which the state machine reports as RestoreRefusedError.
+    expect(refused.exitCode).toBe(3);
     expect(refused.resultLines).toBe(0);
     expect(refused.lastStderrLine).toMatch(failureLine);
     expect(refused.lastStderrLine).toContain(`rows in ${keyspace}.plain`);
@@ -501,6 +502,8 @@ describe('restore-cassandra-node.sh', () => {
       keyspaces: [keyspace],
       emptyTables: 1,
       dryRun: true,
+      // The version the node reports, which chose import (≥ 4.0) over refresh.
+      cassandraVersion: expect.stringMatching(/^[45]\.[0-9]+\.[0-9]+$/),
     });
     expect(run.stderr).toContain('1 file(s) differ from the latest object at their key');
     expect(await rowCounts()).toEqual(allEmpty);
@@ -703,7 +706,7 @@ describe('restore-wire-server.sh', () => {
     const run = await runHostScript('restore-wire-server.sh', deployHostId, params(target));
 
     // Assert
-    expect(run.exitCode).toBe(1);
+    expect(run.exitCode).toBe(3);
     expect(run.resultLines).toBe(0);
     expect(run.lastStderrLine).toMatch(failureLine);
     expect(run.lastStderrLine).toContain('exists and is not empty; refusing to replace it without overwrite');

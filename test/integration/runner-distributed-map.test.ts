@@ -10,7 +10,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
-import { type CfnFunction, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import {
   DefinitionBody,
@@ -23,17 +22,22 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WireFunction } from '../../lib/constructs/wire-function.js';
+import { projectRoot } from '../../lib/paths.js';
 import type { AslDefinition, JsonValue } from '../../local/runner/asl.js';
+import { readAssetDirectories } from '../../local/runner/cloud-assembly.js';
 import { type CfnTemplate, type ExtractedFunction, extractTemplate } from '../../local/runner/extract.js';
 import { createVaultS3Client } from '../../local/runner/local-bindings.js';
 import { runStateMachine } from '../../local/runner/run-state-machine.js';
 import { readStackInfo, type StackInfo, stackDir } from '../../local/stack-info.js';
+import { fixtureBundle } from '../support/fixture-functions.js';
 
 const batchFunction: ExtractedFunction = {
   logicalId: 'Batch',
   name: 'Batch',
   arn: 'arn:aws:lambda:us-east-1:000000000000:function:Batch',
   handler: 'test/fixtures/runner/batch.handler',
+  code: fixtureBundle('batch'),
   environment: {},
   timeoutSeconds: 30,
   memorySize: 128,
@@ -151,23 +155,17 @@ describe('Distributed Map in the local runner', () => {
       .map((name) => JSON.stringify({ name }))
       .join('\n');
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: batchesKey, Body: `${lines}\n` }));
+    // Synthesized with bundling, as `cdk deploy` does: the runner runs the fixture's bundle.
     const app = new App({
-      context: {
-        'aws:cdk:bundling-stacks': [],
-        '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
-      },
+      context: { '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true },
     });
     const cdkStack = new Stack(app, 'RunnerMap');
     const vault = Bucket.fromBucketName(cdkStack, 'Vault', bucket);
-    const fn = new LambdaFunction(cdkStack, 'Batch', {
-      runtime: Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: Code.fromInline('exports.handler = async () => ({})'),
+    const fn = new WireFunction(cdkStack, 'Batch', {
+      handlerName: 'batch',
+      entry: join(projectRoot, 'test', 'fixtures', 'runner', 'batch.ts'),
+      description: 'runner test fixture batch',
     });
-    (fn.node.defaultChild as CfnFunction).addMetadata(
-      'WireBackupHandler',
-      'test/fixtures/runner/batch.handler',
-    );
     const copy = new DistributedMap(cdkStack, 'Copy Batches', {
       itemReader: new S3JsonLItemReader({
         bucket: vault,
@@ -183,7 +181,10 @@ describe('Distributed Map in the local runner', () => {
       new LambdaInvoke(cdkStack, 'Copy Batch', { lambdaFunction: fn, payloadResponseOnly: true }),
     );
     new StateMachine(cdkStack, 'Machine', { definitionBody: DefinitionBody.fromChainable(copy) });
-    const extracted = extractTemplate(app.synth().getStackByName('RunnerMap').template as CfnTemplate);
+    const assembly = app.synth();
+    const extracted = extractTemplate(assembly.getStackByName('RunnerMap').template as CfnTemplate, {
+      assets: readAssetDirectories(assembly.directory),
+    });
 
     // Act
     const result = await runStateMachine({

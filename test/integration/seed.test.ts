@@ -6,6 +6,7 @@ import { diffSnapshots, formatDifferences, type SnapshotDifference } from '../..
 import { objectSha256, seededObjects } from '../../local/seed/minio-objects.js';
 import { type MutateResult, mutateWire } from '../../local/seed/mutate-wire.js';
 import { seededTables } from '../../local/seed/schema.js';
+import { historyTables, retiredTable } from '../../local/seed/schema-history.js';
 import { type SeedResult, seedWire } from '../../local/seed/seed-wire.js';
 import { planForSize } from '../../local/seed/size-plan.js';
 import { snapshotWire, type TableSnapshot, type WireSnapshot } from '../../local/seed/snapshot.js';
@@ -51,7 +52,9 @@ describe('seedWire', () => {
     // Assert
     expect(keyspaces.map((k) => k.name)).toEqual(['brig', 'galley', 'gundeck', 'spar']);
     expect(keyspaces.every((k) => k.replication.replication_factor === rf)).toBe(true);
-    expect(Object.keys(counts).sort()).toEqual(seededTables.map((t) => `${t.keyspace}.${t.name}`).sort());
+    expect(Object.keys(counts).sort()).toEqual(
+      [...seededTables.map((t) => `${t.keyspace}.${t.name}`), ...historyTables].sort(),
+    );
     expect(Object.values(counts).every((n) => n > 0)).toBe(true);
     expect(counts).toEqual(seeded.cassandra?.rows);
     expect(seeded.cassandra?.totalRows).toBeGreaterThan(200);
@@ -293,7 +296,11 @@ describe('mutateWire', () => {
     expect(changed.find((d) => d.field === 'name')?.message).toMatch(/→ ".* \(renamed, mutate-1\)"$/);
     expect(changed.find((d) => d.field === 'attempts')?.message).toMatch(/^"(\d)" → "(\d)"$/);
     expect(removed.map((d) => `${d.target} ${d.key}`)).toEqual(expectedRemoved);
-    expect(differences.filter((d) => d.area === 'schema')).toEqual([]);
+    // The one schema change: the table a migration drops.
+    expect(mutation.cassandra?.droppedTables).toEqual([retiredTable]);
+    expect(differences.filter((d) => d.area === 'schema').map((d) => `${d.target} ${d.change}`)).toEqual([
+      `${retiredTable} removed`,
+    ]);
   });
 
   it('shows the objects added, overwritten (one at the same size) and deleted', () => {

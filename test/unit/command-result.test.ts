@@ -13,17 +13,36 @@ describe('parseCommandResult', () => {
     const run = () =>
       parseCommandResult('WireBackup-CassandraSnapshot', {
         status: 'Failed',
-        responseCode: 3,
+        responseCode: 1,
         instanceId: 'mi-00000000000000c02',
         stderr: 'x\nwire-backup: cass2: keyspace nope does not exist — fix the list\n',
       });
     expect(run).toThrowError(
-      /WireBackup-CassandraSnapshot on mi-00000000000000c02 ended Failed \(exit 3\)[\s\S]*keyspace nope/,
+      /WireBackup-CassandraSnapshot on mi-00000000000000c02 ended Failed \(exit 1\)[\s\S]*keyspace nope/,
     );
     try {
       run();
     } catch (error) {
       expect((error as Error).name).toBe('HostCommandError');
+    }
+  });
+
+  it('raises RestoreRefusedError when the script refused its target (exit 3: nothing written)', () => {
+    const run = () =>
+      parseCommandResult('WireBackup-RestoreWireServer', {
+        status: 'Failed',
+        responseCode: 3,
+        instanceId: 'mi-00000000000000d01',
+        stderr:
+          'log\nwire-backup: deploy: /opt/wire-server exists and is not empty; refusing to replace it without overwrite — set overwrite\n',
+      });
+    expect(run).toThrowError(
+      /WireBackup-RestoreWireServer on mi-00000000000000d01: .*refusing to replace it without overwrite/,
+    );
+    try {
+      run();
+    } catch (error) {
+      expect((error as Error).name).toBe('RestoreRefusedError');
     }
   });
 

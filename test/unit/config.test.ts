@@ -27,4 +27,38 @@ describe('config', () => {
     const raw = { ...JSON.parse(JSON.stringify(example())), shedule: 'rate(1 hour)' };
     expect(() => parseConfig(raw)).toThrowError(/shedule/);
   });
+
+  it('turns Object Lock on in compliance mode for 30 days unless told otherwise', () => {
+    const raw = JSON.parse(JSON.stringify(example()));
+    delete raw.vault;
+    const config = parseConfig(raw);
+    expect(config.vault.objectLockMode).toBe('compliance');
+    expect(config.vault.objectLockDays).toBe(30);
+  });
+
+  it('refuses an Object Lock retention that makes no sense, naming the field and the fix', () => {
+    const withVault = (vault: Record<string, unknown>) => ({
+      ...JSON.parse(JSON.stringify(example())),
+      vault,
+    });
+    expect(() => parseConfig(withVault({ objectLockDays: 0 }))).toThrowError(
+      /vault\.objectLockDays: must be at least 1 day \(set objectLockMode to off/,
+    );
+    expect(() => parseConfig(withVault({ objectLockDays: 7.5 }))).toThrowError(
+      /vault\.objectLockDays: must be a whole number of days/,
+    );
+    expect(() => parseConfig(withVault({ objectLockMode: 'legal-hold' }))).toThrowError(
+      /vault\.objectLockMode: must be compliance, governance or off/,
+    );
+    expect(() =>
+      parseConfig(
+        withVault({ objectLockDays: 60, retention: { hourly: 24, daily: 14, weekly: 4, monthly: 0 } }),
+      ),
+    ).toThrowError(
+      /vault\.objectLockDays: 60 days outlasts the oldest backup vault\.retention keeps \(28 days\)/,
+    );
+    expect(parseConfig(withVault({ objectLockMode: 'off', objectLockDays: 3650 })).vault.objectLockMode).toBe(
+      'off',
+    );
+  });
 });

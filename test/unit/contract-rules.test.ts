@@ -77,6 +77,7 @@ const bad: Partial<Record<keyof typeof rules, string[]>> = {
   keyspaceName: ['1brig', 'brig-x', 'a'.repeat(49)],
   keyspaceList: [',brig', 'brig,', 'brig,,galley', 'brig galley'],
   absolutePath: ['relative/path', '/a b', '/a/..'],
+  restoreTargetPath: ['/', '/etc', '//usr/./share/', '/var', '/home/', '/proc/self', 'relative', '/a/..'],
   bucketName: ['ab', 'Wire', '-wire', 'wire-'],
   clusterName: ['.', '..', '.hidden', 'a'.repeat(65)],
   address: ['10.0.0.1/24', 'host.example'],
@@ -129,6 +130,9 @@ describe('validation rules', () => {
           expect(bash.message, what).toContain(
             ` is not ${rule.description} — set SSM_someParam to ${rule.description}`,
           );
+        } else if (issue?.message.includes('system folder')) {
+          const system = /system folder (\S+):/.exec(issue.message)?.[1];
+          expect(bash.message, what).toMatch(new RegExp(`(is|lies below) the system folder ${system} — `));
         } else {
           expect(issue?.message, what).toBe('must not contain a .. segment');
           expect(bash.message, what).toContain(

@@ -59,7 +59,7 @@ describe('checkCopiedBytes', () => {
 });
 
 describe('summarizeResults', () => {
-  it('counts copied objects, their bytes, and vanished objects', () => {
+  it('counts copied objects, their bytes, vanished and failed objects', () => {
     const entry = (key: string, size: number) => ({
       key,
       size,
@@ -69,7 +69,12 @@ describe('summarizeResults', () => {
       metadata: {},
       lastModified: '2026-11-26T00:00:00.000Z',
     });
-    const summary = summarizeResults('batch', [entry('a', 5), { key: 'b', vanished: true }, entry('c', 7)]);
-    expect(summary).toEqual({ batchKey: 'batch', copiedObjects: 2, copiedBytes: 12, vanished: 1 });
+    const summary = summarizeResults('batch', [
+      entry('a', 5),
+      { key: 'b', vanished: true },
+      entry('c', 7),
+      { key: 'd', failed: true, error: 'AccessDenied', cause: 'GetObject s3://x/d failed' },
+    ]);
+    expect(summary).toEqual({ batchKey: 'batch', copiedObjects: 2, copiedBytes: 12, vanished: 1, failed: 1 });
   });
 });

@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { compareKeys, isPlainMd5Etag, normalizeEtag } from '../../functions/core/minio-layout.js';
 import {
   batchKeyOf,
   batchResultKeyOf,
+  legacyMinioObjectKey,
+  minioEntryVaultKey,
   minioObjectKey,
   parseBatchKey,
   parseManifestKey,
@@ -25,8 +28,26 @@ describe('minio-layout', () => {
     expect(parseManifestKey('backups/x/manifest.json')).toBeUndefined();
   });
 
-  it('keeps the source key verbatim under minio/<bucket>/', () => {
-    expect(minioObjectKey('assets', 'v3/a b+c%20ü')).toBe('minio/assets/v3/a b+c%20ü');
+  it('names a vault object by the SHA-256 of its source key (layout 2), whatever the key', () => {
+    const sha = (key: string) => createHash('sha256').update(Buffer.from(key, 'utf8')).digest('hex');
+    const long = `${'a'.repeat(250)}/${'ü'.repeat(386)}`; // 1,023 bytes of UTF-8
+    for (const key of ['v3/a b+c%20ü', 'dir/', long, '🎉']) {
+      expect(minioObjectKey('assets', key)).toBe(`minio/_keys/assets/${sha(key)}`);
+    }
+    expect(minioObjectKey('assets', 'dir/')).not.toBe(minioObjectKey('assets', 'dir'));
+    expect(minioObjectKey('assets', 'k')).not.toBe(minioObjectKey('other', 'k'));
+  });
+
+  it('reads layout-1 entries (no vaultKey) at minio/<bucket>/<key>, layout-2 ones at their vaultKey', () => {
+    expect(minioEntryVaultKey('assets', { key: 'v3/a b' })).toBe('minio/assets/v3/a b');
+    expect(legacyMinioObjectKey('assets', 'v3/a b')).toBe('minio/assets/v3/a b');
+    const vaultKey = minioObjectKey('assets', 'v3/a b');
+    expect(minioEntryVaultKey('assets', { key: 'v3/a b', vaultKey })).toBe(vaultKey);
+  });
+
+  it('keeps layout-2 objects where no layout-1 key can be (underscore is no bucket name character)', () => {
+    expect(minioObjectKey('assets', 'x').startsWith(legacyMinioObjectKey('_keys', ''))).toBe(true);
+    expect(/^[a-z0-9.-]+$/.test('_keys')).toBe(false);
   });
 
   it('strips ETag quotes and recognises plain MD5 ETags only', () => {

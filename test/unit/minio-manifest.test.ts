@@ -26,13 +26,22 @@ async function keys(entries: AsyncIterable<ManifestEntry>): Promise<string[]> {
 }
 
 describe('reconcileBatch', () => {
-  it('returns the copied entries in key order and drops vanished ones', () => {
-    const copied = reconcileBatch(
+  it('returns the copied entries in key order, and names the vanished and the failed ones', () => {
+    const batch = reconcileBatch(
       'b1',
-      ['a', 'b', 'c'],
-      [entry('c'), { key: 'b', vanished: true }, entry('a')],
+      ['a', 'b', 'c', 'd'],
+      [
+        entry('c'),
+        { key: 'b', vanished: true },
+        { key: 'd', failed: true, error: 'AccessDenied', cause: 'GetObject s3://x/d failed: AccessDenied' },
+        entry('a'),
+      ],
     );
-    expect(copied.map((e) => e.key)).toEqual(['a', 'c']);
+    expect(batch.copied.map((e) => e.key)).toEqual(['a', 'c']);
+    expect(batch.vanished).toEqual(['b']);
+    expect(batch.failed).toEqual([
+      { key: 'd', failed: true, error: 'AccessDenied', cause: 'GetObject s3://x/d failed: AccessDenied' },
+    ]);
   });
 
   it('names the batch and the key that has no result', () => {

@@ -1,15 +1,19 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AslDefinition, JsonObject } from '../../local/runner/asl.js';
 import type { RunnerEvent } from '../../local/runner/events.js';
 import type { ExtractedFunction } from '../../local/runner/extract.js';
 import { runStateMachine } from '../../local/runner/run-state-machine.js';
+import { type FixtureModule, fixtureBundle } from '../support/fixture-functions.js';
 
 const arnOf = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 
-/** A template function bound to a fixture handler module. */
+/** A template function whose code is the bundle of a fixture handler module. */
 function fixtureFunction(
   name: string,
-  module: string,
+  module: FixtureModule,
   environment: Record<string, string> = {},
   timeoutSeconds = 30,
 ): ExtractedFunction {
@@ -18,6 +22,7 @@ function fixtureFunction(
     name,
     arn: arnOf(name),
     handler: `test/fixtures/runner/${module}.handler`,
+    code: fixtureBundle(module),
     environment,
     timeoutSeconds,
     memorySize: 128,
@@ -29,10 +34,11 @@ const functions = [
   fixtureFunction('EchoFr', 'echo', { GREETING: 'bonjour' }),
   fixtureFunction('Flaky', 'flaky'),
   fixtureFunction('Slow', 'slow', {}, 1),
+  fixtureFunction('Hog', 'hog'),
 ];
 
 describe('runStateMachine', () => {
-  it('runs Lambda tasks in their own environment scope and wraps lambda:invoke results', async () => {
+  it('runs Lambda tasks in their own environment and wraps lambda:invoke results', async () => {
     // Arrange
     const definition: AslDefinition = {
       StartAt: 'Greet',
@@ -53,15 +59,24 @@ describe('runStateMachine', () => {
       },
     };
 
+    process.env.WIRE_BACKUP_TEST_RUNNER_ONLY = 'leaked';
+
     // Act
     const result = await runStateMachine({ definition, input: { name: 'wire' }, bindings: { functions } });
 
     // Assert
+    delete process.env.WIRE_BACKUP_TEST_RUNNER_ONLY;
     expect(result.status).toBe('SUCCEEDED');
     expect(result.output).toMatchObject({
       name: 'wire',
       greet: { greeting: 'hello', status: 200, name: 'wire' },
-      french: { greeting: 'bonjour', functionName: 'EchoFr', event: { name: 'wire' } },
+      french: {
+        greeting: 'bonjour',
+        functionName: 'EchoFr',
+        lambdaName: 'EchoFr',
+        runnerOnly: null,
+        event: { name: 'wire' },
+      },
     });
   });
 
@@ -203,7 +218,13 @@ describe('runStateMachine', () => {
     // Assert
     expect(result.status).toBe('SUCCEEDED');
     expect(result.output).toEqual([
-      { event: { keys: ['map-a', 'map-b'] }, greeting: 'hello', functionName: 'Echo' },
+      {
+        event: { keys: ['map-a', 'map-b'] },
+        greeting: 'hello',
+        functionName: 'Echo',
+        lambdaName: 'Echo',
+        runnerOnly: null,
+      },
       [
         { key: 'map-a', calls: 1 },
         { key: 'map-b', calls: 1 },
@@ -392,5 +413,71 @@ describe('runStateMachine', () => {
     // Assert
     expect(aborted.status).toBe('ABORTED');
     expect(timedOut).toMatchObject({ status: 'TIMED_OUT', error: 'States.Timeout' });
+  });
+
+  it('refuses a Lambda request over 256 KiB with States.DataLimitExceeded, which Catch cannot take', async () => {
+    // Arrange
+    const definition: AslDefinition = {
+      StartAt: 'Too Much',
+      States: {
+        'Too Much': {
+          Type: 'Task',
+          Resource: arnOf('Echo'),
+          Parameters: { 'first.$': '$.blob', 'second.$': '$.blob' },
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }],
+          End: true,
+        },
+        Caught: { Type: 'Pass', End: true },
+      },
+    };
+
+    // Act
+    const result = await runStateMachine({
+      definition,
+      input: { blob: 'x'.repeat(150 * 1024) },
+      bindings: { functions },
+    });
+
+    // Assert
+    expect(result).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded' });
+  });
+
+  it('fails a Lambda that exceeds its MemorySize with Runtime.OutOfMemory', async () => {
+    // Arrange
+    const definition: AslDefinition = {
+      StartAt: 'Hog',
+      States: { Hog: { Type: 'Task', Resource: arnOf('Hog'), End: true } },
+    };
+
+    // Act
+    const result = await runStateMachine({ definition, bindings: { functions } });
+
+    // Assert
+    expect(result).toMatchObject({ status: 'FAILED', error: 'Runtime.OutOfMemory' });
+  });
+
+  it('runs only the bundle: a package it left external fails to load as in Lambda', async () => {
+    // Arrange: a bundle that imports a package present in the repository's node_modules.
+    const taskRoot = mkdtempSync(join(tmpdir(), 'runner-bundle-'));
+    writeFileSync(
+      join(taskRoot, 'index.mjs'),
+      "import { z } from 'zod';\nexport const handler = async () => z.string().parse('loaded');\n",
+    );
+    const external: ExtractedFunction = {
+      ...fixtureFunction('External', 'echo'),
+      code: { directory: taskRoot, handler: 'index.handler' },
+    };
+    const definition: AslDefinition = {
+      StartAt: 'Load',
+      States: { Load: { Type: 'Task', Resource: arnOf('External'), End: true } },
+    };
+
+    // Act
+    const result = await runStateMachine({ definition, bindings: { functions: [external] } });
+
+    // Assert
+    rmSync(taskRoot, { recursive: true, force: true });
+    expect(result).toMatchObject({ status: 'FAILED', error: 'Runtime.ImportModuleError' });
+    expect(result.cause).toContain("Cannot find package 'zod'");
   });
 });

@@ -219,6 +219,16 @@ describe('seededObjects', () => {
     expect(objects.filter((o) => o.size > multipartThresholdBytes).map((o) => o.size)).toEqual([17 * MiB]);
     expect(new Set(keys).size).toBe(keys.length);
     expect(objects.every((o) => typeof o.metadata.uploader === 'string')).toBe(true);
+    // The shapes of a long-lived installation (issue 8).
+    expect(keys.some((k) => Buffer.byteLength(k) === 1024)).toBe(true);
+    expect(objects.find((o) => o.key === 'v3/folder/')?.size).toBe(0);
+    expect(objects.some((o) => o.tags && Object.keys(o.tags).length > 0)).toBe(true);
+    expect(objects.find((o) => o.headers?.contentLanguage)?.headers).toMatchObject({
+      contentEncoding: expect.any(String),
+      contentDisposition: expect.any(String),
+      cacheControl: expect.any(String),
+      expires: expect.any(Date),
+    });
   });
 
   it('derives each body from its labels: same bytes every time, text objects are valid UTF-8', async () => {

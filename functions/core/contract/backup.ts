@@ -160,6 +160,8 @@ export const bucketResultSchema = z.object({
   copiedObjects: z.number(),
   copiedBytes: z.number(),
   carriedObjects: z.number(),
+  /** Objects deleted from the source between listing and copy, so not in this backup: how many, the first keys. */
+  vanished: z.object({ count: z.number(), keys: z.array(z.string()) }).optional(),
 });
 /** Result of the MinIO branch for one bucket. */
 export type BucketResult = z.infer<typeof bucketResultSchema>;
@@ -175,7 +177,11 @@ export type BackupResults = z.infer<typeof backupResultsSchema>;
 
 /** The committed manifest: its presence means the backup is complete. */
 export const backupManifestSchema = z.object({
-  formatVersion: z.literal(1),
+  /**
+   * 1: MinIO objects at `minio/<bucket>/<key>`. 2: bucket manifest entries name their vault key (layout 2,
+   * `vault-layout.ts`) and carry content headers and tags. Both are read; 2 is written.
+   */
+  formatVersion: z.union([z.literal(1), z.literal(2)]),
   backupId: z.string(),
   clusterName: z.string(),
   startedAt: z.string(),

@@ -91,7 +91,13 @@ export const restorePlanSchema = z.object({
         .nullable(),
     })
     .nullable(),
-  minio: z.object({ buckets: z.array(restoreBucketSchema) }).nullable(),
+  minio: z
+    .object({
+      buckets: z.array(restoreBucketSchema),
+      /** Target objects the backup does not hold: `report` them by name, or `delete` them (recoverably). */
+      extraObjects: z.enum(['report', 'delete']).default('report'),
+    })
+    .nullable(),
 });
 /** The restore plan. */
 export type RestorePlan = z.infer<typeof restorePlanSchema>;
@@ -183,7 +189,15 @@ export const restoreVerifiedSchema = z.object({
   cassandra: z.object({ nodes: z.number() }).nullable(),
   rowCounts: rowCountComparisonSchema.nullable(),
   minio: z.array(
-    z.object({ targetBucket: z.string(), objects: z.number(), bytes: z.number(), extra: z.number() }),
+    z.object({
+      targetBucket: z.string(),
+      objects: z.number(),
+      bytes: z.number(),
+      /** Objects in the bucket that the backup does not hold, after the restore. */
+      extra: z.number(),
+      /** The first of them, by key. */
+      extraKeys: z.array(z.string()).optional(),
+    }),
   ),
 });
 /** What Verify Restore found after the restore. */

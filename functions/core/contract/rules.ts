@@ -23,6 +23,11 @@ export interface Rule {
   readonly example: string;
   /** The value is `/`-separated and must not have a `..` segment (the pattern alone cannot say so). */
   readonly noDotDotSegment?: boolean;
+  /**
+   * The value is a folder to write into and must not be a system folder ({@link systemFolderOf}); no
+   * regular expression of the common subset can say so, so zod and the bash check do.
+   */
+  readonly notSystemFolder?: boolean;
 }
 
 const keyspace = '[A-Za-z][A-Za-z0-9_]{0,47}';
@@ -65,6 +70,16 @@ export const rules = {
     description: 'an absolute path of letters, digits, . _ / - without a .. segment',
     example: '/mnt/cassandra/data',
     noDotDotSegment: true,
+  },
+  /** A folder a restore writes into (the wire-server folder): absolute, and no system folder. */
+  restoreTargetPath: {
+    name: 'restoreTargetPath',
+    pattern: '^/[A-Za-z0-9._/-]*$',
+    description:
+      'an absolute path of letters, digits, . _ / - without a .. segment, that is no system folder (not /, /etc, /usr, /var, /home, … nor below /etc, /usr, /bin, /boot, /dev, /proc, /sys, …)',
+    example: '/home/wire/wire-server-deploy',
+    noDotDotSegment: true,
+    notSystemFolder: true,
   },
   bucketName: {
     name: 'bucketName',
@@ -226,6 +241,55 @@ export const SYSTEM_KEYSPACES = [
   'system_cluster_metadata',
 ] as const;
 
+/** Folders a restore never writes into (nor replaces): the root and the top folders people and services share. */
+export const SYSTEM_FOLDERS = [
+  '/',
+  '/home',
+  '/root',
+  '/opt',
+  '/srv',
+  '/mnt',
+  '/media',
+  '/tmp',
+  '/var',
+  '/var/lib',
+  '/var/log',
+  '/var/cache',
+  '/var/spool',
+  '/var/tmp',
+  '/var/run',
+] as const;
+
+/** Folders a restore never writes into nor below: the operating system's own. */
+export const SYSTEM_TREES = [
+  '/etc',
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/boot',
+  '/dev',
+  '/proc',
+  '/sys',
+  '/run',
+] as const;
+
+/** `path` without repeated slashes, `.` segments and trailing slashes (`//etc/./` is `/etc`). */
+export function normalizeFolder(path: string): string {
+  const segments = path.split('/').filter((s) => s !== '' && s !== '.');
+  return `/${segments.join('/')}`;
+}
+
+/** The system folder `path` is or lies below ({@link SYSTEM_FOLDERS}, {@link SYSTEM_TREES}), else undefined. */
+export function systemFolderOf(path: string): string | undefined {
+  const folder = normalizeFolder(path);
+  if ((SYSTEM_FOLDERS as readonly string[]).includes(folder)) return folder;
+  return SYSTEM_TREES.find((tree) => folder === tree || folder.startsWith(`${tree}/`));
+}
+
 /** Whether `keyspace` is one of {@link SYSTEM_KEYSPACES}. */
 export function isSystemKeyspace(keyspace: string): boolean {
   return (SYSTEM_KEYSPACES as readonly string[]).includes(keyspace);
@@ -245,6 +309,7 @@ export function hasDotDotSegment(value: string): boolean {
 export function ruleViolation(rule: Rule, value: string): string | undefined {
   if (!ruleRegExp(rule).test(value)) return `must be ${rule.description}`;
   if (rule.noDotDotSegment && hasDotDotSegment(value)) return 'must not contain a .. segment';
+  if (rule.notSystemFolder) return systemFolderViolation(value);
   return undefined;
 }
 
@@ -254,7 +319,21 @@ export function ruleViolation(rule: Rule, value: string): string | undefined {
  */
 export function ruleString(rule: Rule): z.ZodString {
   const schema = z.string().regex(ruleRegExp(rule), `must be ${rule.description}`);
-  return rule.noDotDotSegment
+  const noDotDot = rule.noDotDotSegment
     ? schema.refine((value) => !hasDotDotSegment(value), 'must not contain a .. segment')
     : schema;
+  return rule.notSystemFolder
+    ? noDotDot.superRefine((value, ctx) => {
+        const violation = systemFolderViolation(value);
+        if (violation) ctx.addIssue({ code: 'custom', message: violation });
+      })
+    : noDotDot;
+}
+
+function systemFolderViolation(value: string): string | undefined {
+  const system = systemFolderOf(value);
+  if (!system) return undefined;
+  return system === normalizeFolder(value)
+    ? `must not be the system folder ${system}: choose a folder of its own, like /home/wire/wire-server-deploy`
+    : `must not lie below the system folder ${system}: choose a folder of its own, like /home/wire/wire-server-deploy`;
 }

@@ -1,0 +1,193 @@
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failedKey } from '../../functions/core/vault-layout.js';
+import { localConfig, localMinioSecretName, writeLocalSecrets } from '../../local/local-config.js';
+import { synthesizedTemplate, synthesizeLocal } from '../../local/local-run.js';
+import type { CfnTemplate, ExtractedFunction, ExtractedTemplate } from '../../local/runner/extract.js';
+import { IamEnforcement } from '../../local/runner/iam/index.js';
+import { runStateMachine } from '../../local/runner/run-state-machine.js';
+import { LocalSsmExecutor } from '../../local/runner/ssm-executor.js';
+import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
+
+/** The vault client a function's bundle builds in its container, from its (local) Lambda environment. */
+function clientsOf(environment: Record<string, string>) {
+  const credentials = {
+    accessKeyId: environment.AWS_ACCESS_KEY_ID ?? '',
+    secretAccessKey: environment.AWS_SECRET_ACCESS_KEY ?? '',
+  };
+  return {
+    s3: new S3Client({
+      endpoint: environment.WIRE_BACKUP_VAULT_ENDPOINT,
+      region: environment.AWS_REGION,
+      forcePathStyle: true,
+      credentials,
+    }),
+    secrets: new SecretsManagerClient({
+      endpoint: environment.AWS_ENDPOINT_URL_SECRETS_MANAGER,
+      region: environment.AWS_REGION,
+      credentials,
+    }),
+  };
+}
+
+/** The template with every statement of `roleLogicalId`'s policies that grants `action` on `resourceSuffix` removed. */
+function withoutGrant(template: CfnTemplate, roleLogicalId: string, resourceSuffix: string): CfnTemplate {
+  interface PolicyProperties {
+    Roles: unknown;
+    PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] };
+  }
+  const copy = structuredClone(template) as unknown as {
+    Resources: Record<string, { Type: string; Properties: PolicyProperties }>;
+  };
+  for (const resource of Object.values(copy.Resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy') continue;
+    if (!JSON.stringify(resource.Properties.Roles).includes(roleLogicalId)) continue;
+    resource.Properties.PolicyDocument.Statement = resource.Properties.PolicyDocument.Statement.filter(
+      (statement) =>
+        !(
+          JSON.stringify(statement.Action).includes('s3:PutObject') &&
+          JSON.stringify(statement.Resource).includes(resourceSuffix)
+        ),
+    );
+  }
+  return copy as unknown as CfnTemplate;
+}
+
+describe('IAM enforcement of the local runner', () => {
+  let stack: StackInfo;
+  let extracted: ExtractedTemplate;
+  let enforcement: IamEnforcement;
+  const fn = (handler: string): ExtractedFunction => {
+    const found = extracted.functions.find((f) => f.handler === `functions/${handler}.handler`);
+    if (!found) throw new Error(`no function ${handler}`);
+    return found;
+  };
+  const runId = `iam-test-${Date.now()}`;
+
+  beforeAll(async () => {
+    stack = readStackInfo();
+    writeLocalSecrets(stack);
+    extracted = synthesizeLocal(localConfig(stack));
+    const { template, stackName } = synthesizedTemplate(extracted);
+    enforcement = await IamEnforcement.start(template, stack, { stackName });
+  }, 240_000);
+
+  afterAll(async () => {
+    await enforcement?.close();
+  });
+
+  it('lets a function write the vault key its role is granted, and nothing beside it', async () => {
+    // Mark Failed may write backups/<id>/failed.json only (the vault grants are per key pattern).
+    const { s3 } = clientsOf(enforcement.functionEnvironment(fn('mark-failed')));
+    const put = (key: string) =>
+      s3.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: key, Body: '{}' }));
+    await expect(put(failedKey(runId))).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    await expect(put(`backups/${runId}/probe.json`)).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
+  it('fails a vault call the role is not granted with S3’s AccessDenied', async () => {
+    const { s3 } = clientsOf(enforcement.functionEnvironment(fn('mark-failed')));
+    // mark-failed may write backups/*, not minio/*, and may read nothing.
+    await expect(
+      s3.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: `minio/${runId}`, Body: 'x' })),
+    ).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringMatching(
+        /assumed-role\/.+ is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::.+\/minio\/iam-test-/,
+      ),
+    });
+    await expect(
+      s3.send(new GetObjectCommand({ Bucket: stack.vault.bucket, Key: `backups/${runId}/probe.json` })),
+    ).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
+  it('serves Secrets Manager only to roles granted the secret', async () => {
+    const allowed = clientsOf(enforcement.functionEnvironment(fn('check-minio'))).secrets;
+    const denied = clientsOf(enforcement.functionEnvironment(fn('commit'))).secrets;
+    const value = await allowed.send(new GetSecretValueCommand({ SecretId: localMinioSecretName }));
+    expect(JSON.parse(value.SecretString ?? '{}')).toHaveProperty('accessKeyId', stack.minio.accessKey);
+    await expect(
+      denied.send(new GetSecretValueCommand({ SecretId: localMinioSecretName })),
+    ).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining('is not authorized to perform: secretsmanager:GetSecretValue'),
+    });
+  });
+
+  it('refuses SendCommand to an instance the state machine role is not granted', async () => {
+    const executor = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
+    const ssm = enforcement.guardSsm('wire-backup', runId, executor);
+    try {
+      expect(() =>
+        ssm.sendCommand({
+          DocumentName: extracted.documents[0]?.name ?? '',
+          InstanceIds: ['mi-0123456789abcdef0'],
+          Parameters: {},
+        }),
+      ).toThrow(
+        expect.objectContaining({
+          name: 'Ssm.AccessDeniedException',
+          message: expect.stringContaining(
+            'ssm:SendCommand on resource: arn:aws:ssm:us-east-1:000000000000:managed-instance/mi-0123456789abcdef0',
+          ),
+        }),
+      );
+    } finally {
+      await executor.close();
+    }
+  });
+
+  it('fails a run whose Lambda makes a call its synthesized policy denies, with AccessDenied', async () => {
+    // Arrange: the stack as synthesized, except that Prepare's role lost its write grant on backups/*.
+    const { template, stackName } = synthesizedTemplate(extracted);
+    const prepare = fn('prepare');
+    const prepareRole = enforcement.iam.functionRole(prepare.name).logicalId;
+    const denying = await IamEnforcement.start(withoutGrant(template, prepareRole, '/backups/*'), stack, {
+      stackName,
+    });
+    const backup = extracted.stateMachines.find((m) => m.name === 'wire-backup');
+    if (!backup) throw new Error('no backup state machine');
+    const executor = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
+    try {
+      // Act
+      const result = await runStateMachine({
+        definition: backup.definition,
+        stateMachineName: backup.name,
+        executionName: runId,
+        input: { components: ['minio'] },
+        bindings: {
+          functions: extracted.functions.map((f) => ({
+            ...f,
+            environment: { ...f.environment, ...denying.functionEnvironment(f) },
+          })),
+          ssm: denying.guardSsm(backup.name, runId, executor),
+          s3: denying.stateMachineS3Client(backup.name, runId),
+          authorize: denying.authorizer(backup.name, runId),
+          resources: {
+            'arn:aws:states:::events:putEvents': denying.guardPutEvents(backup.name, runId, () => ({
+              Entries: [],
+              FailedEntryCount: 0,
+            })),
+          },
+        },
+      });
+
+      // Assert: Prepare failed as Lambda reports an S3 AccessDenied, and nothing was backed up.
+      const failed = result.events.find((e) => e.type === 'StateFailed' && e.state === 'Prepare');
+      expect(failed).toMatchObject({
+        error: 'AccessDenied',
+        cause: expect.stringMatching(
+          /is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::.+\/backups\//,
+        ),
+      });
+      expect(result.status).toBe('FAILED');
+      expect(denying.proxy.refused.some((r) => r.role === prepareRole && r.action === 's3:PutObject')).toBe(
+        true,
+      );
+    } finally {
+      await executor.close();
+      await denying.close();
+    }
+  }, 240_000);
+});
