@@ -67,25 +67,34 @@ describe('archive in the stack', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['wire-backup'], 'detail-type': ['Backup Completed'] },
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmDescription: Match.stringLikeRegexp('archive copy failed'),
-    });
+    // The Monitoring construct's alarms, as for backup and restore.
+    for (const machine of ['Purge', 'Archive'])
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmDescription: Match.stringLikeRegexp(`${machine} execution failed`),
+        MetricName: 'ExecutionsFailed',
+      });
   });
   it('lets the archive Lambdas only read the vault and write the archive bucket in its region', () => {
-    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) =>
-      /^Archive(Plan|Copy|Commit)ServiceRole/.test(id),
+    const policies = Object.fromEntries(
+      Object.entries(template.findResources('AWS::IAM::Policy'))
+        .filter(([id]) => /^Archive(Plan|Copy|Commit)Role/.test(id))
+        .map(([id, p]) => [id.replace(/RoleDefaultPolicy[0-9A-F]{8}$/, ''), p]),
     );
-    expect(policies).toHaveLength(3);
-    for (const [, p] of policies) {
+    expect(Object.keys(policies).sort()).toEqual(['ArchiveCommit', 'ArchiveCopy', 'ArchivePlan']);
+    for (const [name, p] of Object.entries(policies)) {
+      const statements = p.Properties.PolicyDocument.Statement as {
+        Action: string | string[];
+        Resource: unknown;
+      }[];
       const text = JSON.stringify(p);
-      expect(text).toMatch(/wire-backup-archive-.*eu-central-2\/objects\/\*/);
       expect(text).toContain('alias/wire-backup-archive');
-      const vaultDeletes = (
-        p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]
-      )
-        .filter((st) => [st.Action].flat().some((a) => a.startsWith('s3:DeleteObject')))
-        .filter((st) => !JSON.stringify(st.Resource).includes('wire-backup-archive'));
-      expect(vaultDeletes).toEqual([]);
+      expect(text).toContain('s3.eu-central-2.amazonaws.com');
+      // Only Copy writes content-addressed objects; nobody deletes anything anywhere.
+      expect(/wire-backup-archive-.*eu-central-2\/objects\/\*/.test(text), name).toBe(name === 'ArchiveCopy');
+      expect(
+        statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('s3:Delete'))),
+        name,
+      ).toEqual([]);
     }
   });
 });

@@ -154,15 +154,19 @@ describe('WireBackupStack', () => {
     for (const rule of suppressed) expect(rule.reason.length, rule.id).toBeGreaterThan(60);
   });
 
-  it('grants no wildcard action and no version delete to any role', () => {
-    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+  it('grants no wildcard action to any role, and version deletes only to the purge’s Delete Expired', () => {
+    const versionDeleters = new Set<string>();
+    for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
       for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
         for (const action of [s.Action].flat()) {
           expect(action, JSON.stringify(s)).not.toMatch(/\*/);
-          expect(action).not.toBe('s3:DeleteObjectVersion');
+          expect(action).not.toBe('s3:BypassGovernanceRetention');
+          if (action === 's3:DeleteObjectVersion')
+            versionDeleters.add(id.replace(/RoleDefaultPolicy[0-9A-F]{8}$/, ''));
         }
       }
     }
+    expect([...versionDeleters]).toEqual(['PurgeDelete']);
   });
 
   it('lets only the MinIO planners delete, and only in their own working folders', () => {
