@@ -42,7 +42,8 @@ export interface WireBackupStackProps extends StackProps {
 
 /**
  * wire-backup in one stack: the vault, the SSM documents run on the Wire hosts, the Lambdas, the
- * backup state machine, its hourly schedule and a failure alarm.
+ * backup, restore, purge (retention) and, with `archive`, archive state machines, their schedules and
+ * rules, alarms and a dashboard (`Monitoring`), and the outputs the CLI reads.
  */
 export class WireBackupStack extends Stack {
   /** The vault. */
@@ -193,8 +194,8 @@ export class WireBackupStack extends Stack {
     // --- vault access (security: least privilege) --------------------------------------------------
     // Each role gets the keys its code reads and writes, as vault-layout.ts names them (a `*` in place
     // of an id), written-out actions, and `s3:DeleteObject` only where the code deletes (its own working
-    // folder). Only the purge's Delete Expired gets `s3:DeleteObjectVersion` (below). Only Verify wire-server Archive reads the
-    // archive holding Wire's secrets; Commit only HEADs it (no kms:Decrypt).
+    // folder). Only the purge's Delete Expired gets `s3:DeleteObjectVersion` (below). Only Verify
+    // wire-server Archive reads the archive holding Wire's secrets; Commit only HEADs it (no kms:Decrypt).
     const any = '*';
     const keys = {
       manifests: manifestKey(any),
