@@ -1,47 +1,67 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { BackupManifest } from '../functions/core/contract/backup.js';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { type BackupManifest, backupManifestSchema } from '../functions/core/contract/backup.js';
 import { readJsonOrUndefined } from '../functions/core/vault-io.js';
 import { backupIdOfPrefix, failedKey, manifestKey, vaultPrefixes } from '../functions/core/vault-layout.js';
-import { createStackS3Client } from '../local/stack-clients.js';
-import { readStackInfo } from '../local/stack-info.js';
 import { formatBytes } from './format.js';
 
-/** Lists the local vault's backups, newest first: complete (restorable), failed (with cause), incomplete. */
-export async function listBackups(): Promise<string> {
-  const stack = readStackInfo();
-  const s3 = createStackS3Client(stack.vault);
-  try {
+/** Every backup id with a folder in the vault, reading every page of `backups/` (newest first). */
+export async function listBackupIds(
+  s3: S3Client,
+  bucket: string,
+  options: { readonly pageSize?: number } = {},
+): Promise<string[]> {
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
     const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: stack.vault.bucket, Prefix: vaultPrefixes.backups, Delimiter: '/' }),
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: vaultPrefixes.backups,
+        Delimiter: '/',
+        ContinuationToken: token,
+        ...(options.pageSize ? { MaxKeys: options.pageSize } : {}),
+      }),
     );
-    const ids = (page.CommonPrefixes ?? [])
-      .map((p) => backupIdOfPrefix(p.Prefix ?? '') ?? '')
-      .sort()
-      .reverse();
-    const lines = [
-      `${ids.length} backup(s) in s3://${stack.vault.bucket}/${vaultPrefixes.backups} (newest first):`,
-    ];
-    for (const id of ids) {
-      const manifest = await readJsonOrUndefined<BackupManifest>(s3, stack.vault.bucket, manifestKey(id));
-      if (manifest) {
-        lines.push(
-          `  ${id}  complete    ${formatBytes(manifest.totals.bytes)}, ${manifest.totals.files} files, ${manifest.totals.objects} objects`,
-        );
-        continue;
-      }
-      const failed = await readJsonOrUndefined<{ error?: string; cause?: string }>(
-        s3,
-        stack.vault.bucket,
-        failedKey(id),
-      );
-      lines.push(
-        failed
-          ? `  ${id}  FAILED      ${failed.error}: ${(failed.cause ?? '').split('\n')[0]?.slice(0, 120)}`
-          : `  ${id}  incomplete  (running, or interrupted: not restorable)`,
-      );
+    for (const p of page.CommonPrefixes ?? []) {
+      const id = backupIdOfPrefix(p.Prefix ?? '');
+      if (id) ids.push(id);
     }
-    return lines.join('\n');
-  } finally {
-    s3.destroy();
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return ids.sort().reverse();
+}
+
+/** Lists the vault's backups, newest first: complete (restorable), failed (with cause), incomplete. */
+export async function listBackups(
+  s3: S3Client,
+  bucket: string,
+  options: { readonly pageSize?: number; readonly limit?: number } = {},
+): Promise<string> {
+  const all = await listBackupIds(s3, bucket, options);
+  const ids = options.limit ? all.slice(0, options.limit) : all;
+  const lines = [
+    `${all.length} backup(s) in s3://${bucket}/${vaultPrefixes.backups} (newest first${ids.length < all.length ? `, ${ids.length} shown` : ''}):`,
+  ];
+  for (const id of ids) {
+    const raw = await readJsonOrUndefined<BackupManifest>(s3, bucket, manifestKey(id));
+    const manifest = raw === undefined ? undefined : backupManifestSchema.safeParse(raw);
+    if (manifest?.success) {
+      const m = manifest.data;
+      lines.push(
+        `  ${id}  complete    ${formatBytes(m.totals.bytes)}, ${m.totals.files} files, ${m.totals.objects} objects (${formatBytes(m.totals.newBytes)} new)`,
+      );
+      continue;
+    }
+    if (manifest) {
+      lines.push(`  ${id}  UNREADABLE  manifest does not parse: check s3://${bucket}/${manifestKey(id)}`);
+      continue;
+    }
+    const failed = await readJsonOrUndefined<{ error?: string; cause?: string }>(s3, bucket, failedKey(id));
+    lines.push(
+      failed
+        ? `  ${id}  FAILED      ${failed.error}: ${(failed.cause ?? '').split('\n')[0]?.slice(0, 120)}`
+        : `  ${id}  incomplete  (running, or interrupted: not restorable)`,
+    );
   }
+  return lines.join('\n');
 }

@@ -1,33 +1,59 @@
 import { parseArgs } from 'node:util';
 import { backupSummarySchema } from '../functions/core/contract/backup.js';
+import { purgeReportSchema } from '../functions/core/contract/purge.js';
 import { restoreReportSchema } from '../functions/core/contract/restore.js';
 import { type CassandraSeries, cassandraSeries, runDrill } from '../local/drill.js';
 import { ensureSeeded, ensureStackUp } from '../local/ensure-stack.js';
 import { runLocal } from '../local/local-run.js';
 import type { JsonValue } from '../local/runner/asl.js';
+import { createStackS3Client } from '../local/stack-clients.js';
+import { readStackInfo } from '../local/stack-info.js';
+import { deployedOptions } from './deployed.js';
+import {
+  deployedBackup,
+  deployedDrill,
+  deployedList,
+  deployedPurge,
+  deployedRestore,
+} from './deployed-commands.js';
 import { progressPrinter } from './format.js';
 import { listBackups } from './list.js';
+import { formatPurgeReport, readLatestPurgeReport } from './purge-report.js';
 import { backupSummary, drillSummary, restoreSummary } from './summary.js';
 
 const usage = `usage: wire-backup <command> [options]
 
-  backup   --local [--components wireServer,cassandra,minio] [--full] [--no-seed] [--verbose] [--json]
-           Back up the local Wire stack (brought up, and seeded if empty, first) through the
-           synthesized backup state machine, then print a summary.
-  list     --local
-           List the backups in the vault: complete, failed, incomplete.
-  restore  --local --backup-id <id|latest> --confirm <id> [--dry-run] [--overwrite]
+Every command runs against the deployed stack, found from its CloudFormation outputs
+(--outputs cdk-outputs.json, as 'cdk deploy --outputs-file' writes them; or WIRE_BACKUP_OUTPUTS;
+or --vault-bucket/--backup-arn/--restore-arn/--purge-arn), with the AWS SDK's standard credentials
+and region (AWS_PROFILE, AWS_REGION), unless --local runs it against the local stack.
+
+  backup   [--local] [--components wireServer,cassandra,minio] [--full] [--no-seed] [--verbose] [--json]
+           Start a backup now (locally: the local Wire stack, brought up and seeded if empty) and
+           follow it; print a summary.
+  list     [--local] [--limit N]
+           List the backups in the vault, newest first: complete, failed, incomplete.
+  restore  [--local] --backup-id <id|latest> --confirm <id> [--dry-run] [--overwrite]
            [--components ...] [--bucket assets=assets-restored] [--verbose] [--json]
-           Restore a backup through the synthesized restore state machine (the same JSON input the
-           Step Functions console takes; see the README).
+           Restore a backup through the restore state machine (the same JSON input the Step
+           Functions console takes; see the README), follow it, print its report.
   drill    --local [--from-nodes 1|3] [--to-nodes 1|3] [--size smoke|<N>MiB] [--restore-older]
            [--from-version 4.1|5.0] [--to-version 4.1|5.0] [--mode auto|import|refresh|load]
            Disaster-recovery drill: seed, back up, destroy, restore into fresh instances, compare
            every row, object and file; prints the recovery time.
+  drill    --restore-input restore.json [--json]
+           Deployed: back up now, restore that backup into the scratch targets of restore.json,
+           follow both; the restore's own verification decides; prints the recovery time.
+  purge    [--local] [--dry-run] [--report] [--verbose] [--json]
+           Delete the backups the retention (vault.retention) no longer keeps, and the object
+           versions no kept, running or restoring backup references, through the purge state
+           machine; --dry-run lists what would go and why; --report prints the last purge's report.
 
 Options:
-  --local        run against the local stack (the only mode of this build of the CLI)
-  --verbose      print every state machine event
+  --local        run against the local stack (synthesized state machines, local runner)
+  --outputs F    the deployed stack's outputs file (cdk deploy --outputs-file F)
+  --poll S       seconds between progress polls of a deployed execution (default 5)
+  --verbose      print every state machine event (local)
   --json         print the result as JSON on stdout`;
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -50,11 +76,15 @@ async function backup(args: string[]): Promise<number> {
       full: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      poll: { type: 'string' },
+      ...deployedOptions,
     },
   });
   if (!values.local) {
-    err('wire-backup backup: in AWS the schedule starts backups; use --local to back up the local stack');
-    return 2;
+    const input: Record<string, unknown> = { trigger: 'manual' };
+    if (values.components) input.components = values.components.split(',');
+    if (values.full) input.full = true;
+    return deployedBackup(input, values);
   }
   routeHandlerLogs(values.verbose);
   const stack = ensureStackUp(err);
@@ -98,20 +128,14 @@ async function restore(args: string[]): Promise<number> {
       bucket: { type: 'string', multiple: true },
       verbose: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      poll: { type: 'string' },
+      ...deployedOptions,
     },
   });
-  if (!values.local) {
-    err(
-      'wire-backup restore: start the wire-restore state machine from the Step Functions console with the JSON input in the README; use --local for the local stack',
-    );
-    return 2;
-  }
   if (!values['backup-id']) {
-    err('wire-backup restore: --backup-id is required (an id from "wire-backup list --local", or latest)');
+    err('wire-backup restore: --backup-id is required (an id from "wire-backup list", or latest)');
     return 2;
   }
-  routeHandlerLogs(values.verbose);
-  const stack = ensureStackUp(err);
   const input: Record<string, JsonValue> = {
     backupId: values['backup-id'],
     confirm: values.confirm,
@@ -131,6 +155,9 @@ async function restore(args: string[]): Promise<number> {
     }
     input.targets = { minio: { buckets } };
   }
+  if (!values.local) return deployedRestore(input, values);
+  routeHandlerLogs(values.verbose);
+  const stack = ensureStackUp(err);
   err(
     `restore: running the wire-restore state machine (synthesized definition) locally${values['dry-run'] ? ' — dry run, nothing will be written' : ''}`,
   );
@@ -156,12 +183,20 @@ async function restore(args: string[]): Promise<number> {
 }
 
 async function list(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { local: { type: 'boolean', default: false } } });
-  if (!values.local) {
-    err('wire-backup list: use --local (in AWS, list backups/ in the vault bucket)');
-    return 2;
+  const { values } = parseArgs({
+    args,
+    options: { local: { type: 'boolean', default: false }, limit: { type: 'string' }, ...deployedOptions },
+  });
+  if (!values.local) return deployedList(values);
+  const stack = readStackInfo();
+  const s3 = createStackS3Client(stack.vault);
+  try {
+    process.stdout.write(
+      `${await listBackups(s3, stack.vault.bucket, values.limit ? { limit: Number(values.limit) } : {})}\n`,
+    );
+  } finally {
+    s3.destroy();
   }
-  process.stdout.write(`${await listBackups()}\n`);
   return 0;
 }
 
@@ -178,12 +213,13 @@ async function drill(args: string[]): Promise<number> {
       'to-version': { type: 'string' },
       mode: { type: 'string' },
       verbose: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      poll: { type: 'string' },
+      'restore-input': { type: 'string' },
+      ...deployedOptions,
     },
   });
-  if (!values.local) {
-    err('wire-backup drill: use --local (in AWS, run the restore state machine against a scratch target)');
-    return 2;
-  }
+  if (!values.local) return deployedDrill(values);
   const nodes = (v: string) => {
     if (v !== '1' && v !== '3') throw new Error(`--from-nodes/--to-nodes take 1 or 3, not ${v}`);
     return Number(v) as 1 | 3;
@@ -215,6 +251,65 @@ async function drill(args: string[]): Promise<number> {
   return report.differences.length === 0 ? 0 : 1;
 }
 
+async function purge(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      local: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      report: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      poll: { type: 'string' },
+      ...deployedOptions,
+    },
+  });
+  if (!values.local) return deployedPurge({ dryRun: values['dry-run'], report: values.report }, values);
+  routeHandlerLogs(values.verbose);
+  const stack = ensureStackUp(err);
+  if (values.report) {
+    const s3 = createStackS3Client(stack.vault);
+    try {
+      const report = await readLatestPurgeReport(s3, stack.vault.bucket);
+      if (!report) {
+        err(
+          `wire-backup purge: no purge report in s3://${stack.vault.bucket}/purges/ yet: run 'wire-backup purge --local --dry-run'`,
+        );
+        return 1;
+      }
+      process.stdout.write(
+        `${values.json ? JSON.stringify(report, null, 2) : formatPurgeReport(report, stack.vault.bucket)}\n`,
+      );
+      return report.status === 'failed' ? 1 : 0;
+    } finally {
+      s3.destroy();
+    }
+  }
+  err(
+    `purge: running the wire-purge state machine (synthesized definition) locally${values['dry-run'] ? ' — dry run, nothing will be deleted' : ''}`,
+  );
+  const result = await runLocal({
+    stateMachine: 'wire-purge',
+    input: { dryRun: values['dry-run'], trigger: 'manual' },
+    stack,
+    onEvent: progressPrinter(err, values.verbose),
+  });
+  if (result.status !== 'SUCCEEDED') {
+    err(`\nwire-backup: purge FAILED (${result.error}): ${result.cause ?? ''}`);
+    err('  The report is in purges/<id>/report.json in the vault (wire-backup purge --local --report).');
+    if (values.json)
+      process.stdout.write(
+        `${JSON.stringify({ status: result.status, error: result.error, cause: result.cause }, null, 2)}\n`,
+      );
+    return 1;
+  }
+  const report = purgeReportSchema.parse(result.output);
+  process.stdout.write(
+    `${values.json ? JSON.stringify(report, null, 2) : `\n${formatPurgeReport(report, stack.vault.bucket)}`}\n`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -226,6 +321,8 @@ async function main(argv: string[]): Promise<number> {
       return list(rest);
     case 'drill':
       return drill(rest);
+    case 'purge':
+      return purge(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -11,6 +11,7 @@ import {
 } from './core/contract/restore.js';
 import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
+import { markRestoreRunning } from './core/purge-run.js';
 import { requireClusterUp, requireCompatibleVersions } from './core/restore-checks.js';
 import { type BucketRestoreVerification, verifyBucketRestore } from './core/restore-minio-verify.js';
 import { compareRowCounts, readRowCounts } from './core/row-counts.js';
@@ -43,10 +44,26 @@ export async function handler(event: unknown): Promise<RestoreTargets | RestoreV
   const parsed = parseEvent('restore-verify', eventSchema, event);
   if (parsed.phase === 'targets') {
     const cassandra = parsed.checks.cassandra;
-    if (isSkipped(cassandra) || !parsed.plan.cassandra) return { cassandra: null };
-    const up = requireClusterUp(cassandra.nodes, 'before');
-    const versions = requireCompatibleVersions(parsed.plan.cassandra, cassandra.nodes, parsed.plan.backupId);
-    return { cassandra: { ...up, ...versions } };
+    let targets: RestoreTargets = { cassandra: null };
+    if (!isSkipped(cassandra) && parsed.plan.cassandra) {
+      const up = requireClusterUp(cassandra.nodes, 'before');
+      const versions = requireCompatibleVersions(
+        parsed.plan.cassandra,
+        cassandra.nodes,
+        parsed.plan.backupId,
+      );
+      targets = { cassandra: { ...up, ...versions } };
+    }
+    // Every check passed and the restore is about to write: the purge keeps its backup from now on.
+    if (!parsed.plan.dryRun) {
+      const { s3, bucket } = vault();
+      await markRestoreRunning(s3, bucket, {
+        restoreId: parsed.plan.restoreId,
+        backupId: parsed.plan.backupId,
+        startedAt: parsed.plan.startedAt,
+      });
+    }
+    return targets;
   }
   const { plan } = parsed;
   const cassandra = plan.components.cassandra ? requireClusterUp(parsed.rechecks ?? [], 'after') : null;

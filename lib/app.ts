@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { WireBackupArchiveStack } from './archive-stack.js';
 import { loadConfigFile } from './config.js';
 import { featureFlags } from './feature-flags.js';
 import { applyNagChecks, suppressNagFindings } from './nag.js';
@@ -10,11 +11,21 @@ import { WireBackupStack } from './wire-backup-stack.js';
 const app = new App({ context: featureFlags });
 const configFile =
   (app.node.tryGetContext('config') as string | undefined) ?? join(projectRoot, 'config', 'example.json');
+const config = loadConfigFile(configFile);
 const stack = new WireBackupStack(app, 'WireBackup', {
-  config: loadConfigFile(configFile),
+  config,
   description: 'wire-backup: backup and disaster recovery for an on-premise Wire installation',
 });
+suppressNagFindings(stack);
+// The cross-region archive bucket and its key, in archive.region (deploy it first).
+if (config.archive) {
+  const archive = new WireBackupArchiveStack(app, 'WireBackupArchive', {
+    archive: config.archive,
+    env: { region: config.archive.region },
+    description: 'wire-backup: cross-region archive bucket and its KMS key',
+  });
+  suppressNagFindings(archive);
+}
 // cdk-nag AWS Solutions checks: an unsuppressed finding fails synth (suppressions and reasons: lib/nag.ts).
 applyNagChecks(app);
-suppressNagFindings(stack);
 app.synth();

@@ -199,14 +199,31 @@ export const wireBackupConfigSchema = z
           .min(1, 'must be at least 1 day (set objectLockMode to off to turn Object Lock off)')
           .max(3650, 'must be at most 3650 days (10 years)')
           .default(30),
+        /**
+         * Grandfather-father-son counts (README, "Retention"): the newest backup of each of the last
+         * `hourly` hours, `daily` days, `weekly` ISO weeks and `monthly` months is kept (UTC).
+         */
         retention: z
           .object({
             hourly: z.number().int().min(0).default(24),
             daily: z.number().int().min(0).default(14),
             weekly: z.number().int().min(0).default(8),
             monthly: z.number().int().min(0).default(12),
+            /** Failed and abandoned backups' own folders are deleted after this many days. */
+            failedDays: z.number().int().min(1).max(3650).default(7),
+            /**
+             * Grace period: an object version no retained backup references is deleted only once it is
+             * this many hours old (a backup that is still running may have just uploaded it).
+             */
+            graceHours: z.number().int().min(1).max(8760).default(24),
+            /** EventBridge schedule expression of the purge. */
+            purgeSchedule: ruleString(rules.scheduleExpression).default('rate(1 day)'),
           })
-          .prefault({}),
+          .prefault({})
+          .refine(
+            (r) => r.hourly + r.daily + r.weekly + r.monthly > 0,
+            'every retention count is 0, which keeps only the newest backup: set at least one of hourly, daily, weekly, monthly above 0',
+          ),
         /** Re-read and re-hash new vault objects before committing. */
         deepVerify: z.boolean().default(true),
       })
@@ -229,10 +246,19 @@ export const wireBackupConfigSchema = z
           });
         }
       }),
+    /**
+     * Cross-region archive copies (README, "Archive"): every completed backup is copied into a bucket
+     * in `region` (its own KMS key, deployed by the archive stack).
+     */
     archive: z
       .object({
         region: ruleString(rules.awsRegion),
-        storageClass: z.enum(['STANDARD_IA', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE']).default('GLACIER_IR'),
+        /** Storage class of archived objects (STANDARD only where the server has no tiers, e.g. MinIO locally). */
+        storageClass: z
+          .enum(['STANDARD', 'STANDARD_IA', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE'])
+          .default('GLACIER_IR'),
+        /** The archive bucket; by default `wire-backup-archive-<account>-<region>`. */
+        bucketName: bucketName.optional(),
       })
       .optional(),
     /** EventBridge schedule expression for backups. */

@@ -3,7 +3,7 @@ import { Role } from 'aws-cdk-lib/aws-iam';
 import { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { vaultPrefixes } from '../functions/core/vault-layout.js';
+import { archivePrefixes, vaultPrefixes } from '../functions/core/vault-layout.js';
 import { HostAccess } from './constructs/host-access.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
@@ -32,6 +32,16 @@ function vaultObjectFinding(existingBucket: string | undefined) {
     .join('|');
   return { regex: `/^Resource::${bucket}\\/(${prefixes}).*$/g` };
 }
+/** `Resource::arn:<AWS::Partition>:s3:::<archive bucket>/<prefix>…` for the two folders of the archive bucket. */
+const archiveObjectFinding = {
+  regex: `/^Resource::arn:<AWS::Partition>:s3:::[A-Za-z0-9.<>:-]+\\/(${Object.values(archivePrefixes)
+    .map((p) => escapeRegExp(p))
+    .join('|')}).*$/g`,
+};
+/** The archive's KMS key, in another region and stack: any key of the account there (the alias condition narrows it). */
+const archiveKeyFinding = {
+  regex: '/^Resource::arn:<AWS::Partition>:kms:[a-z0-9-]+:<AWS::AccountId>:key\\/\\*$/g',
+};
 /** X-Ray, CloudWatch Logs delivery and ssm:GetCommandInvocation: APIs without resource-level permissions. */
 const anyResource = 'Resource::*';
 /** `lambda:InvokeFunction` on the versions and aliases of a function the state machine calls. */
@@ -49,6 +59,10 @@ const childExecutions = {
 const reasons = {
   vaultObjects:
     'Vault object grants name the key pattern vault-layout.ts gives this role (e.g. backups/*/manifest.json, cassandra/*): the wildcard stands for a backup id, restore id, host id, host-command reference or MinIO object key, unknown at deploy time. Actions are written out (Get/Put/Delete only where the code does so; no DeleteObjectVersion).',
+  archiveObjects:
+    'Archive bucket grants name one of its two folders (backups/*, objects/*, archivePrefixes in vault-layout.ts): the wildcard stands for a backup id or an object SHA-256, unknown at deploy time. Get/Put only, no delete.',
+  archiveKey:
+    'The archive KMS key lives in another stack and region (WireBackupArchive), so its ARN cannot be referenced: the statement names key/* of the archive region, narrowed by kms:ResourceAliases = alias/wire-backup-archive and kms:ViaService = s3.<archive region>.amazonaws.com.',
   xray: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions: AWS documents Resource "*".',
   stateMachineAnyResource:
     'Resource "*" holds only APIs without resource-level permissions: the CloudWatch Logs vended-delivery actions Step Functions logging needs, and X-Ray tracing.',
@@ -96,6 +110,8 @@ export function suppressNagFindings(stack: Stack): void {
             },
             { id: 'AwsSolutions-IAM5', reason: anyResourceReason, appliesTo: [anyResource] },
             { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjects] },
+            { id: 'AwsSolutions-IAM5', reason: reasons.archiveObjects, appliesTo: [archiveObjectFinding] },
+            { id: 'AwsSolutions-IAM5', reason: reasons.archiveKey, appliesTo: [archiveKeyFinding] },
           ],
           true,
         );

@@ -18,6 +18,7 @@ import {
 } from '../functions/core/contract/host-command.js';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
 import {
+  archivePrefixes,
   cassandraBackupPrefix,
   failedKey,
   hostCommandTokenKey,
@@ -26,12 +27,16 @@ import {
   postgresqlBackupPrefix,
   postgresqlWalPrefix,
   restoreRowCountsKey,
+  restoreStartedKey,
   startedKey,
   vaultPrefixes,
   wireServerArchiveKey,
 } from '../functions/core/vault-layout.js';
+import { archiveDefinition } from '../statemachines/archive.js';
 import { backupDefinition } from '../statemachines/backup.js';
+import { purgeDefinition } from '../statemachines/purge.js';
 import { restoreDefinition } from '../statemachines/restore.js';
+import { ArchiveGrants, archiveBucketName } from './archive-stack.js';
 import type { WireBackupConfig } from './config.js';
 import { HostAccess } from './constructs/host-access.js';
 import { HostDocuments } from './constructs/host-documents.js';
@@ -48,7 +53,8 @@ export interface WireBackupStackProps extends StackProps {
 
 /**
  * wire-backup in one stack: the vault, the SSM documents run on the Wire hosts, the Lambdas, the
- * backup state machine, its hourly schedule and a failure alarm.
+ * backup, restore, purge (retention) and, with `archive`, archive state machines, their schedules and
+ * rules, alarms and a dashboard (`Monitoring`), and the outputs the CLI reads.
  */
 export class WireBackupStack extends Stack {
   /** The vault. */
@@ -59,6 +65,10 @@ export class WireBackupStack extends Stack {
   public readonly restoreStateMachine: StateMachine;
   /** The role of the hosts' hybrid activation (SSM agent and the host scripts' vault keys). */
   public readonly hostRole: HostAccess['role'];
+  /** The purge state machine (retention; scheduled, and `wire-backup purge`). */
+  public readonly purgeStateMachine: StateMachine;
+  /** The archive state machine (started by "Backup Completed"), when `archive` is configured. */
+  public readonly archiveStateMachine: StateMachine | undefined;
 
   constructor(scope: Construct, id: string, props: WireBackupStackProps) {
     super(scope, id, props);
@@ -229,8 +239,8 @@ export class WireBackupStack extends Stack {
     // --- vault access (security: least privilege) --------------------------------------------------
     // Each role gets the keys its code reads and writes, as vault-layout.ts names them (a `*` in place
     // of an id), written-out actions, and `s3:DeleteObject` only where the code deletes (its own working
-    // folder). Nobody here gets `s3:DeleteObjectVersion`. Only Verify wire-server Archive reads the
-    // archive holding Wire's secrets; Commit only HEADs it (no kms:Decrypt).
+    // folder). Only the purge's Delete Expired gets `s3:DeleteObjectVersion` (below). Only Verify
+    // wire-server Archive reads the archive holding Wire's secrets; Commit only HEADs it (no kms:Decrypt).
     const any = '*';
     const keys = {
       manifests: manifestKey(any),
@@ -289,8 +299,10 @@ export class WireBackupStack extends Stack {
       read: [keys.restores, keys.minioObjects],
       write: [keys.restores],
     });
+    // Evaluate Targets (restore-verify) marks a restore about to write as running, for the purge.
     vault.grantObjects(restoreFunctions.restoreVerify, {
       read: [keys.backupCassandra, keys.backupMinio, keys.restores],
+      write: [restoreStartedKey(any)],
     });
     vault.grantObjects(restoreFunctions.restoreReport, { write: [keys.restores] });
     for (const f of [
@@ -474,11 +486,151 @@ export class WireBackupStack extends Stack {
       ],
     });
 
+    // ---- Retention: the purge state machine, its Lambdas and schedule (README, "Retention").
+    // Each Lambda gets exactly the prefixes it reads, writes or deletes (vault-layout.ts names them).
+    const purgeEnv: FunctionEnvironment = { ...common, [envNames.config]: JSON.stringify(config) };
+    const purgeFunctions = {
+      purgePlan: fn(
+        'purge-plan',
+        'Decides what retention lets go from the kept backups’ manifests; writes the plan, deletes nothing',
+        purgeEnv,
+        Duration.minutes(15),
+        3008,
+      ),
+      purgeDelete: fn(
+        'purge-delete',
+        'Deletes the exact object versions of a purge plan, manifests first; never bypasses Object Lock',
+        common,
+        Duration.minutes(15),
+        1024,
+      ),
+      purgeReport: fn('purge-report', 'Writes the purge report', common),
+    };
+    // Plan and report read what they must and write their own documents (purges/); they never delete.
+    // Only Delete Expired gets s3:DeleteObjectVersion, on the three folders retention prunes; restores/
+    // and purges/ it only reads (a restore that started since the plan stops it).
+    const retained = [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects];
+    const purges = `${vaultPrefixes.purges}*`;
+    vault.grantObjects(purgeFunctions.purgePlan, {
+      read: [`${vaultPrefixes.backups}*`, keys.restores, purges],
+      write: [purges],
+      listVersions: true,
+      readLocks: retained,
+    });
+    vault.grantObjects(purgeFunctions.purgeDelete, {
+      read: [purges, keys.restores],
+      deleteVersions: retained,
+    });
+    vault.grantObjects(purgeFunctions.purgeReport, { read: [purges], write: [purges] });
+    this.purgeStateMachine = new StateMachine(this, 'PurgeStateMachine', {
+      stateMachineName: 'wire-purge',
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: purgeDefinition(new Construct(this, 'PurgeStates'), { functions: purgeFunctions }),
+      timeout: Duration.hours(2),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'PurgeStateMachineLogs', { retention: RetentionDays.THREE_MONTHS }),
+        level: LogLevel.ALL,
+        includeExecutionData: false,
+      },
+    });
+    new Rule(this, 'PurgeSchedule', {
+      description: 'Starts the wire-backup purge (retention)',
+      schedule: Schedule.expression(config.vault.retention.purgeSchedule),
+      targets: [
+        new SfnStateMachine(this.purgeStateMachine, {
+          input: RuleTargetInput.fromObject({ trigger: 'schedule' }),
+        }),
+      ],
+    });
+
+    // ---- Cross-region archive copies (README, "Archive"): started by the backup's "Backup Completed"
+    // event. The Lambdas read the vault (backups/, cassandra/, minio/ only) and write the archive bucket
+    // in archive.region (deployed by WireBackupArchiveStack) under its two prefixes.
+    this.archiveStateMachine = undefined;
+    if (config.archive) {
+      const archiveEnv: FunctionEnvironment = {
+        ...common,
+        [envNames.archiveBucket]: archiveBucketName(config.archive),
+        [envNames.archiveRegion]: config.archive.region,
+        [envNames.archiveStorageClass]: config.archive.storageClass,
+      };
+      const archiveFunctions = {
+        archivePlan: fn(
+          'archive-plan',
+          'Lists exactly one backup’s objects for the archive',
+          archiveEnv,
+          Duration.minutes(15),
+          2048,
+        ),
+        archiveCopy: fn(
+          'archive-copy',
+          'Copies objects into the archive region, hashed in flight',
+          archiveEnv,
+          Duration.minutes(15),
+          1024,
+        ),
+        archiveCommit: fn('archive-commit', 'Writes the archive manifest, last', archiveEnv),
+      };
+      // Vault: Plan reads the backup's own folder (manifest, file lists, bucket manifests); Copy reads
+      // the objects it lists. Archive bucket (another region, its own key): Plan checks for and writes
+      // the archive's object list, Copy writes objects/ and the backup's index files, Commit the manifest.
+      const archiveTarget = new ArchiveGrants(config.archive);
+      vault.grantObjects(archiveFunctions.archivePlan, { read: [`${vaultPrefixes.backups}*`] });
+      archiveTarget.grantObjects(archiveFunctions.archivePlan, {
+        read: [`${archivePrefixes.backups}*`],
+        write: [`${archivePrefixes.backups}*`],
+      });
+      vault.grantObjects(archiveFunctions.archiveCopy, {
+        read: [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects],
+      });
+      archiveTarget.grantObjects(archiveFunctions.archiveCopy, {
+        read: [`${archivePrefixes.backups}*`, `${archivePrefixes.objects}*`],
+        write: [`${archivePrefixes.backups}*`, `${archivePrefixes.objects}*`],
+      });
+      archiveTarget.grantObjects(archiveFunctions.archiveCommit, { write: [`${archivePrefixes.backups}*`] });
+      const archiveMachine = new StateMachine(this, 'ArchiveStateMachine', {
+        stateMachineName: 'wire-archive',
+        stateMachineType: StateMachineType.STANDARD,
+        definitionBody: archiveDefinition(new Construct(this, 'ArchiveStates'), {
+          functions: archiveFunctions,
+        }),
+        timeout: Duration.hours(24),
+        tracingEnabled: true,
+        logs: {
+          destination: new LogGroup(this, 'ArchiveStateMachineLogs', {
+            retention: RetentionDays.THREE_MONTHS,
+          }),
+          level: LogLevel.ALL,
+          includeExecutionData: false,
+        },
+      });
+      new Rule(this, 'ArchiveOnBackupCompleted', {
+        description: 'Starts the cross-region archive copy of each completed backup',
+        eventPattern: { source: ['wire-backup'], detailType: ['Backup Completed'] },
+        targets: [new SfnStateMachine(archiveMachine)],
+      });
+      this.archiveStateMachine = archiveMachine;
+    }
+
+    // ---- Outputs the CLI reads (`wire-backup … --outputs cdk-outputs.json`).
+    new CfnOutput(this, 'VaultBucketName', { value: bucket.bucketName });
+    new CfnOutput(this, 'BackupStateMachineArn', { value: this.backupStateMachine.stateMachineArn });
+    new CfnOutput(this, 'RestoreStateMachineArn', { value: this.restoreStateMachine.stateMachineArn });
+    new CfnOutput(this, 'PurgeStateMachineArn', { value: this.purgeStateMachine.stateMachineArn });
+    if (this.archiveStateMachine)
+      new CfnOutput(this, 'ArchiveStateMachineArn', { value: this.archiveStateMachine.stateMachineArn });
+
     const alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'wire-backup alarms', enforceSSL: true });
     if (config.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
     new Monitoring(this, 'Monitoring', {
       clusterName: config.clusterName,
-      stateMachines: { Backup: this.backupStateMachine, Restore: this.restoreStateMachine },
+      stateMachines: {
+        Backup: this.backupStateMachine,
+        Restore: this.restoreStateMachine,
+        Purge: this.purgeStateMachine,
+        ...(this.archiveStateMachine ? { Archive: this.archiveStateMachine } : {}),
+      },
       alarmTopic,
     });
   }

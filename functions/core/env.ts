@@ -29,6 +29,12 @@ export const envNames = {
   minioMultipartThreshold: 'MINIO_MULTIPART_THRESHOLD',
   /** PEM of the private CA MinIO's TLS certificate chains to (config `minio.caBundleFile`), if any. */
   minioCaBundle: 'MINIO_CA_BUNDLE',
+  /** The archive bucket in another region (cross-region archive copies). */
+  archiveBucket: 'ARCHIVE_BUCKET',
+  /** The archive bucket's region. */
+  archiveRegion: 'ARCHIVE_REGION',
+  /** Storage class of archived objects (`STANDARD`, `GLACIER_IR`, …). */
+  archiveStorageClass: 'ARCHIVE_STORAGE_CLASS',
   /** Local runner only: JSON file served in place of Secrets Manager. */
   localSecretsFile: 'WIRE_BACKUP_LOCAL_SECRETS_FILE',
   /** Local runner only: the vault's S3 endpoint. */
@@ -121,6 +127,10 @@ export const env = {
   /** Default 16 MiB. */
   minioMultipartThreshold: (): number =>
     positiveIntegerEnv(envNames.minioMultipartThreshold, 16 * 1024 * 1024),
+  archiveBucket: (): string => requireEnv(envNames.archiveBucket),
+  archiveRegion: (): string => requireEnv(envNames.archiveRegion),
+  /** Default GLACIER_IR. */
+  archiveStorageClass: (): string => nonEmpty(envNames.archiveStorageClass) ?? 'GLACIER_IR',
   localSecretsFile: (): string | undefined => nonEmpty(envNames.localSecretsFile),
   vaultEndpoint: (): string | undefined => nonEmpty(envNames.vaultEndpoint),
   /** Default false. */

@@ -42,6 +42,14 @@ export class RestoreVerificationError extends WireBackupError {}
 /** Source objects could not be copied into the vault; the message names them (bucket, key, cause). */
 export class ObjectsNotCopiedError extends WireBackupError {}
 
+// --- retention and archive (issue 13) ---
+/** The purge cannot prove what is referenced (an unreadable manifest or file list): nothing is deleted. */
+export class PurgeRefusedError extends WireBackupError {}
+/** Something the purge planned to delete became referenced (a restore started): nothing is deleted. */
+export class PurgeConflictError extends WireBackupError {}
+/** The archive copy failed (region unreachable, checksum mismatch): no archive manifest was written. */
+export class ArchiveCopyError extends WireBackupError {}
+
 /** Every error name the state machines match on. */
 export const errorNames = {
   invalidInput: 'InvalidInputError',
@@ -57,6 +65,9 @@ export const errorNames = {
   restoreVerification: 'RestoreVerificationError',
   objectsNotCopied: 'ObjectsNotCopiedError',
   minioTls: 'MinioTlsError',
+  purgeRefused: 'PurgeRefusedError',
+  purgeConflict: 'PurgeConflictError',
+  archiveCopy: 'ArchiveCopyError',
 } as const;
 
 /** Extracts the human message from a Catch's Cause (a Lambda's cause is JSON with errorMessage). */

@@ -34,7 +34,12 @@ import { createHash } from 'node:crypto';
  * restores/<restoreId>/minio/<bucket>/removed/<sha256 of key>  a removed object set aside (unversioned target)
  * map-runs/…                                          Distributed Map run reports (ResultWriter)
  * host-commands/<reference>.json                      a host command's task token, while the command runs
+ * restores/<restoreId>/started.json                   a restore is running (which backup it reads)
+ * purges/<purgeId>/plan.json, deletions.jsonl         what a purge decided, the versions it deletes
+ * purges/<purgeId>/report.json                        what it did (or, in a dry run, would do)
  * ```
+ *
+ * The archive bucket (another region) has a layout of its own, {@link archivePrefixes}.
  */
 
 /** The top-level folders of the vault: every key starts with exactly one of these. */
@@ -56,6 +61,8 @@ export const vaultPrefixes = {
    * written before SendCommand and deleted when the completion has been sent.
    */
   hostCommands: 'host-commands/',
+  /** One folder per purge: its plan, the versions it deletes, its report. */
+  purges: 'purges/',
 } as const;
 
 /** A top-level folder of the vault. */
@@ -276,6 +283,84 @@ export const hostCommandCommentPrefix = 'wire-backup host command ';
 /** The record of a running host command (its task token), by the reference its SSM Comment carries. */
 export const hostCommandTokenKey = (reference: string): string =>
   `${vaultPrefixes.hostCommands}${reference}.json`;
+// --- retention: restore markers and purges/ (issue 13) --------------------------------------------
+
+/** Written when a restore starts (which backup it reads); the purge keeps that backup while it runs. */
+export const restoreStartedKey = (restoreId: string): string => `${restorePrefix(restoreId)}started.json`;
+/** The restore id of a restore folder (`restores/<id>/`, as a delimited listing returns it), else undefined. */
+export function restoreIdOfPrefix(prefix: string): string | undefined {
+  if (!prefix.startsWith(vaultPrefixes.restores) || !prefix.endsWith('/')) return undefined;
+  const id = prefix.slice(vaultPrefixes.restores.length, -1);
+  return id && !id.includes('/') ? id : undefined;
+}
+/** Prefix of one purge's own objects. */
+export const purgePrefix = (purgeId: string): string => `${vaultPrefixes.purges}${purgeId}/`;
+/** What a purge decided: every backup with its decision and reasons, counts (written before deleting). */
+export const purgePlanKey = (purgeId: string): string => `${purgePrefix(purgeId)}plan.json`;
+/** Every object version a purge deletes, with why (JSONL, gzip'd; manifests first). */
+export const purgeDeletionsKey = (purgeId: string): string => `${purgePrefix(purgeId)}deletions.jsonl.gz`;
+/** What a purge did (or, in a dry run, would do); `wire-backup purge` prints it. */
+export const purgeReportKey = (purgeId: string): string => `${purgePrefix(purgeId)}report.json`;
+/** The purge id of a purge folder (`purges/<id>/`), else undefined. */
+export function purgeIdOfPrefix(prefix: string): string | undefined {
+  if (!prefix.startsWith(vaultPrefixes.purges) || !prefix.endsWith('/')) return undefined;
+  const id = prefix.slice(vaultPrefixes.purges.length, -1);
+  return id && !id.includes('/') ? id : undefined;
+}
+
+// --- the archive bucket (cross-region copies; issue 13) ----------------------------------------------
+
+/**
+ * Top-level folders of the archive bucket (`archive.region`). Objects are content-addressed by their
+ * SHA-256, so an object that several backups reference (a reused SSTable, a carried MinIO object) is
+ * copied once; each backup's folder holds copies of its small index files and, written last, its
+ * archive manifest.
+ *
+ * ```
+ * backups/<id>/archive.json          archive manifest: counts, storage class, verified (written last)
+ * backups/<id>/archive-objects.jsonl.gz  every object of the backup → its archive key, size, SHA-256
+ * backups/<id>/<vault key below backups/<id>/>   the backup's own index files (manifest.json, files.tsv, …)
+ * objects/sha256/<ab>/<sha256>       content-addressed objects (SSTables, MinIO objects, wire-server archive)
+ * ```
+ */
+export const archivePrefixes = {
+  /** One folder per archived backup. */
+  backups: 'backups/',
+  /** Content-addressed objects, shared by every archived backup that references them. */
+  objects: 'objects/',
+} as const;
+
+/** A top-level folder of the archive bucket. */
+export type ArchivePrefix = (typeof archivePrefixes)[keyof typeof archivePrefixes];
+
+/** The archive manifest of a backup: its presence means the archive copy is complete. */
+export const archiveManifestKey = (backupId: string): string =>
+  `${archivePrefixes.backups}${backupId}/archive.json`;
+/** Where a vault object of a backup's own folder (`backups/<id>/…`) is kept in the archive (same key). */
+export const archiveIndexKey = (vaultKey: string): string => {
+  if (!vaultKey.startsWith(vaultPrefixes.backups))
+    throw new Error(
+      `${vaultKey} is not below ${vaultPrefixes.backups}: only a backup's own files are index files`,
+    );
+  return `${archivePrefixes.backups}${vaultKey.slice(vaultPrefixes.backups.length)}`;
+};
+/** Content-addressed archive key of an object with this SHA-256 (hex). */
+export const archiveObjectKey = (sha256: string): string => {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`"${sha256}" is not a SHA-256 in hex`);
+  return `${archivePrefixes.objects}sha256/${sha256.slice(0, 2)}/${sha256}`;
+};
+/**
+ * The list of every object an archived backup holds (vault key and version → archive key, size,
+ * SHA-256); written by Plan Archive, worked through by the copy, named by the archive manifest.
+ */
+export const archiveObjectsKey = (backupId: string): string =>
+  `${archivePrefixes.backups}${backupId}/archive-objects.jsonl.gz`;
+/** The backup id of an archive folder (`backups/<id>/`), else undefined. */
+export function archivedBackupIdOfPrefix(prefix: string): string | undefined {
+  if (!prefix.startsWith(archivePrefixes.backups) || !prefix.endsWith('/')) return undefined;
+  const id = prefix.slice(archivePrefixes.backups.length, -1);
+  return id && !id.includes('/') ? id : undefined;
+}
 
 // --- ids -----------------------------------------------------------------------------------------
 

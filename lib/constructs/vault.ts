@@ -56,8 +56,24 @@ export interface VaultObjectGrant {
   readonly read?: readonly string[];
   /** Key patterns the role may write (PUT, multipart upload and its abort). */
   readonly write?: readonly string[];
-  /** Key patterns whose current objects the role may delete (never a version: no `DeleteObjectVersion`). */
+  /** Key patterns whose current objects the role may delete (a delete marker; the data stays). */
   readonly delete?: readonly string[];
+  /**
+   * Key patterns whose object versions the role may delete for good (`s3:DeleteObjectVersion`): only
+   * the purge's delete role (retention), which deletes exactly the versions its plan lists. Object Lock
+   * still refuses a locked version; nobody gets `s3:BypassGovernanceRetention`.
+   */
+  readonly deleteVersions?: readonly string[];
+  /**
+   * The role lists object versions (`s3:ListBucketVersions`, e.g. to find versions no backup references).
+   * @default false
+   */
+  readonly listVersions?: boolean;
+  /**
+   * Key patterns whose Object Lock state the role reads (`s3:GetObjectRetention`, `s3:GetObjectLegalHold`),
+   * with the bucket's Object Lock configuration (`s3:GetBucketObjectLockConfiguration`).
+   */
+  readonly readLocks?: readonly string[];
   /**
    * The role reads objects' content (needs `kms:Decrypt`). False for a role that only writes, or only
    * checks that objects exist (HEAD needs no key).
@@ -210,15 +226,23 @@ export class Vault extends Construct {
   /**
    * Grants `grantee` exactly the object actions it needs below the given key patterns, written out:
    * `s3:GetObject`/`s3:GetObjectVersion` to read, `s3:PutObject`/`s3:AbortMultipartUpload` to write,
-   * `s3:DeleteObject` to delete (a delete marker: with versioning the data stays), and `s3:ListBucket`
-   * on the bucket (so that a missing key reads as 404, not 403). KMS: `kms:GenerateDataKey` to write,
+   * `s3:DeleteObject` to delete (a delete marker: with versioning the data stays), `s3:DeleteObjectVersion`
+   * only where {@link VaultObjectGrant.deleteVersions} says so, and `s3:ListBucket` on the bucket (so that
+   * a missing key reads as 404, not 403). KMS: `kms:GenerateDataKey` to write,
    * `kms:Decrypt` to read content (and for multipart writes).
    */
   public grantObjects(grantee: IGrantable, grant: VaultObjectGrant): void {
     const objects = (patterns: readonly string[] | undefined) =>
       (patterns ?? []).map((p) => this.bucket.arnForObjects(p));
     const statements: PolicyStatement[] = [
-      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+      new PolicyStatement({
+        actions: [
+          's3:ListBucket',
+          ...(grant.listVersions ? ['s3:ListBucketVersions'] : []),
+          ...(grant.readLocks?.length ? ['s3:GetBucketObjectLockConfiguration'] : []),
+        ],
+        resources: [this.bucket.bucketArn],
+      }),
     ];
     if (grant.read?.length)
       statements.push(
@@ -237,6 +261,20 @@ export class Vault extends Construct {
     if (grant.delete?.length)
       statements.push(
         new PolicyStatement({ actions: ['s3:DeleteObject'], resources: objects(grant.delete) }),
+      );
+    if (grant.deleteVersions?.length)
+      statements.push(
+        new PolicyStatement({
+          actions: ['s3:DeleteObjectVersion'],
+          resources: objects(grant.deleteVersions),
+        }),
+      );
+    if (grant.readLocks?.length)
+      statements.push(
+        new PolicyStatement({
+          actions: ['s3:GetObjectRetention', 's3:GetObjectLegalHold'],
+          resources: objects(grant.readLocks),
+        }),
       );
     const keyActions = [
       ...(grant.write?.length ? ['kms:GenerateDataKey'] : []),

@@ -1,4 +1,10 @@
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +17,7 @@ import { IamEnforcement } from '../../local/runner/iam/index.js';
 import { runStateMachine } from '../../local/runner/run-state-machine.js';
 import { LocalSsmExecutor } from '../../local/runner/ssm-executor.js';
 import { TaskTokenRegistry } from '../../local/runner/task-tokens.js';
+import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 
 /** The vault client a function's bundle builds in its container, from its (local) Lambda environment. */
@@ -103,6 +110,51 @@ describe('IAM enforcement of the local runner', () => {
     await expect(
       s3.send(new GetObjectCommand({ Bucket: stack.vault.bucket, Key: `backups/${runId}/probe.json` })),
     ).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
+  it('lets only the purge’s Delete Expired delete object versions, and only below backups/, cassandra/, minio/', async () => {
+    const admin = createStackS3Client(stack.vault);
+    const bucket = stack.vault.bucket;
+    const putVersion = async (key: string) =>
+      (await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'probe' }))).VersionId ?? '';
+    const sstable = `cassandra/${runId}/probe-Data.db`;
+    const restoreFile = `restores/${runId}/probe.json`;
+    const sstableVersion = await putVersion(sstable);
+    const restoreVersion = await putVersion(restoreFile);
+    const deleteVersion = (client: S3Client, key: string, versionId: string) =>
+      client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+    const denied = (action: string) => ({
+      name: 'AccessDenied',
+      message: expect.stringMatching(new RegExp(`is not authorized to perform: ${action} `)),
+    });
+
+    // Plan Purge and Purge Report decide and report; they cannot delete.
+    for (const handler of ['purge-plan', 'purge-report']) {
+      const { s3 } = clientsOf(enforcement.functionEnvironment(fn(handler)));
+      await expect(deleteVersion(s3, sstable, sstableVersion), handler).rejects.toMatchObject(
+        denied('s3:DeleteObjectVersion'),
+      );
+    }
+    const { s3: purge } = clientsOf(enforcement.functionEnvironment(fn('purge-delete')));
+    // Delete Expired: exact versions only (no delete marker over a live object), never restores/.
+    await expect(purge.send(new DeleteObjectCommand({ Bucket: bucket, Key: sstable }))).rejects.toMatchObject(
+      denied('s3:DeleteObject'),
+    );
+    await expect(deleteVersion(purge, restoreFile, restoreVersion)).rejects.toMatchObject(
+      denied('s3:DeleteObjectVersion'),
+    );
+    // The call its code makes: DeleteObjects by exact version.
+    const out = await purge.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: [{ Key: sstable, VersionId: sstableVersion }], Quiet: true },
+      }),
+    );
+    expect(out.Errors ?? []).toEqual([]);
+    await admin.send(
+      new DeleteObjectCommand({ Bucket: bucket, Key: restoreFile, VersionId: restoreVersion }),
+    );
+    admin.destroy();
   });
 
   it('serves Secrets Manager only to roles granted the secret', async () => {

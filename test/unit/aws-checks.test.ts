@@ -15,8 +15,8 @@ import { type CfnTemplate, extractTemplate } from '../../local/runner/extract.js
 
 /**
  * AWS's own checks on what `cdk synth` produces: `cfn-lint` (AWS CloudFormation Linter, PyPI, installed
- * into the tools cache by `wire-stack install`) on every template, and `asl-validator` on both state
- * machine definitions. Each check also runs on a broken input, so a check that cannot fail is seen.
+ * into the tools cache by `wire-stack install`) on every template, and `asl-validator` on every state
+ * machine definition (backup, restore, purge, archive). Each check also runs on a broken input, so a check that cannot fail is seen.
  */
 const cache = process.env.WIRE_BACKUP_CACHE ?? join(projectRoot, '.cache');
 const cfnLint = join(cache, 'cfn-lint-venv', 'bin', 'cfn-lint');
@@ -92,10 +92,15 @@ describe('AWS checks of the synthesized stack', () => {
     );
   }, 180_000);
 
-  it('checks both state machine definitions with asl-validator: valid, and a broken one is not', () => {
+  it('checks every state machine definition with asl-validator: valid, and a broken one is not', () => {
     // Arrange
     const machines = extractTemplate(templates.example).stateMachines;
-    expect(machines.map((m) => m.name).sort()).toEqual(['wire-backup', 'wire-restore']);
+    expect(machines.map((m) => m.name).sort()).toEqual([
+      'wire-archive',
+      'wire-backup',
+      'wire-purge',
+      'wire-restore',
+    ]);
     const broken: AslDefinition = structuredClone(machines[0]?.definition ?? { StartAt: '', States: {} });
     const first = broken.States[broken.StartAt] as Record<string, unknown>;
     delete first.Next;

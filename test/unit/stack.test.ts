@@ -111,12 +111,13 @@ describe('WireBackupStack', () => {
 
   it('schedules the backup hourly and alarms on failure and staleness', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
-    // Failed, TimedOut and Aborted of both state machines, and staleness.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    // Failed, TimedOut and Aborted of backup, restore, purge and archive (the example config archives),
+    // and staleness.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 13);
     for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']) {
       expect(
         Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metric } })),
-      ).toHaveLength(2);
+      ).toHaveLength(4);
     }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'WireBackup',
@@ -191,15 +192,19 @@ describe('WireBackupStack', () => {
     for (const rule of suppressed) expect(rule.reason.length, rule.id).toBeGreaterThan(60);
   });
 
-  it('grants no wildcard action and no version delete to any role', () => {
-    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+  it('grants no wildcard action to any role, and version deletes only to the purge’s Delete Expired', () => {
+    const versionDeleters = new Set<string>();
+    for (const [id, policy] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
       for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
         for (const action of [s.Action].flat()) {
           expect(action, JSON.stringify(s)).not.toMatch(/\*/);
-          expect(action).not.toBe('s3:DeleteObjectVersion');
+          expect(action).not.toBe('s3:BypassGovernanceRetention');
+          if (action === 's3:DeleteObjectVersion')
+            versionDeleters.add(id.replace(/RoleDefaultPolicy[0-9A-F]{8}$/, ''));
         }
       }
     }
+    expect([...versionDeleters]).toEqual(['PurgeDelete']);
   });
 
   it('lets only the MinIO planners and the host-command functions delete, and only in their own working folders', () => {

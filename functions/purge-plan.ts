@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { parseConfig } from '../lib/config.js';
+import type { PurgePlanSummary } from './core/contract/purge.js';
+import { env, envNames } from './core/env.js';
+import { parseEvent, vault } from './core/handler-kit.js';
+import { planPurge } from './core/purge-plan.js';
+
+const eventSchema = z.object({ input: z.unknown() });
+
+/** Decides which backups and object versions the retention lets go; writes the plan, deletes nothing. */
+export async function handler(event: unknown): Promise<PurgePlanSummary> {
+  const { input } = parseEvent('purge-plan', eventSchema, event);
+  const { s3, bucket } = vault();
+  const config = parseConfig(JSON.parse(env.config()), envNames.config);
+  return planPurge(
+    input,
+    { retention: config.vault.retention },
+    { s3, vaultBucket: bucket, now: () => new Date(), log: (line) => console.log(JSON.stringify({ line })) },
+  );
+}
