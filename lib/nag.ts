@@ -7,7 +7,7 @@ import { archivePrefixes, vaultPrefixes } from '../functions/core/vault-layout.j
 import { HostAccess } from './constructs/host-access.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
-import { hostCommandCompleteId } from './wire-backup-stack.js';
+import { hostCommandCompleteId, hostCommandSendId } from './wire-backup-stack.js';
 
 /**
  * cdk-nag for wire-backup: {@link applyNagChecks} runs the AWS Solutions rules on every stack of the
@@ -51,6 +51,11 @@ function distributedMapVault(existingBucket: string | undefined) {
   const bucket = existingBucket ? escapeRegExp(existingBucket) : '<Vault[A-Za-z0-9]*Bucket[0-9A-F]{8}>';
   return { regex: `/^Resource::arn:<AWS::Partition>:s3:::${bucket}\\/\\*$/g` };
 }
+/** Any managed instance or EC2 instance: the send function's statement conditioned on the installation tag. */
+const taggedInstances = {
+  regex:
+    '/^Resource::arn:<AWS::Partition>:(ssm|ec2):<AWS::Region>:<AWS::AccountId>:(managed-instance|instance)\\/\\*$/g',
+};
 /** Child executions of a state machine's own Distributed Maps. */
 const childExecutions = {
   regex: '/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$/g',
@@ -74,6 +79,8 @@ const reasons = {
     'CDK DistributedMap grants its S3 ItemReader/ResultWriterV2 the whole vault (bucket/*); an explicit Deny on this role (NotResource) limits s3:GetObject/PutObject to the batch indexes and map-runs/, see WireBackupStack.',
   childExecutions:
     'A Distributed Map starts, describes and stops its own child executions, whose ARNs carry run ids unknown at deploy time; scoped to this state machine name.',
+  taggedInstances:
+    'A restore may target instances that are not in the configuration (a fresh cluster): SendCommand of our documents on any managed instance or EC2 instance, under the condition that it carries the tag wire-backup:installation=<clusterName>; the operator tags it on purpose (README, "Restoring").',
   lambdaVpc:
     'A function placed in the VPC that reaches on-prem MinIO (config network) needs AWSLambdaVPCAccessExecutionRole: ec2:CreateNetworkInterface and its kin, which support no resource-level scoping; CDK attaches it only to those functions.',
   ssmAgent:
@@ -112,6 +119,9 @@ export function suppressNagFindings(stack: Stack): void {
             { id: 'AwsSolutions-IAM5', reason: reasons.vaultObjects, appliesTo: [vaultObjects] },
             { id: 'AwsSolutions-IAM5', reason: reasons.archiveObjects, appliesTo: [archiveObjectFinding] },
             { id: 'AwsSolutions-IAM5', reason: reasons.archiveKey, appliesTo: [archiveKeyFinding] },
+            ...(node.node.id === hostCommandSendId
+              ? [{ id: 'AwsSolutions-IAM5', reason: reasons.taggedInstances, appliesTo: [taggedInstances] }]
+              : []),
           ],
           true,
         );

@@ -45,6 +45,9 @@ import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
 import { hostDocuments } from './host-documents.js';
 
+/** The SSM tag (on a managed instance) that lets a restore send our documents to it. */
+export const installationTagKey = 'wire-backup:installation';
+
 /** Props of {@link WireBackupStack}. */
 export interface WireBackupStackProps extends StackProps {
   /** Validated configuration (see `lib/config.ts`). */
@@ -438,6 +441,34 @@ export class WireBackupStack extends Stack {
     functions.hostCommand.addToRolePolicy(
       new PolicyStatement({ actions: ['ssm:SendCommand'], resources: [...documentArns, ...instanceArns] }),
     );
+    // A restore into instances that are not in the configuration (a fresh cluster): the operator tags
+    // them `wire-backup:installation=<clusterName>` (README, "Restoring"); our documents only.
+    functions.hostCommand.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          Arn.format(
+            {
+              service: 'ssm',
+              resource: 'managed-instance',
+              resourceName: '*',
+              arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+            },
+            this,
+          ),
+          Arn.format(
+            {
+              service: 'ec2',
+              resource: 'instance',
+              resourceName: '*',
+              arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+            },
+            this,
+          ),
+        ],
+        conditions: { StringEquals: { [`ssm:resourceTag/${installationTagKey}`]: config.clusterName } },
+      }),
+    );
     // The token record: written before SendCommand, deleted again when SendCommand fails.
     vault.grantObjects(functions.hostCommand, { write: [keys.hostCommands], delete: [keys.hostCommands] });
     const hostCommandComplete = fn(
@@ -637,6 +668,8 @@ export class WireBackupStack extends Stack {
 }
 
 const hostCommandCompleteHandler = 'host-command-complete';
+/** Construct id of the host-command send function (it alone may send SSM commands; see `lib/nag.ts`). */
+export const hostCommandSendId = pascal('host-command-send');
 /** Construct id of the host-command completion function (its role alone may call ssm:GetCommandInvocation; see `lib/nag.ts`). */
 export const hostCommandCompleteId = pascal(hostCommandCompleteHandler);
 

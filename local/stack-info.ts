@@ -75,7 +75,17 @@ export interface StackInfo {
   readonly vault: StackS3Endpoint & { readonly bucket: string; readonly archiveBucket: string };
   readonly deployHost: { readonly instanceId: string; readonly wireServerPath: string };
   /** Host profile (`host.env`) per managed instance id. */
-  readonly hosts: Readonly<Record<string, { readonly envFile: string; readonly binDir: string }>>;
+  readonly hosts: Readonly<
+    Record<
+      string,
+      {
+        readonly envFile: string;
+        readonly binDir: string;
+        /** The instance's tags in SSM (`wire-backup:installation`). @default none */
+        readonly tags?: Readonly<Record<string, string>>;
+      }
+    >
+  >;
   /** PostgreSQL primary and standby. */
   readonly postgresql: StackPostgres;
 }

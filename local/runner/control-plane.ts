@@ -32,6 +32,8 @@ export type ControlPlaneAuthorizer = (
   accessKeyId: string | undefined,
   action: string,
   resource: string,
+  /** Condition keys of the request (a SendCommand target's `ssm:resourceTag/<key>`). */
+  context?: Readonly<Record<string, string>>,
 ) => { readonly code: string; readonly message: string } | undefined;
 
 /** What a run serves through the control plane. */
@@ -131,8 +133,8 @@ async function dispatch(
     case 'AmazonSSM.SendCommand': {
       const run = ssmRunOf(runs);
       const input = body as unknown as SendCommandInput;
-      for (const resource of sendCommandResources(run.stateMachineArn, input))
-        authorize(run, accessKeyId, 'ssm:SendCommand', resource);
+      for (const { resource, tags } of sendCommandResources(run.stateMachineArn, input, run.ssm))
+        authorize(run, accessKeyId, 'ssm:SendCommand', resource, tags);
       const output = await run.ssm.sendCommand(input);
       // SendCommand's dates are timestamps (epoch seconds in the JSON protocol).
       const command = output.Command;
@@ -207,8 +209,14 @@ function tokenRunOf(
   throw new ApiError('TaskTimedOut', "Task Timed Out: 'Provided task does not exist anymore'");
 }
 
-function authorize(run: ControlPlaneRun, accessKeyId: string | undefined, action: string, resource: string) {
-  const denied = run.authorize?.(accessKeyId, action, resource);
+function authorize(
+  run: ControlPlaneRun,
+  accessKeyId: string | undefined,
+  action: string,
+  resource: string,
+  context?: Readonly<Record<string, string>>,
+) {
+  const denied = run.authorize?.(accessKeyId, action, resource, context);
   if (denied) throw new ApiError(denied.code, denied.message);
 }
 
@@ -218,15 +226,28 @@ function arnBase(service: string, stateMachineArn: string): string {
   return `arn:aws:${service}:${region}:${account}`;
 }
 
-/** The resources IAM authorizes a SendCommand on: the document and each target instance. */
-function sendCommandResources(stateMachineArn: string, input: SendCommandInput): string[] {
+/**
+ * The resources IAM authorizes a SendCommand on: the document and each target instance, with the
+ * instance's tags as `ssm:resourceTag/<key>` condition keys.
+ */
+function sendCommandResources(
+  stateMachineArn: string,
+  input: SendCommandInput,
+  executor: SsmApi,
+): { resource: string; tags?: Record<string, string> }[] {
   const ssm = arnBase('ssm', stateMachineArn);
   const ec2 = arnBase('ec2', stateMachineArn);
   return [
-    `${ssm}:document/${input.DocumentName}`,
-    ...(input.InstanceIds ?? []).map((id) =>
-      id.startsWith('mi-') ? `${ssm}:managed-instance/${id}` : `${ec2}:instance/${id}`,
-    ),
+    { resource: `${ssm}:document/${input.DocumentName}` },
+    ...(input.InstanceIds ?? []).map((id) => ({
+      resource: id.startsWith('mi-') ? `${ssm}:managed-instance/${id}` : `${ec2}:instance/${id}`,
+      tags: Object.fromEntries(
+        Object.entries(executor.instanceTags?.(id) ?? {}).map(([key, value]) => [
+          `ssm:resourceTag/${key}`,
+          value,
+        ]),
+      ),
+    })),
   ];
 }
 

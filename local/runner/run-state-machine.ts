@@ -74,6 +74,8 @@ export interface SsmApi {
   addListener?(listener: RunnerEventListener): () => void;
   /** Reports each invocation's status changes (the source of SSM's EventBridge events). */
   addStatusListener?(listener: (change: CommandStatusChange) => void): () => void;
+  /** The tags a managed instance carries in SSM (IAM's `ssm:resourceTag/<key>`). */
+  instanceTags?(instanceId: string): Readonly<Record<string, string>>;
 }
 
 /** Everything Tasks can be bound to. */

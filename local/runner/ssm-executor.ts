@@ -436,6 +436,11 @@ export class LocalSsmExecutor {
     await Promise.all(all.map((invocation) => invocation.done));
   }
 
+  /** The tags a managed instance carries in SSM (`tags` of its host in `stack.json`). */
+  instanceTags(instanceId: string): Readonly<Record<string, string>> {
+    return (this.hosts()[instanceId] as { readonly tags?: Record<string, string> } | undefined)?.tags ?? {};
+  }
+
   private hosts(): Readonly<Record<string, { readonly envFile: string }>> {
     return this.options.hosts ?? readStackInfo(this.stackDir).hosts;
   }

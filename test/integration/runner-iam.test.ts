@@ -283,6 +283,15 @@ describe('IAM enforcement of the local runner', () => {
     expect(authorize(send, 'states:SendTaskSuccess', backupArn)).toMatchObject({
       code: 'AccessDeniedException',
     });
+    // An instance not in the configuration (a restore into a fresh cluster) once the operator tagged it
+    // with this installation; another installation's tag, or none, is refused.
+    const fresh = 'arn:aws:ssm:us-east-1:000000000000:managed-instance/mi-0fe5c0ffee0000001';
+    const tag = (value: string) => ({ 'ssm:resourceTag/wire-backup:installation': value });
+    expect(authorize(send, 'ssm:SendCommand', fresh, tag(stack.clusterName))).toBeUndefined();
+    expect(authorize(send, 'ssm:SendCommand', fresh, tag('another-installation'))).toMatchObject({
+      code: 'AccessDeniedException',
+    });
+    expect(authorize(send, 'ssm:SendCommand', fresh)).toMatchObject({ code: 'AccessDeniedException' });
     // The completion: reads invocations, answers tasks of our state machines, sends nothing.
     expect(
       authorize(complete, 'ssm:GetCommandInvocation', 'arn:aws:ssm:us-east-1:000000000000:*'),

@@ -129,6 +129,7 @@ export class IamEnforcement {
       },
       ...(ssm.addListener ? { addListener: ssm.addListener.bind(ssm) } : {}),
       ...(ssm.addStatusListener ? { addStatusListener: ssm.addStatusListener.bind(ssm) } : {}),
+      ...(ssm.instanceTags ? { instanceTags: ssm.instanceTags.bind(ssm) } : {}),
     };
   }
 
@@ -139,7 +140,7 @@ export class IamEnforcement {
    * unknown key.
    */
   controlPlaneAuthorizer(): ControlPlaneAuthorizer {
-    return (accessKeyId, action, resource) => {
+    return (accessKeyId, action, resource, context) => {
       const caller = accessKeyId === undefined ? undefined : this.proxy.callerOf(accessKeyId);
       if (!caller) {
         return {
@@ -147,7 +148,13 @@ export class IamEnforcement {
           message: `The security token included in the request is invalid. (local: ${accessKeyId ?? 'an unsigned request'} was not issued by the IAM proxy)`,
         };
       }
-      const denial = this.iam.check({ role: caller.role, session: caller.session, action, resource });
+      const denial = this.iam.check({
+        role: caller.role,
+        session: caller.session,
+        action,
+        resource,
+        ...(context ? { context } : {}),
+      });
       if (!denial) return undefined;
       this.proxy.refuse(caller.role, denial);
       return { code: 'AccessDeniedException', message: denial.message };
