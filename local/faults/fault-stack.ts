@@ -22,6 +22,11 @@ export interface FaultStack {
   readonly minio: ToxiProxy;
   readonly vaultErrors: S3FaultInjector;
   readonly minioErrors: S3FaultInjector;
+  /**
+   * Adds bash lines to the fault profile of host `instanceId` (e.g. `ulimit -f 4`), run after its own
+   * profile before each command; `''` removes them.
+   */
+  setHostProfileExtra(instanceId: string, lines: string): void;
   /** Heals every proxy and disarms the injectors. */
   heal(): Promise<void>;
   /** Stops the injectors and, if this process started it, toxiproxy. */
@@ -44,6 +49,7 @@ export async function startFaultStack(direct: StackInfo): Promise<FaultStack> {
     minio: { ...direct.minio, endpoint: minioErrors.url },
     hosts: writeFaultHostProfiles(direct, vaultErrors.url),
   };
+  const extras = new Map<string, string>();
   return {
     stack,
     direct,
@@ -52,7 +58,13 @@ export async function startFaultStack(direct: StackInfo): Promise<FaultStack> {
     minio,
     vaultErrors,
     minioErrors,
+    setHostProfileExtra(instanceId, lines) {
+      extras.set(instanceId, lines);
+      writeFaultHostProfiles(direct, vaultErrors.url, extras);
+    },
     async heal() {
+      extras.clear();
+      writeFaultHostProfiles(direct, vaultErrors.url, extras);
       vaultErrors.disarm();
       minioErrors.disarm();
       await vault.heal();
@@ -70,7 +82,11 @@ export async function startFaultStack(direct: StackInfo): Promise<FaultStack> {
  * Host profiles that source each host's own profile, then point its AWS CLI at `vaultEndpoint`
  * (`<stackDir>/fault-hosts/<id>/host.env`).
  */
-function writeFaultHostProfiles(stack: StackInfo, vaultEndpoint: string): StackInfo['hosts'] {
+function writeFaultHostProfiles(
+  stack: StackInfo,
+  vaultEndpoint: string,
+  extras: ReadonlyMap<string, string> = new Map(),
+): StackInfo['hosts'] {
   const hosts: Record<string, { envFile: string; binDir: string }> = {};
   for (const [id, host] of Object.entries(stack.hosts)) {
     const dir = join(stack.stackDir, 'fault-hosts', id);
@@ -80,7 +96,7 @@ function writeFaultHostProfiles(stack: StackInfo, vaultEndpoint: string): StackI
       envFile,
       `# Fault-test profile of ${id} (local/faults/fault-stack.ts): the host's own profile, vault behind the fault harness.\n` +
         `source '${host.envFile.replaceAll("'", "'\\''")}'\n` +
-        `export AWS_ENDPOINT_URL=${vaultEndpoint}\n`,
+        `export AWS_ENDPOINT_URL=${vaultEndpoint}\n${extras.get(id) ? `${extras.get(id)}\n` : ''}`,
     );
     hosts[id] = { envFile, binDir: host.binDir };
   }

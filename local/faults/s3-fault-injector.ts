@@ -124,7 +124,8 @@ export class S3FaultInjector {
         res.write(part);
         if (sent >= half) {
           response.destroy();
-          res.socket?.destroy();
+          // Flush what was written (headers and half the body), then close: a short read, not a reset.
+          res.socket?.end();
         }
       });
     });
