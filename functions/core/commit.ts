@@ -2,6 +2,7 @@ import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/cli
 import type { BackupManifest, BackupResults, PreflightedPlan } from './contract/backup.js';
 import { type CaughtError, isSkipped } from './contract/common.js';
 import { describeCause, errorNames, VerificationFailedError } from './errors.js';
+import { isNotFoundError } from './minio-errors.js';
 import { failedKey, manifestKey } from './vault-layout.js';
 
 /** Collaborators of {@link commitBackup}. */
@@ -20,6 +21,8 @@ async function mustExist(
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return head.VersionId;
   } catch (error) {
+    // Only "not there" means missing; an unreachable vault is a transient fault, retried as such.
+    if (!isNotFoundError(error)) throw error;
     throw new VerificationFailedError(
       `${what} ${key} is missing from vault ${bucket}: the backup is incomplete`,
       {

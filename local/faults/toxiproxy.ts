@@ -56,7 +56,7 @@ export class ToxiProxy {
 
   /** Refuses new connections and closes open ones (the service is unreachable), or lets them through again. */
   async setEnabled(enabled: boolean): Promise<void> {
-    await this.api.request('POST', `/proxies/${this.name}`, { enabled });
+    await this.api.request('PATCH', `/proxies/${this.name}`, { enabled });
   }
 
   async addToxic(toxic: ToxicSpec): Promise<void> {
