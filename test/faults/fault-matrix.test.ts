@@ -10,7 +10,7 @@ import { restoreAndCompare } from '../../local/faults/restore-compare.js';
 import { localConfig } from '../../local/local-config.js';
 import { runLocal } from '../../local/local-run.js';
 import type { RunnerEvent } from '../../local/runner/events.js';
-import { seedWire, snapshotWire, type WireSnapshot } from '../../local/seed/index.js';
+import { mutateWire, seedWire, snapshotWire, type WireSnapshot } from '../../local/seed/index.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, repoRoot, type StackInfo } from '../../local/stack-info.js';
 import { exists, listBackupIds } from '../support/vault.js';
@@ -34,7 +34,10 @@ interface Scenario {
   readonly inject: (h: FaultStack, stack: StackInfo) => Promise<() => Promise<void>>;
   /** When the fault ends: after `seconds`, or once the run reached Mark Failed (plus 5 s). */
   readonly until: { readonly seconds: number } | 'markFailed' | 'runEnd';
-  readonly expect: 'SUCCEEDED' | 'FAILED';
+  /** `either`: a verified backup or a clean failure are both right (a node killed after its snapshot). */
+  readonly expect: 'SUCCEEDED' | 'FAILED' | 'either';
+  /** Changes the data first (new SSTables and objects to upload), so the phase happens at all. */
+  readonly mutate?: number;
 }
 
 const budgetSeconds = 20;
@@ -191,7 +194,8 @@ const scenarios: Scenario[] = [
     trigger: { commandLine: /uploading \d+ new file/ },
     inject: killNode,
     until: 'runEnd',
-    expect: 'FAILED',
+    expect: 'either',
+    mutate: 1,
   },
   {
     fault: 'staging disk full (ulimit -f 4 KiB)',
@@ -249,8 +253,20 @@ describe('fault matrix', () => {
       ...(onEvent ? { onEvent } : {}),
     });
 
+  /** `; snapshot <id> left on node1` when a snapshot of the faulted run is still on the node. */
+  const snapshotsLeft = (id: string): string => {
+    const node = direct.cassandra.nodes[0];
+    const nodetool = join(direct.hosts[node?.instanceId ?? '']?.binDir ?? '', 'nodetool');
+    const listed = execFileSync(nodetool, ['listsnapshots'], { encoding: 'utf8' });
+    return listed.includes(id) ? `; snapshot ${id} LEFT on ${node?.name}` : '; no snapshot left';
+  };
+
   for (const scenario of scenarios) {
-    it(`${scenario.fault} during ${scenario.phase}: ${scenario.expect === 'SUCCEEDED' ? 'ridden out' : 'clean failure'}, then the next run completes`, async () => {
+    it(`${scenario.fault} during ${scenario.phase}: ${{ SUCCEEDED: 'ridden out', FAILED: 'clean failure', either: 'a verified backup or a clean failure' }[scenario.expect]}, then the next run completes`, async () => {
+      if (scenario.mutate) {
+        await mutateWire({ stack: direct, round: scenario.mutate });
+        before = await snapshotWire({ stack: direct, detail: 'rows' });
+      }
       const startedAt = Date.now();
       let injected: Promise<() => Promise<void>> | undefined;
       let ended: Promise<void> | undefined;
@@ -302,18 +318,19 @@ describe('fault matrix', () => {
 
       const next = await backup();
       const nextId = (await listBackupIds(s3, direct.vault.bucket)).at(-1) ?? '';
-      const summary = next.output as
-        | { totals?: { uploadedFiles?: number; copiedObjects?: number } }
-        | undefined;
+      const totals = (next.output as { manifest?: { totals?: { newBytes: number; reusedBytes: number } } })
+        ?.manifest?.totals;
       const nextText =
         next.status === 'SUCCEEDED'
-          ? `completed (${nextId}${summary?.totals ? `, ${JSON.stringify(summary.totals)}` : ''})`
+          ? `completed, differential (${totals?.newBytes ?? '?'} B new, ${totals?.reusedBytes ?? '?'} B reused)${snapshotsLeft(id)}`
           : `FAILED: ${next.error}: ${next.cause}`;
       rows.push({ fault: scenario.fault, phase: scenario.phase, outcome, next: nextText });
       if (next.status === 'SUCCEEDED') lastComplete = nextId;
 
-      expect(result.status, `${result.error}: ${result.cause}`).toBe(scenario.expect);
-      if (scenario.expect === 'FAILED') {
+      if (scenario.expect !== 'either') {
+        expect(result.status, `${result.error}: ${result.cause}`).toBe(scenario.expect);
+      }
+      if (result.status !== 'SUCCEEDED') {
         expect(hasManifest).toBe(false);
         expect(hasFailed).toBe(true);
         expect(listed).toMatch(/FAILED/);
