@@ -83,6 +83,14 @@ const stagingFull = async (h: FaultStack, stack: StackInfo) => {
   return async () => h.setHostProfileExtra(node, '');
 };
 
+const hangNodetool = async (h: FaultStack, stack: StackInfo) => {
+  const node = stack.cassandra.nodes[0]?.instanceId ?? '';
+  // nodetool stops answering (a JMX port that accepts and never replies): the Preflight command runs
+  // into its document's 120 s execution timeout and is killed, as the SSM agent does.
+  h.setHostProfileExtra(node, 'nodetool() { sleep 900; }; export -f nodetool');
+  return async () => h.setHostProfileExtra(node, '');
+};
+
 const scenarios: Scenario[] = [
   {
     fault: `vault refused ${shortOutage} s`,
@@ -196,6 +204,14 @@ const scenarios: Scenario[] = [
     until: 'runEnd',
     expect: 'either',
     mutate: 1,
+  },
+  {
+    fault: 'SSM command timeout (nodetool hangs)',
+    phase: 'preflight (Node Preflight, 120 s document timeout)',
+    trigger: { state: 'Prepare' },
+    inject: hangNodetool,
+    until: 'runEnd',
+    expect: 'FAILED',
   },
   {
     fault: 'staging disk full (ulimit -f 4 KiB)',
