@@ -36,8 +36,11 @@ interface Scenario {
   readonly until: { readonly seconds: number } | 'markFailed' | 'runEnd';
   /** `either`: a verified backup or a clean failure are both right (a node killed after its snapshot). */
   readonly expect: 'SUCCEEDED' | 'FAILED' | 'either';
-  /** Changes the data first (new SSTables and objects to upload), so the phase happens at all. */
-  readonly mutate?: number;
+  /**
+   * Changes the data first (new SSTables, objects and files), so that the phase happens at all: a
+   * differential backup of unchanged data copies no object and uploads no SSTable.
+   */
+  readonly mutate?: true;
 }
 
 const budgetSeconds = 20;
@@ -96,6 +99,7 @@ const scenarios: Scenario[] = [
     fault: `vault refused ${shortOutage} s`,
     phase: 'copy (Copy Batch)',
     trigger: { state: 'Copy Batch' },
+    mutate: true,
     inject: refuse('vault'),
     until: { seconds: shortOutage },
     expect: 'SUCCEEDED',
@@ -104,6 +108,7 @@ const scenarios: Scenario[] = [
     fault: 'vault refused past the budget',
     phase: 'copy (Copy Batch)',
     trigger: { state: 'Copy Batch' },
+    mutate: true,
     inject: refuse('vault'),
     until: 'markFailed',
     expect: 'FAILED',
@@ -136,6 +141,7 @@ const scenarios: Scenario[] = [
     fault: 'vault 503 SlowDown ×20',
     phase: 'copy (Copy Batch)',
     trigger: { state: 'Copy Batch' },
+    mutate: true,
     inject: s3Errors('vaultErrors', 'slowDown', 20),
     until: 'runEnd',
     expect: 'SUCCEEDED',
@@ -160,6 +166,7 @@ const scenarios: Scenario[] = [
     fault: `MinIO refused ${shortOutage} s`,
     phase: 'copy (Copy Batch)',
     trigger: { state: 'Copy Batch' },
+    mutate: true,
     inject: refuse('minio'),
     until: { seconds: shortOutage },
     expect: 'SUCCEEDED',
@@ -176,6 +183,7 @@ const scenarios: Scenario[] = [
     fault: 'MinIO 503 SlowDown ×20',
     phase: 'copy (Copy Batch)',
     trigger: { state: 'Copy Batch' },
+    mutate: true,
     inject: s3Errors('minioErrors', 'slowDown', 20),
     until: 'runEnd',
     expect: 'SUCCEEDED',
@@ -184,6 +192,7 @@ const scenarios: Scenario[] = [
     fault: 'MinIO truncated GET body ×3',
     phase: 'copy (Copy Batch)',
     trigger: { state: 'Copy Batch' },
+    mutate: true,
     inject: s3Errors('minioErrors', 'truncate', 3, 'GET'),
     until: 'runEnd',
     expect: 'SUCCEEDED',
@@ -203,7 +212,7 @@ const scenarios: Scenario[] = [
     inject: killNode,
     until: 'runEnd',
     expect: 'either',
-    mutate: 1,
+    mutate: true,
   },
   {
     fault: 'SSM command timeout (nodetool hangs)',
@@ -238,6 +247,7 @@ describe('fault matrix', () => {
   let before: WireSnapshot;
   const rows: Row[] = [];
   let lastComplete = '';
+  let round = 0;
 
   beforeAll(async () => {
     direct = readStackInfo();
@@ -280,7 +290,8 @@ describe('fault matrix', () => {
   for (const scenario of scenarios) {
     it(`${scenario.fault} during ${scenario.phase}: ${{ SUCCEEDED: 'ridden out', FAILED: 'clean failure', either: 'a verified backup or a clean failure' }[scenario.expect]}, then the next run completes`, async () => {
       if (scenario.mutate) {
-        await mutateWire({ stack: direct, round: scenario.mutate });
+        round += 1;
+        await mutateWire({ stack: direct, round });
         before = await snapshotWire({ stack: direct, detail: 'rows' });
       }
       const startedAt = Date.now();
