@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupIdTime } from '../../functions/core/abandoned-runs.js';
 import { createVaultS3Client } from '../../functions/core/clients.js';
@@ -12,6 +15,10 @@ import {
   sdkRetryStrategy,
   sdkRetryWindowMs,
 } from '../../functions/core/storage-retry.js';
+import { loadConfigFile } from '../../lib/config.js';
+import { featureFlags } from '../../lib/feature-flags.js';
+import { projectRoot } from '../../lib/paths.js';
+import { WireBackupStack } from '../../lib/wire-backup-stack.js';
 import { S3FaultInjector } from '../../local/faults/s3-fault-injector.js';
 import { toxiproxyPorts } from '../../local/faults/toxiproxy.js';
 import { outageRetry } from '../../statemachines/steps.js';
@@ -28,6 +35,30 @@ describe('outageRetry', () => {
       expect(retry.maxDelay.toSeconds()).toBe(30);
     }
     expect(outageRetry(300, 7.5).maxAttempts).toBe(11);
+  });
+});
+
+describe('backup state machine retries', () => {
+  it('retries each Lambda step for the outage budget and lets Mark Failed wait for the vault', () => {
+    const app = new App({ context: { ...featureFlags, 'aws:cdk:bundling-stacks': [] } });
+    const config = loadConfigFile(join(projectRoot, 'config', 'example.json'));
+    const stack = new WireBackupStack(app, 'WireBackup', { config });
+    const [backup] = Object.values(
+      Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine', {
+        Properties: { StateMachineName: 'wire-backup' },
+      }),
+    );
+    const definition = JSON.stringify(backup?.Properties.DefinitionString);
+    const budget = outageRetry(config.retry.outageBudgetSeconds, 7.5).maxAttempts;
+    const patience = outageRetry(12 * 3600 - 1800, 7.5).maxAttempts;
+    const retriers = [...definition.matchAll(/TransientStorageError[^\]]*\][^}]*?MaxAttempts\\":(\d+)/g)].map(
+      (m) => Number(m[1]),
+    );
+    // Prepare, Check MinIO, Evaluate Preflight, Verify Archive, Finalize Node, Plan MinIO, Copy Batch,
+    // Finalize MinIO, Commit: the budget; Mark Failed: nearly the execution's timeout.
+    expect(retriers.filter((n) => n === budget)).toHaveLength(9);
+    expect(retriers.filter((n) => n === patience)).toHaveLength(1);
+    expect(definition).toContain('Backup Failed (Not Marked)');
   });
 });
 
