@@ -225,7 +225,8 @@ const scenarios: Scenario[] = [
   {
     fault: 'staging disk full (ulimit -f 4 KiB)',
     phase: 'snapshot (file lists)',
-    trigger: { state: 'Snapshot Node' },
+    // The Map state, entered before its SendCommand: the limit must be in the profile when the command starts.
+    trigger: { state: 'Back Up Nodes' },
     inject: stagingFull,
     until: 'runEnd',
     expect: 'FAILED',
