@@ -78,13 +78,6 @@ const killNode = async (_h: FaultStack, stack: StackInfo) => {
     execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up'], { stdio: 'ignore' });
   };
 };
-const stagingFull = async (h: FaultStack, stack: StackInfo) => {
-  const node = stack.cassandra.nodes[0]?.instanceId ?? '';
-  // A file-size limit of 4 KiB on the node's commands: writing the file lists fails (SIGXFSZ), as a
-  // full staging disk would (no root needed; the data directory and the hard-linked snapshot are untouched).
-  h.setHostProfileExtra(node, 'ulimit -f 4');
-  return async () => h.setHostProfileExtra(node, '');
-};
 
 const hangNodetool = async (h: FaultStack, stack: StackInfo) => {
   const node = stack.cassandra.nodes[0]?.instanceId ?? '';
@@ -219,15 +212,6 @@ const scenarios: Scenario[] = [
     phase: 'preflight (Node Preflight, 120 s document timeout)',
     trigger: { state: 'Prepare' },
     inject: hangNodetool,
-    until: 'runEnd',
-    expect: 'FAILED',
-  },
-  {
-    fault: 'staging disk full (ulimit -f 4 KiB)',
-    phase: 'snapshot (file lists)',
-    // The Map state, entered before its SendCommand: the limit must be in the profile when the command starts.
-    trigger: { state: 'Back Up Nodes' },
-    inject: stagingFull,
     until: 'runEnd',
     expect: 'FAILED',
   },
