@@ -26,7 +26,13 @@ export default defineConfig({
     reporters: reporters('main'),
     include: ['test/**/*.test.ts'],
     // The three-node tests replace the local cluster: `npm test` runs them after the rest. The
-    // Cassandra 4.1 drills are opt-in (`npm run test:cassandra-4.1`, vitest.cassandra-4.1.config.ts).
-    exclude: [...configDefaults.exclude, 'test/three-node/**', 'test/cassandra-versions/**'],
+    // Cassandra 4.1 drills are opt-in (`npm run test:cassandra-4.1`, vitest.cassandra-4.1.config.ts), as
+    // is the fault matrix (`npm run test:faults`, vitest.faults.config.ts).
+    exclude: [
+      ...configDefaults.exclude,
+      'test/three-node/**',
+      'test/cassandra-versions/**',
+      'test/faults/**',
+    ],
   },
 });

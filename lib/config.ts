@@ -261,6 +261,21 @@ export const wireBackupConfigSchema = z
         bucketName: bucketName.optional(),
       })
       .optional(),
+    /** How long faults are ridden out (README, "Faults and retries"). */
+    retry: z
+      .object({
+        /**
+         * Seconds a vault or source MinIO outage (refused or cut connections, throttling, 5xx) may last
+         * while a backup step is retried; a longer one fails the backup with the cause. 10 s to 1 h.
+         */
+        outageBudgetSeconds: z
+          .number('must be a number of seconds')
+          .int('must be a whole number of seconds')
+          .min(10, 'must be at least 10 seconds')
+          .max(3600, 'must be at most 3600 seconds (1 hour): a backup runs hourly')
+          .default(300),
+      })
+      .prefault({}),
     /** EventBridge schedule expression for backups. */
     schedule: ruleString(rules.scheduleExpression).default('rate(1 hour)'),
     /** Optional email for failure notifications. */

@@ -11,6 +11,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { backupRunTimeoutHours } from '../functions/core/abandoned-runs.js';
 import {
   commandInvocationDetailType,
   finalInvocationStatuses,
@@ -262,7 +263,8 @@ export class WireBackupStack extends Stack {
     const vault = this.vault;
     vault.grantObjects(functions.prepare, {
       read: [keys.manifests, ...keys.markers],
-      write: [startedKey(any)],
+      // failed.json of earlier runs that ended unmarked (core/abandoned-runs.ts).
+      write: [startedKey(any), failedKey(any)],
     });
     vault.grantObjects(functions.verifyArchive, { read: [keys.archive] });
     vault.grantObjects(functions.finalizeNode, {
@@ -402,8 +404,10 @@ export class WireBackupStack extends Stack {
         functions,
         documents: backupDocuments,
         vault: bucket,
+        outageBudget: Duration.seconds(config.retry.outageBudgetSeconds),
+        runTimeout: Duration.hours(backupRunTimeoutHours),
       }),
-      timeout: Duration.hours(12),
+      timeout: Duration.hours(backupRunTimeoutHours),
       tracingEnabled: true,
       logs: {
         destination: new LogGroup(this, 'BackupStateMachineLogs', { retention: RetentionDays.THREE_MONTHS }),

@@ -35,7 +35,8 @@ export function synthesizedTemplate(extracted: ExtractedTemplate): {
 function iamEnforcement(extracted: ExtractedTemplate, stack: StackInfo): Promise<IamEnforcement> {
   const source = templates.get(extracted);
   if (!source) throw new Error('runLocal: template not synthesized by synthesizeLocal');
-  const key = `${stack.stackDir}\n${JSON.stringify(source.template)}`;
+  // The vault endpoint is part of the key: a fault test runs the same stack behind the fault harness.
+  const key = `${stack.stackDir}\n${stack.vault.endpoint}\n${JSON.stringify(source.template)}`;
   let enforcement = enforcements.get(key);
   if (!enforcement) {
     enforcement = IamEnforcement.start(source.template, stack, { stackName: source.stackName });
@@ -135,12 +136,14 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
     },
   }));
   // The runner forwards the executor's command events to onEvent itself.
+  // Host profiles from the stack given (a fault test's point the hosts at the proxied vault).
   const executor = new LocalSsmExecutor({
     documents: extracted.documents,
     stackDir: stack.stackDir,
     // With IAM enforced, host scripts reach the vault as the stack's host role (its synthesized policy).
     ...(enforcement ? { hostCredentials: (id: string) => enforcement.hostCredentials(id) } : {}),
     ...(options.ssmCompletionDelayMs ? { completionDelayMs: options.ssmCompletionDelayMs } : {}),
+    ...(options.stack ? { hosts: options.stack.hosts } : {}),
   });
   const ssm = enforcement ? enforcement.guardSsm(machine.name, executionName, executor) : executor;
   const s3 = enforcement

@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import {
@@ -26,8 +27,16 @@ import type {
   SnapshotItemState,
 } from '../functions/core/contract/states.js';
 import { errorNames } from '../functions/core/errors.js';
+import { defaultSdkRetryPolicy, sdkRetryWindowMs } from '../functions/core/storage-retry.js';
 import { hostCommandFactory, hostParam } from './host-command.js';
-import { batchFanOut, componentBranch, lambdaStep, namedParallel } from './steps.js';
+import {
+  batchFanOut,
+  componentBranch,
+  lambdaStep,
+  namedParallel,
+  outageRetry,
+  type TransientRetry,
+} from './steps.js';
 
 /** Typed paths into the backup's state and its Map iterations. */
 const $ = pathsOf<BackupState>();
@@ -65,6 +74,16 @@ export interface BackupDefinitionProps {
   readonly vault: IBucket;
   /** Parallel MinIO batch copies. @default 20 */
   readonly copyConcurrency?: number;
+  /**
+   * How long a vault or MinIO outage is ridden out: each Lambda step retries transient storage errors
+   * for at least this long (`outageRetry`). @default 5 minutes
+   */
+  readonly outageBudget?: Duration;
+  /**
+   * The state machine's timeout: Mark Failed waits for the vault to come back for nearly as long, so
+   * the failure is recorded as soon as it can be. @default 12 hours
+   */
+  readonly runTimeout?: Duration;
 }
 
 /**
@@ -74,6 +93,22 @@ export interface BackupDefinitionProps {
  */
 export function backupDefinition(scope: Construct, props: BackupDefinitionProps): DefinitionBody {
   const fns = props.functions;
+  const sdkWindowSeconds = sdkRetryWindowMs(defaultSdkRetryPolicy) / 1000;
+  const storageRetry = outageRetry((props.outageBudget ?? Duration.minutes(5)).toSeconds(), sdkWindowSeconds);
+  // Mark Failed keeps trying until shortly before the execution's timeout; after that, the next run's
+  // Prepare marks the run (core/abandoned-runs.ts).
+  const markFailedRetry = outageRetry(
+    (props.runTimeout ?? Duration.hours(12)).toSeconds() - 1800,
+    sdkWindowSeconds,
+  );
+  /** A Lambda step of the backup: transient storage errors are retried for the outage budget. */
+  const step = (
+    id: string,
+    fn: IFunction,
+    payload: Record<string, unknown> | undefined,
+    resultPath: string,
+    retry: TransientRetry = storageRetry,
+  ) => lambdaStep(scope, id, fn, payload, resultPath, retry);
   const command = hostCommandFactory(scope, { sendFn: fns.hostCommand });
 
   // ---- failure path: clear snapshots (best effort on every node), failed marker, Fail.
@@ -81,21 +116,33 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     errorPath: $('failure', 'error'),
     causePath: $('failure', 'cause'),
   });
-  const markFailed = lambdaStep(
-    scope,
+  const markFailed = step(
     'Mark Failed',
     fns.markFailed,
-    { plan: JsonPath.objectAt($('plan')), error: JsonPath.objectAt($('error')) },
+    {
+      plan: JsonPath.objectAt($('plan')),
+      error: JsonPath.objectAt($('error')),
+      outageBudgetSeconds: (props.outageBudget ?? Duration.minutes(5)).toSeconds(),
+    },
     $('failure'),
+    markFailedRetry,
   );
   markFailed.next(failed);
+  // The marker could not be written (the vault stayed unreachable, or refused it): the execution
+  // still fails with the step's own error; the next backup's Prepare writes the marker.
+  markFailed.addCatch(
+    new Fail(scope, 'Backup Failed (Not Marked)', {
+      errorPath: $('error', 'Error'),
+      causePath: $('error', 'Cause'),
+    }),
+    { errors: ['States.ALL'], resultPath: JsonPath.DISCARD },
+  );
   const clearOnFailure = clearSnapshots('On Failure', command);
   clearOnFailure.next(markFailed);
   const catchAll = { errors: ['States.ALL'], resultPath: $('error') };
 
   // ---- 1. Prepare
-  const prepare = lambdaStep(
-    scope,
+  const prepare = step(
     'Prepare',
     fns.prepare,
     { input: JsonPath.objectAt('$'), execution: JsonPath.stringAt('$$.Execution.Id') },
@@ -155,8 +202,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     },
     $('deployHost'),
   );
-  const minioPreflight = lambdaStep(
-    scope,
+  const minioPreflight = step(
     'Check MinIO',
     fns.checkMinio,
     { plan: JsonPath.objectAt($('plan')) },
@@ -191,8 +237,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     $('preflight'),
   );
   preflight.addCatch(markFailed, catchAll);
-  const evaluate = lambdaStep(
-    scope,
+  const evaluate = step(
     'Evaluate Preflight',
     fns.evaluatePreflight,
     { plan: JsonPath.objectAt($('plan')), preflight: JsonPath.objectAt($('preflight')) },
@@ -213,8 +258,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     },
     $('archive'),
   );
-  const verifyArchive = lambdaStep(
-    scope,
+  const verifyArchive = step(
     'Verify wire-server Archive',
     fns.verifyArchive,
     { plan: JsonPath.objectAt($('plan')), archive: JsonPath.objectAt($('archive')) },
@@ -247,8 +291,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     },
     $snap('snapshot'),
   );
-  const finalizeNode = lambdaStep(
-    scope,
+  const finalizeNode = step(
     'Finalize Node',
     fns.finalizeNode,
     {
@@ -279,23 +322,17 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   nodes.itemProcessor(snapshot.start);
 
   // ---- 3c. MinIO: plan (list + diff + batch files), Distributed Map over the batches, manifests.
-  const planMinio = lambdaStep(
-    scope,
-    'Plan MinIO',
-    fns.planMinio,
-    { plan: JsonPath.objectAt($('plan')) },
-    $('minioPlan'),
-  );
+  const planMinio = step('Plan MinIO', fns.planMinio, { plan: JsonPath.objectAt($('plan')) }, $('minioPlan'));
   const copyAll = batchFanOut(scope, {
     id: 'Copy Objects',
     batchStep: 'Copy Batch',
     fn: fns.copyBatch,
     idField: 'backupId',
     vault: props.vault,
+    retry: storageRetry,
     ...(props.copyConcurrency === undefined ? {} : { maxConcurrency: props.copyConcurrency }),
   });
-  const finalizeMinio = lambdaStep(
-    scope,
+  const finalizeMinio = step(
     'Finalize MinIO',
     fns.finalizeMinio,
     { plan: JsonPath.objectAt($('plan')), minioPlan: JsonPath.objectAt($('minioPlan')) },
@@ -347,8 +384,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
 
   // ---- 4. Clear snapshots, verify and commit (manifest last).
   const clearOnSuccess = clearSnapshots('After Backup', command);
-  const commit = lambdaStep(
-    scope,
+  const commit = step(
     'Commit',
     fns.commit,
     { plan: JsonPath.objectAt($('plan')), results: JsonPath.objectAt($('results')) },

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { RetryProps } from 'aws-cdk-lib/aws-stepfunctions';
 import {
   Choice,
   Condition,
@@ -19,9 +20,57 @@ import type { ComponentName } from '../functions/core/contract/common.js';
 import type { TypedPath } from '../functions/core/contract/json-path.js';
 import { transientErrors } from './host-command.js';
 
+/** How a step retries transient storage errors: pauses from `interval`, doubling, at most `maxDelay`. */
+export interface TransientRetry {
+  readonly interval: Duration;
+  readonly maxDelay: Duration;
+  /** Retries after the first attempt. */
+  readonly maxAttempts: number;
+}
+
+/** The retry of a step that has no outage budget of its own (restore steps): about 30 s of pauses. */
+export const defaultTransientRetry: TransientRetry = {
+  interval: Duration.seconds(2),
+  maxDelay: Duration.seconds(16),
+  maxAttempts: 4,
+};
+
+/**
+ * The retry that rides out a vault or MinIO outage of at least `budgetSeconds` (configuration
+ * `retry.outageBudgetSeconds`): pauses of 2 s doubling to at most 30 s, and as many retries as it takes for
+ * the pauses plus the time each failing attempt spends in its SDK retries (`sdkWindowSeconds`) to cover
+ * the budget. A fault that clears within the budget is ridden out; a longer one fails the step.
+ */
+export function outageRetry(budgetSeconds: number, sdkWindowSeconds: number): TransientRetry {
+  const interval = 2;
+  const maxDelay = 30;
+  let covered = sdkWindowSeconds;
+  let retries = 0;
+  while (covered < budgetSeconds) {
+    retries += 1;
+    covered += Math.min(maxDelay, interval * 2 ** (retries - 1)) + sdkWindowSeconds;
+  }
+  return {
+    interval: Duration.seconds(interval),
+    maxDelay: Duration.seconds(maxDelay),
+    maxAttempts: Math.max(1, retries),
+  };
+}
+
+/** The Step Functions retrier of `retry` for {@link transientErrors} (full jitter off: pauses as computed). */
+export function transientRetrier(retry: TransientRetry): RetryProps {
+  return {
+    errors: transientErrors,
+    interval: retry.interval,
+    maxDelay: retry.maxDelay,
+    maxAttempts: retry.maxAttempts,
+    backoffRate: 2,
+  };
+}
+
 /**
  * A Lambda step: the handler's return value lands at `resultPath`; transient storage errors are
- * retried with backoff (LambdaInvoke already retries the Lambda service's own errors).
+ * retried with backoff, by `retry` (LambdaInvoke already retries the Lambda service's own errors).
  */
 export function lambdaStep(
   scope: Construct,
@@ -29,6 +78,7 @@ export function lambdaStep(
   fn: IFunction,
   payload: Record<string, unknown> | undefined,
   resultPath: string,
+  retry: TransientRetry = defaultTransientRetry,
 ): LambdaInvoke {
   const task = new LambdaInvoke(scope, id, {
     lambdaFunction: fn,
@@ -36,7 +86,7 @@ export function lambdaStep(
     ...(payload ? { payload: TaskInput.fromObject(payload) } : {}),
     resultPath,
   });
-  task.addRetry({ errors: transientErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
+  task.addRetry(transientRetrier(retry));
   return task;
 }
 
@@ -87,6 +137,8 @@ export interface BatchFanOutProps {
   readonly vault: IBucket;
   /** Batches in flight. @default 20 */
   readonly maxConcurrency?: number;
+  /** How the batch step retries transient storage errors. @default defaultTransientRetry */
+  readonly retry?: TransientRetry;
 }
 
 /**
@@ -101,6 +153,7 @@ export function batchFanOut(scope: Construct, props: BatchFanOutProps): Distribu
     props.fn,
     { batch: JsonPath.objectAt('$.batch'), [props.idField]: JsonPath.stringAt(`$.${props.idField}`) },
     '$.done',
+    props.retry,
   );
   step.next(new Pass(scope, `${props.batchStep} Done`, { outputPath: '$.done' }));
   const map = new DistributedMap(scope, props.id, {

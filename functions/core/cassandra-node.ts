@@ -1,6 +1,7 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { NodeManifestSummary } from './contract/backup.js';
 import { VerificationFailedError } from './errors.js';
+import { isNotFoundError } from './minio-errors.js';
 import { mapConcurrent } from './streams.js';
 import { hashVaultObject, readVaultText } from './vault-io.js';
 import { nodeFilesKey, nodeManifestKey, sstableKey, sstablePrefix } from './vault-layout.js';
@@ -107,6 +108,8 @@ export async function finalizeNode(
         }),
       );
     } catch (error) {
+      // Only "not there" means missing; an unreachable vault is a transient fault, retried as such.
+      if (!isNotFoundError(error)) throw error;
       throw new VerificationFailedError(
         `node ${node.name}: vault object ${key}${file.uploaded ? '' : ` version ${file.versionId}`} is missing (${(error as Error).name}): ${file.uploaded ? 'the upload did not complete; run the backup again' : 'the vault lost a file an earlier backup uploaded; run a full backup ({"full": true}) to upload it again'}`,
         { cause: error },

@@ -2,6 +2,7 @@ import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { env } from './env.js';
+import { addStorageErrorMiddleware, sdkRetryStrategy } from './storage-retry.js';
 
 /**
  * The one place S3 clients are built. Clients are cached per configuration at module level, so a warm
@@ -40,6 +41,8 @@ export interface VaultS3Config {
     | undefined;
 }
 
+// Retries: sdkRetryStrategy (storage-retry.ts) per request; an error it gives up on, if transient, becomes a
+// TransientStorageError naming the service, endpoint and request, which the state machine retries.
 // Idle sockets and unreachable hosts must fail (and be retried) well inside a Lambda timeout, while a
 // large streamed GET may legitimately take minutes, so bound connect and idle time, not total time.
 const requestHandler = { connectionTimeout: 10_000, socketTimeout: 120_000 } as const;
@@ -84,10 +87,17 @@ export function createVaultS3Client(config: VaultS3Config = vaultS3ConfigFromEnv
       region: config.region,
       forcePathStyle: config.forcePathStyle,
       requestHandler,
+      retryStrategy: sdkRetryStrategy(),
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.credentials ? { credentials: config.credentials } : {}),
     };
-    return new S3Client(options);
+    const client = new S3Client(options);
+    addStorageErrorMiddleware(
+      client,
+      'the vault',
+      () => config.endpoint ?? `S3 in ${config.region} (s3.${config.region}.amazonaws.com)`,
+    );
+    return client;
   });
 }
 
@@ -105,10 +115,13 @@ export function createSourceS3Client(config: SourceS3Config): S3Client {
             httpsAgent: new Agent({ keepAlive: true, ca: [...rootCertificates, config.caBundle] }),
           }
         : requestHandler,
+      retryStrategy: sdkRetryStrategy(),
       ...(config.legacyChecksums
         ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
         : {}),
     };
-    return new S3Client(options);
+    const client = new S3Client(options);
+    addStorageErrorMiddleware(client, 'the source MinIO', () => config.endpoint);
+    return client;
   });
 }

@@ -1,7 +1,8 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BackupManifest, BackupResults, PreflightedPlan } from './contract/backup.js';
 import { type CaughtError, isSkipped } from './contract/common.js';
-import { describeCause, VerificationFailedError } from './errors.js';
+import { describeCause, errorNames, VerificationFailedError } from './errors.js';
+import { isNotFoundError } from './minio-errors.js';
 import { failedKey, manifestKey } from './vault-layout.js';
 
 /** Collaborators of {@link commitBackup}. */
@@ -20,6 +21,8 @@ async function mustExist(
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return head.VersionId;
   } catch (error) {
+    // Only "not there" means missing; an unreachable vault is a transient fault, retried as such.
+    if (!isNotFoundError(error)) throw error;
     throw new VerificationFailedError(
       `${what} ${key} is missing from vault ${bucket}: the backup is incomplete`,
       {
@@ -156,8 +159,13 @@ export async function markBackupFailed(
   plan: { readonly backupId: string; readonly vaultBucket: string; readonly executionId?: string },
   error: CaughtError | undefined,
   deps: CommitDeps,
+  outageBudgetSeconds?: number,
 ): Promise<{ backupId: string; failedKey: string; error: string; cause: string }> {
   const described = describeCause(error);
+  // A transient fault that outlasted the step's retries: say for how long it was retried and what next.
+  if (described.error === errorNames.transientStorage && outageBudgetSeconds !== undefined) {
+    described.cause = `${described.cause}; the step was retried for the outage budget of ${outageBudgetSeconds} s (configuration retry.outageBudgetSeconds) and the fault outlasted it. Once the endpoint answers again, the next backup runs as usual (differential); raise the budget if such outages are expected.`;
+  }
   const key = failedKey(plan.backupId);
   await deps.s3.send(
     new PutObjectCommand({

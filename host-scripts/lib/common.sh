@@ -19,6 +19,10 @@
 set -o errtrace
 umask 077
 export LC_ALL=C
+# The AWS CLI rides out short vault faults (resets, throttling, 5xx, a few seconds of refused connections):
+# standard retry mode, 10 attempts (exponential backoff with jitter, at most 20 s apart; about a minute in
+# all). A host's own AWS_RETRY_MODE / AWS_MAX_ATTEMPTS win. README, "Faults and retries".
+export AWS_RETRY_MODE=${AWS_RETRY_MODE:-standard} AWS_MAX_ATTEMPTS=${AWS_MAX_ATTEMPTS:-10}
 
 # fd 3 is the SSM stdout, reserved for the result line; everything else goes to stderr.
 exec 3>&1 1>&2

@@ -215,7 +215,12 @@ export class LocalIamProxy {
         response.on('end', resolve);
         response.on('error', reject);
       });
-      upstream.on('error', reject);
+      upstream.on('error', (error) => {
+        // The vault did not answer (refused, reset, timed out): the caller sees a broken connection,
+        // as it would talking to S3 itself, not an S3 error the proxy made up.
+        if (!res.headersSent) res.socket?.destroy();
+        reject(error);
+      });
       if (body !== undefined) upstream.end(body);
       else req.pipe(upstream);
     });

@@ -1,0 +1,43 @@
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { deleteBucketAndObjects } from '../drill.js';
+import { localConfig } from '../local-config.js';
+import { runLocal } from '../local-run.js';
+import { createSourceS3Client } from '../seed/connections.js';
+import { diffSnapshots, type SnapshotDifference, snapshotWire, type WireSnapshot } from '../seed/index.js';
+import { readStackInfo, repoRoot } from '../stack-info.js';
+
+/**
+ * The end of a fault run: the drill's disaster and restore for one backup (as `local/drill.ts` does it):
+ * a fresh Cassandra cluster, the MinIO bucket and the wire-server folder deleted, the backup restored
+ * through the restore state machine, every row, object and file compared with `before`.
+ */
+export async function restoreAndCompare(
+  backupId: string,
+  before: WireSnapshot,
+): Promise<{ differences: readonly SnapshotDifference[]; restoreSeconds: number }> {
+  execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up', '--reset'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const stack = readStackInfo();
+  const source = createSourceS3Client(stack);
+  try {
+    await deleteBucketAndObjects(source, 'assets');
+  } finally {
+    source.destroy();
+  }
+  rmSync(stack.deployHost.wireServerPath, { recursive: true, force: true });
+  const started = Date.now();
+  const restore = await runLocal({
+    stateMachine: 'wire-restore',
+    input: { backupId, confirm: backupId },
+    stack,
+    config: localConfig(stack),
+  });
+  if (restore.status !== 'SUCCEEDED')
+    throw new Error(`restore of ${backupId} failed (${restore.error}): ${restore.cause}`);
+  const restoreSeconds = (Date.now() - started) / 1000;
+  const after = await snapshotWire({ stack, detail: 'rows', consistency: 'one' });
+  return { differences: diffSnapshots(before, after), restoreSeconds };
+}
