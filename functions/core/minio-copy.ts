@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   GetObjectTaggingCommand,
+  HeadObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { VerificationFailedError } from './errors.js';
@@ -21,6 +22,7 @@ import {
   normalizeEtag,
 } from './minio-layout.js';
 import {
+  bufferBytesOf,
   contentHeadersOf,
   runBatch,
   type TransferOptions,
@@ -35,7 +37,8 @@ import { minioObjectKey } from './vault-layout.js';
  * Copies the objects of one batch file from the source MinIO into the vault: one streamed GET → PUT
  * (or multipart upload) per object, hashed on the way (SHA-256 recorded, MD5 checked against a plain
  * source ETag, byte count checked against Content-Length). A check that fails stops the upload before
- * its last request, so a bad copy never becomes a vault version.
+ * its last request, so a bad copy never becomes a vault version. Each written version is then checked
+ * with one HEAD (exists, same size): verification of what a run wrote happens here, fanned out.
  *
  * Memory is bounded whatever the object sizes: an object at or below the multipart threshold is
  * buffered once for its single PUT (≤ threshold); a larger one holds at most `queueSize` parts in flight
@@ -248,6 +251,7 @@ async function copyOnce(
       `vault bucket ${vaultBucket} returned no version id for ${vaultKey} (${where}) — enable versioning on the vault bucket`,
     );
   }
+  await verifyWrittenVersion(vault, vaultBucket, vaultKey, versionId, digest.digest().bytes, where);
   const copied: ManifestEntry = {
     key: entry.key,
     vaultKey,
@@ -263,6 +267,41 @@ async function copyOnce(
     lastModified: (response.LastModified ?? new Date(entry.lastModified)).toISOString(),
   };
   return copied;
+}
+
+/**
+ * Verifies what this run wrote, where it was written (the copy batch, fanned out, not Finalize MinIO):
+ * the version the PUT returned exists in the vault with the bytes the copy counted. One HEAD per
+ * written object, so the cost follows the change; carried objects are re-checked by Finalize MinIO's
+ * rotating sample (`minio-manifest.ts`).
+ */
+async function verifyWrittenVersion(
+  vault: Pick<S3Client, 'send'>,
+  vaultBucket: string,
+  vaultKey: string,
+  versionId: string,
+  bytes: number,
+  where: string,
+): Promise<void> {
+  let length: number | undefined;
+  try {
+    length = (
+      await vault.send(new HeadObjectCommand({ Bucket: vaultBucket, Key: vaultKey, VersionId: versionId }))
+    ).ContentLength;
+  } catch (error) {
+    if (isNotFoundError(error) || httpStatusOf(error) === 400 || httpStatusOf(error) === 405) {
+      throw new VerificationFailedError(
+        `${where}: the vault answered the upload of ${vaultKey} with version ${versionId}, which it does not hold — check the vault bucket's versioning and lifecycle rules; the batch is retried`,
+        { cause: error },
+      );
+    }
+    throw toStorageError(error, `verifying s3://${vaultBucket}/${vaultKey} version ${versionId}`);
+  }
+  if (length !== bytes) {
+    throw new VerificationFailedError(
+      `${where}: vault version ${versionId} of ${vaultKey} has ${length} bytes, ${bytes} were copied — the batch is retried`,
+    );
+  }
 }
 
 /**
@@ -338,6 +377,8 @@ export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult>
     bytesOf: (line) => (isCopied(line) ? line.size : undefined),
     summarize: summarizeResults,
     concurrency: options.concurrency,
+    bufferBytesOf: (entry) => bufferBytesOf(entry.size, options),
+    memoryBudgetBytes: options.memoryBudgetBytes,
     multipartThresholdBytes: options.multipartThresholdBytes,
     verb: 'copied',
     bucket: input.sourceBucket,

@@ -160,6 +160,8 @@ export const bucketResultSchema = z.object({
   copiedObjects: z.number(),
   copiedBytes: z.number(),
   carriedObjects: z.number(),
+  /** Carried objects this run re-checked in the vault (its rotating sample; absent in older results). */
+  sampledObjects: z.number().optional(),
   /** Objects deleted from the source between listing and copy, so not in this backup: how many, the first keys. */
   vanished: z.object({ count: z.number(), keys: z.array(z.string()) }).optional(),
 });
