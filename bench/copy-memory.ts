@@ -216,7 +216,18 @@ async function runChild(argument: string): Promise<void> {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 100);
   const started = process.hrtime.bigint();
-  const result = await copyBatch({ source, vault, sourceBucket, vaultBucket: stack.vault.bucket, batchKey });
+  // Overrides to try other settings than the handler's defaults (MiB; parts in flight).
+  const partMiB = process.env.BENCH_COPY_PART_MIB;
+  const queue = process.env.BENCH_COPY_QUEUE;
+  const result = await copyBatch({
+    source,
+    vault,
+    sourceBucket,
+    vaultBucket: stack.vault.bucket,
+    batchKey,
+    ...(partMiB ? { partSizeBytes: Number(partMiB) * MiB } : {}),
+    ...(queue ? { queueSize: Number(queue) } : {}),
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   clearInterval(sampler);
   const vmHwmKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);

@@ -4,11 +4,10 @@ import { ObjectsNotCopiedError } from './core/errors.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import {
   type BucketManifestSummary,
-  carriedSampleDivisor,
   finalizeBucketManifest,
   objectsNotCopiedMessage,
-  sampleSlotOf,
 } from './core/minio-manifest.js';
+import { sampleDivisor, sampleSlotOf } from './core/verify-sample.js';
 
 const eventSchema = z.object({
   plan: z.looseObject({
@@ -29,7 +28,7 @@ const eventSchema = z.object({
 export async function handler(event: unknown): Promise<{ buckets: BucketResult[] }> {
   const { plan } = parseEvent('finalize-minio', eventSchema, event);
   const { s3, bucket: vaultBucket } = vault();
-  const sample = { divisor: carriedSampleDivisor, slot: sampleSlotOf(plan.startedAt) };
+  const sample = { divisor: sampleDivisor, slot: sampleSlotOf(plan.startedAt) };
   const summaries: BucketManifestSummary[] = [];
   for (const bucket of plan.minio.buckets) {
     summaries.push(

@@ -31,6 +31,7 @@ import {
   planKeyOf,
   unreadableKeysKeyOf,
 } from './vault-layout.js';
+import { isInSample, type VerifySample } from './verify-sample.js';
 
 /**
  * Bucket manifests: built from the carried entries and the batch results once every batch has run.
@@ -50,38 +51,6 @@ export interface FinalizeBucketManifestInput {
   readonly sample?: VerifySample;
   /** Sampled entries checked at the same time. @default 16 */
   readonly concurrency?: number;
-}
-
-/**
- * The rotating sample of carried entries a run re-checks: an entry is in it when a 32-bit number taken
- * from the SHA-256 of its source key, modulo `divisor`, equals `slot`. Consecutive slots cover every
- * entry once per `divisor` runs (see {@link sampleSlotOf}).
- */
-export interface VerifySample {
-  readonly divisor: number;
-  readonly slot: number;
-}
-
-/**
- * Carried entries are re-checked once every this many hourly runs (30 days): a run HEADs about 1/720 of
- * the unchanged objects (10 M objects: about 14,000 HEADs, not 10 M), and every referenced version is
- * looked at again within a month. Objects this run wrote are checked by the copy batch that wrote them.
- */
-export const carriedSampleDivisor = 720;
-
-/** The sample slot of a run started at `startedAt`: its hour since the epoch, modulo `divisor`. */
-export function sampleSlotOf(startedAt: string, divisor = carriedSampleDivisor): number {
-  const hours = Math.floor(Date.parse(startedAt) / 3_600_000);
-  if (!Number.isFinite(hours)) throw new InvalidInputError(`startedAt "${startedAt}" is not a timestamp`);
-  return ((hours % divisor) + divisor) % divisor;
-}
-
-/** True when the entry falls in the sample (its layout-2 vault key already ends in the key's SHA-256). */
-export function isInSample(entry: Pick<ManifestEntry, 'key' | 'vaultKey'>, sample: VerifySample): boolean {
-  const hashed =
-    entry.vaultKey && /[0-9a-f]{64}$/.test(entry.vaultKey) ? entry.vaultKey.slice(-64) : undefined;
-  const hex = hashed ?? createHash('sha256').update(entry.key, 'utf8').digest('hex');
-  return Number.parseInt(hex.slice(0, 8), 16) % sample.divisor === sample.slot;
 }
 
 /** Outcome of {@link finalizeBucketManifest}. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isInSample, sampleSlotOf } from '../../functions/core/minio-manifest.js';
 import { ByteBudget, bufferBytesOf, transferSettingsOf } from '../../functions/core/object-transfer.js';
 import { minioObjectKey } from '../../functions/core/vault-layout.js';
+import { isInSample, sampleSlotOf } from '../../functions/core/verify-sample.js';
 
 const MiB = 1024 * 1024;
 

@@ -147,6 +147,8 @@ export const nodeManifestSummarySchema = z.object({
   reusedFiles: z.number(),
   reusedBytes: z.number(),
   verifiedBytes: z.number(),
+  /** Reused files this run looked up again (its rotating sample; absent when every one was). */
+  sampledReusedFiles: z.number().optional(),
 });
 /** What Finalize Node returns for one node. */
 export type NodeManifestSummary = z.infer<typeof nodeManifestSummarySchema>;
