@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- small|copy|backup]`: benchmarks side by side with the tools operators use today,
+ * `npm run bench [-- peers|small|copy|backup]` (peers = small + copy; default all three): benchmarks side by side with the tools operators use today,
  * every peer measured in the same run, printed in one table with ratios and the load average.
  * - small:  100,000 objects of 1–64 KiB (`BENCH_SMALL_OBJECTS`): full copy and a no-change run, wire-backup
  *           vs `rclone copy`, `mc mirror`, `aws s3 sync`, and one plain listing (`bench/small-objects.ts`).
@@ -17,8 +17,8 @@ import { type BenchRow, loadAverage, printTable } from './table.js';
 const which = process.argv[2] ?? 'all';
 const loadBefore = loadAverage();
 const rows: BenchRow[] = [];
-if (which === 'small' || which === 'all') rows.push(...(await smallObjects()));
-if (which === 'copy' || which === 'all') rows.push(...(await copyMemory()));
+if (which === 'small' || which === 'peers' || which === 'all') rows.push(...(await smallObjects()));
+if (which === 'copy' || which === 'peers' || which === 'all') rows.push(...(await copyMemory()));
 if (rows.length > 0) {
   printTable(
     rows,
