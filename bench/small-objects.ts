@@ -30,7 +30,12 @@ import { awsCli, type BenchRow, cachedBinary, loadAverage, s3Url, timedCommand }
 const KiB = 1024;
 
 /** A client with a keep-alive pool large enough for `sockets` requests at once. */
-function client(endpoint: string, accessKeyId: string, secretAccessKey: string, sockets: number): S3Client {
+export function client(
+  endpoint: string,
+  accessKeyId: string,
+  secretAccessKey: string,
+  sockets: number,
+): S3Client {
   return new S3Client({
     endpoint,
     region: 'us-east-1',
@@ -74,7 +79,7 @@ function objectOf(i: number): { key: string; size: number } {
 }
 
 /** Creates and fills the source bucket unless it already holds exactly `n` objects. */
-async function populate(source: S3Client, bucket: string, n: number): Promise<void> {
+export async function populate(source: S3Client, bucket: string, n: number): Promise<void> {
   const have = await listAll(source, bucket);
   if (have === n) {
     console.error(`bench small: s3://${bucket} already holds ${n} objects (kept from an earlier run)`);
@@ -198,14 +203,14 @@ function peersOf(stack: StackInfo, bucket: string, target: string, dir: string):
 }
 
 /** wire-backup: the backup state machine over the bucket (MinIO only), in a child process. */
-function wireBackupRun(bucket: string, full: boolean, reportFile: string) {
+export function wireBackupRun(bucket: string, full: boolean, reportFile: string, enforceIam = false) {
   const run = timedCommand(
     join(repoRoot, 'bin', 'node22'),
     [
       '--import',
       'tsx',
       join(repoRoot, 'bench', 'wire-backup-child.ts'),
-      JSON.stringify({ buckets: [bucket], full, enforceIam: false }),
+      JSON.stringify({ buckets: [bucket], full, enforceIam }),
     ],
     { reportFile },
   );
