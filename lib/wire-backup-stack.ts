@@ -214,7 +214,8 @@ export class WireBackupStack extends Stack {
       delete: [keys.backupMinio],
     });
     vault.grantObjects(functions.copyBatch, {
-      read: [keys.backupMinio],
+      // Reads back (HEAD) a version it wrote when the vault's answer cannot vouch for it.
+      read: [keys.backupMinio, keys.minioObjects],
       write: [keys.backupMinio, keys.minioObjects],
     });
     vault.grantObjects(functions.finalizeMinio, {
