@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { BucketResult } from './core/contract/backup.js';
+import { env } from './core/env.js';
 import { ObjectsNotCopiedError } from './core/errors.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import {
@@ -7,7 +8,7 @@ import {
   finalizeBucketManifest,
   objectsNotCopiedMessage,
 } from './core/minio-manifest.js';
-import { sampleDivisor, sampleSlotOf } from './core/verify-sample.js';
+import { sampleSlotOf } from './core/verify-sample.js';
 
 const eventSchema = z.object({
   plan: z.looseObject({
@@ -28,7 +29,8 @@ const eventSchema = z.object({
 export async function handler(event: unknown): Promise<{ buckets: BucketResult[] }> {
   const { plan } = parseEvent('finalize-minio', eventSchema, event);
   const { s3, bucket: vaultBucket } = vault();
-  const sample = { divisor: sampleDivisor, slot: sampleSlotOf(plan.startedAt) };
+  const divisor = env.verifySampleDivisor();
+  const sample = { divisor, slot: sampleSlotOf(plan.startedAt, divisor) };
   const summaries: BucketManifestSummary[] = [];
   for (const bucket of plan.minio.buckets) {
     summaries.push(

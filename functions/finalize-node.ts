@@ -4,7 +4,7 @@ import type { NodeManifestSummary } from './core/contract/backup.js';
 import { ruleString, rules } from './core/contract/rules.js';
 import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
-import { sampleDivisor, sampleSlotOf } from './core/verify-sample.js';
+import { sampleSlotOf } from './core/verify-sample.js';
 
 const eventSchema = z.object({
   backupId: z.string(),
@@ -32,7 +32,8 @@ export async function handler(event: unknown): Promise<NodeManifestSummary> {
   const { s3 } = vault();
   // The backup id is the run's UTC start (yyyymmddThhmmssZ): it picks the sample's slot.
   const startedAt = args.startedAt ?? backupIdToIso(args.backupId);
-  const sample = startedAt ? { divisor: sampleDivisor, slot: sampleSlotOf(startedAt) } : undefined;
+  const divisor = env.verifySampleDivisor();
+  const sample = startedAt ? { divisor, slot: sampleSlotOf(startedAt, divisor) } : undefined;
   return finalizeNode(args, { s3, deepVerify: env.vaultDeepVerify(), ...(sample ? { sample } : {}) });
 }
 

@@ -63,6 +63,7 @@ export class WireBackupStack extends Stack {
     const common: FunctionEnvironment = {
       [envNames.vaultBucket]: bucket.bucketName,
       [envNames.vaultDeepVerify]: String(config.vault.deepVerify),
+      [envNames.verifySampleDivisor]: String(config.vault.verifySampleDivisor),
     };
     const minioEnv: FunctionEnvironment = {
       ...common,
