@@ -35,6 +35,7 @@ import {
   minioBucketPrefix,
 } from '../functions/core/vault-layout.js';
 import { readStackInfo, repoRoot, type StackInfo } from '../local/stack-info.js';
+import type { BenchRow as CommonRow } from './table.js';
 
 const MiB = 1024 * 1024;
 const childFlag = '--copy-batch-child';
@@ -215,7 +216,18 @@ async function runChild(argument: string): Promise<void> {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 100);
   const started = process.hrtime.bigint();
-  const result = await copyBatch({ source, vault, sourceBucket, vaultBucket: stack.vault.bucket, batchKey });
+  // Overrides to try other settings than the handler's defaults (MiB; parts in flight).
+  const partMiB = process.env.BENCH_COPY_PART_MIB;
+  const queue = process.env.BENCH_COPY_QUEUE;
+  const result = await copyBatch({
+    source,
+    vault,
+    sourceBucket,
+    vaultBucket: stack.vault.bucket,
+    batchKey,
+    ...(partMiB ? { partSizeBytes: Number(partMiB) * MiB } : {}),
+    ...(queue ? { queueSize: Number(queue) } : {}),
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   clearInterval(sampler);
   const vmHwmKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
@@ -287,8 +299,8 @@ function printTable(bytes: number, rows: readonly BenchRow[]): void {
   for (const cell of cells) console.log(format(cell));
 }
 
-/** Runs the benchmark against the local stack and prints the table. */
-export async function main(): Promise<void> {
+/** Runs the benchmark against the local stack, prints its own table and returns its rows for `bench/run.ts`. */
+export async function main(): Promise<CommonRow[]> {
   const stack = readStackInfo();
   const { source, vault } = clientsFor(stack);
   const bytes = Number(process.env.BENCH_COPY_BYTES ?? 1024 * MiB);
@@ -356,6 +368,16 @@ export async function main(): Promise<void> {
         throw new Error(`${target} has ${head.ContentLength} bytes, expected ${bytes}`);
     }
     printTable(bytes, rows);
+    const work = `one ${(bytes / MiB).toFixed(0)} MiB object`;
+    return rows.map((row) => ({
+      work,
+      tool: row.tool.startsWith('copyBatch') ? 'wire-backup (copyBatch)' : row.tool,
+      seconds: row.seconds,
+      peakRssMiB: row.peakRssMiB,
+      rate: `${(bytes / MiB / row.seconds).toFixed(0)} MiB/s`,
+      reference: row.tool.startsWith('copyBatch'),
+      note: row.note,
+    }));
   } finally {
     await deleteVersions(vault, stack.vault.bucket, `bench/${runId}/`);
     await deleteVersions(vault, stack.vault.bucket, minioBucketPrefix(bucket));

@@ -1,12 +1,28 @@
 /**
- * `npm run bench [-- copy|backup]`: benchmarks side by side with the tools operators use today.
- * - copy:   peak memory and throughput copying a 1 GiB object (copyBatch vs mc cp vs aws s3 cp).
+ * `npm run bench [-- peers|small|copy|backup]` (peers = small + copy; default all three): benchmarks side by side with the tools operators use today,
+ * every peer measured in the same run, printed in one table with ratios and the load average.
+ * - small:  100,000 objects of 1–64 KiB (`BENCH_SMALL_OBJECTS`): full copy and a no-change run, wire-backup
+ *           vs `rclone copy`, `mc mirror`, `aws s3 sync`, and one plain listing (`bench/small-objects.ts`).
+ * - copy:   one 1 GiB object (`BENCH_COPY_BYTES`): copyBatch vs `mc cp` vs `aws s3 cp`, peak RSS of each.
  * - backup: an hourly backup, manual procedure vs wire-backup (full, then after a small change).
- * Needs the local stack (`npm run stack -- up`). Figures go to stdout, progress to stderr.
+ * Needs the local stack (`npm run stack -- up`) and the peers (`bench/setup-peers.sh`). Figures go to
+ * stdout, progress to stderr. The machine is shared: figures are noisy; the load average is printed.
  */
+import { cpus } from 'node:os';
 import { main as backupVsManual } from './backup-vs-manual.js';
 import { main as copyMemory } from './copy-memory.js';
+import { main as smallObjects } from './small-objects.js';
+import { type BenchRow, loadAverage, printTable } from './table.js';
 
 const which = process.argv[2] ?? 'all';
-if (which === 'copy' || which === 'all') await copyMemory();
+const loadBefore = loadAverage();
+const rows: BenchRow[] = [];
+if (which === 'small' || which === 'peers' || which === 'all') rows.push(...(await smallObjects()));
+if (which === 'copy' || which === 'peers' || which === 'all') rows.push(...(await copyMemory()));
+if (rows.length > 0) {
+  printTable(
+    rows,
+    `wire-backup vs peers, one run, same data, local stack on ${cpus().length} cores; load average (1/5/15 min) before ${loadBefore}, after ${loadAverage()}`,
+  );
+}
 if (which === 'backup' || which === 'all') await backupVsManual();

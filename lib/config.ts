@@ -226,6 +226,11 @@ export const wireBackupConfigSchema = z
           ),
         /** Re-read and re-hash new vault objects before committing. */
         deepVerify: z.boolean().default(true),
+        /**
+         * What a backup references without writing (carried MinIO objects, reused SSTables) is re-checked
+         * in the vault 1/N per run, every one within N runs (docs/ARCHITECTURE.md); 1 checks all every run.
+         */
+        verifySampleDivisor: z.number().int().min(1).max(8760).default(720),
       })
       .prefault({})
       .superRefine((vault, ctx) => {

@@ -99,6 +99,7 @@ export class WireBackupStack extends Stack {
     const common: FunctionEnvironment = {
       [envNames.vaultBucket]: bucket.bucketName,
       [envNames.vaultDeepVerify]: String(config.vault.deepVerify),
+      [envNames.verifySampleDivisor]: String(config.vault.verifySampleDivisor),
     };
     const minioEnv: FunctionEnvironment = {
       ...common,
@@ -277,7 +278,8 @@ export class WireBackupStack extends Stack {
       delete: [keys.backupMinio],
     });
     vault.grantObjects(functions.copyBatch, {
-      read: [keys.backupMinio],
+      // Reads back (HEAD) a version it wrote when the vault's answer cannot vouch for it.
+      read: [keys.backupMinio, keys.minioObjects],
       write: [keys.backupMinio, keys.minioObjects],
     });
     vault.grantObjects(functions.finalizeMinio, {

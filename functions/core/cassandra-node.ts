@@ -5,6 +5,7 @@ import { isNotFoundError } from './minio-errors.js';
 import { mapConcurrent } from './streams.js';
 import { hashVaultObject, readVaultText } from './vault-io.js';
 import { nodeFilesKey, nodeManifestKey, sstableKey, sstablePrefix } from './vault-layout.js';
+import { isInSample, type VerifySample } from './verify-sample.js';
 
 /** One SSTable (or companion) file of a node's snapshot, as the vault holds it. */
 export interface NodeFile {
@@ -71,12 +72,19 @@ export interface FinalizeNodeDeps {
   /** Re-read and re-hash the files this backup uploaded. */
   readonly deepVerify: boolean;
   readonly concurrency?: number;
+  /**
+   * Which reused files (uploaded by an earlier backup) to look up again: their relpath's hash falls in
+   * the run's slot (`isInSample`, the same rotation as MinIO's carried objects). Files this backup
+   * uploaded are always looked up. @default every reused file
+   */
+  readonly sample?: VerifySample;
 }
 
 /**
  * Turns a node's inventory into its manifest: every file uploaded by this backup is looked up in the
- * vault (size must match; version id recorded; with deep verify its SHA-256 recomputed), every
- * reused file's version must still exist. Writes `files.tsv` and `manifest.json` for the node.
+ * vault (size must match; version id recorded; with deep verify its SHA-256 recomputed); a reused
+ * file's version must still exist — every one, or with `sample` this run's rotating share of them, so
+ * the requests follow the change, not the node's size. Writes `files.tsv` and `manifest.json`.
  */
 export async function finalizeNode(
   args: {
@@ -96,8 +104,20 @@ export async function finalizeNode(
   );
   const prefix = sstablePrefix(clusterName, snapshot.hostId);
   let verifiedBytes = 0;
+  let sampledFiles = 0;
   const files = await mapConcurrent(inventory, deps.concurrency ?? 16, async (file): Promise<NodeFile> => {
     const key = sstableKey(clusterName, snapshot.hostId, file.relpath);
+    if (!file.uploaded && deps.sample && !isInSample({ key: file.relpath }, deps.sample)) {
+      // Referenced, not re-checked this run: its version id and size come from the inventory.
+      return {
+        relpath: file.relpath,
+        size: file.size,
+        sha256: file.sha256,
+        versionId: file.versionId as string,
+        uploaded: false,
+      };
+    }
+    if (!file.uploaded) sampledFiles += 1;
     let head: { ContentLength?: number; VersionId?: string };
     try {
       head = await s3.send(
@@ -158,6 +178,7 @@ export async function finalizeNode(
     reusedFiles: reused.length,
     reusedBytes: sum(reused),
     verifiedBytes,
+    ...(deps.sample ? { sampledReusedFiles: sampledFiles } : {}),
   };
   await s3.send(
     new PutObjectCommand({

@@ -17,6 +17,7 @@ export const envNames = {
   vaultBucket: 'VAULT_BUCKET',
   /** `false` skips re-reading and re-hashing new vault objects before a commit. */
   vaultDeepVerify: 'VAULT_DEEP_VERIFY',
+  verifySampleDivisor: 'VERIFY_SAMPLE_DIVISOR',
   /** The on-prem MinIO S3 endpoint. */
   minioEndpoint: 'MINIO_ENDPOINT',
   /** MinIO's region. */
@@ -116,6 +117,8 @@ export const env = {
   vaultBucket: (): string => requireEnv(envNames.vaultBucket),
   /** Default true. */
   vaultDeepVerify: (): boolean => booleanEnv(envNames.vaultDeepVerify, true),
+  /** Default 720 (`verify-sample.ts`); 1 re-checks every referenced version on every run. */
+  verifySampleDivisor: (): number => positiveIntegerEnv(envNames.verifySampleDivisor, 720),
   minioEndpoint: (): string => requireEnv(envNames.minioEndpoint),
   /** Default us-east-1. */
   minioRegion: (): string => nonEmpty(envNames.minioRegion) ?? 'us-east-1',

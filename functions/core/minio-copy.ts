@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   GetObjectTaggingCommand,
+  HeadObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { VerificationFailedError } from './errors.js';
@@ -21,6 +22,7 @@ import {
   normalizeEtag,
 } from './minio-layout.js';
 import {
+  bufferBytesOf,
   contentHeadersOf,
   runBatch,
   type TransferOptions,
@@ -35,7 +37,8 @@ import { minioObjectKey } from './vault-layout.js';
  * Copies the objects of one batch file from the source MinIO into the vault: one streamed GET → PUT
  * (or multipart upload) per object, hashed on the way (SHA-256 recorded, MD5 checked against a plain
  * source ETag, byte count checked against Content-Length). A check that fails stops the upload before
- * its last request, so a bad copy never becomes a vault version.
+ * its last request, so a bad copy never becomes a vault version. Each written version is then verified
+ * here, fanned out (`verifyWrittenVersion`: the vault's checksum echo, its MD5 ETag, or one HEAD).
  *
  * Memory is bounded whatever the object sizes: an object at or below the multipart threshold is
  * buffered once for its single PUT (≤ threshold); a larger one holds at most `queueSize` parts in flight
@@ -200,7 +203,8 @@ async function copyOnce(
     sourceFault ??= error;
   });
   const digest = new DigestStream({
-    md5: checkMd5,
+    // Always: the MD5 also checks a single PUT's vault ETag (verifyWrittenVersion).
+    md5: true,
     check: (result) => {
       const problem = checkCopiedBytes(where, { size, etag, etagIsMd5: checkMd5 }, result);
       sourceFault ??= problem;
@@ -224,8 +228,10 @@ async function copyOnce(
     options,
   );
   let versionId: string | undefined;
+  let written: WriteReceipt = {};
   try {
-    versionId = (await upload.done()).VersionId;
+    written = await upload.done();
+    versionId = written.VersionId;
   } catch (error) {
     if (sourceFault !== undefined) {
       if (sourceFault instanceof VerificationFailedError) {
@@ -248,6 +254,7 @@ async function copyOnce(
       `vault bucket ${vaultBucket} returned no version id for ${vaultKey} (${where}) — enable versioning on the vault bucket`,
     );
   }
+  await verifyWrittenVersion(vault, vaultBucket, vaultKey, versionId, digest.digest(), written, where);
   const copied: ManifestEntry = {
     key: entry.key,
     vaultKey,
@@ -263,6 +270,71 @@ async function copyOnce(
     lastModified: (response.LastModified ?? new Date(entry.lastModified)).toISOString(),
   };
   return copied;
+}
+
+/** What the vault answered to an upload (PutObject or CompleteMultipartUpload). */
+interface WriteReceipt {
+  readonly VersionId?: string | undefined;
+  readonly ETag?: string | undefined;
+  readonly ChecksumCRC32?: string | undefined;
+  readonly ChecksumCRC32C?: string | undefined;
+  readonly ChecksumCRC64NVME?: string | undefined;
+  readonly ChecksumSHA1?: string | undefined;
+  readonly ChecksumSHA256?: string | undefined;
+}
+
+/**
+ * Verifies what this run wrote, where it was written (the copy batch, fanned out, not Finalize MinIO),
+ * preferably from the upload's own answer, so a small object costs no extra request:
+ * - the vault echoes the checksum the SDK sent with the bytes (CRC32 by default): the vault validated
+ *   the stored bytes against it before answering, or the upload would have failed;
+ * - else a plain MD5 ETag (single PUT, no SSE-KMS) must equal the MD5 of the bytes sent;
+ * - else one HEAD of the returned version: it exists with the bytes the copy counted.
+ * Carried objects are re-checked by Finalize MinIO's rotating sample (`verify-sample.ts`).
+ */
+async function verifyWrittenVersion(
+  vault: Pick<S3Client, 'send'>,
+  vaultBucket: string,
+  vaultKey: string,
+  versionId: string,
+  sent: StreamDigest,
+  receipt: WriteReceipt,
+  where: string,
+): Promise<void> {
+  if (
+    receipt.ChecksumCRC32 ||
+    receipt.ChecksumCRC32C ||
+    receipt.ChecksumCRC64NVME ||
+    receipt.ChecksumSHA1 ||
+    receipt.ChecksumSHA256
+  ) {
+    return;
+  }
+  if (receipt.ETag && isPlainMd5Etag(receipt.ETag)) {
+    if (normalizeEtag(receipt.ETag).toLowerCase() === sent.md5) return;
+    throw new VerificationFailedError(
+      `${where}: the vault stored version ${versionId} of ${vaultKey} with ETag ${normalizeEtag(receipt.ETag)}, but the bytes sent have MD5 ${sent.md5} — the batch is retried`,
+    );
+  }
+  let length: number | undefined;
+  try {
+    length = (
+      await vault.send(new HeadObjectCommand({ Bucket: vaultBucket, Key: vaultKey, VersionId: versionId }))
+    ).ContentLength;
+  } catch (error) {
+    if (isNotFoundError(error) || httpStatusOf(error) === 400 || httpStatusOf(error) === 405) {
+      throw new VerificationFailedError(
+        `${where}: the vault answered the upload of ${vaultKey} with version ${versionId}, which it does not hold — check the vault bucket's versioning and lifecycle rules; the batch is retried`,
+        { cause: error },
+      );
+    }
+    throw toStorageError(error, `verifying s3://${vaultBucket}/${vaultKey} version ${versionId}`);
+  }
+  if (length !== sent.bytes) {
+    throw new VerificationFailedError(
+      `${where}: vault version ${versionId} of ${vaultKey} has ${length} bytes, ${sent.bytes} were copied — the batch is retried`,
+    );
+  }
 }
 
 /**
@@ -338,6 +410,8 @@ export async function copyBatch(input: CopyBatchInput): Promise<CopyBatchResult>
     bytesOf: (line) => (isCopied(line) ? line.size : undefined),
     summarize: summarizeResults,
     concurrency: options.concurrency,
+    bufferBytesOf: (entry) => bufferBytesOf(entry.size, options),
+    memoryBudgetBytes: options.memoryBudgetBytes,
     multipartThresholdBytes: options.multipartThresholdBytes,
     verb: 'copied',
     bucket: input.sourceBucket,

@@ -31,11 +31,13 @@ import {
   planKeyOf,
   unreadableKeysKeyOf,
 } from './vault-layout.js';
+import { isInSample, type VerifySample } from './verify-sample.js';
 
 /**
- * Bucket manifests: built from the carried entries and the batch results once every batch has run,
- * and verified against the vault object versions they reference. Everything streams in S3 key order;
- * memory is one batch's results at a time.
+ * Bucket manifests: built from the carried entries and the batch results once every batch has run.
+ * Everything streams in S3 key order; memory is one batch's results at a time. Verification while
+ * finalizing is a rotating sample of the carried entries ({@link VerifySample}); what the run wrote was
+ * checked by the copy batches; {@link verifyBucketManifest} checks a whole manifest (deep: re-reads it).
  */
 
 /** Input of {@link finalizeBucketManifest}. */
@@ -45,6 +47,10 @@ export interface FinalizeBucketManifestInput {
   readonly backupId: string;
   /** The source bucket. */
   readonly bucket: string;
+  /** Which carried entries to re-check against the vault (HEAD with version id). @default none */
+  readonly sample?: VerifySample;
+  /** Sampled entries checked at the same time. @default 16 */
+  readonly concurrency?: number;
 }
 
 /** Outcome of {@link finalizeBucketManifest}. */
@@ -57,6 +63,8 @@ export interface BucketManifestSummary {
   readonly copiedObjects: number;
   readonly copiedBytes: number;
   readonly carriedObjects: number;
+  /** Carried objects re-checked against the vault by this run's rotating sample. */
+  readonly sampledObjects: number;
   /** Objects deleted from the source between listing and copy (not in the backup): the first few, and how many. */
   readonly vanished: { readonly count: number; readonly keys: string[] };
   /** Objects that could not be copied: the first {@link maxNamedObjects}, how many, and the full list's key. */
@@ -239,13 +247,33 @@ export async function finalizeBucketManifest(
 ): Promise<BucketManifestSummary> {
   const { vault, vaultBucket, backupId, bucket } = input;
   const plan = await readPlan(vault, vaultBucket, backupId, bucket);
-  const counts = { objects: 0, bytes: 0, copiedObjects: 0, copiedBytes: 0, carriedObjects: 0 };
+  const counts = {
+    objects: 0,
+    bytes: 0,
+    copiedObjects: 0,
+    copiedBytes: 0,
+    carriedObjects: 0,
+    sampledObjects: 0,
+  };
+  const checks = new BoundedChecks(input.concurrency ?? 16);
+  const problems: string[] = [];
+  let problemCount = 0;
 
   async function* carried(): AsyncGenerator<ManifestEntry> {
     for await (const entry of readJsonLines(vault, vaultBucket, carriedKeyOf(backupId, bucket), {
       parse: (value) => manifestEntrySchema.parse(value),
     })) {
       counts.carriedObjects += 1;
+      if (input.sample && isInSample(entry, input.sample)) {
+        counts.sampledObjects += 1;
+        await checks.add(async () => {
+          const problem = await checkEntry(vault, vaultBucket, bucket, entry, false);
+          if (problem) {
+            problemCount += 1;
+            if (problems.length < maxNamedFailures) problems.push(problem);
+          }
+        });
+      }
       yield entry;
     }
     if (counts.carriedObjects !== plan.carriedObjects) {
@@ -295,6 +323,13 @@ export async function finalizeBucketManifest(
 
   const manifestKey = bucketManifestKey(backupId, bucket);
   await writeJsonLines(vault, vaultBucket, manifestKey, counted(), { gzip: true });
+  await checks.drain();
+  if (problemCount > 0) {
+    const more = problemCount > problems.length ? `; and ${problemCount - problems.length} more` : '';
+    throw new VerificationFailedError(
+      `bucket ${bucket}: ${problemCount} of ${counts.sampledObjects} sampled carried objects failed verification: ${problems.join('; ')}${more} — the backup cannot restore them. Objects an earlier backup copied are referenced, not copied again: run a full backup ({"full": true}) to copy them afresh`,
+    );
+  }
   if (plan.unreadableKeys) {
     for await (const line of readJsonLines(vault, vaultBucket, unreadableKeysKeyOf(backupId, bucket), {
       parse: (value) => failedObjectSchema.parse(value),
@@ -334,6 +369,33 @@ export function objectsNotCopiedMessage(
   const lists = buckets.filter((b) => b.failed.listKey).map((b) => `s3://${vaultBucket}/${b.failed.listKey}`);
   const more = total > named.length ? `; and ${total - named.length} more` : '';
   return `${total} object${total === 1 ? '' : 's'} could not be copied, so this run is not a backup: ${lines.join('; ')}${more} — full list: ${lists.join(', ')}. Fix or remove these objects on the source, then run the backup again`;
+}
+
+/**
+ * Runs checks a few at a time alongside a stream: `add` waits while `limit` are in flight (so the
+ * stream never runs ahead of its checks), `drain` waits for the rest and rethrows the first error.
+ */
+class BoundedChecks {
+  private readonly running = new Set<Promise<void>>();
+  private error: unknown;
+
+  constructor(private readonly limit: number) {}
+
+  async add(check: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    if (this.error !== undefined) throw this.error;
+    const task: Promise<void> = check()
+      .catch((error: unknown) => {
+        this.error ??= error;
+      })
+      .finally(() => this.running.delete(task));
+    this.running.add(task);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.error !== undefined) throw this.error;
+  }
 }
 
 /** Checks one manifest entry against its vault version; returns what is wrong, or undefined. */

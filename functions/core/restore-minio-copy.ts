@@ -6,6 +6,7 @@ import { InvalidInputError, VerificationFailedError } from './errors.js';
 import { httpStatusOf, isNotFoundError, isTransientError, toStorageError } from './minio-errors.js';
 import { type ManifestEntry, manifestEntrySchema, normalizeEtag } from './minio-layout.js';
 import {
+  bufferBytesOf,
   contentHeadersOf,
   runBatch,
   type TransferOptions,
@@ -225,6 +226,8 @@ export async function restoreBatch(input: RestoreBatchInput): Promise<RestoreBat
     bytesOf: (line) => line.size,
     summarize: summarizeRestored,
     concurrency: options.concurrency,
+    bufferBytesOf: (entry) => bufferBytesOf(entry.size, options),
+    memoryBudgetBytes: options.memoryBudgetBytes,
     multipartThresholdBytes: options.multipartThresholdBytes,
     verb: 'restored',
     bucket: input.targetBucket,

@@ -22,12 +22,14 @@ import { copyBatch } from '../../functions/core/minio-copy.js';
 import { compareKeys, type ManifestEntry, manifestEntrySchema } from '../../functions/core/minio-layout.js';
 import { finalizeBucketManifest, verifyBucketManifest } from '../../functions/core/minio-manifest.js';
 import { type BucketBackupPlan, planBucketBackup } from '../../functions/core/minio-plan.js';
+import { defaultPartSizeBytes } from '../../functions/core/object-transfer.js';
 import {
   batchKeyOf,
   batchResultKeyOf,
   bucketManifestKey,
   minioObjectKey,
 } from '../../functions/core/vault-layout.js';
+import { isInSample } from '../../functions/core/verify-sample.js';
 import { readStackInfo } from '../../local/stack-info.js';
 
 const MiB = 1024 * 1024;
@@ -277,7 +279,8 @@ describe('MinIO bucket backup: plan, copy, finalize, verify', () => {
       new HeadObjectCommand({ Bucket: vaultBucket, Key: minioObjectKey(bucket, 'big.bin') }),
     );
     expect(head.ContentLength).toBe(big.length);
-    expect(head.ETag).toMatch(/-2"$/); // 20 MiB + 123 bytes in 16 MiB parts
+    // 20 MiB + 123 bytes in parts of the default part size (8 MiB: 3 parts)
+    expect(head.ETag).toMatch(new RegExp(`-${Math.ceil(big.length / defaultPartSizeBytes)}"$`));
   });
 
   it('verifies the manifest against the vault, shallow and deep', async () => {
@@ -580,6 +583,53 @@ describe('finalizeBucketManifest', () => {
     // Assert
     expect(error).toBeInstanceOf(VerificationFailedError);
     expect((error as Error).message).toContain(batchKeyOf(backupId, bucket, 2));
+  });
+});
+
+describe('finalizeBucketManifest rotating sample', () => {
+  it("HEADs only the carried objects in the run's slot, and fails naming one whose version is gone", async () => {
+    // Arrange: a first backup of six objects, then the vault version of one of them deleted.
+    const keys = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    const bucket = await createSourceBucket(keys.map((key) => ({ key, body: Buffer.from(`body ${key}`) })));
+    const first = await backUp(bucket, newBackupId());
+    const entries = await readManifest(first.summary.manifestKey);
+    const lost = entries.find((e) => e.key === 's3') as ManifestEntry;
+    await vault.send(
+      new DeleteObjectCommand({
+        Bucket: vaultBucket,
+        Key: minioObjectKey(bucket, 's3'),
+        VersionId: lost.versionId,
+      }),
+    );
+    const divisor = 4;
+    const lostSlot = [0, 1, 2, 3].find((slot) => isInSample(lost, { divisor, slot })) as number;
+    const otherSlot = (lostSlot + 1) % divisor;
+    const inOther = entries.filter((e) => isInSample(e, { divisor, slot: otherSlot })).length;
+    const finalizeNext = async (slot: number) => {
+      const backupId = newBackupId();
+      await planBucketBackup({
+        source,
+        vault,
+        sourceBucket: bucket,
+        vaultBucket,
+        backupId,
+        previousManifestKey: first.summary.manifestKey,
+      });
+      return finalizeBucketManifest({ vault, vaultBucket, backupId, bucket, sample: { divisor, slot } });
+    };
+
+    // Act: a run whose slot misses the lost object, and one whose slot holds it.
+    const missed = await finalizeNext(otherSlot);
+    const error = await finalizeNext(lostSlot).catch((e: unknown) => e);
+
+    // Assert
+    expect(missed.carriedObjects).toBe(6);
+    expect(missed.sampledObjects).toBe(inOther);
+    expect(error).toBeInstanceOf(VerificationFailedError);
+    expect((error as Error).message).toContain(
+      `(key "s3") version ${lost.versionId} is missing from the vault`,
+    );
+    expect((error as Error).message).toMatch(/run a full backup/);
   });
 });
 

@@ -204,6 +204,8 @@ export const nodeManifestSummarySchema = z.object({
   reusedFiles: z.number(),
   reusedBytes: z.number(),
   verifiedBytes: z.number(),
+  /** Reused files this run looked up again (its rotating sample; absent when every one was). */
+  sampledReusedFiles: z.number().optional(),
 });
 /** What Finalize Node returns for one node. */
 export type NodeManifestSummary = z.infer<typeof nodeManifestSummarySchema>;
@@ -217,6 +219,8 @@ export const bucketResultSchema = z.object({
   copiedObjects: z.number(),
   copiedBytes: z.number(),
   carriedObjects: z.number(),
+  /** Carried objects this run re-checked in the vault (its rotating sample; absent in older results). */
+  sampledObjects: z.number().optional(),
   /** Objects deleted from the source between listing and copy, so not in this backup: how many, the first keys. */
   vanished: z.object({ count: z.number(), keys: z.array(z.string()) }).optional(),
 });

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the peers `npm run bench` measures wire-backup against, into the tool cache
+# ($WIRE_BACKUP_CACHE, default <repo>/.cache, ignored by git). Idempotent: a peer already there is kept.
+# - rclone v1.71.0 built with `go install` (Debian's rclone 1.60 fails against S3 here: "unsupported transport");
+# - mc: built by `local-stack/bin/wire-stack install` (the bench uses that one);
+# - aws CLI: Debian's awscli package if no `aws` is on PATH (the bench skips `aws s3 sync` without it).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${WIRE_BACKUP_CACHE:-$here/../.cache}
+BIN=$CACHE/bin
+RCLONE_VERSION=v1.71.0
+mkdir -p "$BIN"
+say() { printf 'bench setup: %s\n' "$*" >&2; }
+
+if [[ -x $BIN/rclone ]] && "$BIN/rclone" version 2>/dev/null | head -1 | grep -q "rclone $RCLONE_VERSION"; then
+  say "rclone $RCLONE_VERSION already in $BIN"
+else
+  command -v go >/dev/null || { say "go not found: install Go >= 1.24 to build rclone"; exit 2; }
+  say "rclone: go install github.com/rclone/rclone@$RCLONE_VERSION (a cold build takes 5-15 min on 2 cores; log $CACHE/rclone-build.log)"
+  GOBIN=$BIN GOFLAGS="${GOFLAGS:--buildvcs=false}" go install "github.com/rclone/rclone@$RCLONE_VERSION" >"$CACHE/rclone-build.log" 2>&1 \
+    || { say "rclone build failed (log: $CACHE/rclone-build.log)"; exit 1; }
+fi
+
+[[ -x $BIN/mc ]] || say "mc missing: run 'local-stack/bin/wire-stack install' first"
+
+if command -v aws >/dev/null; then
+  say "aws CLI present: $(aws --version 2>&1 | head -1)"
+else
+  say "aws CLI: apt-get install -y awscli"
+  { apt-get install -y awscli >"$CACHE/apt-awscli.log" 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y awscli >"$CACHE/apt-awscli.log" 2>&1; }; } \
+    || say "awscli not installable (log $CACHE/apt-awscli.log): the bench leaves 'aws s3 sync' out"
+fi
+say "ready: $(ls "$BIN" | tr '\n' ' ')"

@@ -1,0 +1,334 @@
+/**
+ * Benchmark: many small objects (1–64 KiB; `BENCH_SMALL_OBJECTS`, default 100,000) in one source
+ * bucket, copied into the vault side by side by wire-backup (the backup state machine, MinIO
+ * component alone, in the local runner) and by the tools an operator would use instead: `rclone copy`,
+ * `mc mirror`, `aws s3 sync` (two steps through a local folder: one `aws` command talks to one
+ * endpoint). Then the same again with nothing changed (wire-backup's incremental run; the peers' second
+ * run, which compares both sides), and one plain listing of the bucket as the floor of a no-change run.
+ *
+ * Each tool runs as its own process under `/usr/bin/time -v` (wall time, peak RSS). The populated
+ * source bucket is kept between runs (`bench-small-<n>`): creating it is most of a cold run.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CreateBucketCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { forEachConcurrent } from '../functions/core/streams.js';
+import { readStackInfo, repoRoot, type StackInfo } from '../local/stack-info.js';
+import { awsCli, type BenchRow, cachedBinary, loadAverage, s3Url, timedCommand } from './table.js';
+
+const KiB = 1024;
+
+/** A client with a keep-alive pool large enough for `sockets` requests at once. */
+export function client(
+  endpoint: string,
+  accessKeyId: string,
+  secretAccessKey: string,
+  sockets: number,
+): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: sockets }) },
+  });
+}
+
+/** Counts a bucket's objects with one plain listing (1,000 keys a page); undefined if it does not exist. */
+async function listAll(s3: S3Client, bucket: string): Promise<number | undefined> {
+  let count = 0;
+  let token: string | undefined;
+  try {
+    do {
+      const page: ListObjectsV2CommandOutput = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          MaxKeys: 1000,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
+      count += page.KeyCount ?? 0;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchBucket') return undefined;
+    throw error;
+  }
+  return count;
+}
+
+/** Key and size of object i: Wire-like asset keys, sizes spread over 1–64 KiB. */
+function objectOf(i: number): { key: string; size: number } {
+  const h = createHash('sha256').update(`bench-small ${i}`).digest();
+  const size = KiB + (h.readUInt32BE(0) % (63 * KiB + 1));
+  return {
+    key: `v3/persistent/${h.subarray(4, 6).toString('hex')}/${h.subarray(6, 22).toString('hex')}`,
+    size,
+  };
+}
+
+/** Creates and fills the source bucket unless it already holds exactly `n` objects. */
+export async function populate(source: S3Client, bucket: string, n: number): Promise<void> {
+  const have = await listAll(source, bucket);
+  if (have === n) {
+    console.error(`bench small: s3://${bucket} already holds ${n} objects (kept from an earlier run)`);
+    return;
+  }
+  if (have === undefined) await source.send(new CreateBucketCommand({ Bucket: bucket }));
+  console.error(`bench small: writing ${n} objects of 1–64 KiB into s3://${bucket} (64 at a time)…`);
+  const started = Date.now();
+  const indexes = Array.from({ length: n }, (_, i) => i);
+  await forEachConcurrent(indexes, 64, async (i) => {
+    const { key, size } = objectOf(i);
+    await source.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: randomBytes(size),
+        ContentType: 'application/octet-stream',
+      }),
+    );
+    if ((i + 1) % 10_000 === 0)
+      console.error(`  ${i + 1} objects (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  });
+  const count = await listAll(source, bucket);
+  if (count !== n) throw new Error(`s3://${bucket} holds ${count} objects after populating, expected ${n}`);
+}
+
+interface Peer {
+  readonly tool: string;
+  readonly run: (dir: string, step: string) => { seconds: number; peakRssMiB: number };
+  readonly note: string;
+}
+
+function peersOf(stack: StackInfo, bucket: string, target: string, dir: string): Peer[] {
+  const peers: Peer[] = [];
+  const srcUrl = s3Url(stack.minio.endpoint, stack.minio.accessKey, stack.minio.secretKey);
+  const vaultUrl = s3Url(stack.vault.endpoint, stack.vault.accessKey, stack.vault.secretKey);
+  const rclone = cachedBinary(stack, 'rclone');
+  if (rclone) {
+    const env = {
+      ...process.env,
+      RCLONE_CONFIG: '/dev/null',
+      RCLONE_CONFIG_SRC_TYPE: 's3',
+      RCLONE_CONFIG_SRC_PROVIDER: 'Minio',
+      RCLONE_CONFIG_SRC_ENDPOINT: stack.minio.endpoint,
+      RCLONE_CONFIG_SRC_ACCESS_KEY_ID: stack.minio.accessKey,
+      RCLONE_CONFIG_SRC_SECRET_ACCESS_KEY: stack.minio.secretKey,
+      RCLONE_CONFIG_VAULT_TYPE: 's3',
+      RCLONE_CONFIG_VAULT_PROVIDER: 'Minio',
+      RCLONE_CONFIG_VAULT_ENDPOINT: stack.vault.endpoint,
+      RCLONE_CONFIG_VAULT_ACCESS_KEY_ID: stack.vault.accessKey,
+      RCLONE_CONFIG_VAULT_SECRET_ACCESS_KEY: stack.vault.secretKey,
+    };
+    peers.push({
+      tool: 'rclone copy',
+      note: '--transfers 32 --checkers 32 --fast-list --checksum',
+      run: (d, step) =>
+        timedCommand(
+          rclone,
+          [
+            'copy',
+            `src:${bucket}`,
+            `vault:${target}/rclone`,
+            '--transfers',
+            '32',
+            '--checkers',
+            '32',
+            '--fast-list',
+            '--checksum',
+          ],
+          { env, reportFile: join(d, `rclone-${step}.time`) },
+        ),
+    });
+  } else console.error('bench small: rclone not in the tool cache (run bench/setup-peers.sh): left out');
+  const mc = cachedBinary(stack, 'mc');
+  if (mc) {
+    const env = { ...process.env, MC_HOST_src: srcUrl, MC_HOST_vault: vaultUrl };
+    peers.push({
+      tool: 'mc mirror',
+      note: 'defaults',
+      run: (d, step) =>
+        timedCommand(
+          mc,
+          ['--config-dir', join(dir, 'mc'), '--quiet', 'mirror', `src/${bucket}`, `vault/${target}/mc`],
+          { env, reportFile: join(d, `mc-${step}.time`) },
+        ),
+    });
+  }
+  const aws = awsCli();
+  if (aws) {
+    const config = join(dir, 'aws-config');
+    writeFileSync(config, '[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = 32\n');
+    const local = join(dir, 'aws-sync');
+    mkdirSync(local, { recursive: true });
+    const script = [
+      'set -euo pipefail',
+      'AWS_ACCESS_KEY_ID="$SRC_KEY" AWS_SECRET_ACCESS_KEY="$SRC_SECRET" aws --endpoint-url "$SRC_ENDPOINT" s3 sync --only-show-errors "s3://$SRC_BUCKET" "$LOCAL"',
+      'AWS_ACCESS_KEY_ID="$DST_KEY" AWS_SECRET_ACCESS_KEY="$DST_SECRET" aws --endpoint-url "$DST_ENDPOINT" s3 sync --only-show-errors "$LOCAL" "s3://$DST"',
+    ].join('\n');
+    const env = {
+      ...process.env,
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      SRC_KEY: stack.minio.accessKey,
+      SRC_SECRET: stack.minio.secretKey,
+      SRC_ENDPOINT: stack.minio.endpoint,
+      SRC_BUCKET: bucket,
+      LOCAL: local,
+      DST_KEY: stack.vault.accessKey,
+      DST_SECRET: stack.vault.secretKey,
+      DST_ENDPOINT: stack.vault.endpoint,
+      DST: `${target}/aws`,
+    };
+    peers.push({
+      tool: 'aws s3 sync (src→disk→vault)',
+      note: 'max_concurrent_requests 32; one aws command reaches one endpoint, so two syncs through a folder',
+      run: (d, step) =>
+        timedCommand('bash', ['-c', script], { env, reportFile: join(d, `aws-${step}.time`) }),
+    });
+  } else console.error('bench small: no aws CLI (run bench/setup-peers.sh): aws s3 sync left out');
+  return peers;
+}
+
+/** wire-backup: the backup state machine over the bucket (MinIO only), in a child process. */
+export function wireBackupRun(bucket: string, full: boolean, reportFile: string, enforceIam = false) {
+  const run = timedCommand(
+    join(repoRoot, 'bin', 'node22'),
+    [
+      '--import',
+      'tsx',
+      join(repoRoot, 'bench', 'wire-backup-child.ts'),
+      JSON.stringify({ buckets: [bucket], full, enforceIam }),
+    ],
+    { reportFile },
+  );
+  const line = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as {
+    seconds: number;
+    status: string;
+    events: number;
+    cause?: string;
+  };
+  if (line.status !== 'SUCCEEDED') throw new Error(`wire-backup ${line.status}: ${line.cause}`);
+  return { seconds: line.seconds, peakRssMiB: run.peakRssMiB, events: line.events };
+}
+
+/** Creates and fills the benchmark's source bucket only (`bench/small-objects.ts populate`). */
+export async function populateOnly(): Promise<void> {
+  const stack = readStackInfo();
+  const n = Number(process.env.BENCH_SMALL_OBJECTS ?? 100_000);
+  await populate(
+    client(stack.minio.endpoint, stack.minio.accessKey, stack.minio.secretKey, 64),
+    `bench-small-${n}`,
+    n,
+  );
+}
+
+/** Runs the benchmark; its rows (the caller prints them in the one table). */
+export async function main(): Promise<BenchRow[]> {
+  const stack = readStackInfo();
+  const n = Number(process.env.BENCH_SMALL_OBJECTS ?? 100_000);
+  const bucket = `bench-small-${n}`;
+  const target = 'bench-peers';
+  const source = client(stack.minio.endpoint, stack.minio.accessKey, stack.minio.secretKey, 64);
+  const vaultSide = client(stack.vault.endpoint, stack.vault.accessKey, stack.vault.secretKey, 8);
+  await populate(source, bucket, n);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-small-'));
+  const mc = cachedBinary(stack, 'mc');
+  const mcEnv = {
+    ...process.env,
+    MC_HOST_vault: s3Url(stack.vault.endpoint, stack.vault.accessKey, stack.vault.secretKey),
+  };
+  const mcRun = (...args: string[]) =>
+    mc
+      ? execFileSync(mc, ['--config-dir', join(dir, 'mc'), '--quiet', ...args], {
+          env: mcEnv,
+          stdio: 'ignore',
+        })
+      : undefined;
+  // Fresh targets: the peers' bucket is dropped (one request) and the vault's copies of this bucket removed.
+  try {
+    mcRun('rb', '--force', `vault/${target}`);
+  } catch {
+    // not there yet
+  }
+  await vaultSide.send(new CreateBucketCommand({ Bucket: target }));
+  await vaultSide.send(
+    new PutBucketVersioningCommand({ Bucket: target, VersioningConfiguration: { Status: 'Enabled' } }),
+  );
+  try {
+    mcRun('rm', '--recursive', '--versions', '--force', `vault/${stack.vault.bucket}/minio/_keys/${bucket}/`);
+  } catch {
+    // nothing to remove
+  }
+  const rows: BenchRow[] = [];
+  const full = `${n.toLocaleString('en')} small objects (1–64 KiB): full copy`;
+  const again = `${n.toLocaleString('en')} objects: no-change run`;
+  const rate = (seconds: number) => `${Math.round(n / seconds).toLocaleString('en')} obj/s`;
+  const record = (row: BenchRow) => {
+    rows.push(row);
+    console.error(`  ${row.work} — ${row.tool}: ${row.seconds.toFixed(2)} s (load ${loadAverage()})`);
+  };
+  try {
+    console.error(`bench small: wire-backup full backup of ${bucket}… (load ${loadAverage()})`);
+    const wb1 = wireBackupRun(bucket, true, join(dir, 'wb-full.time'));
+    record({
+      work: full,
+      tool: 'wire-backup',
+      seconds: wb1.seconds,
+      peakRssMiB: wb1.peakRssMiB,
+      rate: rate(wb1.seconds),
+      reference: true,
+      note: `state machine, ${wb1.events} runner events; RSS = runner + all Lambda containers`,
+    });
+    const peers = peersOf(stack, bucket, target, dir);
+    for (const peer of peers) {
+      console.error(`bench small: ${peer.tool} (full)…`);
+      const r = peer.run(dir, 'full');
+      record({ work: full, tool: peer.tool, ...r, rate: rate(r.seconds), note: peer.note });
+    }
+    console.error('bench small: wire-backup no-change run…');
+    const wb2 = wireBackupRun(bucket, false, join(dir, 'wb-again.time'));
+    record({
+      work: again,
+      tool: 'wire-backup',
+      seconds: wb2.seconds,
+      peakRssMiB: wb2.peakRssMiB,
+      reference: true,
+      note: `incremental: list + diff against the previous manifest, ${wb2.events} runner events`,
+    });
+    const t0 = process.hrtime.bigint();
+    const listed = await listAll(source, bucket);
+    const listSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    record({
+      work: again,
+      tool: 'one plain listing (ListObjectsV2)',
+      seconds: listSeconds,
+      note: `${listed} keys, 1,000 a page, one client`,
+    });
+    for (const peer of peers) {
+      console.error(`bench small: ${peer.tool} (no change)…`);
+      const r = peer.run(dir, 'again');
+      record({ work: again, tool: peer.tool, ...r, note: peer.note });
+    }
+    return rows;
+  } finally {
+    try {
+      mcRun('rb', '--force', `vault/${target}`);
+    } catch {
+      // best effort
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

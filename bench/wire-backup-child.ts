@@ -1,0 +1,39 @@
+/**
+ * Child process of the benchmarks: runs the backup state machine (the definition CDK synthesizes, the
+ * Lambdas' bundles, in the local runner) for the MinIO component alone, over the buckets named on the
+ * command line, and prints one JSON line `{seconds, status, …}` on stdout. The parent runs it under
+ * `/usr/bin/time -v`, so its peak RSS (runner plus every Lambda container, as worker threads) is its own.
+ *
+ * `bin/node22 --import tsx bench/wire-backup-child.ts '{"buckets":["b"],"full":true,"enforceIam":false}'`
+ * The synthesis (cached on disk) happens before the clock starts: `seconds` is the execution alone.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { localConfig } from '../local/local-config.js';
+import { runLocal, synthesizeLocal } from '../local/local-run.js';
+import { readStackInfo } from '../local/stack-info.js';
+
+const argsSchema = z.object({
+  buckets: z.array(z.string()).min(1),
+  full: z.boolean(),
+  enforceIam: z.boolean().default(false),
+});
+
+const args = argsSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
+const stack = readStackInfo();
+const config = localConfig(stack, { buckets: args.buckets });
+synthesizeLocal(config);
+const started = process.hrtime.bigint();
+const result = await runLocal({
+  stateMachine: 'wire-backup',
+  input: { trigger: 'manual', full: args.full, components: ['minio'] },
+  config,
+  enforceIam: args.enforceIam,
+});
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const vmHwmKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+const { status, error, cause } = result;
+process.stdout.write(
+  `${JSON.stringify({ seconds, status, error, cause, events: result.events.length, vmHwmKiB })}\n`,
+);
+process.exit(result.status === 'SUCCEEDED' ? 0 : 1);
