@@ -12,6 +12,7 @@ import {
   batchPrefixOf,
   bucketManifestKey,
   manifestKey,
+  restoreBatchKeyOf,
   restoreReportKey,
   vaultPrefixes,
   wireServerArchiveKey,
@@ -217,6 +218,9 @@ describe('canary: no data in logs, causes or reports', () => {
       // The copy batches hold the manifest entries being written (an object's user metadata is kept
       // for its restore), so they are data too.
       const batches = batchPrefixOf(drill.backupId, 'assets');
+      const isBatch = (key: string) =>
+        key.startsWith(batches) ||
+        key.startsWith(restoreBatchKeyOf(drill.restoreId, 'assets', 1).replace(/[^/]*$/, ''));
       const dataKeys = new Set([
         wireServerArchiveKey(drill.backupId),
         bucketManifestKey(drill.backupId, 'assets'),
@@ -224,10 +228,10 @@ describe('canary: no data in logs, causes or reports', () => {
       const reportKeys = [
         ...(await listKeys(s3, bucket, `${vaultPrefixes.backups}${drill.backupId}/`)),
         ...(await listKeys(s3, bucket, vaultPrefixes.restores)).filter((k) => !restoresBefore.has(k)),
-      ].filter((k) => !dataKeys.has(k) && !k.startsWith(batches));
+      ].filter((k) => !dataKeys.has(k) && !isBatch(k));
       for (const key of reportKeys)
         add(
-          `vault ${key.split('/').slice(2).join('/')}`,
+          `vault ${key.split('/')[0]}/…/${key.split('/').slice(2).join('/')}`,
           gunzipIf(key, await readBytes(s3, bucket, key)).toString('latin1'),
         );
 
