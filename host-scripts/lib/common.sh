@@ -94,7 +94,7 @@ check_rule() {
   fi
   local max=RULE_$3_MAX
   if [[ -v $max ]] && ((${#2} > ${!max})); then
-    fail "parameter $1 is invalid: it has ${#2} characters, more than the ${!max} of ${!what}" "set SSM_$1 to ${!what}"
+    fail "parameter $1 is invalid: it has ${#2} characters, more than the ${!max} allowed" "set SSM_$1 to ${!what}"
   fi
   # The named refusal first: the pattern refuses a .. segment too, with a vaguer message.
   if [[ ${!dotdot-} == true ]]; then check_no_dotdot "$1" "$2"; fi
