@@ -245,6 +245,13 @@ export const rules = {
     description: 'an EventBridge schedule expression, rate(...) or cron(...)',
     example: 'rate(1 hour)',
   },
+  /** An operator's note on a backup (`reason`): free text, but nothing a shell or a path could act on. */
+  reason: {
+    name: 'reason',
+    pattern: '^[A-Za-z0-9 .,:_()#+@=-]{0,200}$',
+    description: 'a short note: up to 200 letters, digits, spaces and . , : _ ( ) # + @ = -',
+    example: 'before the upgrade to 5.26',
+  },
   archiveEntry: {
     name: 'archiveEntry',
     pattern: '^[A-Za-z0-9._/ -]+$',
