@@ -53,7 +53,6 @@ function hostileValues(valid: string): Hostile[] {
   ];
 }
 
-const table: string[][] = [];
 const printTable = (title: string, head: string[], rows: string[][]) => {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
@@ -218,7 +217,6 @@ describe('hostile inputs', () => {
       ['document.parameter', 'value', 'SendCommand', 'bash (script run directly)'],
       rows,
     );
-    table.push(...rows);
 
     expect(rows.length).toBeGreaterThan(100);
     expect(failures).toEqual([]);
@@ -358,7 +356,6 @@ describe('hostile inputs', () => {
       ['machine.field', 'value', 'result', 'cause'],
       rows,
     );
-    table.push(...rows);
 
     expect(failures).toEqual([]);
     expect(await countVersions(s3, stack.vault.bucket, '')).toBe(versionsBefore);
