@@ -34,11 +34,14 @@ ROLE=${SSM_role-}
 VAULT_BUCKET=${SSM_vaultBucket-}
 check_rule role "$ROLE" ROLE
 check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
-if [[ $ROLE == cassandra ]]; then
-  DATA_DIR=${SSM_dataDir-}
+DATA_DIR=${SSM_dataDir-}
+WIRE_SERVER_PATH=${SSM_wireServerPath-}
+# The role's own folder must be given; the other one is checked too when given (SSM passes both, one
+# of them its default), so that no parameter reaches the host unchecked.
+if [[ $ROLE == cassandra || -v SSM_dataDir ]]; then
   check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
-else
-  WIRE_SERVER_PATH=${SSM_wireServerPath-}
+fi
+if [[ $ROLE == wireServer || -v SSM_wireServerPath ]]; then
   check_rule wireServerPath "$WIRE_SERVER_PATH" ABSOLUTE_PATH
 fi
 

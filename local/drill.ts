@@ -16,6 +16,7 @@ import { restoreRowCounts, restoreWarnings } from '../functions/core/restore-rep
 import { historyScale } from './history-scale.js';
 import { localConfig } from './local-config.js';
 import { runLocal } from './local-run.js';
+import type { RunnerEventListener } from './runner/events.js';
 import { createSourceS3Client } from './seed/connections.js';
 import {
   diffSnapshots,
@@ -48,6 +49,13 @@ export interface DrillOptions {
   /** The restore input's `targets.cassandra.mode` (`refresh` forces the Cassandra 3.11 path). @default auto */
   readonly mode?: 'auto' | 'import' | 'refresh' | 'load';
   readonly log?: (line: string) => void;
+  /** Receives every progress event of the drill's backups and restore (`runLocal`'s `onEvent`). */
+  readonly onEvent?: RunnerEventListener;
+  /**
+   * Called after seeding, before the state is recorded and backed up: adds data of the caller's own
+   * (the canary test seeds a unique value into a row, a file and an object).
+   */
+  readonly afterSeed?: (stack: StackInfo) => Promise<void>;
 }
 
 /** The Cassandra versions the local stack can run (`wire-stack up --cassandra`). */
@@ -112,6 +120,7 @@ export async function deleteBucketAndObjects(s3: S3Client, bucket: string): Prom
 export async function runDrill(options: DrillOptions = {}): Promise<DrillReport> {
   const log = options.log ?? (() => {});
   const fromNodes = options.fromNodes ?? 1;
+  const events = options.onEvent ? { onEvent: options.onEvent } : {};
   const toNodes = options.toNodes ?? 1;
 
   const running = (() => {
@@ -139,13 +148,19 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   const fromVersion = stack.cassandra.version;
   await seedWire({ stack, size: options.size ?? 'smoke', reset: true, flush: true });
   seedPostgres(stack, { conversations: 200, batch: 'drill' });
+  await options.afterSeed?.(stack);
   const before = await snapshotWire({ stack, detail: 'rows' });
   // Every row of every PostgreSQL table, as one digest per table (rows as text, sorted).
   const postgresBefore = postgresTableDigests(stack);
 
   log('drill: backup');
   const backupStarted = Date.now();
-  const backup = await runLocal({ stateMachine: 'wire-backup', input: { trigger: 'drill' }, stack });
+  const backup = await runLocal({
+    stateMachine: 'wire-backup',
+    input: { trigger: 'drill' },
+    stack,
+    ...events,
+  });
   if (backup.status !== 'SUCCEEDED')
     throw new Error(`drill: backup failed (${backup.error}): ${backup.cause}`);
   const { manifest } = backupSummarySchema.parse(backup.output);
@@ -154,7 +169,12 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     log('drill: changing the data and backing up again; the first backup is the one restored');
     await mutateWire({ stack, round: 1 });
     seedPostgres(stack, { conversations: 20, batch: `drill-newer-${Date.now()}` });
-    const newer = await runLocal({ stateMachine: 'wire-backup', input: { trigger: 'drill' }, stack });
+    const newer = await runLocal({
+      stateMachine: 'wire-backup',
+      input: { trigger: 'drill' },
+      stack,
+      ...events,
+    });
     if (newer.status !== 'SUCCEEDED')
       throw new Error(`drill: second backup failed (${newer.error}): ${newer.cause}`);
   }
@@ -189,6 +209,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     },
     stack,
     config: localConfig(stack),
+    ...events,
   });
   if (restore.status !== 'SUCCEEDED')
     throw new Error(`drill: restore failed (${restore.error}): ${restore.cause}`);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { WireBackupConfig } from '../../lib/config.js';
 import type { BackupPlan, PostgresqlPlan } from './contract/backup.js';
 import { type ComponentName, componentNames } from './contract/common.js';
+import { ruleString, rules } from './contract/rules.js';
 import { InvalidInputError, WireBackupError } from './errors.js';
 import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
 import {
@@ -53,7 +54,7 @@ function postgresqlPlan(pg: PostgresqlConfig, clusterName: string, backupId: str
 export const backupInputSchema = z
   .object({
     components: z.array(z.enum(componentNames)).min(1, 'name at least one component').optional(),
-    reason: z.string().max(200).optional(),
+    reason: ruleString(rules.reason).optional(),
     trigger: z.enum(['schedule', 'manual', 'drill']).optional(),
     /** Ignore the previous backup: upload every file and copy every object again (heals a damaged vault). */
     full: z.boolean().optional(),

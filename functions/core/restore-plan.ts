@@ -45,7 +45,12 @@ export const restoreInputSchema = z
       z.string().regex(ruleRegExp(rules.backupId), `must be ${rules.backupId.description} or "latest"`),
     ]),
     /** Must repeat the backup id being restored (the resolved id when backupId is "latest"). */
-    confirm: z.string(),
+    confirm: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9]{0,64}$/,
+        `must repeat the backup id being restored, like ${rules.backupId.example} (letters and digits only)`,
+      ),
     components: z.array(z.enum(componentNames)).min(1).optional(),
     /** Plan and check everything, write nothing. */
     dryRun: z.boolean().default(false),

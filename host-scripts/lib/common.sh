@@ -89,15 +89,20 @@ check_param() {
   fi
 }
 # check_rule <name> <value> <RULE>: checks a parameter against the validation rule RULE_<RULE> of the
-# generated lib/rules.sh (its pattern, RULE_<RULE>_WHAT, RULE_<RULE>_NO_DOTDOT for paths and keys, and
+# generated lib/rules.sh (its length cap RULE_<RULE>_MAX, its pattern, RULE_<RULE>_WHAT, RULE_<RULE>_NO_DOTDOT for paths and keys, and
 # RULE_<RULE>_NOT_SYSTEM_FOLDER for folders a restore writes into).
 check_rule() {
   local pattern=RULE_$3 what=RULE_$3_WHAT dotdot=RULE_$3_NO_DOTDOT
   if [[ ! -v $pattern || ! -v $what ]]; then
     fail "$SCRIPT checks parameter $1 against an unknown rule $3" "name a rule of functions/core/contract/rules.ts (RULE_<UPPER_SNAKE name>)"
   fi
-  check_param "$1" "$2" "${!pattern}" "${!what}"
+  local max=RULE_$3_MAX
+  if [[ -v $max ]] && ((${#2} > ${!max})); then
+    fail "parameter $1 is invalid: it has ${#2} characters, more than the ${!max} allowed" "set SSM_$1 to ${!what}"
+  fi
+  # The named refusal first: the pattern refuses a .. segment too, with a vaguer message.
   if [[ ${!dotdot-} == true ]]; then check_no_dotdot "$1" "$2"; fi
+  check_param "$1" "$2" "${!pattern}" "${!what}"
   local system=RULE_$3_NOT_SYSTEM_FOLDER
   if [[ ${!system-} == true ]]; then check_not_system_folder "$1" "$2"; fi
 }

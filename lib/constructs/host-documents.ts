@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { maxLengthOf } from '../../functions/core/contract/rules.js';
 import { bashRulesPath, renderBashRules } from '../../functions/core/contract/rules-bash.js';
 import type { HostDocumentSpec } from '../host-documents.js';
 import { projectRoot } from '../paths.js';
@@ -82,6 +83,7 @@ export class HostDocuments extends Construct {
             type: 'String',
             description: p.description,
             allowedPattern: p.rule.pattern,
+            maxChars: maxLengthOf(p.rule),
             interpolationType: 'ENV_VAR',
             ...(p.default === undefined ? {} : { default: p.default }),
           },

@@ -1,9 +1,9 @@
-import { type Rule, rules, SYSTEM_FOLDERS, SYSTEM_KEYSPACES, SYSTEM_TREES } from './rules.js';
+import { maxLengthOf, type Rule, rules, SYSTEM_FOLDERS, SYSTEM_KEYSPACES, SYSTEM_TREES } from './rules.js';
 
 /**
  * The bash form of {@link rules}: the block that synth inlines into every host script in place of the
  * line sourcing `lib/rules.sh` (a file that exists only as this output). For each rule it defines
- * `RULE_<NAME>` (the pattern), `RULE_<NAME>_WHAT` (the description) and, for `/`-separated values,
+ * `RULE_<NAME>` (the pattern), `RULE_<NAME>_WHAT` (the description), `RULE_<NAME>_MAX` (the longest value, in characters) and, for `/`-separated values,
  * `RULE_<NAME>_NO_DOTDOT=true`; `check_rule` in `lib/common.sh` reads them. It also defines
  * `SYSTEM_KEYSPACES` as a space-padded word list (`[[ $SYSTEM_KEYSPACES == *" $ks "* ]]`), and the
  * `SYSTEM_FOLDERS` (refused themselves) and `SYSTEM_TREES` (refused with everything below) of
@@ -25,7 +25,11 @@ function quote(value: string): string {
 
 function ruleLines(rule: Rule): string[] {
   const v = `RULE_${bashRuleName(rule.name)}`;
-  const lines = [`${v}=${quote(rule.pattern)}`, `${v}_WHAT=${quote(rule.description)}`];
+  const lines = [
+    `${v}=${quote(rule.pattern)}`,
+    `${v}_WHAT=${quote(rule.description)}`,
+    `${v}_MAX=${maxLengthOf(rule)}`,
+  ];
   if (rule.noDotDotSegment) lines.push(`${v}_NO_DOTDOT=true`);
   if (rule.notSystemFolder) lines.push(`${v}_NOT_SYSTEM_FOLDER=true`);
   return lines;

@@ -28,17 +28,42 @@ export interface Rule {
    * regular expression of the common subset can say so, so zod and the bash check do.
    */
   readonly notSystemFolder?: boolean;
+  /**
+   * Longest value, in characters, for rules whose pattern does not bound it (paths, keys, lists): zod's
+   * `max`, the SSM parameter's `maxChars` and the bash check all refuse a longer one. @default {@link defaultMaxLength}
+   */
+  readonly maxLength?: number;
+}
+
+/** The length cap of a rule without its own `maxLength` (a Linux path's PATH_MAX, 4096 with its NUL). */
+export const defaultMaxLength = 4095;
+
+/** The longest value `rule` accepts (its `maxLength`, or {@link defaultMaxLength}). */
+export function maxLengthOf(rule: Rule): number {
+  return rule.maxLength ?? defaultMaxLength;
 }
 
 const keyspace = '[A-Za-z][A-Za-z0-9_]{0,47}';
 const address = '[0-9a-fA-F.:]{2,45}';
 const hostId = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-// S3 "safe characters" for key segments; a key has no empty segment.
-const keySegment = "[A-Za-z0-9!_.*'()=-]+";
+/**
+ * A non-empty `/`-free segment of `chars` (a bracket expression body without `.`, or with `.`) that is
+ * not `..`: it starts with another character, is `.` or `.x…`, or is `..` followed by more. Patterns of
+ * `/`-separated values are built of it, so that SSM's `allowedPattern` refuses a `..` segment too.
+ */
+const segmentNotDotDot = (chars: string) =>
+  `([${chars}][.${chars}]*|\\.([${chars}][.${chars}]*)?|\\.\\.[.${chars}]+)`;
+// S3 "safe characters" for key segments; a key has no empty segment and no `..` segment.
+const keySegment = segmentNotDotDot("A-Za-z0-9!_*'()=-");
 const vaultKey = `(${keySegment}/)*${keySegment}`;
 const pgHost = '[A-Za-z0-9][A-Za-z0-9.-]{0,252}';
 const pgServer = `[A-Za-z0-9][A-Za-z0-9._-]{0,63}=(i|mi)-[0-9a-f]{8,17}@${pgHost}:[0-9]{1,5}:/[A-Za-z0-9._/-]*`;
 const utcTime = '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z';
+// An absolute path: `/`, then segments (letters, digits, . _ -) separated by one or more `/`, no `..`.
+const absolutePath = `/+(${segmentNotDotDot('A-Za-z0-9_-')}(/+${segmentNotDotDot('A-Za-z0-9_-')})*/*)?`;
+const versionSegment = segmentNotDotDot('A-Za-z0-9_+=-');
+/** S3's longest object key, in bytes (the vault's keys are ASCII). */
+const maxKeyLength = 1024;
 
 /** Every rule, by name. */
 export const rules = {
@@ -69,7 +94,7 @@ export const rules = {
   },
   absolutePath: {
     name: 'absolutePath',
-    pattern: '^/[A-Za-z0-9._/-]*$',
+    pattern: `^${absolutePath}$`,
     description: 'an absolute path of letters, digits, . _ / - without a .. segment',
     example: '/mnt/cassandra/data',
     noDotDotSegment: true,
@@ -77,7 +102,7 @@ export const rules = {
   /** A folder a restore writes into (the wire-server folder): absolute, and no system folder. */
   restoreTargetPath: {
     name: 'restoreTargetPath',
-    pattern: '^/[A-Za-z0-9._/-]*$',
+    pattern: `^${absolutePath}$`,
     description:
       'an absolute path of letters, digits, . _ / - without a .. segment, that is no system folder (not /, /etc, /usr, /var, /home, … nor below /etc, /usr, /bin, /boot, /dev, /proc, /sys, …)',
     example: '/home/wire/wire-server-deploy',
@@ -152,6 +177,7 @@ export const rules = {
       "a vault object key (segments of letters, digits, ! _ . * ' ( ) = - joined by /) without a .. segment",
     example: 'backups/20261126T061500Z/wire-server.tar.gz',
     noDotDotSegment: true,
+    maxLength: maxKeyLength,
   },
   /** A vault folder a host writes below (keys it is given end in `/`). */
   vaultPrefix: {
@@ -161,6 +187,7 @@ export const rules = {
       "a vault folder (segments of letters, digits, ! _ . * ' ( ) = - each followed by /) without a .. segment",
     example: 'cassandra/wire-cluster/',
     noDotDotSegment: true,
+    maxLength: maxKeyLength,
   },
   optionalVaultKey: {
     name: 'optionalVaultKey',
@@ -169,6 +196,7 @@ export const rules = {
       "a vault object key (segments of letters, digits, ! _ . * ' ( ) = - joined by /) without a .. segment, or empty",
     example: '',
     noDotDotSegment: true,
+    maxLength: maxKeyLength,
   },
   /**
    * An S3 version id: opaque, URL-ready, up to 1024 bytes (AWS documents one holding `+`); `null` is the
@@ -176,9 +204,12 @@ export const rules = {
    */
   versionId: {
     name: 'versionId',
-    pattern: '^[A-Za-z0-9._+/=-]{1,1024}$',
+    // Opaque, but passed to tools next to keys: refuse a `..` segment as for a key (`//` may occur).
+    pattern: `^(/+|/*${versionSegment}(/+${versionSegment})*/*)$`,
     description: 'an S3 version id (null for an object written before versioning was on)',
     example: 'null',
+    noDotDotSegment: true,
+    maxLength: 1024,
   },
   sha256: {
     name: 'sha256',
@@ -216,6 +247,13 @@ export const rules = {
     pattern: '^(rate\\([0-9]+ (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$',
     description: 'an EventBridge schedule expression, rate(...) or cron(...)',
     example: 'rate(1 hour)',
+  },
+  /** An operator's note on a backup (`reason`): free text, but nothing a shell or a path could act on. */
+  reason: {
+    name: 'reason',
+    pattern: '^[A-Za-z0-9 .,:_()#+@=-]{0,200}$',
+    description: 'a short note: up to 200 letters, digits, spaces and . , : _ ( ) # + @ = -',
+    example: 'before the upgrade to 5.26',
   },
   archiveEntry: {
     name: 'archiveEntry',
@@ -399,8 +437,9 @@ export function hasDotDotSegment(value: string): boolean {
 
 /** Why `value` breaks `rule` ("must be …"), or undefined when it satisfies it. */
 export function ruleViolation(rule: Rule, value: string): string | undefined {
-  if (!ruleRegExp(rule).test(value)) return `must be ${rule.description}`;
+  if (value.length > maxLengthOf(rule)) return `must be at most ${maxLengthOf(rule)} characters long`;
   if (rule.noDotDotSegment && hasDotDotSegment(value)) return 'must not contain a .. segment';
+  if (!ruleRegExp(rule).test(value)) return `must be ${rule.description}`;
   if (rule.notSystemFolder) return systemFolderViolation(value);
   return undefined;
 }
@@ -410,16 +449,12 @@ export function ruleViolation(rule: Rule, value: string): string | undefined {
  * segment", so a configuration or input error names the field, the problem and what to write instead.
  */
 export function ruleString(rule: Rule): z.ZodString {
-  const schema = z.string().regex(ruleRegExp(rule), `must be ${rule.description}`);
-  const noDotDot = rule.noDotDotSegment
-    ? schema.refine((value) => !hasDotDotSegment(value), 'must not contain a .. segment')
-    : schema;
-  return rule.notSystemFolder
-    ? noDotDot.superRefine((value, ctx) => {
-        const violation = systemFolderViolation(value);
-        if (violation) ctx.addIssue({ code: 'custom', message: violation });
-      })
-    : noDotDot;
+  // One check, in the bash check's order (length, `..`, pattern, system folder), so that both
+  // give the same first reason.
+  return z.string().superRefine((value, ctx) => {
+    const violation = ruleViolation(rule, value);
+    if (violation) ctx.addIssue({ code: 'custom', message: violation });
+  });
 }
 
 function systemFolderViolation(value: string): string | undefined {
