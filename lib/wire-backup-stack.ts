@@ -559,6 +559,8 @@ export class WireBackupStack extends Stack {
       deleteVersions: retained,
     });
     vault.grantObjects(purgeFunctions.purgeReport, { read: [purges], write: [purges] });
+    // And the bucket refuses version deletes to everyone else, administrators included.
+    if (purgeFunctions.purgeDelete.role) vault.denyVersionDeletesExcept([purgeFunctions.purgeDelete.role]);
     this.purgeStateMachine = new StateMachine(this, 'PurgeStateMachine', {
       stateMachineName: 'wire-purge',
       stateMachineType: StateMachineType.STANDARD,

@@ -1,8 +1,10 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccountRootPrincipal,
+  AnyPrincipal,
   Effect,
   type IGrantable,
+  type IRole,
   PolicyDocument,
   PolicyStatement,
 } from 'aws-cdk-lib/aws-iam';
@@ -283,6 +285,27 @@ export class Vault extends Construct {
     if (keyActions.length > 0)
       statements.push(new PolicyStatement({ actions: keyActions, resources: [this.key.keyArn] }));
     for (const statement of statements) grantee.grantPrincipal.addToPrincipalPolicy(statement);
+  }
+
+  /**
+   * A bucket policy statement that denies `s3:DeleteObjectVersion` to every principal but `roles`
+   * (the purge), whatever their IAM policies allow: an administrator credential can no longer delete
+   * backup data by version without first changing the bucket policy (which CloudTrail records), and
+   * Object Lock still refuses locked versions to everyone. Not for an existing bucket (`vault.existing`),
+   * whose policy the stack does not own.
+   */
+  public denyVersionDeletesExcept(roles: readonly IRole[]): void {
+    if (this.existingBucketName) return;
+    this.bucket.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'VersionDeletesOnlyByThePurge',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:DeleteObjectVersion'],
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': roles.map((r) => r.roleArn) } },
+      }),
+    );
   }
 
   /**

@@ -157,6 +157,49 @@ describe('IAM enforcement of the local runner', () => {
     admin.destroy();
   });
 
+  it('refuses a version delete by the bucket policy to any role but Delete Expired, even one IAM allows', async () => {
+    // A copy of the stack in which Mark Failed's role was (wrongly) given s3:DeleteObjectVersion.
+    const { template, stackName } = synthesizedTemplate(extracted);
+    const markFailedRole = enforcement.iam.functionRole(fn('mark-failed').name).logicalId;
+    const copy = structuredClone(template) as unknown as {
+      Resources: Record<
+        string,
+        { Type: string; Properties: { Roles?: unknown; PolicyDocument?: { Statement: unknown[] } } }
+      >;
+    };
+    for (const resource of Object.values(copy.Resources))
+      if (
+        resource.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(resource.Properties.Roles).includes(markFailedRole)
+      )
+        resource.Properties.PolicyDocument?.Statement.push({
+          Effect: 'Allow',
+          Action: 's3:DeleteObjectVersion',
+          Resource: `arn:aws:s3:::${stack.vault.bucket}/*`,
+        });
+    const widened = await IamEnforcement.start(copy as unknown as CfnTemplate, stack, { stackName });
+    const admin = createStackS3Client(stack.vault);
+    try {
+      const key = failedKey(`${runId}-policy`);
+      const put = await admin.send(
+        new PutObjectCommand({ Bucket: stack.vault.bucket, Key: key, Body: '{}' }),
+      );
+      const { s3 } = clientsOf(widened.functionEnvironment(fn('mark-failed')));
+      await expect(
+        s3.send(new DeleteObjectCommand({ Bucket: stack.vault.bucket, Key: key, VersionId: put.VersionId })),
+      ).rejects.toMatchObject({
+        name: 'AccessDenied',
+        message: expect.stringContaining(
+          'is not authorized to perform: s3:DeleteObjectVersion on resource: arn:aws:s3:::',
+        ),
+      });
+      expect(widened.proxy.refused.at(-1)?.message).toContain('explicit deny in a resource-based policy');
+    } finally {
+      admin.destroy();
+      await widened.close();
+    }
+  });
+
   it('serves Secrets Manager only to roles granted the secret', async () => {
     const allowed = clientsOf(enforcement.functionEnvironment(fn('check-minio'))).secrets;
     const denied = clientsOf(enforcement.functionEnvironment(fn('commit'))).secrets;
