@@ -1,35 +1,10 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type BackupManifest, backupManifestSchema } from '../functions/core/contract/backup.js';
-import { readJsonOrUndefined } from '../functions/core/vault-io.js';
-import { backupIdOfPrefix, failedKey, manifestKey, vaultPrefixes } from '../functions/core/vault-layout.js';
+import { listBackupIds, readJsonOrUndefined } from '../functions/core/vault-io.js';
+import { failedKey, manifestKey, vaultPrefixes } from '../functions/core/vault-layout.js';
 import { formatBytes } from './format.js';
 
-/** Every backup id with a folder in the vault, reading every page of `backups/` (newest first). */
-export async function listBackupIds(
-  s3: S3Client,
-  bucket: string,
-  options: { readonly pageSize?: number } = {},
-): Promise<string[]> {
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: vaultPrefixes.backups,
-        Delimiter: '/',
-        ContinuationToken: token,
-        ...(options.pageSize ? { MaxKeys: options.pageSize } : {}),
-      }),
-    );
-    for (const p of page.CommonPrefixes ?? []) {
-      const id = backupIdOfPrefix(p.Prefix ?? '');
-      if (id) ids.push(id);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return ids.sort().reverse();
-}
+export { listBackupIds };
 
 /** Lists the vault's backups, newest first: complete (restorable), failed (with cause), incomplete. */
 export async function listBackups(

@@ -1,29 +1,13 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type PurgeReport, purgeReportSchema } from '../functions/core/contract/purge.js';
-import { readJsonOrUndefined } from '../functions/core/vault-io.js';
+import { listFolderIds, readJsonOrUndefined } from '../functions/core/vault-io.js';
 import { purgeIdOfPrefix, purgeReportKey, vaultPrefixes } from '../functions/core/vault-layout.js';
 import { formatBytes } from './format.js';
 
 /** The newest purge report in the vault (every page of `purges/` is read), or undefined. */
 export async function readLatestPurgeReport(s3: S3Client, bucket: string): Promise<PurgeReport | undefined> {
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: vaultPrefixes.purges,
-        Delimiter: '/',
-        ContinuationToken: token,
-      }),
-    );
-    for (const p of page.CommonPrefixes ?? []) {
-      const id = purgeIdOfPrefix(p.Prefix ?? '');
-      if (id) ids.push(id);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  for (const id of ids.sort().reverse()) {
+  const ids = await listFolderIds(s3, bucket, vaultPrefixes.purges, purgeIdOfPrefix);
+  for (const id of ids) {
     const raw = await readJsonOrUndefined(s3, bucket, purgeReportKey(id));
     if (raw !== undefined) return purgeReportSchema.parse(raw);
   }

@@ -1,13 +1,6 @@
-import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { readJsonOrUndefined } from './vault-io.js';
-import {
-  backupIdOfPrefix,
-  backupIdPattern,
-  failedKey,
-  manifestKey,
-  startedKey,
-  vaultPrefixes,
-} from './vault-layout.js';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listBackupIds, readJsonOrUndefined } from './vault-io.js';
+import { backupIdPattern, failedKey, manifestKey, startedKey } from './vault-layout.js';
 
 /**
  * A backup run that ended without a manifest or a `failed` marker — its execution timed out or was
@@ -46,24 +39,9 @@ export async function markAbandonedRuns(
   timeoutHours: number = backupRunTimeoutHours,
 ): Promise<AbandonedRun[]> {
   const cutoff = now.getTime() - timeoutHours * 3600_000;
-  const candidates: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: vaultPrefixes.backups,
-        Delimiter: '/',
-        ContinuationToken: token,
-      }),
-    );
-    for (const p of page.CommonPrefixes ?? []) {
-      const id = backupIdOfPrefix(p.Prefix ?? '');
-      const time = id ? backupIdTime(id) : undefined;
-      if (id && time && time.getTime() < cutoff) candidates.push(id);
-    }
-    token = page.NextContinuationToken;
-  } while (token);
+  const candidates = (await listBackupIds(s3, bucket)).filter(
+    (id) => (backupIdTime(id)?.getTime() ?? Number.POSITIVE_INFINITY) < cutoff,
+  );
 
   const marked: AbandonedRun[] = [];
   for (const id of candidates.sort()) {

@@ -63,28 +63,61 @@ export async function hashVaultObject(
   return hash.digest('hex');
 }
 
-/** Lists complete backups (those with a manifest), newest first. */
-export async function listCompleteBackups(s3: S3Client, bucket: string): Promise<string[]> {
+/**
+ * The ids of the folders below `prefix` (`backups/<id>/`, `purges/<id>/`, …), reading every page of a
+ * delimited listing, newest first (ids sort by time). `idOf` turns a folder prefix into its id, or
+ * undefined for a folder that is not one.
+ */
+export async function listFolderIds(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  idOf: (folder: string) => string | undefined,
+  options: { readonly pageSize?: number } = {},
+): Promise<string[]> {
   const ids: string[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(
       new ListObjectsV2Command({
         Bucket: bucket,
-        Prefix: vaultPrefixes.backups,
+        Prefix: prefix,
         Delimiter: '/',
         ContinuationToken: token,
+        ...(options.pageSize ? { MaxKeys: options.pageSize } : {}),
       }),
     );
     for (const p of page.CommonPrefixes ?? []) {
-      const id = backupIdOfPrefix(p.Prefix ?? '');
-      if (id && backupIdPattern.test(id)) ids.push(id);
+      const id = idOf(p.Prefix ?? '');
+      if (id) ids.push(id);
     }
-    token = page.NextContinuationToken;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  ids.sort().reverse();
+  return ids.sort().reverse();
+}
+
+/** Every backup id with a folder in the vault, newest first. */
+export function listBackupIds(
+  s3: S3Client,
+  bucket: string,
+  options: { readonly pageSize?: number } = {},
+): Promise<string[]> {
+  return listFolderIds(
+    s3,
+    bucket,
+    vaultPrefixes.backups,
+    (folder) => {
+      const id = backupIdOfPrefix(folder);
+      return id && backupIdPattern.test(id) ? id : undefined;
+    },
+    options,
+  );
+}
+
+/** Lists complete backups (those with a manifest), newest first. */
+export async function listCompleteBackups(s3: S3Client, bucket: string): Promise<string[]> {
   const complete: string[] = [];
-  for (const id of ids) {
+  for (const id of await listBackupIds(s3, bucket)) {
     if (await readJsonOrUndefined(s3, bucket, manifestKey(id))) complete.push(id);
   }
   return complete;
