@@ -57,11 +57,14 @@ const segmentNotDotDot = (chars: string) =>
 const keySegment = segmentNotDotDot("A-Za-z0-9!_*'()=-");
 const vaultKey = `(${keySegment}/)*${keySegment}`;
 const pgHost = '[A-Za-z0-9][A-Za-z0-9.-]{0,252}';
-const pgServer = `[A-Za-z0-9][A-Za-z0-9._-]{0,63}=(i|mi)-[0-9a-f]{8,17}@${pgHost}:[0-9]{1,5}:/[A-Za-z0-9._/-]*`;
 const utcTime = '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?Z';
 // An absolute path: `/`, then segments (letters, digits, . _ -) separated by one or more `/`, no `..`.
 const absolutePath = `/+(${segmentNotDotDot('A-Za-z0-9_-')}(/+${segmentNotDotDot('A-Za-z0-9_-')})*/*)?`;
 const versionSegment = segmentNotDotDot('A-Za-z0-9_+=-');
+// A PostgreSQL server: name=instanceId@host:port:dataDir (an absolute path without `..`).
+const pgServer = `[A-Za-z0-9][A-Za-z0-9._-]{0,63}=(i|mi)-[0-9a-f]{8,17}@${pgHost}:[0-9]{1,5}:${absolutePath}`;
+// A Secrets Manager name: `/`-separated segments, none of them `..`.
+const secretSegment = segmentNotDotDot('A-Za-z0-9_+=@-');
 /** S3's longest object key, in bytes (the vault's keys are ASCII). */
 const maxKeyLength = 1024;
 
@@ -232,8 +235,9 @@ export const rules = {
   },
   secretName: {
     name: 'secretName',
-    pattern: '^[A-Za-z0-9/_+=.@-]{1,512}$',
-    description: 'a Secrets Manager secret name (1-512 of letters, digits, / _ + = . @ -)',
+    pattern: `^${secretSegment}(/${secretSegment})*$`,
+    maxLength: 512,
+    description: 'a Secrets Manager secret name (1-512 of letters, digits, / _ + = . @ -, no empty or .. segment)',
     example: 'wire-backup/minio',
   },
   awsRegion: {
