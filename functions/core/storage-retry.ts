@@ -119,8 +119,12 @@ export function describeStorageFailure(
     attempts !== undefined
       ? ` (${attempts} attempt${attempts === 1 ? '' : 's'}${waited ? ` over ${Math.round(waited / 1000)} s` : ''})`
       : '';
+  const status = (failure as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const answered = status !== undefined || /checksum mismatch/i.test(failure.message ?? '');
   return new TransientStorageError(
-    `${service} at ${endpoint} did not answer ${command}${target(input)}: ${detail || String(error)}${tries} — check that ${endpoint} is up and reachable from here (network, VPN, firewall, DNS)`,
+    answered
+      ? `${service} at ${endpoint} failed ${command}${target(input)}: ${detail || String(error)}${status ? ` (HTTP ${status})` : ''}${tries} — check ${endpoint}'s health and its logs for this object`
+      : `${service} at ${endpoint} did not answer ${command}${target(input)}: ${detail || String(error)}${tries} — check that ${endpoint} is up and reachable from here (network, VPN, firewall, DNS)`,
     { cause: error },
   );
 }

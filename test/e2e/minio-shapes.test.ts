@@ -276,7 +276,7 @@ describe('MinIO object shapes, end to end', () => {
 
   it('names the bucket, key and cause of an object that cannot be read, and writes no backup', async () => {
     // Arrange: a real fault: the object's data is gone from the MinIO drive (its metadata is intact, so
-    // it is listed; every GET fails with 503).
+    // it is listed; every GET fails: a 503, or a body that does not match its checksum).
     await source.send(new CreateBucketCommand({ Bucket: brokenBucket }));
     await source.send(new PutObjectCommand({ Bucket: brokenBucket, Key: 'v3/fine', Body: 'fine' }));
     await source.send(
@@ -304,7 +304,7 @@ describe('MinIO object shapes, end to end', () => {
     expect(result.error).toBe('ObjectsNotCopiedError');
     expect(result.cause).toMatch(
       new RegExp(
-        `1 object could not be copied.*${brokenBucket}/"v3/broken asset": GetObject s3://${brokenBucket}/v3/broken asset failed: .*\\(HTTP 5\\d\\d\\).*\\(3 attempts\\)`,
+        `1 object could not be copied.*${brokenBucket}/"v3/broken asset": GetObject s3://${brokenBucket}/v3/broken asset failed: .*(\\(HTTP 5\\d\\d\\)|Checksum mismatch).*\\(3 attempts\\)`,
       ),
     );
     const id = /backups\/([0-9TZ]+)\/minio/.exec(result.cause ?? '')?.[1] ?? '';
