@@ -237,7 +237,8 @@ export const rules = {
     name: 'secretName',
     pattern: `^${secretSegment}(/${secretSegment})*$`,
     maxLength: 512,
-    description: 'a Secrets Manager secret name (1-512 of letters, digits, / _ + = . @ -, no empty or .. segment)',
+    description:
+      'a Secrets Manager secret name (1-512 of letters, digits, / _ + = . @ -, no empty or .. segment)',
     example: 'wire-backup/minio',
   },
   awsRegion: {
