@@ -16,6 +16,9 @@ export default defineConfig({
       WIRE_STACK_JMX_PORT: '8199',
       WIRE_STACK_MINIO_PORT: '9200',
       WIRE_STACK_VAULT_PORT: '9300',
+      // Its PostgreSQL pair too: the main stack's (5432/5532 by default) keeps running meanwhile.
+      WIRE_STACK_PG_PORT: '5435',
+      WIRE_STACK_PG_STANDBY_PORT: '5535',
       WIRE_STACK_TIMEOUT: '400',
     },
   },
