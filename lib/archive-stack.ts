@@ -1,9 +1,10 @@
-import { Aws, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { WireBackupConfig } from './config.js';
+import { accessLogsBucket } from './constructs/vault.js';
 
 /** Alias of the archive's own KMS key (the backup stack's grants name it, as the key lives in another region). */
 export const archiveKeyAlias = 'alias/wire-backup-archive';
@@ -96,15 +97,7 @@ export class WireBackupArchiveStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
-      encryption: BucketEncryption.S3_MANAGED,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(400) }],
-    });
+    this.accessLogsBucket = accessLogsBucket(this);
     this.bucket = new Bucket(this, 'Bucket', {
       bucketName: archiveBucketName(props.archive),
       versioned: true,

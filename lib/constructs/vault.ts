@@ -20,6 +20,22 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
+/**
+ * The bucket receiving a bucket's S3 server access logs (construct id `AccessLogs` in `scope`): SSE-S3,
+ * since server access logs cannot go to an SSE-KMS bucket; private, TLS only, kept 400 days.
+ */
+export function accessLogsBucket(scope: Construct): Bucket {
+  return new Bucket(scope, 'AccessLogs', {
+    encryption: BucketEncryption.S3_MANAGED,
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    enforceSSL: true,
+    minimumTLSVersion: 1.2,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    removalPolicy: RemovalPolicy.RETAIN,
+    lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(400) }],
+  });
+}
+
 /** How the vault's Object Lock protects object versions (see README, "Object Lock"). */
 export type ObjectLockMode = 'compliance' | 'governance' | 'off';
 
@@ -176,16 +192,7 @@ export class Vault extends Construct {
       }),
     });
     if (props.accessLogs ?? true) {
-      // Server access logs cannot go to an SSE-KMS bucket: this one uses SSE-S3.
-      this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
-        encryption: BucketEncryption.S3_MANAGED,
-        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-        enforceSSL: true,
-        minimumTLSVersion: 1.2,
-        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removalPolicy: RemovalPolicy.RETAIN,
-        lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(400) }],
-      });
+      this.accessLogsBucket = accessLogsBucket(this);
     }
     this.bucket = new Bucket(this, 'Bucket', {
       ...(props.bucketName ? { bucketName: props.bucketName } : {}),
