@@ -199,14 +199,43 @@ EOF
   pg_start primary
 }
 
+# A folder on the way to the cache, the checkout or the stack dir that $PG_OS_USER may not traverse (a
+# 700 home such as /root, where a root-run checkout or cache often lives) gets one ACL entry: traverse
+# only (--x: no listing, no reading) for that one user. Said when done; nothing else changes.
+pg_grant_reach() {
+  local path dir blocked=() seen=" "
+  for path in "$@"; do
+    dir=$path
+    while [[ $dir != / ]]; do
+      dir=$(dirname -- "$dir")
+      [[ $seen == *" $dir "* ]] && continue
+      seen+="$dir "
+      [[ -d $dir ]] && ! pg_as test -x "$dir" && blocked+=("$dir")
+    done
+  done
+  ((${#blocked[@]})) || return 0
+  ((EUID == 0)) || return 0 # not root: the check in pg_up names the folders
+  if ! command -v setfacl >/dev/null 2>&1; then
+    say "install: acl (setfacl) via apt-get…"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q acl; } >"$CACHE/apt-acl.log" 2>&1 ||
+      { tail -20 "$CACHE/apt-acl.log" >&2; die "install: apt-get install acl failed (log: $CACHE/apt-acl.log); or chmod o+x ${blocked[*]}"; }
+  fi
+  for dir in "${blocked[@]}"; do
+    setfacl -m "u:$PG_OS_USER:--x" "$dir" ||
+      die "postgresql: cannot give the OS user $PG_OS_USER traverse access to $dir (setfacl failed: does the file system support ACLs?) — chmod o+x $dir, or put the checkout, WIRE_STACK_DIR and WIRE_BACKUP_CACHE below a folder others may traverse (e.g. /srv or /var/tmp)"
+  done
+  say "postgresql: gave the OS user $PG_OS_USER traverse-only access (ACL u:$PG_OS_USER:--x, no listing or reading) to ${blocked[*]}, which the PostgreSQL binaries, the archive script or the data sit below"
+}
+
 pg_up() {
   local p; p=$(pg_dir primary)
   mkdir -p "$STACK/postgresql"
   chmod 755 "$STACK" "$STACK/postgresql"
   pg_host_profiles   # the archive command lives in the primary's profile
   # The servers run as $PG_OS_USER: it must reach the binaries, the archive script and the data folders
-  # (a checkout or cache below a 700 home, e.g. /root, is out of its reach).
+  # (a checkout or cache below a 700 home, e.g. /root, is out of its reach until pg_grant_reach).
   local need
+  pg_grant_reach "$PG_BIN/postgres" "$REPO/host-scripts/postgresql-archive-wal.sh" "$STACK/postgresql"
   for need in "$PG_BIN/postgres" "$REPO/host-scripts/postgresql-archive-wal.sh" "$STACK/postgresql"; do
     pg_as test -r "$need" ||
       die "postgresql: the OS user $PG_OS_USER cannot reach $need (a parent folder is not traversable: $(namei -m "$need" 2>/dev/null | awk '$1 ~ /^d........-/ {printf "%s ", $2}')) — put the checkout, WIRE_STACK_DIR and WIRE_BACKUP_CACHE below a folder others may traverse (e.g. /srv or /var/tmp), or chmod o+x the folders named"
