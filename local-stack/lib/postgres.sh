@@ -203,28 +203,29 @@ EOF
 # 700 home such as /root, where a root-run checkout or cache often lives) gets one ACL entry: traverse
 # only (--x: no listing, no reading) for that one user. Said when done; nothing else changes.
 pg_grant_reach() {
-  local path dir blocked=() seen=" "
+  local path dir granted=() seen=" "
   for path in "$@"; do
+    # From / down: once a folder is granted, those below it are judged by their own mode.
+    local -a chain=()
     dir=$path
-    while [[ $dir != / ]]; do
-      dir=$(dirname -- "$dir")
+    while [[ $dir != / ]]; do dir=$(dirname -- "$dir"); chain=("$dir" "${chain[@]}"); done
+    for dir in "${chain[@]}"; do
       [[ $seen == *" $dir "* ]] && continue
       seen+="$dir "
-      [[ -d $dir ]] && ! pg_as test -x "$dir" && blocked+=("$dir")
+      if [[ ! -d $dir ]] || pg_as test -x "$dir"; then continue; fi
+      ((EUID == 0)) || return 0 # not root: the check in pg_up names the folders
+      if ! command -v setfacl >/dev/null 2>&1; then
+        say "install: acl (setfacl) via apt-get…"
+        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q acl; } >"$CACHE/apt-acl.log" 2>&1 ||
+          { tail -20 "$CACHE/apt-acl.log" >&2; die "install: apt-get install acl failed (log: $CACHE/apt-acl.log); or chmod o+x $dir"; }
+      fi
+      setfacl -m "u:$PG_OS_USER:--x" "$dir" ||
+        die "postgresql: cannot give the OS user $PG_OS_USER traverse access to $dir (setfacl failed: does the file system support ACLs?) — chmod o+x $dir, or put the checkout, WIRE_STACK_DIR and WIRE_BACKUP_CACHE below a folder others may traverse (e.g. /srv or /var/tmp)"
+      granted+=("$dir")
     done
   done
-  ((${#blocked[@]})) || return 0
-  ((EUID == 0)) || return 0 # not root: the check in pg_up names the folders
-  if ! command -v setfacl >/dev/null 2>&1; then
-    say "install: acl (setfacl) via apt-get…"
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q acl; } >"$CACHE/apt-acl.log" 2>&1 ||
-      { tail -20 "$CACHE/apt-acl.log" >&2; die "install: apt-get install acl failed (log: $CACHE/apt-acl.log); or chmod o+x ${blocked[*]}"; }
-  fi
-  for dir in "${blocked[@]}"; do
-    setfacl -m "u:$PG_OS_USER:--x" "$dir" ||
-      die "postgresql: cannot give the OS user $PG_OS_USER traverse access to $dir (setfacl failed: does the file system support ACLs?) — chmod o+x $dir, or put the checkout, WIRE_STACK_DIR and WIRE_BACKUP_CACHE below a folder others may traverse (e.g. /srv or /var/tmp)"
-  done
-  say "postgresql: gave the OS user $PG_OS_USER traverse-only access (ACL u:$PG_OS_USER:--x, no listing or reading) to ${blocked[*]}, which the PostgreSQL binaries, the archive script or the data sit below"
+  ((${#granted[@]})) || return 0
+  say "postgresql: gave the OS user $PG_OS_USER traverse-only access (ACL u:$PG_OS_USER:--x, no listing or reading) to ${granted[*]}, which the PostgreSQL binaries, the archive script or the data sit below"
 }
 
 pg_up() {
