@@ -26,7 +26,8 @@
 # Parameters (environment): SSM_backupId, SSM_keyspaces (comma list, may be empty), SSM_dataDir,
 #   SSM_vaultBucket, SSM_clusterName, SSM_instanceId, SSM_previousFilesKey (may be empty),
 #   SSM_previousHostId (may be empty), SSM_sstablePrefix, SSM_inventoryKey, SSM_nodeInfoKey,
-#   SSM_schemaKey, SSM_rowCountsKey, SSM_captureSchema (true|false), SSM_countRows (true|false).
+#   SSM_schemaKey, SSM_rowCountsKey, SSM_captureSchema (true|false), SSM_countRows (true|false),
+#   SSM_uploadMaxBandwidthMBps (0 = no limit; unset = 0: the SSM document's default is 50).
 # Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"instanceId","hostId","address","files",
 #   "bytes","newFiles","newBytes","reusedFiles","reusedBytes","inventoryKey","nodeKey","schemaKey",
 #   "schemaSource","rowCountsKey"}`. On failure: exit non-zero, last stderr line
@@ -144,6 +145,7 @@ SCHEMA_KEY=${SSM_schemaKey-}
 ROW_COUNTS_KEY=${SSM_rowCountsKey-}
 CAPTURE_SCHEMA=${SSM_captureSchema-}
 COUNT_ROWS=${SSM_countRows-false}
+UPLOAD_MBPS=${SSM_uploadMaxBandwidthMBps-0}
 check_rule backupId "$BACKUP_ID" BACKUP_ID
 check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
 check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
@@ -159,6 +161,7 @@ check_rule schemaKey "$SCHEMA_KEY" VAULT_KEY
 check_rule rowCountsKey "$ROW_COUNTS_KEY" VAULT_KEY
 check_rule captureSchema "$CAPTURE_SCHEMA" BOOLEAN
 check_rule countRows "$COUNT_ROWS" BOOLEAN
+check_rule uploadMaxBandwidthMBps "$UPLOAD_MBPS" BANDWIDTH_MBPS
 if [[ $CAPTURE_SCHEMA != true ]]; then COUNT_ROWS=false; fi
 DATA_DIR=${DATA_DIR%/}
 DATA_DIR=${DATA_DIR:-/}
@@ -393,8 +396,19 @@ if ((NEW_FILES > 0)); then
     fi
   done <"$WORK_DIR/plan.tsv"
   if ((copied > 0)); then log "staged $copied file(s) by copying (hardlinks not possible)"; fi
-  log "uploading $NEW_FILES new file(s) ($NEW_BYTES bytes) to s3://$VAULT_BUCKET/$SST_PREFIX/"
+  # The upload's bandwidth limit (AWS CLI s3.max_bandwidth) lives in a copy of this host's AWS config
+  # that only the upload reads: the host's own config is left as it is.
   upload_files() { aws s3 cp --recursive --only-show-errors "$STAGING/" "s3://$VAULT_BUCKET/$SST_PREFIX/" >"$WORK_DIR/upload.out" 2>&1; }
+  if ((UPLOAD_MBPS > 0)); then
+    host_config=${AWS_CONFIG_FILE:-~/.aws/config}
+    if [[ -f $host_config ]]; then cp -- "$host_config" "$WORK_DIR/aws-upload.config"; else : >"$WORK_DIR/aws-upload.config"; fi
+    AWS_CONFIG_FILE=$WORK_DIR/aws-upload.config aws configure set s3.max_bandwidth "${UPLOAD_MBPS}MB/s" --profile "${AWS_PROFILE:-default}" ||
+      fail "cannot write the upload's AWS CLI settings to $WORK_DIR/aws-upload.config" "free disk space in $WORK_DIR and run the backup again"
+    upload_files() { AWS_CONFIG_FILE=$WORK_DIR/aws-upload.config aws s3 cp --recursive --only-show-errors "$STAGING/" "s3://$VAULT_BUCKET/$SST_PREFIX/" >"$WORK_DIR/upload.out" 2>&1; }
+    log "uploading $NEW_FILES new file(s) ($NEW_BYTES bytes) to s3://$VAULT_BUCKET/$SST_PREFIX/ at most $UPLOAD_MBPS MB/s (cassandra.uploadMaxBandwidthMBps)"
+  else
+    log "uploading $NEW_FILES new file(s) ($NEW_BYTES bytes) to s3://$VAULT_BUCKET/$SST_PREFIX/ (no bandwidth limit)"
+  fi
   if ! run_abortable upload upload_files; then
     tail_of "$WORK_DIR/upload.out" aws
     fail "upload of the snapshot files to s3://$VAULT_BUCKET/$SST_PREFIX/ failed" \

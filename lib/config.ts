@@ -93,6 +93,20 @@ export const wireBackupConfigSchema = z
        * scan takes too long; restores then skip that check.
        */
       countRows: z.boolean().default(true),
+      /**
+       * Most megabytes per second each node uploads its new SSTable files with (the AWS CLI's
+       * `s3.max_bandwidth`), so that a first full backup or a compaction burst never takes the
+       * network Wire's own traffic needs; 0 = no limit. Default 50 MB/s (400 Mbit/s): a node's
+       * 100 GiB first upload takes about 35 minutes.
+       */
+      uploadMaxBandwidthMBps: z
+        .number()
+        .int()
+        .refine(
+          (n) => ruleRegExp(rules.bandwidthMBps).test(String(n)),
+          `must be ${rules.bandwidthMBps.description}`,
+        )
+        .default(50),
     }),
     wireServer: z.object({
       /** Deploy host holding the wire-server folder. */

@@ -115,6 +115,11 @@ export const hostDocuments = {
         rule: rules.boolean,
         default: 'false',
       },
+      uploadMaxBandwidthMBps: {
+        description: 'Most MB/s the upload of new files may use (AWS CLI s3.max_bandwidth); 0 = no limit',
+        rule: rules.bandwidthMBps,
+        default: '50',
+      },
     },
   },
   cassandraClearSnapshot: {

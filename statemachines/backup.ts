@@ -288,6 +288,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       rowCountsKey: hostParam.text($snap('rowCountsKey')),
       captureSchema: hostParam.value($snap('node', 'captureSchema')),
       countRows: hostParam.value($snap('node', 'countRows')),
+      uploadMaxBandwidthMBps: hostParam.value($snap('node', 'uploadMaxBandwidthMBps')),
     },
     $snap('snapshot'),
   );

@@ -167,6 +167,7 @@ export async function prepareBackup(
         nodeInfoKey: nodeInfoKey(backupId, n.instanceId),
         captureSchema: i === 0,
         countRows: config.cassandra.countRows,
+        uploadMaxBandwidthMBps: config.cassandra.uploadMaxBandwidthMBps,
       })),
       downNodes: [],
     },

@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -572,6 +572,53 @@ describe('host scripts', () => {
       expect(existsSync(calls)).toBe(false);
     } finally {
       await rm(stubs, { recursive: true, force: true });
+    }
+  });
+
+  it('holds the upload of new files to uploadMaxBandwidthMBps, and says so', snapshotTimeout, async () => {
+    // Arrange: 8 MiB of incompressible rows in a keyspace of their own (the differential tests
+    // compare this file's main keyspace's SSTable generations).
+    const backupId = newBackupId();
+    const bulk = `${keyspace}_bw`;
+    await cql(
+      `CREATE KEYSPACE ${bulk} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};
+         CREATE TABLE ${bulk}.assets (id int PRIMARY KEY, body blob) WITH compression = {'enabled': false};`,
+    );
+    try {
+      for (let row = 0; row < 8; row++) {
+        const body = randomBytes(2 * 1024 * 1024).toString('hex');
+        const file = join(await mkdtemp(join(tmpdir(), 'wire-backup-bw-')), 'row.cql');
+        await writeFile(file, `INSERT INTO ${bulk}.assets (id, body) VALUES (${row}, 0x${body});\n`);
+        await runWithHostProfile(nodeId, `cqlsh -f ${shellQuote(file)}`);
+        await rm(dirname(file), { recursive: true, force: true });
+      }
+      await nodetool(`flush ${bulk}`);
+
+      // Act
+      const run = await runHostScript(
+        'cassandra-snapshot.sh',
+        nodeId,
+        snapshotParams(backupId, { keyspaces: bulk, uploadMaxBandwidthMBps: '1' }),
+      );
+
+      // Assert: the upload of ≥ 16 MiB at 1 MB/s takes ≥ 16 s (≥ 12 s allowing the log's whole seconds
+      // and the CLI's first burst); without the limit it took 4–5 s here on a loaded machine.
+      expect(run.exitCode, run.stderr).toBe(0);
+      const newBytes = Number(run.result?.newBytes);
+      expect(newBytes).toBeGreaterThan(16 * 1024 * 1024);
+      const at = (pattern: RegExp): number => {
+        const line = run.stderr.split('\n').find((l) => pattern.test(l));
+        expect(line, `no log line ${pattern} in:\n${run.stderr}`).toBeDefined();
+        return Date.parse((line ?? '').split(' ')[0] ?? '');
+      };
+      const started = at(
+        / uploading \d+ new file\(s\) .* at most 1 MB\/s \(cassandra\.uploadMaxBandwidthMBps\)$/,
+      );
+      const ended = at(/ uploaded \d+ file\(s\)$/);
+      expect((ended - started) / 1000).toBeGreaterThanOrEqual(Math.floor((0.75 * newBytes) / (1024 * 1024)));
+    } finally {
+      await cql(`DROP KEYSPACE IF EXISTS ${bulk}`).catch(() => undefined);
+      await removeDroppedKeyspaceDir(bulk);
     }
   });
 

@@ -27,6 +27,7 @@ function plan(allowPartial: boolean): BackupPlan {
     nodeInfoKey: `backups/20261126T061500Z/cassandra/mi-00000000000000c0${i}/node.json`,
     captureSchema: false,
     countRows: true,
+    uploadMaxBandwidthMBps: 50,
   });
   return {
     backupId: '20261126T061500Z',

@@ -25,6 +25,8 @@ export const plannedNodeSchema = z.object({
   captureSchema: z.boolean(),
   /** Count the rows of every table (done by the node that captures the schema). */
   countRows: z.boolean(),
+  /** Upload limit of this node's new files, MB/s (0 = none): `cassandra.uploadMaxBandwidthMBps`. */
+  uploadMaxBandwidthMBps: z.number().int(),
 });
 /** One node as the backup plans it. */
 export type PlannedNode = z.infer<typeof plannedNodeSchema>;

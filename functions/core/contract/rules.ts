@@ -149,6 +149,12 @@ export const rules = {
     description: 'true or false',
     example: 'true',
   },
+  bandwidthMBps: {
+    name: 'bandwidthMBps',
+    pattern: '^(0|[1-9][0-9]{0,4})$',
+    description: 'a whole number of megabytes per second from 0 (no limit) to 99999',
+    example: '50',
+  },
   compressionLevel: {
     name: 'compressionLevel',
     pattern: '^[1-9]$',
