@@ -20,6 +20,7 @@ import {
 } from './minio-errors.js';
 import { compareKeys, type ManifestEntry, manifestEntrySchema } from './minio-layout.js';
 import { Batcher } from './object-transfer.js';
+import { joinManifestWithTarget, listTargetObjects } from './restore-minio-verify.js';
 import { clearVaultFolder, s3Url } from './vault-io.js';
 import {
   parseManifestKey,
@@ -110,10 +111,41 @@ export function sourceBucketOf(manifestKey: string): string {
   return parsed.bucket;
 }
 
-/** The message of a refused restore into a bucket that already holds objects. */
-export function nonEmptyTargetMessage(targetBucket: string, objects: number, more: boolean): string {
+/** The message of a refused restore into a bucket that already holds objects (`foreign`: one not the backup's). */
+export function nonEmptyTargetMessage(
+  targetBucket: string,
+  objects: number,
+  more: boolean,
+  foreign?: string,
+): string {
   const count = more ? `at least ${objects} objects` : `${objects} object${objects === 1 ? '' : 's'}`;
-  return `target bucket ${targetBucket} holds ${count}: pass overwrite, or choose an empty bucket`;
+  const whose =
+    foreign === undefined
+      ? ''
+      : `, not only this backup's (${JSON.stringify(foreign)} is not, or differs in size)`;
+  return `target bucket ${targetBucket} holds ${count}${whose}: pass overwrite, or choose an empty bucket`;
+}
+
+/**
+ * The first object of the target bucket that the backup does not hold under the same key and size, or
+ * undefined when the bucket holds only (some of) the backup's objects. Streams both sides.
+ */
+async function firstForeignObject(
+  vault: Pick<S3Client, 'send'>,
+  vaultBucket: string,
+  manifestKey: string,
+  target: TargetClient,
+  targetBucket: string,
+): Promise<string | undefined> {
+  const joined = joinManifestWithTarget(
+    manifestEntries(vault, vaultBucket, manifestKey),
+    listTargetObjects(target, targetBucket),
+  );
+  for await (const row of joined) {
+    if (row.kind === 'extra') return row.object.key;
+    if (row.kind === 'both' && row.object.size !== row.entry.size) return row.object.key;
+  }
+  return undefined;
 }
 
 /**
@@ -216,7 +248,14 @@ export async function planBucketRestore(input: PlanBucketRestoreInput): Promise<
 
   const inspected = await inspectTarget(target, targetBucket);
   if (inspected.state === 'non-empty' && !overwrite) {
-    throw new RestoreRefusedError(nonEmptyTargetMessage(targetBucket, inspected.objects, inspected.more));
+    // A bucket holding only this backup's objects (what an interrupted restore of it wrote) is no one
+    // else's data: the re-run writes the same keys again. Anything else needs overwrite.
+    const foreign = await firstForeignObject(vault, vaultBucket, manifestKey, target, targetBucket);
+    if (foreign !== undefined) {
+      throw new RestoreRefusedError(
+        nonEmptyTargetMessage(targetBucket, inspected.objects, inspected.more, foreign),
+      );
+    }
   }
 
   if (!dryRun) await clearVaultFolder(vault, vaultBucket, restoreBucketPrefix(restoreId, sourceBucket));

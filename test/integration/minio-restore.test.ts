@@ -456,10 +456,41 @@ describe('MinIO bucket restore: plan, restore batches, verify', () => {
     // Assert
     expect(error).toBeInstanceOf(RestoreRefusedError);
     expect((error as Error).message).toBe(
-      `target bucket ${bucket} holds ${before.length} objects: pass overwrite, or choose an empty bucket`,
+      `target bucket ${bucket} holds ${before.length} objects, not only this backup's ("added-later" is not, or differs in size): pass overwrite, or choose an empty bucket`,
     );
     expect(await vaultVersionsUnder(`restores/${restoreId}/`)).toEqual([]);
     expect(await listKeys(minio, bucket)).toEqual(before);
+  });
+
+  it('goes on without overwrite into a bucket that holds only this backup’s objects (an interrupted restore of it)', async () => {
+    // Arrange: a restore that stopped after writing some objects (the rest of the bucket is gone).
+    const target = bucketName('resumed');
+    await restore(manifestKey, target);
+    const written = await listKeys(minio, target);
+    const lost = written.slice(0, Math.ceil(written.length / 2));
+    for (const o of lost) await minio.send(new DeleteObjectCommand({ Bucket: target, Key: o.key }));
+
+    // Act: the same restore again, without overwrite.
+    const { plan } = await restore(manifestKey, target);
+    const result = await verifyBucketRestore({
+      vault,
+      vaultBucket,
+      manifestKey,
+      target: minio,
+      targetBucket: target,
+      deep: true,
+      strict: true,
+    });
+
+    // Assert
+    expect(plan.targetState).toBe('non-empty');
+    expect(result).toMatchObject({ missingCount: 0, mismatchedCount: 0, extraCount: 0 });
+
+    // …and one object of someone else's makes it refuse again, naming that object.
+    await minio.send(new PutObjectCommand({ Bucket: target, Key: 'zz-not-from-the-backup', Body: 'x' }));
+    const refused = await restore(manifestKey, target).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RestoreRefusedError);
+    expect((refused as Error).message).toContain('("zz-not-from-the-backup" is not, or differs in size)');
   });
 
   it('writes nothing in a dry run: no target bucket, no batch files', async () => {

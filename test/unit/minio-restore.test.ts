@@ -282,10 +282,17 @@ describe('planBucketRestore', () => {
   const manifestKey = 'backups/20261126T061500Z/minio/assets.manifest.jsonl.gz';
   const base = { vaultBucket: 'vault', manifestKey, targetBucket: 'assets-restored', restoreId: 'r-1' };
 
-  it('refuses a non-empty target without overwrite before reading or writing anything', async () => {
-    // Arrange
-    const vault = fakeS3({});
-    const target = fakeS3({ ListObjectsV2Command: () => ({ Contents: [{ Key: 'a' }, { Key: 'b' }] }) });
+  it('refuses a non-empty target that holds an object not of the backup, without overwrite, writing nothing', async () => {
+    // Arrange: the target holds "a" (the backup's, same size) and "b" (not the backup's).
+    const vault = fakeS3({ GetObjectCommand: manifestBody([entry('a', 10), entry('c', 30)]) });
+    const target = fakeS3({
+      ListObjectsV2Command: () => ({
+        Contents: [
+          { Key: 'a', Size: 10 },
+          { Key: 'b', Size: 20 },
+        ],
+      }),
+    });
 
     // Act
     const error = await planBucketRestore({
@@ -295,13 +302,13 @@ describe('planBucketRestore', () => {
       overwrite: false,
     }).catch((e: unknown) => e);
 
-    // Assert
+    // Assert: only reads (the listing, the manifest); nothing written anywhere.
     expect(error).toBeInstanceOf(RestoreRefusedError);
     expect((error as Error).message).toBe(
-      'target bucket assets-restored holds 2 objects: pass overwrite, or choose an empty bucket',
+      'target bucket assets-restored holds 2 objects, not only this backup\'s ("b" is not, or differs in size): pass overwrite, or choose an empty bucket',
     );
-    expect(vault.sent).toEqual([]);
-    expect(target.sent.map((c) => c.name)).toEqual(['ListObjectsV2Command']);
+    expect(vault.sent.map((c) => c.name)).toEqual(['GetObjectCommand']);
+    expect(target.sent.map((c) => c.name)).toEqual(['ListObjectsV2Command', 'ListObjectsV2Command']);
   });
 
   it('plans a dry run into a missing bucket with reads only: no bucket, no batch files', async () => {
