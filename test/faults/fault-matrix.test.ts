@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,10 @@ interface Scenario {
    * differential backup of unchanged data copies no object and uploads no SSTable.
    */
   readonly mutate?: true;
+  /** What the failure's cause must say (the host, the path, the fix). */
+  readonly cause?: RegExp;
+  /** The faulted run must leave no snapshot on node1 (staging folders: checked by the fault's end). */
+  readonly nodeClean?: true;
 }
 
 const budgetSeconds = 20;
@@ -76,6 +80,27 @@ const killNode = async (_h: FaultStack, stack: StackInfo) => {
   process.kill(pid, 'SIGKILL');
   return async () => {
     execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up'], { stdio: 'ignore' });
+  };
+};
+
+/**
+ * The staging disk of node1 full: its staging root (`<dataDir>/../wire-backup-staging`) becomes a
+ * dedicated 1 MiB tmpfs, filled by `fallocate` but for 16 KiB. Hardlinks from the data directory
+ * cannot cross filesystems, so the snapshot script must copy its new files there, and they do not fit.
+ * Needs root (mount).
+ */
+const stagingRoot = (stack: StackInfo) =>
+  join(stack.cassandra.nodes[0]?.dataDir ?? '', '..', 'wire-backup-staging');
+const fillStagingDisk = async (_h: FaultStack, stack: StackInfo) => {
+  const root = stagingRoot(stack);
+  execFileSync('mkdir', ['-p', root]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'wire-backup-fault-staging', root]);
+  execFileSync('fallocate', ['-l', `${1024 - 16}KiB`, join(root, 'filler')]);
+  return async () => {
+    // A backup's staging folder is named by its id; lock and `.cleared` markers may stay.
+    const left = readdirSync(root).filter((name) => /^\d{8}T\d{6}Z$/.test(name));
+    execFileSync('umount', [root]);
+    if (left.length > 0) throw new Error(`staging folders left on the full staging disk: ${left.join(', ')}`);
   };
 };
 
@@ -206,6 +231,17 @@ const scenarios: Scenario[] = [
     until: 'runEnd',
     expect: 'either',
     mutate: true,
+  },
+  {
+    fault: 'staging disk full (1 MiB tmpfs, 16 KiB free)',
+    phase: 'upload (staging the new SSTables)',
+    trigger: { state: 'Prepare' },
+    inject: fillStagingDisk,
+    until: 'runEnd',
+    expect: 'FAILED',
+    mutate: true,
+    cause: /not enough space to stage .* needed, .* free in \S*wire-backup-staging/,
+    nodeClean: true,
   },
   {
     fault: 'SSM command timeout (nodetool hangs)',
@@ -341,6 +377,10 @@ describe('fault matrix', () => {
 
       if (scenario.expect !== 'either') {
         expect(result.status, `${result.error}: ${result.cause}`).toBe(scenario.expect);
+      }
+      if (scenario.cause) expect(result.cause).toMatch(scenario.cause);
+      if (scenario.nodeClean) {
+        expect(snapshotsLeft(id)).toBe('; no snapshot left');
       }
       if (result.status !== 'SUCCEEDED') {
         expect(hasManifest).toBe(false);
