@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups } from '../../cli/list.js';
 import type { WireBackupConfig } from '../../lib/config.js';
 import { type FaultStack, startFaultStack } from '../../local/faults/fault-stack.js';
+import { killCassandraNode } from '../../local/faults/node-faults.js';
 import { restoreAndCompare } from '../../local/faults/restore-compare.js';
 import { localConfig } from '../../local/local-config.js';
 import { runLocal } from '../../local/local-run.js';
@@ -74,14 +75,7 @@ const s3Errors =
     h[which].arm({ kind, count, ...(method ? { match: (m: string) => m === method } : {}) });
     return async () => h[which].disarm();
   };
-const killNode = async (_h: FaultStack, stack: StackInfo) => {
-  const pidFile = join(stack.stackDir, 'cassandra', 'node1', 'cassandra.pid');
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  process.kill(pid, 'SIGKILL');
-  return async () => {
-    execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up'], { stdio: 'ignore' });
-  };
-};
+const killNode = (_h: FaultStack, stack: StackInfo) => killCassandraNode(stack);
 
 /**
  * The staging disk of node1 full: its staging root (`<dataDir>/../wire-backup-staging`) becomes a
