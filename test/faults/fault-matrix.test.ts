@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { runLocal } from '../../local/local-run.js';
 import type { RunnerEvent } from '../../local/runner/events.js';
 import { mutateWire, seedWire, snapshotWire, type WireSnapshot } from '../../local/seed/index.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
-import { readStackInfo, repoRoot, type StackInfo } from '../../local/stack-info.js';
+import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { exists, listBackupIds } from '../support/vault.js';
 
 /**
