@@ -72,8 +72,13 @@ const s3Errors =
     method?: string,
   ) =>
   async (h: FaultStack) => {
+    const before = h[which].injected[kind];
     h[which].arm({ kind, count, ...(method ? { match: (m: string) => m === method } : {}) });
-    return async () => h[which].disarm();
+    return async () => {
+      h[which].disarm();
+      // A row whose fault hit no request would pass without testing anything.
+      if (h[which].injected[kind] === before) throw new Error(`no ${kind} answer was served by ${which}`);
+    };
   };
 const killNode = (_h: FaultStack, stack: StackInfo) => killCassandraNode(stack);
 
