@@ -363,13 +363,16 @@ describe('fault matrix', () => {
           ? `completed in ${seconds} s (${retries} state retries)`
           : `failed in ${seconds} s: ${result.error}: ${cause}…; failed.json ${hasFailed ? 'written' : 'MISSING'}, list: ${/FAILED/.test(listed) ? 'FAILED' : listed}`;
 
+      // Before the next run (whose first snapshot script sweeps what the faulted run left).
+      const leftByFault = snapshotsLeft(id);
       const next = await backup();
+      const leftAfterNext = snapshotsLeft(id);
       const nextId = (await listBackupIds(s3, direct.vault.bucket)).at(-1) ?? '';
       const totals = (next.output as { manifest?: { totals?: { newBytes: number; reusedBytes: number } } })
         ?.manifest?.totals;
       const nextText =
         next.status === 'SUCCEEDED'
-          ? `completed, differential (${totals?.newBytes ?? '?'} B new, ${totals?.reusedBytes ?? '?'} B reused)${snapshotsLeft(id)}`
+          ? `completed, differential (${totals?.newBytes ?? '?'} B new, ${totals?.reusedBytes ?? '?'} B reused); after the fault${leftByFault.replace(/^;/, ':')}, after this run${leftAfterNext.replace(/^;/, ':')}`
           : `FAILED: ${next.error}: ${next.cause}`;
       rows.push({ fault: scenario.fault, phase: scenario.phase, outcome, next: nextText });
       if (next.status === 'SUCCEEDED') lastComplete = nextId;
@@ -379,7 +382,7 @@ describe('fault matrix', () => {
       }
       if (scenario.cause) expect(result.cause).toMatch(scenario.cause);
       if (scenario.nodeClean) {
-        expect(snapshotsLeft(id)).toBe('; no snapshot left');
+        expect(leftByFault).toBe('; no snapshot left');
       }
       if (result.status !== 'SUCCEEDED') {
         expect(hasManifest).toBe(false);
@@ -389,6 +392,8 @@ describe('fault matrix', () => {
         expect(hasManifest).toBe(true);
       }
       expect(next.status, `${next.error}: ${next.cause}`).toBe('SUCCEEDED');
+      // Whatever the fault left on the node, the next run's sweep cleared it.
+      expect(leftAfterNext).toBe('; no snapshot left');
     });
   }
 
