@@ -1,3 +1,5 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killCassandraNode } from '../../local/faults/node-faults.js';
 import { disaster } from '../../local/faults/restore-compare.js';
@@ -29,6 +31,10 @@ describe('node down mid-restore', () => {
 
   it('fails naming the node; the same restore re-run completes with 0 differences', async () => {
     stack = await disaster();
+    // Every runner event of both restores, for a person reading a failure or a hang.
+    const traceFile = join(stack.stackDir, 'restore-node-down.events.jsonl');
+    writeFileSync(traceFile, '');
+    const trace = (event: RunnerEvent) => appendFileSync(traceFile, `${JSON.stringify(event)}\n`);
     const node = stack.cassandra.nodes[0];
     const input = { backupId, confirm: backupId };
     const started = Date.now();
@@ -38,6 +44,7 @@ describe('node down mid-restore', () => {
       input,
       stack,
       onEvent: (event: RunnerEvent) => {
+        trace(event);
         if (
           !killing &&
           event.type === 'CommandOutput' &&
@@ -56,7 +63,7 @@ describe('node down mid-restore', () => {
     await restart?.();
     restart = undefined;
     const again = Date.now();
-    const rerun = await runLocal({ stateMachine: 'wire-restore', input, stack });
+    const rerun = await runLocal({ stateMachine: 'wire-restore', input, stack, onEvent: trace });
     const rerunSeconds = Math.round((Date.now() - again) / 1000);
     expect(rerun.status, `${rerun.error}: ${rerun.cause}`).toBe('SUCCEEDED');
     const after = await snapshotWire({ stack, detail: 'rows', consistency: 'one' });
