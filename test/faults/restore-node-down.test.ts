@@ -36,7 +36,9 @@ describe('node down mid-restore', () => {
     writeFileSync(traceFile, '');
     const trace = (event: RunnerEvent) => appendFileSync(traceFile, `${JSON.stringify(event)}\n`);
     const node = stack.cassandra.nodes[0];
-    const input = { backupId, confirm: backupId };
+    // PostgreSQL is left out: the disaster does not empty its data directory, and a restore into a
+    // non-empty one is refused (its own tests cover it).
+    const input = { backupId, confirm: backupId, components: ['wireServer', 'cassandra', 'minio'] };
     const started = Date.now();
     let killing: Promise<() => Promise<void>> | undefined;
     const first = await runLocal({
