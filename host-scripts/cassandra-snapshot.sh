@@ -124,7 +124,7 @@ package_of() {
     nodetool) printf 'Cassandra (put its bin directory, e.g. /opt/cassandra/bin, on PATH)' ;;
     aws) printf 'the AWS CLI (Debian/Ubuntu package awscli, or AWS CLI v2)' ;;
     find) printf 'the findutils package' ;;
-    sha256sum) printf 'the coreutils package' ;;
+    sha256sum | df) printf 'the coreutils package' ;;
     *) printf 'the package that provides it' ;;
   esac
 }
@@ -168,7 +168,7 @@ DATA_DIR=${DATA_DIR:-/}
 
 # Wire's Ansible installs Cassandra's tools in /opt/cassandra/bin, which the SSM agent's PATH lacks.
 if [[ -d /opt/cassandra/bin ]]; then PATH="$PATH:/opt/cassandra/bin"; fi
-for tool in nodetool aws find sha256sum; do
+for tool in nodetool aws find sha256sum df; do
   if ! command -v -- "$tool" >/dev/null; then
     fail "required tool '$tool' is not installed or not on PATH" "install $(package_of "$tool")"
   fi
@@ -372,6 +372,9 @@ read -r FILES BYTES NEW_FILES NEW_BYTES REUSED_FILES REUSED_BYTES < <(awk -F'\t'
   END { printf "%d %.0f %d %.0f %d %.0f\n", n, b, nn, nb, rn, rb }' "$WORK_DIR/plan.tsv")
 log "$FILES file(s), $BYTES bytes: $NEW_FILES new ($NEW_BYTES bytes), $REUSED_FILES already in the vault ($REUSED_BYTES bytes)"
 
+# staging_space <bytes needed>: "<needed> needed, <free> free in <staging dir>", for a failure (whose
+# message names the host).
+staging_space() { printf '%s needed, %s free in %s' "$(human "$1")" "$(human "$(free_bytes "$STAGING")")" "$STAGING"; }
 # --- 6. stage and upload the new files ---------------------------------------------------------
 if ((NEW_FILES > 0)); then
   STAGING="$STAGING_ROOT/$BACKUP_ID"
@@ -381,16 +384,30 @@ if ((NEW_FILES > 0)); then
   fi
   last_dir=''
   copied=0
-  while IFS=$'\t' read -r rel _ _ status abs _; do
+  space_checked=false
+  while IFS=$'\t' read -r rel size _ status abs _; do
     if [[ $status != new ]]; then continue; fi
     dir=${rel%/*}
     if [[ $dir != "$last_dir" ]]; then
-      mkdir -p -- "$STAGING/$dir"
+      if ! mkdir -p -- "$STAGING/$dir" 2>"$WORK_DIR/stage.err"; then
+        tail_of "$WORK_DIR/stage.err" mkdir
+        fail "cannot create $STAGING/$dir: $(staging_space "$NEW_BYTES")" "free disk space there and run the backup again"
+      fi
       last_dir=$dir
     fi
     if ! ln -- "$abs" "$STAGING/$rel" 2>/dev/null; then
-      if ! cp -p -- "$abs" "$STAGING/$rel"; then
-        fail "cannot stage $abs in $STAGING" "free disk space next to $DATA_DIR and run the backup again"
+      # No hardlink (the staging root is on another filesystem than the data): the new files are
+      # copied, so they must fit there. Checked once, before the first copy: nothing half-staged.
+      if [[ $space_checked == false ]]; then
+        space_checked=true
+        if (($(free_bytes "$STAGING") < NEW_BYTES)); then
+          fail "not enough space to stage the snapshot's new files: $(staging_space "$NEW_BYTES") (hardlinks from $DATA_DIR are not possible: another filesystem)" \
+            "free that much space in $STAGING_ROOT, or make it a directory on the filesystem of $DATA_DIR, and run the backup again"
+        fi
+      fi
+      if ! cp -p -- "$abs" "$STAGING/$rel" 2>"$WORK_DIR/stage.err"; then
+        tail_of "$WORK_DIR/stage.err" cp
+        fail "cannot stage $abs ($size bytes) in $STAGING: $(staging_space "$NEW_BYTES")" "free disk space there and run the backup again"
       fi
       copied=$((copied + 1))
     fi

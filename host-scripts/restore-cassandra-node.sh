@@ -65,8 +65,6 @@ package_of() {
     *) printf 'the package that provides it' ;;
   esac
 }
-# human <bytes>
-human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1; while (b >= 1024 && i < 5) { b /= 1024; i++ } printf (i == 1 ? "%d %s" : "%.1f %s"), b, u[i] }'; }
 
 # --- inputs ------------------------------------------------------------------------------------
 VAULT_BUCKET=${SSM_vaultBucket-}
@@ -247,7 +245,7 @@ if [[ ! -d $existing || ! -w $existing ]]; then
   fail "cannot create the staging folder $STAGING_DIR ($existing is not a writable folder)" \
     "set stagingDir to a folder on a filesystem with room for $(human "$BYTES"), writable by the SSM command's user"
 fi
-AVAILABLE=$(df -Pk -- "$existing" | awk 'NR == 2 { printf "%.0f", $4 * 1024 }')
+AVAILABLE=$(free_bytes "$existing")
 NEEDED=$((BYTES + BYTES / 20 + 64 * 1024 * 1024))
 if ((AVAILABLE < NEEDED)); then
   fail "not enough room to stage the files: $(human "$BYTES") needed, $(human "$AVAILABLE") free in $existing" \

@@ -1,7 +1,7 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BackupManifest, BackupResults, PreflightedPlan } from './contract/backup.js';
 import { type CaughtError, isSkipped } from './contract/common.js';
-import { describeCause, errorNames, VerificationFailedError } from './errors.js';
+import { describeBackupCause, errorNames, VerificationFailedError } from './errors.js';
 import { isNotFoundError } from './minio-errors.js';
 import { failedKey, manifestKey } from './vault-layout.js';
 
@@ -161,7 +161,7 @@ export async function markBackupFailed(
   deps: CommitDeps,
   outageBudgetSeconds?: number,
 ): Promise<{ backupId: string; failedKey: string; error: string; cause: string }> {
-  const described = describeCause(error);
+  const described = describeBackupCause(error, plan.vaultBucket);
   // A transient fault that outlasted the step's retries: say for how long it was retried and what next.
   if (described.error === errorNames.transientStorage && outageBudgetSeconds !== undefined) {
     described.cause = `${described.cause}; the step was retried for the outage budget of ${outageBudgetSeconds} s (configuration retry.outageBudgetSeconds) and the fault outlasted it. Once the endpoint answers again, the next backup runs as usual (differential); raise the budget if such outages are expected.`;

@@ -82,3 +82,32 @@ export function describeCause(error: CaughtError | undefined): { error: string; 
   }
   return { error: name, cause: raw || name };
 }
+
+/**
+ * The backup's MinIO copy is a Distributed Map (`Copy Objects`); when it fails, Step Functions gives
+ * the Catch only the map's own error, never a batch's cause: `States.ExceedToleratedFailureThreshold`
+ * (the batches' causes are in the map run's report, `map-runs/<map run id>/FAILED_0.json` in the
+ * vault) or, when writing that report failed too, `States.ResultWriterFailed` (the vault did not take
+ * the write: most often the same outage that failed the batches). These words say what happened to the
+ * copy and what to check; other errors are left as {@link describeCause} gives them.
+ */
+export function describeBackupCause(
+  error: CaughtError | undefined,
+  vaultBucket: string,
+): { error: string; cause: string } {
+  const described = describeCause(error);
+  const next = 'once it does, the next backup runs as usual (differential).';
+  if (described.error === 'States.ResultWriterFailed') {
+    described.cause =
+      `the MinIO copy (Copy Objects, a Distributed Map) could not write its run report to the vault bucket ${vaultBucket} ` +
+      `(map-runs/): ${described.cause}. The vault did not accept a write at the end of the copy, so the copy batches most ` +
+      `likely failed for the same reason (the vault unreachable or refusing writes for longer than their retries). Check that ` +
+      `the vault's S3 endpoint answers from the Lambdas (aws s3api head-bucket --bucket ${vaultBucket}); ${next}`;
+  } else if (described.error === 'States.ExceedToleratedFailureThreshold') {
+    described.cause =
+      `MinIO copy batches (Copy Batch) failed after their retries: ${described.cause}. Each batch's cause is in the map ` +
+      `run's report, s3://${vaultBucket}/map-runs/<map run id>/FAILED_0.json (the run id ends the map run ARN above) and ` +
+      `in the execution's history; ${next.replace('once it does, ', 'once that cause is fixed, ')}`;
+  }
+  return described;
+}

@@ -130,6 +130,10 @@ check_no_dotdot() {
     fail "parameter $1 is invalid: $(shown "$2") has a '..' segment" "set SSM_$1 to a value without '..'"
   fi
 }
+# human <bytes>: e.g. `1.5 MiB`.
+human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1; while (b >= 1024 && i < 5) { b /= 1024; i++ } printf (i == 1 ? "%d %s" : "%.1f %s"), b, u[i] }'; }
+# free_bytes <existing path>: the bytes free for this user on the filesystem holding it (0 when df fails).
+free_bytes() { df -Pk -- "$1" 2>/dev/null | awk 'NR == 2 { f = $4 * 1024 } END { printf "%.0f", f + 0 }'; }
 # tail_of <file> <prefix>: the last lines of a command's output, into the log.
 # cqlsh's version warning is noise in every tool's output it lands in: dropped.
 tail_of() { { grep -v '^WARNING: cqlsh was built against' "$1" || true; } | sed "s/^/  $2: /" | tail -n 15 >&2; }

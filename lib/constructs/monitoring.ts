@@ -76,12 +76,12 @@ export class Monitoring extends Construct {
       );
       alarmOn(
         `${name}TimedOutAlarm`,
-        `A ${name} execution timed out and ended without its clean-up (no Catch runs on a timeout): its snapshots stay on the nodes until the next backup clears them (older than 13 h); see the execution in the console`,
+        `A ${name} execution timed out and ended without its clean-up (no Catch runs on a timeout): its snapshots stay on the nodes until the next backup clears them; see the execution in the console`,
         machine.metricTimedOut(period),
       );
       alarmOn(
         `${name}AbortedAlarm`,
-        `A ${name} execution was aborted (stopped by someone or something) and ended without its clean-up: its snapshots stay on the nodes until the next backup clears them (older than 13 h); see the execution in the console`,
+        `A ${name} execution was aborted (stopped by someone or something) and ended without its clean-up: its snapshots stay on the nodes until the next backup clears them; see the execution in the console`,
         machine.metricAborted(period),
       );
     }

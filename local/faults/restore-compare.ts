@@ -6,17 +6,13 @@ import { localConfig } from '../local-config.js';
 import { runLocal } from '../local-run.js';
 import { createSourceS3Client } from '../seed/connections.js';
 import { diffSnapshots, type SnapshotDifference, snapshotWire, type WireSnapshot } from '../seed/index.js';
-import { readStackInfo, repoRoot } from '../stack-info.js';
+import { readStackInfo, repoRoot, type StackInfo } from '../stack-info.js';
 
 /**
- * The end of a fault run: the drill's disaster and restore for one backup (as `local/drill.ts` does it):
- * a fresh Cassandra cluster, the MinIO bucket and the wire-server folder deleted, the backup restored
- * through the restore state machine, every row, object and file compared with `before`.
+ * The drill's disaster: a fresh Cassandra cluster (`wire-stack up --reset`), the MinIO bucket and the
+ * wire-server folder deleted. Returns the stack as it is then.
  */
-export async function restoreAndCompare(
-  backupId: string,
-  before: WireSnapshot,
-): Promise<{ differences: readonly SnapshotDifference[]; restoreSeconds: number }> {
+export async function disaster(): Promise<StackInfo> {
   execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up', '--reset'], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -28,6 +24,19 @@ export async function restoreAndCompare(
     source.destroy();
   }
   rmSync(stack.deployHost.wireServerPath, { recursive: true, force: true });
+  return stack;
+}
+
+/**
+ * The end of a fault run: the drill's disaster and restore for one backup (as `local/drill.ts` does it):
+ * a fresh Cassandra cluster, the MinIO bucket and the wire-server folder deleted, the backup restored
+ * through the restore state machine, every row, object and file compared with `before`.
+ */
+export async function restoreAndCompare(
+  backupId: string,
+  before: WireSnapshot,
+): Promise<{ differences: readonly SnapshotDifference[]; restoreSeconds: number }> {
+  const stack = await disaster();
   const started = Date.now();
   const restore = await runLocal({
     stateMachine: 'wire-restore',

@@ -1,18 +1,19 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups } from '../../cli/list.js';
 import type { WireBackupConfig } from '../../lib/config.js';
 import { type FaultStack, startFaultStack } from '../../local/faults/fault-stack.js';
+import { killCassandraNode } from '../../local/faults/node-faults.js';
 import { restoreAndCompare } from '../../local/faults/restore-compare.js';
 import { localConfig } from '../../local/local-config.js';
 import { runLocal } from '../../local/local-run.js';
 import type { RunnerEvent } from '../../local/runner/events.js';
 import { mutateWire, seedWire, snapshotWire, type WireSnapshot } from '../../local/seed/index.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
-import { readStackInfo, repoRoot, type StackInfo } from '../../local/stack-info.js';
+import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { exists, listBackupIds } from '../support/vault.js';
 
 /**
@@ -41,6 +42,10 @@ interface Scenario {
    * differential backup of unchanged data copies no object and uploads no SSTable.
    */
   readonly mutate?: true;
+  /** What the failure's cause must say (the host, the path, the fix). */
+  readonly cause?: RegExp;
+  /** The faulted run must leave no snapshot on node1 (staging folders: checked by the fault's end). */
+  readonly nodeClean?: true;
 }
 
 const budgetSeconds = 20;
@@ -67,15 +72,34 @@ const s3Errors =
     method?: string,
   ) =>
   async (h: FaultStack) => {
+    const before = h[which].injected[kind];
     h[which].arm({ kind, count, ...(method ? { match: (m: string) => m === method } : {}) });
-    return async () => h[which].disarm();
+    return async () => {
+      h[which].disarm();
+      // A row whose fault hit no request would pass without testing anything.
+      if (h[which].injected[kind] === before) throw new Error(`no ${kind} answer was served by ${which}`);
+    };
   };
-const killNode = async (_h: FaultStack, stack: StackInfo) => {
-  const pidFile = join(stack.stackDir, 'cassandra', 'node1', 'cassandra.pid');
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  process.kill(pid, 'SIGKILL');
+const killNode = (_h: FaultStack, stack: StackInfo) => killCassandraNode(stack);
+
+/**
+ * The staging disk of node1 full: its staging root (`<dataDir>/../wire-backup-staging`) becomes a
+ * dedicated 1 MiB tmpfs, filled by `fallocate` but for 16 KiB. Hardlinks from the data directory
+ * cannot cross filesystems, so the snapshot script must copy its new files there, and they do not fit.
+ * Needs root (mount).
+ */
+const stagingRoot = (stack: StackInfo) =>
+  join(stack.cassandra.nodes[0]?.dataDir ?? '', '..', 'wire-backup-staging');
+const fillStagingDisk = async (_h: FaultStack, stack: StackInfo) => {
+  const root = stagingRoot(stack);
+  execFileSync('mkdir', ['-p', root]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'wire-backup-fault-staging', root]);
+  execFileSync('fallocate', ['-l', `${1024 - 16}KiB`, join(root, 'filler')]);
   return async () => {
-    execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up'], { stdio: 'ignore' });
+    // A backup's staging folder is named by its id; lock and `.cleared` markers may stay.
+    const left = readdirSync(root).filter((name) => /^\d{8}T\d{6}Z$/.test(name));
+    execFileSync('umount', [root]);
+    if (left.length > 0) throw new Error(`staging folders left on the full staging disk: ${left.join(', ')}`);
   };
 };
 
@@ -208,6 +232,17 @@ const scenarios: Scenario[] = [
     mutate: true,
   },
   {
+    fault: 'staging disk full (1 MiB tmpfs, 16 KiB free)',
+    phase: 'upload (staging the new SSTables)',
+    trigger: { state: 'Prepare' },
+    inject: fillStagingDisk,
+    until: 'runEnd',
+    expect: 'FAILED',
+    mutate: true,
+    cause: /not enough space to stage .* needed, .* free in \S*wire-backup-staging/,
+    nodeClean: true,
+  },
+  {
     fault: 'SSM command timeout (nodetool hangs)',
     phase: 'preflight (Node Preflight, 120 s document timeout)',
     trigger: { state: 'Prepare' },
@@ -328,19 +363,26 @@ describe('fault matrix', () => {
           ? `completed in ${seconds} s (${retries} state retries)`
           : `failed in ${seconds} s: ${result.error}: ${cause}…; failed.json ${hasFailed ? 'written' : 'MISSING'}, list: ${/FAILED/.test(listed) ? 'FAILED' : listed}`;
 
+      // Before the next run (whose first snapshot script sweeps what the faulted run left).
+      const leftByFault = snapshotsLeft(id);
       const next = await backup();
+      const leftAfterNext = snapshotsLeft(id);
       const nextId = (await listBackupIds(s3, direct.vault.bucket)).at(-1) ?? '';
       const totals = (next.output as { manifest?: { totals?: { newBytes: number; reusedBytes: number } } })
         ?.manifest?.totals;
       const nextText =
         next.status === 'SUCCEEDED'
-          ? `completed, differential (${totals?.newBytes ?? '?'} B new, ${totals?.reusedBytes ?? '?'} B reused)${snapshotsLeft(id)}`
+          ? `completed, differential (${totals?.newBytes ?? '?'} B new, ${totals?.reusedBytes ?? '?'} B reused); after the fault${leftByFault.replace(/^;/, ':')}, after this run${leftAfterNext.replace(/^;/, ':')}`
           : `FAILED: ${next.error}: ${next.cause}`;
       rows.push({ fault: scenario.fault, phase: scenario.phase, outcome, next: nextText });
       if (next.status === 'SUCCEEDED') lastComplete = nextId;
 
       if (scenario.expect !== 'either') {
         expect(result.status, `${result.error}: ${result.cause}`).toBe(scenario.expect);
+      }
+      if (scenario.cause) expect(result.cause).toMatch(scenario.cause);
+      if (scenario.nodeClean) {
+        expect(leftByFault).toBe('; no snapshot left');
       }
       if (result.status !== 'SUCCEEDED') {
         expect(hasManifest).toBe(false);
@@ -350,6 +392,8 @@ describe('fault matrix', () => {
         expect(hasManifest).toBe(true);
       }
       expect(next.status, `${next.error}: ${next.cause}`).toBe('SUCCEEDED');
+      // Whatever the fault left on the node, the next run's sweep cleared it.
+      expect(leftAfterNext).toBe('; no snapshot left');
     });
   }
 

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocateBackupId } from '../../functions/core/vault-layout.js';
@@ -82,6 +82,50 @@ describe('stale snapshot sweep (cassandra-clearsnapshot.sh)', () => {
       expect(await hasSnapshot(stale)).toBe(false);
       expect(await hasSnapshot(lockedStale)).toBe(true);
       expect(await hasSnapshot(recent)).toBe(true);
+    },
+  );
+  it(
+    'clears at once the snapshot of an earlier backup whose snapshot script is gone, keeps one whose script runs and a later one',
+    slow,
+    async () => {
+      // Arrange: the clean-up of backup `current` runs; `gone` started an hour before it and its script
+      // died with its node (lock file left, not held); `running` started half an hour before it and its
+      // script still holds its lock; `later` started after it.
+      const now = Date.now();
+      const current = allocateBackupId(new Date(now - 60_000));
+      const gone = allocateBackupId(new Date(now - 3_600_000));
+      const running = allocateBackupId(new Date(now - 1_800_000));
+      const later = allocateBackupId(new Date(now));
+      leftTags.push(gone, running, later);
+      for (const tag of [gone, running, later])
+        await runWithHostProfile(instanceId, `nodetool snapshot -t ${tag} ${keyspace}`);
+      const stagingRoot = join(dirname(dataDir), 'wire-backup-staging');
+      await mkdir(stagingRoot, { recursive: true });
+      await writeFile(join(stagingRoot, `${gone}.lock`), '');
+      holder?.kill();
+      holder = spawn('flock', [join(stagingRoot, `${running}.lock`), 'sleep', '120'], { stdio: 'ignore' });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+
+      // Act
+      const run = await runHostScript('cassandra-clearsnapshot.sh', instanceId, {
+        backupId: current,
+        dataDir,
+      });
+
+      // Assert
+      expect(run.exitCode, run.stderr).toBe(0);
+      // (Snapshots the first test left may be swept too.)
+      const swept = (run.result as { staleCleared: string[] }).staleCleared;
+      expect(swept).toContain(gone);
+      expect(swept).not.toContain(running);
+      expect(swept).not.toContain(later);
+      expect(run.stderr).toContain(
+        `cleared snapshot ${gone}: its snapshot script no longer runs on this host`,
+      );
+      expect(await hasSnapshot(gone)).toBe(false);
+      expect(existsSync(join(stagingRoot, `${gone}.lock`))).toBe(false);
+      expect(await hasSnapshot(running)).toBe(true);
+      expect(await hasSnapshot(later)).toBe(true);
     },
   );
 });

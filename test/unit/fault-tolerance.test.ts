@@ -7,7 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupIdTime } from '../../functions/core/abandoned-runs.js';
 import { createVaultS3Client } from '../../functions/core/clients.js';
-import { TransientStorageError } from '../../functions/core/errors.js';
+import { describeBackupCause, TransientStorageError } from '../../functions/core/errors.js';
 import {
   defaultSdkRetryPolicy,
   describeStorageFailure,
@@ -226,5 +226,34 @@ describe('fault harness settings', () => {
   it('reads the start time of a backup id', () => {
     expect(backupIdTime('20261126T061500Z')?.toISOString()).toBe('2026-11-26T06:15:00.000Z');
     expect(backupIdTime('not-an-id')).toBeUndefined();
+  });
+});
+
+describe('describeBackupCause', () => {
+  it("words the copy map's own errors for a person, keeping the raw cause and naming the vault", () => {
+    const raw = 'Copy Objects: writing s3://vault-b/map-runs/abc/manifest.json failed: connect ECONNREFUSED';
+    const writer = describeBackupCause({ Error: 'States.ResultWriterFailed', Cause: raw }, 'vault-b');
+    expect(writer.error).toBe('States.ResultWriterFailed');
+    expect(writer.cause).toContain(
+      'the MinIO copy (Copy Objects, a Distributed Map) could not write its run report',
+    );
+    expect(writer.cause).toContain(raw);
+    expect(writer.cause).toContain('aws s3api head-bucket --bucket vault-b');
+
+    const tolerated = describeBackupCause(
+      {
+        Error: 'States.ExceedToleratedFailureThreshold',
+        Cause: 'The specified tolerated failure threshold was exceeded',
+      },
+      'vault-b',
+    );
+    expect(tolerated.cause).toContain('s3://vault-b/map-runs/<map run id>/FAILED_0.json');
+
+    // Any other error keeps its own cause.
+    const lambda = {
+      Error: 'HostCommandError',
+      Cause: JSON.stringify({ errorType: 'HostCommandError', errorMessage: 'node1: x' }),
+    };
+    expect(describeBackupCause(lambda, 'vault-b')).toEqual({ error: 'HostCommandError', cause: 'node1: x' });
   });
 });
