@@ -659,6 +659,11 @@ export class WireBackupStack extends Stack {
     new CfnOutput(this, 'PurgeStateMachineArn', { value: this.purgeStateMachine.stateMachineArn });
     if (this.archiveStateMachine)
       new CfnOutput(this, 'ArchiveStateMachineArn', { value: this.archiveStateMachine.stateMachineArn });
+    if (config.archive) {
+      // Where `wire-backup show` and `archive list` read the archive copies (another region).
+      new CfnOutput(this, 'ArchiveBucketName', { value: archiveBucketName(config.archive) });
+      new CfnOutput(this, 'ArchiveRegion', { value: config.archive.region });
+    }
 
     const alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'wire-backup alarms', enforceSSL: true });
     if (config.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
