@@ -13,7 +13,7 @@ import {
   type VerifyProblem,
   type VerifyReport,
 } from './contract/inspect.js';
-import { BackupNotFoundError, InvalidInputError } from './errors.js';
+import { BackupNotFoundError, InvalidInputError, VerificationFailedError } from './errors.js';
 import { isNotFoundError, toStorageError } from './minio-errors.js';
 import { forEachConcurrent } from './streams.js';
 import { listBackupIds, listFolderIds, readJsonOrUndefined, s3Url } from './vault-io.js';
@@ -25,6 +25,7 @@ import {
   failedKey,
   manifestKey,
 } from './vault-layout.js';
+import { isInSample, type VerifySample } from './verify-sample.js';
 
 /**
  * The read-only operator verbs (`wire-backup status`, `show`, `verify`, `archive list`), one core for
@@ -215,6 +216,10 @@ export interface VerifyOptions {
   readonly concurrency?: number;
   /** Progress lines (every 1,000 objects). */
   readonly log?: (line: string) => void;
+  /** Check only the objects in this rotating share (`verify-sample.ts`, by vault key). @default all */
+  readonly share?: VerifySample;
+  /** Components not checked (`wireServer`, …). @default none */
+  readonly exclude?: readonly string[];
 }
 
 /** Checks one object version; returns what is wrong with it, or undefined. */
@@ -284,10 +289,16 @@ export async function verifyBackup(
   const problems: VerifyProblem[] = [];
   let objects = 0;
   let bytes = 0;
+  let skipped = 0;
+  const { share } = options;
   await forEachConcurrent(
     referencedObjects(s3, bucket, record.manifest),
     options.concurrency ?? 8,
     async (o) => {
+      if (options.exclude?.includes(o.component) || (share && !isInSample({ key: o.vaultKey }, share))) {
+        skipped += 1;
+        return;
+      }
       const found = await checkObject(s3, bucket, o, options.deep);
       if (found) problems.push(found);
       const c = components[o.component] ?? { objects: 0, bytes: 0 };
@@ -301,6 +312,8 @@ export async function verifyBackup(
     backupId,
     vaultBucket: bucket,
     mode: options.deep ? 'deep' : 'quick',
+    share: share ?? null,
+    skippedObjects: skipped,
     objects,
     bytes,
     components,
@@ -323,4 +336,74 @@ export async function listArchive(archive: BucketAccess): Promise<ArchiveListing
     listing.push({ backupId, manifest: raw === undefined ? null : archiveManifestSchema.parse(raw) });
   }
   return listing;
+}
+
+/** The week of `now` since the epoch, modulo `shares`: the share a scheduled verify checks. */
+export function weeklyShareOf(now: Date, shares: number): VerifySample {
+  const weeks = Math.floor(now.getTime() / (7 * 86_400_000));
+  return { divisor: shares, slot: ((weeks % shares) + shares) % shares };
+}
+
+/**
+ * The complete backups that reference any of `problems`' object versions (exact vault key and
+ * version), newest first: what a damaged object takes down with it. Reads every complete backup's
+ * references, so it runs only when something is damaged.
+ */
+export async function backupsReferencing(
+  s3: S3Client,
+  bucket: string,
+  problems: readonly VerifyProblem[],
+): Promise<string[]> {
+  const damaged = new Set(problems.map((p) => `${p.vaultKey}\n${p.versionId}`));
+  const ids: string[] = [];
+  for (const id of await listBackupIds(s3, bucket)) {
+    const record = await readBackupRecord(s3, bucket, id);
+    if (!record.manifest) continue;
+    for await (const o of referencedObjects(s3, bucket, record.manifest))
+      if (damaged.has(`${o.vaultKey}\n${o.versionId ?? 'current'}`)) {
+        ids.push(id);
+        break;
+      }
+  }
+  return ids;
+}
+
+/**
+ * The scheduled deep verification (README, "Monitoring and inspection"): reads and re-hashes this
+ * week's share of the objects the newest complete backup references. Any mismatch or missing version
+ * fails with {@link VerificationFailedError} naming each object (vault key and version: no source key,
+ * which may carry user data) and every complete backup that references it. Read-only.
+ */
+export async function scheduledVerify(
+  s3: S3Client,
+  bucket: string,
+  options: { readonly shares: number; readonly now: Date; readonly log?: (line: string) => void },
+): Promise<VerifyReport> {
+  let newest: string | undefined;
+  for (const id of await listBackupIds(s3, bucket)) {
+    if ((await readBackupRecord(s3, bucket, id)).manifest) {
+      newest = id;
+      break;
+    }
+  }
+  if (!newest)
+    throw new BackupNotFoundError(
+      `no complete backup in s3://${bucket} to verify: check the backup schedule ('wire-backup status')`,
+    );
+  const share = weeklyShareOf(options.now, options.shares);
+  const report = await verifyBackup(s3, bucket, newest, {
+    deep: true,
+    share,
+    // Only Verify wire-server Archive and the restore may read Wire's secrets (this role cannot).
+    exclude: ['wireServer'],
+    ...(options.log ? { log: options.log } : {}),
+  });
+  if (report.problems.length === 0) return report;
+  const affected = await backupsReferencing(s3, bucket, report.problems);
+  const shown = report.problems
+    .slice(0, 20)
+    .map((p) => `${p.kind} ${s3Url(bucket, p.vaultKey)} version ${p.versionId} (${p.component})`);
+  throw new VerificationFailedError(
+    `scheduled verify of ${newest} (share ${share.slot + 1} of ${share.divisor}): ${report.problems.length} object version(s) damaged or missing: ${shown.join('; ')}${report.problems.length > shown.length ? '; …' : ''}. Backups that reference them and do not restore as recorded: ${affected.join(', ')}. Run 'wire-backup verify <id> --deep' on each, and a full backup now ('wire-backup backup --full') so that new backups stop referencing them.`,
+  );
 }

@@ -83,6 +83,10 @@ export const verifyReportSchema = z.object({
   vaultBucket: z.string(),
   /** `deep`: every object read and its SHA-256 taken; `quick`: every object HEADed (exists, size). */
   mode: z.enum(['quick', 'deep']),
+  /** The rotating share checked (scheduled verify), or null: every object. */
+  share: z.object({ divisor: z.number().int().positive(), slot: z.number().int().nonnegative() }).nullable(),
+  /** Objects outside the share or of an excluded component (scheduled: the wire-server archive), not checked. */
+  skippedObjects: z.number().int().nonnegative(),
   objects: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
   /** Objects per component (`wireServer`, `cassandra <node>`, `minio <bucket>`, `postgresql`). */
