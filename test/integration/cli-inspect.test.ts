@@ -81,7 +81,7 @@ describe('wire-backup status, show, verify, archive list', () => {
     expect(code, stdout).toBe(0);
     expect(stdout).toMatch(
       new RegExp(
-        `^WIRE-BACKUP OK - last good backup ${good} completed 30 min ago \\| age=\\d+s;7200;21600;0;`,
+        `^WIRE-BACKUP OK - last good backup ${good} completed \\d+ min ago \\| age=\\d+s;7200;21600;0;`,
       ),
     );
   });
@@ -271,7 +271,10 @@ describe('wire-backup status, show, verify, archive list', () => {
       new Date(),
     );
     expect(status.code).toBe(expected.code);
-    expect(JSON.parse(status.stdout)).toMatchObject({ state: expected.state, lastGood: expected.lastGood });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      state: expected.state,
+      lastGood: { backupId: expected.lastGood?.backupId, completedAt: expected.lastGood?.completedAt },
+    });
     const listing = await cli(['archive', 'list', '--local']);
     expect(listing.code).toBe(0);
     expect(listing.stdout).toMatch(new RegExp(`in the archive s3://${stack.vault.archiveBucket} `));
