@@ -34,6 +34,8 @@ export interface DeployedFlags {
   readonly 'backup-arn'?: string | undefined;
   readonly 'restore-arn'?: string | undefined;
   readonly 'purge-arn'?: string | undefined;
+  readonly 'archive-bucket'?: string | undefined;
+  readonly 'archive-region'?: string | undefined;
 }
 
 /** The option definitions of {@link DeployedFlags} for `parseArgs`. */
@@ -44,10 +46,14 @@ export const deployedOptions = {
   'backup-arn': { type: 'string' },
   'restore-arn': { type: 'string' },
   'purge-arn': { type: 'string' },
+  'archive-bucket': { type: 'string' },
+  'archive-region': { type: 'string' },
 } as const;
 
-/** Reads the stack's outputs (file, then flags override); the error names what is missing and how to give it. */
-export function resolveDeployedStack(flags: DeployedFlags): DeployedStack {
+type OutputPicker = (flag: keyof DeployedFlags, output: string) => string | undefined;
+
+/** Reads the stack's outputs file (if any) and returns a lookup in which a flag overrides its output. */
+function stackOutputs(flags: DeployedFlags): OutputPicker {
   let outputs: Record<string, string> = {};
   const file = flags.outputs ?? process.env.WIRE_BACKUP_OUTPUTS;
   if (file) {
@@ -63,19 +69,46 @@ export function resolveDeployedStack(flags: DeployedFlags): DeployedStack {
     if (!name || !parsed[name])
       throw new Error(`${file} has no outputs of stack ${name} (has: ${names.join(', ')}): pass --stack`);
   }
-  const pick = (flag: keyof DeployedFlags, output: string): string => {
-    const value = flags[flag] ?? outputs[output];
-    if (!value)
-      throw new Error(
-        `the deployed stack's ${output} is unknown: pass --outputs cdk-outputs.json (cdk deploy --outputs-file cdk-outputs.json) or --${flag}`,
-      );
-    return value;
-  };
+  return (flag, output) => flags[flag] ?? outputs[output];
+}
+
+/** The value of a required output; the error names what is missing and both ways to give it. */
+function required(pick: OutputPicker, flag: keyof DeployedFlags, output: string): string {
+  const value = pick(flag, output);
+  if (!value)
+    throw new Error(
+      `the deployed stack's ${output} is unknown: pass --outputs cdk-outputs.json (cdk deploy --outputs-file cdk-outputs.json) or --${flag}`,
+    );
+  return value;
+}
+
+/** Reads the stack's outputs (file, then flags override); the error names what is missing and how to give it. */
+export function resolveDeployedStack(flags: DeployedFlags): DeployedStack {
+  const pick = stackOutputs(flags);
   return {
-    vaultBucket: pick('vault-bucket', 'VaultBucketName'),
-    backupStateMachineArn: pick('backup-arn', 'BackupStateMachineArn'),
-    restoreStateMachineArn: pick('restore-arn', 'RestoreStateMachineArn'),
-    purgeStateMachineArn: pick('purge-arn', 'PurgeStateMachineArn'),
+    vaultBucket: required(pick, 'vault-bucket', 'VaultBucketName'),
+    backupStateMachineArn: required(pick, 'backup-arn', 'BackupStateMachineArn'),
+    restoreStateMachineArn: required(pick, 'restore-arn', 'RestoreStateMachineArn'),
+    purgeStateMachineArn: required(pick, 'purge-arn', 'PurgeStateMachineArn'),
+  };
+}
+
+/** The buckets the read-only verbs need: the vault, and the archive when the stack has one. */
+export interface DeployedBuckets {
+  readonly vaultBucket: string;
+  /** The archive bucket and its region (outputs ArchiveBucketName, ArchiveRegion), when configured. */
+  readonly archive: { readonly bucket: string; readonly region: string } | undefined;
+}
+
+/** Finds the vault (required) and the archive (optional) from the outputs or flags. */
+export function resolveDeployedBuckets(flags: DeployedFlags): DeployedBuckets {
+  const pick = stackOutputs(flags);
+  const archiveBucket = pick('archive-bucket', 'ArchiveBucketName');
+  return {
+    vaultBucket: required(pick, 'vault-bucket', 'VaultBucketName'),
+    archive: archiveBucket
+      ? { bucket: archiveBucket, region: required(pick, 'archive-region', 'ArchiveRegion') }
+      : undefined,
   };
 }
 
@@ -84,10 +117,13 @@ export function createSfnClient(): SFNClient {
   return new SFNClient({});
 }
 
-/** The S3 client for the vault (standard resolution; path-style when an endpoint override is set). */
-export function createDeployedS3Client(): S3Client {
+/**
+ * The S3 client for the vault, or for the archive in its own `region` (standard resolution;
+ * path-style when an endpoint override is set).
+ */
+export function createDeployedS3Client(region?: string): S3Client {
   const override = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  return new S3Client({ ...(override ? { forcePathStyle: true } : {}) });
+  return new S3Client({ ...(override ? { forcePathStyle: true } : {}), ...(region ? { region } : {}) });
 }
 
 /** How an execution ended. */

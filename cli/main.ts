@@ -17,6 +17,7 @@ import {
   deployedRestore,
 } from './deployed-commands.js';
 import { progressPrinter } from './format.js';
+import { archiveListCommand, showCommand, statusCommand, verifyCommand, withVaultAccess } from './inspect.js';
 import { listBackups } from './list.js';
 import { formatPurgeReport, readLatestPurgeReport } from './purge-report.js';
 import { backupSummary, drillSummary, restoreSummary } from './summary.js';
@@ -48,10 +49,22 @@ and region (AWS_PROFILE, AWS_REGION), unless --local runs it against the local s
            Delete the backups the retention (vault.retention) no longer keeps, and the object
            versions no kept, running or restoring backup references, through the purge state
            machine; --dry-run lists what would go and why; --report prints the last purge's report.
+  status   [--local] [--warning 2h] [--critical 6h] [--json]
+           Nagios-style check of the newest complete backup's age: exit 0 OK, 1 WARNING (older than
+           --warning, or a newer run failed), 2 CRITICAL (older than --critical, or none), 3 UNKNOWN.
+  show     [--local] <id> [--json]
+           One backup: state, components and sizes, what it references, its verification, its
+           archive copy.
+  verify   [--local] <id> [--deep] [--json]
+           Re-check every object the backup references against its manifest (read-only): present
+           with its size, or with --deep read and hashed. Exit 1 names each damaged object.
+  archive list [--local] [--json]
+           The backups in the archive bucket (archive.region), newest first: archived or incomplete.
 
 Options:
   --local        run against the local stack (synthesized state machines, local runner)
   --outputs F    the deployed stack's outputs file (cdk deploy --outputs-file F)
+  --archive-bucket B --archive-region R   the archive, when the outputs do not name it
   --poll S       seconds between progress polls of a deployed execution (default 5)
   --verbose      print every state machine event (local)
   --json         print the result as JSON on stdout`;
@@ -310,6 +323,44 @@ async function purge(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `status`, `show <id>`, `verify <id>`, `archive list`: read-only, `--local` or the deployed stack. */
+async function inspect(command: string, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      local: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      warning: { type: 'string' },
+      critical: { type: 'string' },
+      deep: { type: 'boolean', default: false },
+      ...deployedOptions,
+    },
+  });
+  const [first] = positionals;
+  if (command === 'status')
+    return withVaultAccess(values, (access) => statusCommand(access, values)).catch((error: unknown) => {
+      // A Nagios plugin that cannot tell says UNKNOWN (3), never an exit code a monitor reads as a state.
+      process.stdout.write(`WIRE-BACKUP UNKNOWN - ${(error as Error).message}\n`);
+      return 3;
+    });
+  if (command === 'archive') {
+    if (first !== 'list') {
+      err(
+        `wire-backup archive: the sub-command is 'list' ('wire-backup archive list'), not '${first ?? ''}'`,
+      );
+      return 2;
+    }
+    return withVaultAccess(values, (access) => archiveListCommand(access, values));
+  }
+  if (!first) {
+    err(`wire-backup ${command}: give a backup id (from 'wire-backup list')`);
+    return 2;
+  }
+  if (command === 'show') return withVaultAccess(values, (access) => showCommand(access, first, values));
+  return withVaultAccess(values, (access) => verifyCommand(access, first, values, err));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -323,6 +374,11 @@ async function main(argv: string[]): Promise<number> {
       return drill(rest);
     case 'purge':
       return purge(rest);
+    case 'status':
+    case 'show':
+    case 'verify':
+    case 'archive':
+      return inspect(command, rest);
     case undefined:
     case '-h':
     case '--help':

@@ -7,9 +7,16 @@ import { formatBytes, formatDuration } from './format.js';
 
 /** The end-of-backup summary: per component what was stored, new vs reused, where the manifest is. */
 export function backupSummary(manifest: BackupManifest, vaultBucket: string): string {
-  const lines = [
+  return [
     `wire-backup: backup ${manifest.backupId} complete in ${formatDuration(manifest.durationSeconds)}`,
-  ];
+    ...backupComponentLines(manifest, vaultBucket),
+    `Next: check a restore without writing anything: wire-backup restore --local --backup-id ${manifest.backupId} --confirm ${manifest.backupId} --dry-run`,
+  ].join('\n');
+}
+
+/** Per component what a backup stored (new vs reused), its totals and manifest: `backup` and `show` print these. */
+export function backupComponentLines(manifest: BackupManifest, vaultBucket: string): string[] {
+  const lines: string[] = [];
   const w = manifest.wireServer;
   if (w)
     lines.push(
@@ -56,10 +63,7 @@ export function backupSummary(manifest: BackupManifest, vaultBucket: string): st
     `  total        ${formatBytes(t.bytes)}: new ${formatBytes(t.newBytes)}, reused ${formatBytes(t.reusedBytes)}`,
   );
   lines.push(`  manifest     s3://${vaultBucket}/backups/${manifest.backupId}/manifest.json`);
-  lines.push(
-    `Next: check a restore without writing anything: wire-backup restore --local --backup-id ${manifest.backupId} --confirm ${manifest.backupId} --dry-run`,
-  );
-  return lines.join('\n');
+  return lines;
 }
 
 /** The end-of-restore summary (or dry-run plan). */

@@ -245,6 +245,18 @@ export const wireBackupConfigSchema = z
          * in the vault 1/N per run, every one within N runs (docs/ARCHITECTURE.md); 1 checks all every run.
          */
         verifySampleDivisor: z.number().int().min(1).max(8760).default(720),
+        /**
+         * Scheduled deep verification (README, "Monitoring and inspection"): on `schedule`, the newest
+         * complete backup's objects of one of `shares` rotating shares (the share changes every week) are
+         * read and re-hashed; a mismatch fails the run, names the backups that reference the object and
+         * raises the ScheduledVerifyErrorsAlarm. Weekly with 4 shares: every object within 4 weeks.
+         */
+        scheduledVerify: z
+          .object({
+            schedule: ruleString(rules.scheduleExpression).default('rate(7 days)'),
+            shares: z.number().int().min(1).max(520).default(4),
+          })
+          .prefault({}),
       })
       .prefault({})
       .superRefine((vault, ctx) => {

@@ -583,6 +583,37 @@ export class WireBackupStack extends Stack {
       ],
     });
 
+    // ---- Scheduled deep verification (README, "Monitoring and inspection"): re-hashes this week's share
+    // of the newest complete backup's objects; reads manifests, markers, SSTables, MinIO objects and the
+    // PostgreSQL base backups, writes nothing. Not the wire-server archive: only Verify wire-server
+    // Archive and the restore read Wire's secrets (the backup re-hashes every new archive anyway).
+    const scheduledVerify = fn(
+      'scheduled-verify',
+      'Re-hashes a rotating share of the newest backup’s objects, read-only',
+      { ...common, [envNames.scheduledVerifyShares]: String(config.vault.scheduledVerify.shares) },
+      Duration.minutes(15),
+      1024,
+    );
+    vault.grantObjects(scheduledVerify, {
+      read: [
+        keys.manifests,
+        ...keys.markers,
+        keys.backupCassandra,
+        keys.backupMinio,
+        keys.backupPostgresql,
+        keys.sstables,
+        keys.minioObjects,
+      ],
+    });
+    // No async retry: a damaged object fails the same way again (the SDK already retries transient
+    // errors); the alarm goes off and next week's run looks again.
+    scheduledVerify.configureAsyncInvoke({ retryAttempts: 0 });
+    new Rule(this, 'ScheduledVerifySchedule', {
+      description: 'Starts the wire-backup scheduled deep verification',
+      schedule: Schedule.expression(config.vault.scheduledVerify.schedule),
+      targets: [new LambdaFunction(scheduledVerify)],
+    });
+
     // ---- Cross-region archive copies (README, "Archive"): started by the backup's "Backup Completed"
     // event. The Lambdas read the vault (backups/, cassandra/, minio/ only) and write the archive bucket
     // in archive.region (deployed by WireBackupArchiveStack) under its two prefixes.
@@ -659,6 +690,11 @@ export class WireBackupStack extends Stack {
     new CfnOutput(this, 'PurgeStateMachineArn', { value: this.purgeStateMachine.stateMachineArn });
     if (this.archiveStateMachine)
       new CfnOutput(this, 'ArchiveStateMachineArn', { value: this.archiveStateMachine.stateMachineArn });
+    if (config.archive) {
+      // Where `wire-backup show` and `archive list` read the archive copies (another region).
+      new CfnOutput(this, 'ArchiveBucketName', { value: archiveBucketName(config.archive) });
+      new CfnOutput(this, 'ArchiveRegion', { value: config.archive.region });
+    }
 
     const alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'wire-backup alarms', enforceSSL: true });
     if (config.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(config.alarmEmail));
@@ -669,6 +705,13 @@ export class WireBackupStack extends Stack {
         Restore: this.restoreStateMachine,
         Purge: this.purgeStateMachine,
         ...(this.archiveStateMachine ? { Archive: this.archiveStateMachine } : {}),
+      },
+      functions: {
+        ScheduledVerify: {
+          fn: scheduledVerify,
+          description:
+            "The scheduled deep verification found damaged or missing objects (its error names each, and the backups that reference them), or could not run: see the scheduled-verify function's log; run 'wire-backup verify <id> --deep' on the named backups and a full backup ('wire-backup backup --full')",
+        },
       },
       alarmTopic,
     });

@@ -18,6 +18,8 @@ export const envNames = {
   /** `false` skips re-reading and re-hashing new vault objects before a commit. */
   vaultDeepVerify: 'VAULT_DEEP_VERIFY',
   verifySampleDivisor: 'VERIFY_SAMPLE_DIVISOR',
+  /** Scheduled deep verification: how many rotating weekly shares the newest backup's objects fall in. */
+  scheduledVerifyShares: 'SCHEDULED_VERIFY_SHARES',
   /** The on-prem MinIO S3 endpoint. */
   minioEndpoint: 'MINIO_ENDPOINT',
   /** MinIO's region. */
@@ -119,6 +121,8 @@ export const env = {
   vaultDeepVerify: (): boolean => booleanEnv(envNames.vaultDeepVerify, true),
   /** Default 720 (`verify-sample.ts`); 1 re-checks every referenced version on every run. */
   verifySampleDivisor: (): number => positiveIntegerEnv(envNames.verifySampleDivisor, 720),
+  /** Default 4 (`vault.scheduledVerify.shares`). */
+  scheduledVerifyShares: (): number => positiveIntegerEnv(envNames.scheduledVerifyShares, 4),
   minioEndpoint: (): string => requireEnv(envNames.minioEndpoint),
   /** Default us-east-1. */
   minioRegion: (): string => nonEmpty(envNames.minioRegion) ?? 'us-east-1',

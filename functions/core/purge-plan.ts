@@ -33,7 +33,7 @@ import {
   backupPrefix,
   failedKey,
   manifestKey,
-  minioObjectKey,
+  minioEntryVaultKey,
   purgeDeletionsKey,
   purgePlanKey,
   purgeReportKey,
@@ -307,7 +307,7 @@ export async function collectReferences(
       for await (const entry of readJsonLines(s3, bucket, b.manifestKey, {
         parse: (v) => manifestEntrySchema.parse(v),
       })) {
-        add(ref(minioObjectKey(b.bucket, entry.key), entry.versionId));
+        add(ref(minioEntryVaultKey(b.bucket, entry), entry.versionId));
       }
     } catch (error) {
       refuse(`bucket manifest ${s3Url(bucket, b.manifestKey)}`, error);

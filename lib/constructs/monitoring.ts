@@ -11,6 +11,7 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -22,6 +23,11 @@ export interface MonitoringProps {
   readonly clusterName: string;
   /** State machines whose failed, timed-out and aborted executions raise alarms, by a display name. */
   readonly stateMachines: Readonly<Record<string, IStateMachine>>;
+  /**
+   * Functions started outside a state machine (by a schedule) whose every error raises an alarm,
+   * `<name>ErrorsAlarm`, by a display name and what the alarm tells the operator. @default none
+   */
+  readonly functions?: Readonly<Record<string, { readonly fn: IFunction; readonly description: string }>>;
   /** Receives every alarm. */
   readonly alarmTopic: ITopic;
   /** Hours without a successful backup after which the staleness alarm fires. @default 2 */
@@ -85,6 +91,9 @@ export class Monitoring extends Construct {
         machine.metricAborted(period),
       );
     }
+
+    for (const [name, { fn, description }] of Object.entries(props.functions ?? {}))
+      alarmOn(`${name}ErrorsAlarm`, description, fn.metricErrors({ ...period, statistic: 'Sum' }));
 
     const dimensionsMap = clusterDimensions(props.clusterName);
     const fromFunctions = (metricName: string, statistic: string, metricPeriod = Duration.hours(1)) =>

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,8 @@ import { listBackups } from '../../cli/list.js';
 import { allocateBackupId } from '../../functions/core/vault-layout.js';
 import { type LocalSfnApi, startLocalSfnApi } from '../../local/sfn-api.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
-import { readStackInfo, repoRoot, type StackInfo } from '../../local/stack-info.js';
+import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
+import { runWireBackup } from '../support/cli.js';
 import { SyntheticVault } from '../support/synthetic-vault.js';
 
 /**
@@ -25,26 +25,7 @@ describe('wire-backup against a deployed stack', () => {
   let s3: S3Client;
 
   const cli = (args: string[], extraEnv: Record<string, string> = {}) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        join(repoRoot, 'bin', 'wire-backup'),
-        args,
-        {
-          env: {
-            ...process.env,
-            AWS_ENDPOINT_URL_SFN: api.endpoint,
-            AWS_ENDPOINT_URL_S3: stack.vault.endpoint,
-            AWS_ACCESS_KEY_ID: stack.vault.accessKey,
-            AWS_SECRET_ACCESS_KEY: stack.vault.secretKey,
-            AWS_REGION: stack.vault.region,
-            ...extraEnv,
-          },
-          maxBuffer: 16 * 1024 * 1024,
-        },
-        (error, stdout, stderr) =>
-          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+    runWireBackup(stack, args, { AWS_ENDPOINT_URL_SFN: api.endpoint, ...extraEnv });
 
   beforeAll(async () => {
     stack = readStackInfo();

@@ -15,6 +15,7 @@ import { deleteExpired, markRestoreRunning, writePurgeReport } from '../../funct
 import {
   allocateBackupId,
   backupPrefix,
+  legacyMinioObjectKey,
   manifestKey,
   minioObjectKey,
   vaultPrefixes,
@@ -298,5 +299,54 @@ describe('purge (real vault MinIO)', () => {
   it('a second purge finds nothing more to delete', async () => {
     const summary = await planPurge({}, settings, deps);
     expect(summary.deletions).toBe(0);
+  }, 120_000);
+});
+
+describe('purge of a vault with layout-1 MinIO objects (manifest format 1)', () => {
+  it('keeps the objects a kept backup references at minio/<bucket>/<key>, deleting only unreferenced ones', async () => {
+    const s3 = createStackS3Client(readStackInfo().vault);
+    const vault = new SyntheticVault(s3, `purge-layout1-${Date.now().toString(36)}`);
+    await vault.create();
+    try {
+      // A backup written by layout 1: its entry has no vaultKey, its bytes are at the layout-1 key.
+      const kept = await vault.put(legacyMinioObjectKey('assets', 'old/1'), 'layout-1 object');
+      const orphan = await vault.put(legacyMinioObjectKey('assets', 'old/2'), 'referenced by no backup');
+      const entry: ManifestEntry = {
+        key: 'old/1',
+        size: kept.size,
+        sha256: kept.sha256,
+        etag: kept.sha256.slice(0, 32),
+        versionId: kept.versionId,
+        metadata: {},
+        lastModified: new Date().toISOString(),
+      };
+      const at = new Date(Date.now() - 2 * HOUR);
+      await vault.commit(
+        allocateBackupId(at),
+        [],
+        { assets: [entry] },
+        {
+          startedAt: at.toISOString(),
+          completedAt: new Date(at.getTime() + 60_000).toISOString(),
+        },
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      const summary = await planPurge({ dryRun: true }, settings, {
+        s3,
+        vaultBucket: vault.bucket,
+        now: () => new Date(),
+      });
+      const plan = await readJson(s3, vault.bucket, summary.planKey, (v) => purgePlanSchema.parse(v));
+      const planned: string[] = [];
+      for await (const l of readJsonLines(s3, vault.bucket, plan.deletionsKey, {
+        parse: (v) => deletionLineSchema.parse(v),
+      }))
+        planned.push(ref(l));
+      expect(planned).not.toContain(ref(kept));
+      expect(planned).toContain(ref(orphan));
+    } finally {
+      await vault.destroy();
+      s3.destroy();
+    }
   }, 120_000);
 });

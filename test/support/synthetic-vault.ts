@@ -92,6 +92,7 @@ export class SyntheticVault {
     const v = await this.put(minioObjectKey(bucket, key), body);
     return {
       key,
+      vaultKey: v.key,
       size: v.size,
       sha256: v.sha256,
       etag: v.sha256.slice(0, 32),
@@ -142,7 +143,7 @@ export class SyntheticVault {
       });
     }
     const manifest = backupManifestSchema.parse({
-      formatVersion: 1,
+      formatVersion: 2,
       backupId,
       clusterName: this.clusterName,
       startedAt: times.startedAt,

@@ -141,3 +141,56 @@ describe('basesOfRunningBackup', () => {
     expect(basesOfRunningBackup(running, list, 0)).toEqual(['20261126T090000Z', '20261126T080000Z']);
   });
 });
+
+describe('scheduled deep verification in the stack', () => {
+  const template = synth();
+  it('runs scheduled-verify weekly by default, without async retries, and alarms on its errors', () => {
+    expect(loadConfigFile(exampleFile).vault.scheduledVerify).toEqual({
+      schedule: 'rate(7 days)',
+      shares: 4,
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(7 days)',
+      Targets: Match.arrayWith([
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ScheduledVerify'), 'Arn'] } }),
+      ]),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SCHEDULED_VERIFY_SHARES: '4' }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp(
+        'scheduled deep verification found damaged or missing objects',
+      ),
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+    });
+  });
+  it('lets it read only manifests, markers, data and index files — not the wire-server archive — and write nothing', () => {
+    const [policy, ...others] = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) =>
+      /^ScheduledVerifyRole/.test(id),
+    );
+    expect(others).toEqual([]);
+    const statements = (policy?.[1].Properties.PolicyDocument.Statement ?? []) as {
+      Action: string | string[];
+      Resource: unknown;
+    }[];
+    const actions = statements.flatMap((st) => [st.Action].flat());
+    expect(actions.filter((a) => /^s3:(Put|Delete|Abort)/.test(a))).toEqual([]);
+    const readScopes = statements
+      .filter((st) => [st.Action].flat().includes('s3:GetObject'))
+      .flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r).match(/"\/([^"]+)"\]\]\}$/)?.[1]))
+      .sort();
+    expect(readScopes).toEqual([
+      'backups/*/cassandra/*',
+      'backups/*/failed.json',
+      'backups/*/manifest.json',
+      'backups/*/minio/*',
+      'backups/*/postgresql/*',
+      'backups/*/started.json',
+      'cassandra/*',
+      'minio/*',
+    ]);
+  });
+});

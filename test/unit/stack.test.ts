@@ -112,8 +112,8 @@ describe('WireBackupStack', () => {
   it('schedules the backup hourly and alarms on failure and staleness', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
     // Failed, TimedOut and Aborted of backup, restore, purge and archive (the example config archives),
-    // and staleness.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 13);
+    // staleness, and the scheduled deep verification's errors.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 14);
     for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']) {
       expect(
         Object.keys(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metric } })),
