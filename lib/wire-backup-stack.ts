@@ -27,6 +27,8 @@ import {
   minioBackupPrefix,
   postgresqlBackupPrefix,
   postgresqlWalPrefix,
+  restoreFailedKey,
+  restoreReportKey,
   restoreRowCountsKey,
   restoreStartedKey,
   startedKey,
@@ -45,6 +47,7 @@ import { Monitoring } from './constructs/monitoring.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
 import { hostDocuments } from './host-documents.js';
+import { resourceNames } from './names.js';
 
 /** The SSM tag (on a managed instance) that lets a restore send our documents to it. */
 export const installationTagKey = 'wire-backup:installation';
@@ -77,6 +80,7 @@ export class WireBackupStack extends Stack {
   constructor(scope: Construct, id: string, props: WireBackupStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const names = resourceNames(config);
 
     this.vault = new Vault(this, 'Vault', {
       ...(config.vault.bucketName ? { bucketName: config.vault.bucketName } : {}),
@@ -260,12 +264,18 @@ export class WireBackupStack extends Stack {
       restores: `${vaultPrefixes.restores}*`,
       mapRuns: `${vaultPrefixes.mapRuns}*`,
       hostCommands: hostCommandTokenKey(any),
+      restoreMarkers: [restoreStartedKey(any), restoreReportKey(any), restoreFailedKey(any)],
     };
     const vault = this.vault;
+    // Prepare and Restore Prepare settle the earlier runs (core/abandoned-runs.ts): they read every
+    // backup's and restore's markers and write failed.json of those whose execution ended unmarked.
+    const runMarkers = {
+      read: [keys.manifests, ...keys.markers, ...keys.restoreMarkers],
+      write: [failedKey(any), restoreFailedKey(any)],
+    };
     vault.grantObjects(functions.prepare, {
-      read: [keys.manifests, ...keys.markers],
-      // failed.json of earlier runs that ended unmarked (core/abandoned-runs.ts).
-      write: [startedKey(any), failedKey(any)],
+      read: runMarkers.read,
+      write: [startedKey(any), ...runMarkers.write],
     });
     vault.grantObjects(functions.verifyArchive, { read: [keys.archive] });
     vault.grantObjects(functions.finalizeNode, {
@@ -295,7 +305,7 @@ export class WireBackupStack extends Stack {
     vault.grantObjects(functions.markFailed, { write: [failedKey(any)] });
     for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio, functions.checkMinio])
       minioSecret.grantRead(f);
-    vault.grantObjects(restoreFunctions.restorePrepare, { read: [keys.manifests, ...keys.markers] });
+    vault.grantObjects(restoreFunctions.restorePrepare, runMarkers);
     vault.grantObjects(restoreFunctions.restoreCheckTargets, { read: [keys.backupMinio] });
     vault.grantObjects(restoreFunctions.restorePlanMinio, {
       read: [keys.backupMinio, keys.restores],
@@ -400,7 +410,7 @@ export class WireBackupStack extends Stack {
     };
 
     this.backupStateMachine = new StateMachine(this, 'BackupStateMachine', {
-      stateMachineName: 'wire-backup',
+      stateMachineName: names.backupStateMachine,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: backupDefinition(new Construct(this, 'BackupStates'), {
         functions,
@@ -418,7 +428,7 @@ export class WireBackupStack extends Stack {
       },
     });
     this.restoreStateMachine = new StateMachine(this, 'RestoreStateMachine', {
-      stateMachineName: 'wire-restore',
+      stateMachineName: names.restoreStateMachine,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: restoreDefinition(new Construct(this, 'RestoreStates'), {
         functions: restoreFunctions,
@@ -433,6 +443,27 @@ export class WireBackupStack extends Stack {
         includeExecutionData: false,
       },
     });
+    // Prepare and Restore Prepare ask whether the run an earlier started.json names still runs
+    // (states:DescribeExecution, core/abandoned-runs.ts): executions of these two state machines only.
+    // The state machines' names, not their ARNs: the functions' policies must not depend on the
+    // state machines that invoke them (a circular dependency).
+    const executionsOf = (stateMachineName: string) =>
+      Arn.format(
+        {
+          service: 'states',
+          resource: 'execution',
+          resourceName: `${stateMachineName}:*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        },
+        this,
+      );
+    for (const f of [functions.prepare, restoreFunctions.restorePrepare])
+      f.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['states:DescribeExecution'],
+          resources: [executionsOf(names.backupStateMachine), executionsOf(names.restoreStateMachine)],
+        }),
+      );
     // The Distributed Maps read their items (JSONL batch indexes) and write run reports (ResultWriter).
     // CDK grants both the whole vault for them: the Deny keeps them to these keys.
     vault.grantObjects(this.restoreStateMachine, { read: [keys.restores], write: [keys.mapRuns] });
@@ -562,7 +593,7 @@ export class WireBackupStack extends Stack {
     // And the bucket refuses version deletes to everyone else, administrators included.
     if (purgeFunctions.purgeDelete.role) vault.denyVersionDeletesExcept([purgeFunctions.purgeDelete.role]);
     this.purgeStateMachine = new StateMachine(this, 'PurgeStateMachine', {
-      stateMachineName: 'wire-purge',
+      stateMachineName: names.purgeStateMachine,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: purgeDefinition(new Construct(this, 'PurgeStates'), { functions: purgeFunctions }),
       timeout: Duration.hours(2),
@@ -629,7 +660,7 @@ export class WireBackupStack extends Stack {
       });
       archiveTarget.grantObjects(archiveFunctions.archiveCommit, { write: [`${archivePrefixes.backups}*`] });
       const archiveMachine = new StateMachine(this, 'ArchiveStateMachine', {
-        stateMachineName: 'wire-archive',
+        stateMachineName: names.archiveStateMachine,
         stateMachineType: StateMachineType.STANDARD,
         definitionBody: archiveDefinition(new Construct(this, 'ArchiveStates'), {
           functions: archiveFunctions,
@@ -678,6 +709,8 @@ export class WireBackupStack extends Stack {
 const hostCommandCompleteHandler = 'host-command-complete';
 /** Construct id of the host-command send function (it alone may send SSM commands; see `lib/nag.ts`). */
 export const hostCommandSendId = pascal('host-command-send');
+/** Construct ids of Prepare and Restore Prepare (their roles alone may describe executions; see `lib/nag.ts`). */
+export const runSettlingIds: readonly string[] = [pascal('prepare'), pascal('restore-prepare')];
 /** Construct id of the host-command completion function (its role alone may call ssm:GetCommandInvocation; see `lib/nag.ts`). */
 export const hostCommandCompleteId = pascal(hostCommandCompleteHandler);
 

@@ -4,18 +4,21 @@
  * - Systems Manager (`AmazonSSM.SendCommand`, `AmazonSSM.GetCommandInvocation`) → the run's
  *   {@link SsmApi} (the local SSM executor, itself the mock of SSM's control plane);
  * - Step Functions (`AWSStepFunctions.SendTaskSuccess`, `SendTaskFailure`, `SendTaskHeartbeat`) →
- *   the run's task tokens (`task-tokens.ts`).
+ *   the run's task tokens (`task-tokens.ts`); `DescribeExecution` → the process's registry of
+ *   executions ({@link recordExecution}: every run of `runStateMachine`, RUNNING until it ends).
  * The runner gives every function `AWS_ENDPOINT_URL_SSM` and `AWS_ENDPOINT_URL_SFN` pointing here
  * (the SDK's own variables). With IAM enforced (`ControlPlaneRun.authorize`, from `iam/index.ts`),
  * each call is evaluated against the calling function's role, named by the access key id of its
  * credentials, as AWS would: `ssm:SendCommand` on the document and each instance,
- * `ssm:GetCommandInvocation` on `*`, `states:SendTask*` on the token's state machine; a denied call
- * gets `AccessDeniedException`. Signatures are not verified; nothing else of AWS is served.
+ * `ssm:GetCommandInvocation` on `*`, `states:SendTask*` on the token's state machine,
+ * `states:DescribeExecution` on the execution; a denied call gets `AccessDeniedException`. Signatures are not verified; nothing else of AWS is served.
  *
  * One server per process, on one port for the process's life (so warm Lambda containers keep their
- * environment between runs); runs attach while they run. SSM requests go to the one attached run
- * that has an SSM executor (two such runs at once in one process are refused with a clear error);
- * task-token requests go to the run that issued the token.
+ * environment between runs); runs attach while they run. SSM requests go to the attached run that
+ * has an SSM executor; with several (a second run started while one runs), GetCommandInvocation goes
+ * to the run whose executor sent the command, and SendCommand to the one run with a task waiting for
+ * its token (the send function runs inside a `.waitForTaskToken` task; two such runs at once are
+ * refused with a clear error). Task-token requests go to the run that issued the token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +47,24 @@ export interface ControlPlaneRun {
   readonly stateMachineArn: string;
   /** Checks every call this run serves. @default - no IAM checks */
   readonly authorize?: ControlPlaneAuthorizer;
+}
+
+/** An execution as `DescribeExecution` reports it. */
+export interface ExecutionRecord {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  readonly startDate: Date;
+  stopDate?: Date;
+}
+
+/** Every execution `runStateMachine` ran in this process, by ARN (Step Functions keeps them 90 days). */
+const executions = new Map<string, ExecutionRecord>();
+
+/** Records an execution (RUNNING when it starts; the same object is updated when it ends). */
+export function recordExecution(record: ExecutionRecord): void {
+  executions.set(record.executionArn, record);
 }
 
 /** The process's control plane endpoint. */
@@ -131,7 +152,7 @@ async function dispatch(
 ): Promise<JsonValue> {
   switch (target) {
     case 'AmazonSSM.SendCommand': {
-      const run = ssmRunOf(runs);
+      const run = ssmRunOf(runs, (r) => r.tokens.waiting > 0);
       const input = body as unknown as SendCommandInput;
       for (const { resource, tags } of sendCommandResources(run.stateMachineArn, input, run.ssm))
         authorize(run, accessKeyId, 'ssm:SendCommand', resource, tags);
@@ -147,12 +168,32 @@ async function dispatch(
       } as unknown as JsonValue;
     }
     case 'AmazonSSM.GetCommandInvocation': {
-      const run = ssmRunOf(runs);
+      const commandId = String(body.CommandId ?? '');
+      const run = ssmRunOf(runs, (r) => r.ssm?.hasCommand?.(commandId) ?? true);
       // GetCommandInvocation has no resource-level permissions: IAM matches it on "*".
       authorize(run, accessKeyId, 'ssm:GetCommandInvocation', `${arnBase('ssm', run.stateMachineArn)}:*`);
       return (await run.ssm.getCommandInvocation(
         body as unknown as GetCommandInvocationInput,
       )) as unknown as JsonValue;
+    }
+    case 'AWSStepFunctions.DescribeExecution': {
+      const executionArn = typeof body.executionArn === 'string' ? body.executionArn : '';
+      if (!/^arn:aws:states:[^:]+:[0-9]{12}:execution:[^:]+:[^:]+$/.test(executionArn))
+        throw new ApiError('InvalidArn', `Invalid Arn: '${executionArn}'`);
+      // Any attached run's authorizer: they all evaluate the caller's own role.
+      const run = [...runs][0];
+      if (run) authorize(run, accessKeyId, 'states:DescribeExecution', executionArn);
+      const record = executions.get(executionArn);
+      if (!record) throw new ApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+      return {
+        executionArn: record.executionArn,
+        stateMachineArn: record.stateMachineArn,
+        name: record.name,
+        status: record.status,
+        // Timestamps are epoch seconds in the JSON protocol.
+        startDate: record.startDate.getTime() / 1000,
+        ...(record.stopDate ? { stopDate: record.stopDate.getTime() / 1000 } : {}),
+      };
     }
     case 'AWSStepFunctions.SendTaskSuccess':
       tokenRunOf(runs, body.taskToken, accessKeyId, 'states:SendTaskSuccess').tokens.succeed(
@@ -175,13 +216,18 @@ async function dispatch(
     default:
       throw new ApiError(
         'UnknownOperationException',
-        `the local control plane serves SSM SendCommand/GetCommandInvocation and Step Functions SendTask*; not ${target || 'a request without X-Amz-Target'}`,
+        `the local control plane serves SSM SendCommand/GetCommandInvocation and Step Functions SendTask*/DescribeExecution; not ${target || 'a request without X-Amz-Target'}`,
       );
   }
 }
 
-function ssmRunOf(runs: Set<ControlPlaneRun>): ControlPlaneRun & { readonly ssm: SsmApi } {
-  const serving = [...runs].filter((run) => run.ssm);
+/** The run an SSM request goes to: the only one with an executor, else the only one `mine` picks. */
+function ssmRunOf(
+  runs: Set<ControlPlaneRun>,
+  mine: (run: ControlPlaneRun) => boolean,
+): ControlPlaneRun & { readonly ssm: SsmApi } {
+  const withExecutor = [...runs].filter((run) => run.ssm);
+  const serving = withExecutor.length > 1 ? withExecutor.filter(mine) : withExecutor;
   const [only] = serving;
   if (serving.length === 1 && only?.ssm) return { ...only, ssm: only.ssm };
   throw new ApiError(
