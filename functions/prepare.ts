@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { parseConfig } from '../lib/config.js';
 import { refuseWhileRunning } from './core/abandoned-runs.js';
 import { prepareBackup } from './core/backup-plan.js';
+import { loadConfig } from './core/config-parameter.js';
 import type { BackupPlan } from './core/contract/backup.js';
 import { describeExecution } from './core/control-clients.js';
-import { env, envNames } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { logEvent } from './core/telemetry.js';
 
@@ -18,7 +17,7 @@ const eventSchema = z.object({ input: z.unknown(), execution: z.string() });
 export async function handler(event: unknown): Promise<BackupPlan> {
   const { input, execution } = parseEvent('prepare', eventSchema, event);
   const { s3, bucket } = vault();
-  const config = parseConfig(JSON.parse(env.config()), envNames.config);
+  const config = await loadConfig();
   const now = new Date();
   const plan = await prepareBackup(input, execution, {
     s3,

@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { parseConfig } from '../lib/config.js';
 import { refuseWhileRunning } from './core/abandoned-runs.js';
+import { loadConfig } from './core/config-parameter.js';
 import type { RestorePlan } from './core/contract/restore.js';
 import { describeExecution } from './core/control-clients.js';
-import { env, envNames } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { planRestore } from './core/restore-plan.js';
 import { logEvent } from './core/telemetry.js';
@@ -18,7 +17,7 @@ const eventSchema = z.object({ input: z.unknown(), execution: z.string() });
 export async function handler(event: unknown): Promise<RestorePlan> {
   const { input, execution } = parseEvent('restore-prepare', eventSchema, event);
   const { s3, bucket } = vault();
-  const config = parseConfig(JSON.parse(env.config()), envNames.config);
+  const config = await loadConfig();
   const now = new Date();
   const plan = await planRestore(input, {
     s3,

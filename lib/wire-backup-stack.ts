@@ -9,13 +9,13 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { ParameterTier, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { backupRunTimeoutHours } from '../functions/core/abandoned-runs.js';
 import {
   commandInvocationDetailType,
   finalInvocationStatuses,
-  ssmOutputLogGroupName,
 } from '../functions/core/contract/host-command.js';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
 import {
@@ -48,6 +48,11 @@ import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
 import { hostDocuments } from './host-documents.js';
 import { resourceNames } from './names.js';
+
+/** Most characters a Standard SSM parameter holds (4 KB); above it the stack makes it Advanced (8 KB). */
+const standardParameterMaxChars = 4096;
+/** Most characters an Advanced SSM parameter holds (8 KB). */
+const advancedParameterMaxChars = 8192;
 
 /** The SSM tag (on a managed instance) that lets a restore send our documents to it. */
 export const installationTagKey = 'wire-backup:installation';
@@ -97,8 +102,35 @@ export class WireBackupStack extends Stack {
     });
     const bucket = this.vault.bucket;
     // The documents' names come from hostDocuments (the state machines reference them by ARN).
-    const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
+    const documents = new HostDocuments(this, 'HostDocuments', {
+      documents: hostDocuments,
+      nameOf: names.document,
+    });
+    const documentName = (key: keyof typeof hostDocuments): string => {
+      const name = documents.names[key];
+      if (!name) throw new Error(`no host document ${key}`);
+      return name;
+    };
     const minioSecret = Secret.fromSecretNameV2(this, 'MinioSecret', config.minio.secretName);
+
+    // The configuration lives in an SSM parameter, not in a function's environment (Lambda allows 4 KB
+    // of environment in all; a config of ~26 nodes passes it). Advanced tier (8 KB) only when needed.
+    const configJson = JSON.stringify(config);
+    if (configJson.length > advancedParameterMaxChars)
+      throw new Error(
+        `the configuration takes ${configJson.length} characters as JSON; its SSM parameter holds at most ${advancedParameterMaxChars} (Advanced tier): shorten node names or leave out optional settings at their defaults`,
+      );
+    const configParameter = new StringParameter(this, 'ConfigParameter', {
+      parameterName: names.configParameter,
+      description:
+        'wire-backup configuration (validated at synth); read by Prepare, Restore Prepare and Plan Purge',
+      stringValue: configJson,
+      tier: configJson.length > standardParameterMaxChars ? ParameterTier.ADVANCED : ParameterTier.STANDARD,
+    });
+    const withConfig = (fn: WireFunction) =>
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ['ssm:GetParameter'], resources: [configParameter.parameterArn] }),
+      );
 
     const common: FunctionEnvironment = {
       [envNames.vaultBucket]: bucket.bucketName,
@@ -148,12 +180,12 @@ export class WireBackupStack extends Stack {
     const functions = {
       prepare: fn('prepare', 'Validates input, allocates the backup id, writes the started marker', {
         ...common,
-        [envNames.config]: JSON.stringify(config),
+        [envNames.configParameter]: configParameter.parameterName,
       }),
       hostCommand: fn(
         'host-command-send',
         'Records a host command’s task token and sends its SSM command',
-        common,
+        { ...common, [envNames.hostCommandLogGroup]: names.hostCommandLogGroup },
         Duration.minutes(1),
         256,
       ),
@@ -212,7 +244,7 @@ export class WireBackupStack extends Stack {
         'Validates restore input, resolves the backup, plans the restore',
         {
           ...common,
-          [envNames.config]: JSON.stringify(config),
+          [envNames.configParameter]: configParameter.parameterName,
         },
       ),
       hostCommand: functions.hostCommand,
@@ -306,6 +338,8 @@ export class WireBackupStack extends Stack {
     for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio, functions.checkMinio])
       minioSecret.grantRead(f);
     vault.grantObjects(restoreFunctions.restorePrepare, runMarkers);
+    withConfig(functions.prepare);
+    withConfig(restoreFunctions.restorePrepare);
     vault.grantObjects(restoreFunctions.restoreCheckTargets, { read: [keys.backupMinio] });
     vault.grantObjects(restoreFunctions.restorePlanMinio, {
       read: [keys.backupMinio, keys.restores],
@@ -333,7 +367,7 @@ export class WireBackupStack extends Stack {
 
     // Host command output (SSM CloudWatchOutputConfig) goes to a group of ours, kept for a month.
     const hostCommandLogs = new LogGroup(this, 'HostCommandLogs', {
-      logGroupName: ssmOutputLogGroupName,
+      logGroupName: names.hostCommandLogGroup,
       retention: RetentionDays.ONE_MONTH,
     });
 
@@ -393,20 +427,20 @@ export class WireBackupStack extends Stack {
       ),
     );
     const backupDocuments = {
-      preflight: hostDocuments.preflight.name,
-      cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
-      cassandraClearSnapshot: hostDocuments.cassandraClearSnapshot.name,
-      wireServerArchive: hostDocuments.wireServerArchive.name,
-      postgresqlPreflight: hostDocuments.postgresqlPreflight.name,
-      postgresqlBackup: hostDocuments.postgresqlBackup.name,
+      preflight: documentName('preflight'),
+      cassandraSnapshot: documentName('cassandraSnapshot'),
+      cassandraClearSnapshot: documentName('cassandraClearSnapshot'),
+      wireServerArchive: documentName('wireServerArchive'),
+      postgresqlPreflight: documentName('postgresqlPreflight'),
+      postgresqlBackup: documentName('postgresqlBackup'),
     };
     const restoreDocuments = {
-      preflight: hostDocuments.preflight.name,
-      restoreWireServer: hostDocuments.restoreWireServer.name,
-      restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
-      restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
-      cassandraCountRows: hostDocuments.cassandraCountRows.name,
-      postgresqlRestore: hostDocuments.postgresqlRestore.name,
+      preflight: documentName('preflight'),
+      restoreWireServer: documentName('restoreWireServer'),
+      restoreCassandraSchema: documentName('restoreCassandraSchema'),
+      restoreCassandraNode: documentName('restoreCassandraNode'),
+      cassandraCountRows: documentName('cassandraCountRows'),
+      postgresqlRestore: documentName('postgresqlRestore'),
     };
 
     this.backupStateMachine = new StateMachine(this, 'BackupStateMachine', {
@@ -556,7 +590,10 @@ export class WireBackupStack extends Stack {
 
     // ---- Retention: the purge state machine, its Lambdas and schedule (README, "Retention").
     // Each Lambda gets exactly the prefixes it reads, writes or deletes (vault-layout.ts names them).
-    const purgeEnv: FunctionEnvironment = { ...common, [envNames.config]: JSON.stringify(config) };
+    const purgeEnv: FunctionEnvironment = {
+      ...common,
+      [envNames.configParameter]: configParameter.parameterName,
+    };
     const purgeFunctions = {
       purgePlan: fn(
         'purge-plan',
@@ -579,6 +616,7 @@ export class WireBackupStack extends Stack {
     // and purges/ it only reads (a restore that started since the plan stops it).
     const retained = [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects];
     const purges = `${vaultPrefixes.purges}*`;
+    withConfig(purgeFunctions.purgePlan);
     vault.grantObjects(purgeFunctions.purgePlan, {
       read: [`${vaultPrefixes.backups}*`, keys.restores, purges],
       write: [purges],
@@ -621,7 +659,7 @@ export class WireBackupStack extends Stack {
     if (config.archive) {
       const archiveEnv: FunctionEnvironment = {
         ...common,
-        [envNames.archiveBucket]: archiveBucketName(config.archive),
+        [envNames.archiveBucket]: archiveBucketName(config.archive, names),
         [envNames.archiveRegion]: config.archive.region,
         [envNames.archiveStorageClass]: config.archive.storageClass,
       };
@@ -645,7 +683,7 @@ export class WireBackupStack extends Stack {
       // Vault: Plan reads the backup's own folder (manifest, file lists, bucket manifests); Copy reads
       // the objects it lists. Archive bucket (another region, its own key): Plan checks for and writes
       // the archive's object list, Copy writes objects/ and the backup's index files, Commit the manifest.
-      const archiveTarget = new ArchiveGrants(config.archive);
+      const archiveTarget = new ArchiveGrants(config.archive, names);
       vault.grantObjects(archiveFunctions.archivePlan, { read: [`${vaultPrefixes.backups}*`] });
       archiveTarget.grantObjects(archiveFunctions.archivePlan, {
         read: [`${archivePrefixes.backups}*`],

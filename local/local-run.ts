@@ -164,6 +164,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
         s3,
         resources: { [putEventsResource]: putEvents },
         eventRules: extracted.eventRules,
+        parameters: extracted.parameters,
         // The functions' SSM and SendTask* calls, checked against each calling function's role.
         controlPlaneSsm: executor,
         ...(enforcement

@@ -3,6 +3,7 @@
  * protocol of two services, so a function's bundle calls them with its real AWS SDK clients:
  * - Systems Manager (`AmazonSSM.SendCommand`, `AmazonSSM.GetCommandInvocation`) → the run's
  *   {@link SsmApi} (the local SSM executor, itself the mock of SSM's control plane);
+ *   `AmazonSSM.GetParameter` → the template's SSM parameters (`extract.ts`), as deployed;
  * - Step Functions (`AWSStepFunctions.SendTaskSuccess`, `SendTaskFailure`, `SendTaskHeartbeat`) →
  *   the run's task tokens (`task-tokens.ts`); `DescribeExecution` → the process's registry of
  *   executions ({@link recordExecution}: every run of `runStateMachine`, RUNNING until it ends).
@@ -23,6 +24,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JsonValue } from './asl.js';
+import type { ExtractedParameter } from './extract.js';
 import type { SsmApi } from './run-state-machine.js';
 import type { GetCommandInvocationInput, SendCommandInput } from './ssm-executor.js';
 import { TaskTokenApiError, type TaskTokenRegistry } from './task-tokens.js';
@@ -47,6 +49,8 @@ export interface ControlPlaneRun {
   readonly stateMachineArn: string;
   /** Checks every call this run serves. @default - no IAM checks */
   readonly authorize?: ControlPlaneAuthorizer;
+  /** The template's SSM parameters, by name. @default - none */
+  readonly parameters?: Readonly<Record<string, ExtractedParameter>>;
 }
 
 /** An execution as `DescribeExecution` reports it. */
@@ -176,6 +180,26 @@ async function dispatch(
         body as unknown as GetCommandInvocationInput,
       )) as unknown as JsonValue;
     }
+    case 'AmazonSSM.GetParameter': {
+      const name = typeof body.Name === 'string' ? body.Name : '';
+      const run = [...runs].find((r) => r.parameters && name in r.parameters) ?? [...runs][0];
+      if (!run) throw new ApiError('InternalServerError', 'no local run is running');
+      // IAM names a parameter `parameter/<name without its leading slash>`.
+      const arn = `${arnBase('ssm', run.stateMachineArn)}:parameter/${name.replace(/^\//, '')}`;
+      authorize(run, accessKeyId, 'ssm:GetParameter', arn);
+      const parameter = run.parameters?.[name];
+      if (!parameter) throw new ApiError('ParameterNotFound', `Parameter ${name} not found.`);
+      return {
+        Parameter: {
+          Name: name,
+          Type: parameter.type,
+          Value: parameter.value,
+          Version: 1,
+          ARN: arn,
+          DataType: 'text',
+        },
+      };
+    }
     case 'AWSStepFunctions.DescribeExecution': {
       const executionArn = typeof body.executionArn === 'string' ? body.executionArn : '';
       if (!/^arn:aws:states:[^:]+:[0-9]{12}:execution:[^:]+:[^:]+$/.test(executionArn))
@@ -216,7 +240,7 @@ async function dispatch(
     default:
       throw new ApiError(
         'UnknownOperationException',
-        `the local control plane serves SSM SendCommand/GetCommandInvocation and Step Functions SendTask*/DescribeExecution; not ${target || 'a request without X-Amz-Target'}`,
+        `the local control plane serves SSM SendCommand/GetCommandInvocation/GetParameter and Step Functions SendTask*/DescribeExecution; not ${target || 'a request without X-Amz-Target'}`,
       );
   }
 }

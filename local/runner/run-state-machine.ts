@@ -58,7 +58,7 @@ import { type ChildOutcome, type DistributedMapRuntime, runDistributedMap } from
 import { RunnerSetupError, StatesError, statesErrorNames, toStatesError } from './errors.js';
 import { type CommandStatusChange, commandStatusEvent, LocalEventBus } from './event-bus.js';
 import { emitSafely, type RunnerEvent, type RunnerEventListener } from './events.js';
-import type { ExtractedEventRule, ExtractedFunction } from './extract.js';
+import type { ExtractedEventRule, ExtractedFunction, ExtractedParameter } from './extract.js';
 import { HistoryCounter, type HistoryShape, historyLimitCause } from './history.js';
 import { LocalLambdaInvoker } from './lambda-invoker.js';
 import type {
@@ -115,6 +115,8 @@ export interface RunnerBindings {
    * of the caller's credentials (`iam/index.ts`). @default - no IAM checks
    */
   readonly authorizeControlPlane?: ControlPlaneAuthorizer;
+  /** SSM parameters the functions read with GetParameter (`extractTemplate(...).parameters`). @default - none */
+  readonly parameters?: Readonly<Record<string, ExtractedParameter>>;
 }
 
 /** Options of {@link runStateMachine}. */
@@ -318,6 +320,7 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
     tokens,
     stateMachineArn: context.StateMachine.Id,
     ...(options.bindings.authorizeControlPlane ? { authorize: options.bindings.authorizeControlPlane } : {}),
+    ...(options.bindings.parameters ? { parameters: options.bindings.parameters } : {}),
   });
   // DescribeExecution serves it from here: RUNNING now, its status once it ends.
   const record: ExecutionRecord = {
