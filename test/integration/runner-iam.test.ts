@@ -453,6 +453,9 @@ describe('IAM enforcement of the local runner', () => {
           ssm: denying.guardSsm(backup.name, runId, executor),
           s3: denying.stateMachineS3Client(backup.name, runId),
           authorize: denying.authorizer(backup.name, runId),
+          // Prepare reads its configuration parameter (GetParameter, allowed) before it writes.
+          parameters: extracted.parameters,
+          authorizeControlPlane: denying.controlPlaneAuthorizer(),
           resources: {
             'arn:aws:states:::events:putEvents': denying.guardPutEvents(backup.name, runId, () => ({
               Entries: [],
