@@ -12,7 +12,8 @@
  * each call is evaluated against the calling function's role, named by the access key id of its
  * credentials, as AWS would: `ssm:SendCommand` on the document and each instance,
  * `ssm:GetCommandInvocation` on `*`, `states:SendTask*` on the token's state machine,
- * `states:DescribeExecution` on the execution; a denied call gets `AccessDeniedException`. Signatures are not verified; nothing else of AWS is served.
+ * `states:DescribeExecution` on the execution, `ssm:GetParameter` on the parameter; a denied call
+ * gets `AccessDeniedException`. Signatures are not verified; nothing else of AWS is served.
  *
  * One server per process, on one port for the process's life (so warm Lambda containers keep their
  * environment between runs); runs attach while they run. SSM requests go to the attached run that
@@ -206,7 +207,8 @@ async function dispatch(
         throw new ApiError('InvalidArn', `Invalid Arn: '${executionArn}'`);
       // Any attached run's authorizer: they all evaluate the caller's own role.
       const run = [...runs][0];
-      if (run) authorize(run, accessKeyId, 'states:DescribeExecution', executionArn);
+      if (!run) throw new ApiError('InternalServerError', 'no local run is running');
+      authorize(run, accessKeyId, 'states:DescribeExecution', executionArn);
       const record = executions.get(executionArn);
       if (!record) throw new ApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
       return {
