@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { parseConfig } from '../lib/config.js';
+import { loadConfig } from './core/config-parameter.js';
 import type { PurgePlanSummary } from './core/contract/purge.js';
-import { env, envNames } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { planPurge } from './core/purge-plan.js';
 
@@ -11,7 +10,7 @@ const eventSchema = z.object({ input: z.unknown() });
 export async function handler(event: unknown): Promise<PurgePlanSummary> {
   const { input } = parseEvent('purge-plan', eventSchema, event);
   const { s3, bucket } = vault();
-  const config = parseConfig(JSON.parse(env.config()), envNames.config);
+  const config = await loadConfig();
   return planPurge(
     input,
     { retention: config.vault.retention },

@@ -61,6 +61,7 @@ export async function handler(event: unknown): Promise<RestoreTargets | RestoreV
         restoreId: parsed.plan.restoreId,
         backupId: parsed.plan.backupId,
         startedAt: parsed.plan.startedAt,
+        ...(parsed.plan.executionId ? { executionId: parsed.plan.executionId } : {}),
       });
     }
     return targets;

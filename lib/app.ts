@@ -4,6 +4,7 @@ import { WireBackupArchiveStack } from './archive-stack.js';
 import { loadConfigFile } from './config.js';
 import { featureFlags } from './feature-flags.js';
 import { applyNagChecks, suppressNagFindings } from './nag.js';
+import { resourceNames } from './names.js';
 import { projectRoot } from './paths.js';
 import { WireBackupStack } from './wire-backup-stack.js';
 
@@ -12,15 +13,18 @@ const app = new App({ context: featureFlags });
 const configFile =
   (app.node.tryGetContext('config') as string | undefined) ?? join(projectRoot, 'config', 'example.json');
 const config = loadConfigFile(configFile);
-const stack = new WireBackupStack(app, 'WireBackup', {
+// Stack names from namePrefix (lib/names.ts): `WireBackup` without one, `<prefix>-wire-backup` with one.
+const names = resourceNames(config);
+const stack = new WireBackupStack(app, names.stack, {
   config,
   description: 'wire-backup: backup and disaster recovery for an on-premise Wire installation',
 });
 suppressNagFindings(stack);
 // The cross-region archive bucket and its key, in archive.region (deploy it first).
 if (config.archive) {
-  const archive = new WireBackupArchiveStack(app, 'WireBackupArchive', {
+  const archive = new WireBackupArchiveStack(app, names.archiveStack, {
     archive: config.archive,
+    namePrefix: config.namePrefix,
     env: { region: config.archive.region },
     description: 'wire-backup: cross-region archive bucket and its KMS key',
   });

@@ -5,13 +5,17 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import type { Construct } from 'constructs';
 import type { WireBackupConfig } from './config.js';
 import { accessLogsBucket } from './constructs/vault.js';
+import { type ResourceNames, resourceNames } from './names.js';
 
-/** Alias of the archive's own KMS key (the backup stack's grants name it, as the key lives in another region). */
-export const archiveKeyAlias = 'alias/wire-backup-archive';
-
-/** The archive bucket's name: `archive.bucketName`, else `wire-backup-archive-<account>-<region>`. */
-export function archiveBucketName(archive: NonNullable<WireBackupConfig['archive']>): string {
-  return archive.bucketName ?? `wire-backup-archive-${Aws.ACCOUNT_ID}-${archive.region}`;
+/**
+ * The archive bucket's name: `archive.bucketName`, else `<names.archiveBucketBase>-<account>-<region>`
+ * (`wire-backup-archive-…` without `namePrefix`).
+ */
+export function archiveBucketName(
+  archive: NonNullable<WireBackupConfig['archive']>,
+  names: Pick<ResourceNames, 'archiveBucketBase'>,
+): string {
+  return archive.bucketName ?? `${names.archiveBucketBase}-${Aws.ACCOUNT_ID}-${archive.region}`;
 }
 
 /** What a role may do below archive key patterns (`backups/*`, `objects/*`; archivePrefixes). */
@@ -30,8 +34,11 @@ export interface ArchiveObjectGrant {
 export class ArchiveGrants {
   private readonly bucketArn: string;
 
-  constructor(private readonly archive: NonNullable<WireBackupConfig['archive']>) {
-    this.bucketArn = `arn:${Aws.PARTITION}:s3:::${archiveBucketName(archive)}`;
+  constructor(
+    private readonly archive: NonNullable<WireBackupConfig['archive']>,
+    private readonly names: Pick<ResourceNames, 'archiveBucketBase' | 'archiveKeyAlias'>,
+  ) {
+    this.bucketArn = `arn:${Aws.PARTITION}:s3:::${archiveBucketName(archive, names)}`;
   }
 
   /** Grants `grantee` exactly `grant` on the archive bucket, and the archive key for it. */
@@ -57,7 +64,7 @@ export class ArchiveGrants {
         ],
         resources: [`arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/*`],
         conditions: {
-          'ForAnyValue:StringEquals': { 'kms:ResourceAliases': archiveKeyAlias },
+          'ForAnyValue:StringEquals': { 'kms:ResourceAliases': this.names.archiveKeyAlias },
           StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` },
         },
       }),
@@ -70,6 +77,8 @@ export class ArchiveGrants {
 export interface WireBackupArchiveStackProps extends StackProps {
   /** The `archive` section of the configuration; the stack must be deployed in `archive.region`. */
   readonly archive: NonNullable<WireBackupConfig['archive']>;
+  /** The installation's `namePrefix` (bucket name and key alias, `lib/names.ts`). @default - none */
+  readonly namePrefix?: string | undefined;
 }
 
 /**
@@ -91,15 +100,16 @@ export class WireBackupArchiveStack extends Stack {
       throw new Error(
         `WireBackupArchiveStack: env.region is ${props.env.region} but archive.region is ${props.archive.region}: deploy it in archive.region`,
       );
+    const names = resourceNames({ namePrefix: props.namePrefix });
     this.key = new Key(this, 'Key', {
       description: 'wire-backup archive encryption key',
-      alias: archiveKeyAlias,
+      alias: names.archiveKeyAlias,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.accessLogsBucket = accessLogsBucket(this);
     this.bucket = new Bucket(this, 'Bucket', {
-      bucketName: archiveBucketName(props.archive),
+      bucketName: archiveBucketName(props.archive, names),
       versioned: true,
       encryption: BucketEncryption.KMS,
       encryptionKey: this.key,

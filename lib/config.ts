@@ -73,6 +73,19 @@ export const wireBackupConfigSchema = z
   .object({
     /** Logical name of this Wire installation; prefixes vault paths of Cassandra files. */
     clusterName: ruleString(rules.clusterName),
+    /**
+     * Prefix of every fixed resource name (state machines, SSM documents, log group, configuration
+     * parameter, dashboard: `lib/names.ts`), so that several installations share an account and region.
+     * Unset: the names wire-backup always used (`wire-backup`, `WireBackup-Preflight`, …).
+     */
+    namePrefix: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
+        'must be lower-case letters, digits and single hyphens, starting with a letter (e.g. wire-prod)',
+      )
+      .max(24, 'must be at most 24 characters (state machine and document names get a suffix)')
+      .optional(),
     cassandra: z.object({
       nodes: z.array(cassandraNode).min(1, 'list at least one Cassandra node'),
       /** Data directory on every node (Wire's Ansible: /mnt/cassandra/data). */

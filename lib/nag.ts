@@ -7,7 +7,7 @@ import { archivePrefixes, vaultPrefixes } from '../functions/core/vault-layout.j
 import { HostAccess } from './constructs/host-access.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
-import { hostCommandCompleteId, hostCommandSendId } from './wire-backup-stack.js';
+import { hostCommandCompleteId, hostCommandSendId, runSettlingIds } from './wire-backup-stack.js';
 
 /**
  * cdk-nag for wire-backup: {@link applyNagChecks} runs the AWS Solutions rules on every stack of the
@@ -60,6 +60,11 @@ const taggedInstances = {
 const childExecutions = {
   regex: '/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*$/g',
 };
+/** Executions of the backup and restore state machines (`<name>:*`), which Prepare and Restore Prepare describe. */
+const runExecutions = {
+  regex:
+    '/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:[a-z0-9-]+-(backup|restore):\\*$/g',
+};
 
 const reasons = {
   vaultObjects:
@@ -79,6 +84,8 @@ const reasons = {
     'CDK DistributedMap grants its S3 ItemReader/ResultWriterV2 the whole vault (bucket/*); an explicit Deny on this role (NotResource) limits s3:GetObject/PutObject to the batch indexes and map-runs/, see WireBackupStack.',
   childExecutions:
     'A Distributed Map starts, describes and stops its own child executions, whose ARNs carry run ids unknown at deploy time; scoped to this state machine name.',
+  runExecutions:
+    'Prepare and Restore Prepare call states:DescribeExecution on the execution an earlier run recorded in its started.json, to refuse an overlapping run or mark a stopped one failed (functions/core/abandoned-runs.ts); execution ARNs carry names unknown at deploy time, so the statement names executions of the backup and restore state machines (<name>:*), DescribeExecution only.',
   taggedInstances:
     'A restore may target instances that are not in the configuration (a fresh cluster): SendCommand of our documents on any managed instance or EC2 instance, under the condition that it carries the tag wire-backup:installation=<clusterName>; the operator tags it on purpose (README, "Restoring").',
   lambdaVpc:
@@ -121,6 +128,9 @@ export function suppressNagFindings(stack: Stack): void {
             { id: 'AwsSolutions-IAM5', reason: reasons.archiveKey, appliesTo: [archiveKeyFinding] },
             ...(node.node.id === hostCommandSendId
               ? [{ id: 'AwsSolutions-IAM5', reason: reasons.taggedInstances, appliesTo: [taggedInstances] }]
+              : []),
+            ...(runSettlingIds.includes(node.node.id)
+              ? [{ id: 'AwsSolutions-IAM5', reason: reasons.runExecutions, appliesTo: [runExecutions] }]
               : []),
           ],
           true,

@@ -9,13 +9,13 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { ParameterTier, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { backupRunTimeoutHours } from '../functions/core/abandoned-runs.js';
 import {
   commandInvocationDetailType,
   finalInvocationStatuses,
-  ssmOutputLogGroupName,
 } from '../functions/core/contract/host-command.js';
 import { envNames, type FunctionEnvironment } from '../functions/core/env.js';
 import {
@@ -27,6 +27,8 @@ import {
   minioBackupPrefix,
   postgresqlBackupPrefix,
   postgresqlWalPrefix,
+  restoreFailedKey,
+  restoreReportKey,
   restoreRowCountsKey,
   restoreStartedKey,
   startedKey,
@@ -45,6 +47,12 @@ import { Monitoring } from './constructs/monitoring.js';
 import { Vault } from './constructs/vault.js';
 import { WireFunction } from './constructs/wire-function.js';
 import { hostDocuments } from './host-documents.js';
+import { resourceNames } from './names.js';
+
+/** Most characters a Standard SSM parameter holds (4 KB); above it the stack makes it Advanced (8 KB). */
+const standardParameterMaxChars = 4096;
+/** Most characters an Advanced SSM parameter holds (8 KB). */
+const advancedParameterMaxChars = 8192;
 
 /** The SSM tag (on a managed instance) that lets a restore send our documents to it. */
 export const installationTagKey = 'wire-backup:installation';
@@ -77,6 +85,7 @@ export class WireBackupStack extends Stack {
   constructor(scope: Construct, id: string, props: WireBackupStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const names = resourceNames(config);
 
     this.vault = new Vault(this, 'Vault', {
       ...(config.vault.bucketName ? { bucketName: config.vault.bucketName } : {}),
@@ -93,8 +102,35 @@ export class WireBackupStack extends Stack {
     });
     const bucket = this.vault.bucket;
     // The documents' names come from hostDocuments (the state machines reference them by ARN).
-    const documents = new HostDocuments(this, 'HostDocuments', { documents: hostDocuments });
+    const documents = new HostDocuments(this, 'HostDocuments', {
+      documents: hostDocuments,
+      nameOf: names.document,
+    });
+    const documentName = (key: keyof typeof hostDocuments): string => {
+      const name = documents.names[key];
+      if (!name) throw new Error(`no host document ${key}`);
+      return name;
+    };
     const minioSecret = Secret.fromSecretNameV2(this, 'MinioSecret', config.minio.secretName);
+
+    // The configuration lives in an SSM parameter, not in a function's environment (Lambda allows 4 KB
+    // of environment in all; a config of ~26 nodes passes it). Advanced tier (8 KB) only when needed.
+    const configJson = JSON.stringify(config);
+    if (configJson.length > advancedParameterMaxChars)
+      throw new Error(
+        `the configuration takes ${configJson.length} characters as JSON; its SSM parameter holds at most ${advancedParameterMaxChars} (Advanced tier): shorten node names or leave out optional settings at their defaults`,
+      );
+    const configParameter = new StringParameter(this, 'ConfigParameter', {
+      parameterName: names.configParameter,
+      description:
+        'wire-backup configuration (validated at synth); read by Prepare, Restore Prepare and Plan Purge',
+      stringValue: configJson,
+      tier: configJson.length > standardParameterMaxChars ? ParameterTier.ADVANCED : ParameterTier.STANDARD,
+    });
+    const withConfig = (fn: WireFunction) =>
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ['ssm:GetParameter'], resources: [configParameter.parameterArn] }),
+      );
 
     const common: FunctionEnvironment = {
       [envNames.vaultBucket]: bucket.bucketName,
@@ -144,12 +180,12 @@ export class WireBackupStack extends Stack {
     const functions = {
       prepare: fn('prepare', 'Validates input, allocates the backup id, writes the started marker', {
         ...common,
-        [envNames.config]: JSON.stringify(config),
+        [envNames.configParameter]: configParameter.parameterName,
       }),
       hostCommand: fn(
         'host-command-send',
         'Records a host command’s task token and sends its SSM command',
-        common,
+        { ...common, [envNames.hostCommandLogGroup]: names.hostCommandLogGroup },
         Duration.minutes(1),
         256,
       ),
@@ -208,7 +244,7 @@ export class WireBackupStack extends Stack {
         'Validates restore input, resolves the backup, plans the restore',
         {
           ...common,
-          [envNames.config]: JSON.stringify(config),
+          [envNames.configParameter]: configParameter.parameterName,
         },
       ),
       hostCommand: functions.hostCommand,
@@ -260,12 +296,18 @@ export class WireBackupStack extends Stack {
       restores: `${vaultPrefixes.restores}*`,
       mapRuns: `${vaultPrefixes.mapRuns}*`,
       hostCommands: hostCommandTokenKey(any),
+      restoreMarkers: [restoreStartedKey(any), restoreReportKey(any), restoreFailedKey(any)],
     };
     const vault = this.vault;
+    // Prepare and Restore Prepare settle the earlier runs (core/abandoned-runs.ts): they read every
+    // backup's and restore's markers and write failed.json of those whose execution ended unmarked.
+    const runMarkers = {
+      read: [keys.manifests, ...keys.markers, ...keys.restoreMarkers],
+      write: [failedKey(any), restoreFailedKey(any)],
+    };
     vault.grantObjects(functions.prepare, {
-      read: [keys.manifests, ...keys.markers],
-      // failed.json of earlier runs that ended unmarked (core/abandoned-runs.ts).
-      write: [startedKey(any), failedKey(any)],
+      read: runMarkers.read,
+      write: [startedKey(any), ...runMarkers.write],
     });
     vault.grantObjects(functions.verifyArchive, { read: [keys.archive] });
     vault.grantObjects(functions.finalizeNode, {
@@ -295,7 +337,9 @@ export class WireBackupStack extends Stack {
     vault.grantObjects(functions.markFailed, { write: [failedKey(any)] });
     for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio, functions.checkMinio])
       minioSecret.grantRead(f);
-    vault.grantObjects(restoreFunctions.restorePrepare, { read: [keys.manifests, ...keys.markers] });
+    vault.grantObjects(restoreFunctions.restorePrepare, runMarkers);
+    withConfig(functions.prepare);
+    withConfig(restoreFunctions.restorePrepare);
     vault.grantObjects(restoreFunctions.restoreCheckTargets, { read: [keys.backupMinio] });
     vault.grantObjects(restoreFunctions.restorePlanMinio, {
       read: [keys.backupMinio, keys.restores],
@@ -323,7 +367,7 @@ export class WireBackupStack extends Stack {
 
     // Host command output (SSM CloudWatchOutputConfig) goes to a group of ours, kept for a month.
     const hostCommandLogs = new LogGroup(this, 'HostCommandLogs', {
-      logGroupName: ssmOutputLogGroupName,
+      logGroupName: names.hostCommandLogGroup,
       retention: RetentionDays.ONE_MONTH,
     });
 
@@ -383,24 +427,24 @@ export class WireBackupStack extends Stack {
       ),
     );
     const backupDocuments = {
-      preflight: hostDocuments.preflight.name,
-      cassandraSnapshot: hostDocuments.cassandraSnapshot.name,
-      cassandraClearSnapshot: hostDocuments.cassandraClearSnapshot.name,
-      wireServerArchive: hostDocuments.wireServerArchive.name,
-      postgresqlPreflight: hostDocuments.postgresqlPreflight.name,
-      postgresqlBackup: hostDocuments.postgresqlBackup.name,
+      preflight: documentName('preflight'),
+      cassandraSnapshot: documentName('cassandraSnapshot'),
+      cassandraClearSnapshot: documentName('cassandraClearSnapshot'),
+      wireServerArchive: documentName('wireServerArchive'),
+      postgresqlPreflight: documentName('postgresqlPreflight'),
+      postgresqlBackup: documentName('postgresqlBackup'),
     };
     const restoreDocuments = {
-      preflight: hostDocuments.preflight.name,
-      restoreWireServer: hostDocuments.restoreWireServer.name,
-      restoreCassandraSchema: hostDocuments.restoreCassandraSchema.name,
-      restoreCassandraNode: hostDocuments.restoreCassandraNode.name,
-      cassandraCountRows: hostDocuments.cassandraCountRows.name,
-      postgresqlRestore: hostDocuments.postgresqlRestore.name,
+      preflight: documentName('preflight'),
+      restoreWireServer: documentName('restoreWireServer'),
+      restoreCassandraSchema: documentName('restoreCassandraSchema'),
+      restoreCassandraNode: documentName('restoreCassandraNode'),
+      cassandraCountRows: documentName('cassandraCountRows'),
+      postgresqlRestore: documentName('postgresqlRestore'),
     };
 
     this.backupStateMachine = new StateMachine(this, 'BackupStateMachine', {
-      stateMachineName: 'wire-backup',
+      stateMachineName: names.backupStateMachine,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: backupDefinition(new Construct(this, 'BackupStates'), {
         functions,
@@ -418,7 +462,7 @@ export class WireBackupStack extends Stack {
       },
     });
     this.restoreStateMachine = new StateMachine(this, 'RestoreStateMachine', {
-      stateMachineName: 'wire-restore',
+      stateMachineName: names.restoreStateMachine,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: restoreDefinition(new Construct(this, 'RestoreStates'), {
         functions: restoreFunctions,
@@ -433,6 +477,27 @@ export class WireBackupStack extends Stack {
         includeExecutionData: false,
       },
     });
+    // Prepare and Restore Prepare ask whether the run an earlier started.json names still runs
+    // (states:DescribeExecution, core/abandoned-runs.ts): executions of these two state machines only.
+    // The state machines' names, not their ARNs: the functions' policies must not depend on the
+    // state machines that invoke them (a circular dependency).
+    const executionsOf = (stateMachineName: string) =>
+      Arn.format(
+        {
+          service: 'states',
+          resource: 'execution',
+          resourceName: `${stateMachineName}:*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        },
+        this,
+      );
+    for (const f of [functions.prepare, restoreFunctions.restorePrepare])
+      f.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['states:DescribeExecution'],
+          resources: [executionsOf(names.backupStateMachine), executionsOf(names.restoreStateMachine)],
+        }),
+      );
     // The Distributed Maps read their items (JSONL batch indexes) and write run reports (ResultWriter).
     // CDK grants both the whole vault for them: the Deny keeps them to these keys.
     vault.grantObjects(this.restoreStateMachine, { read: [keys.restores], write: [keys.mapRuns] });
@@ -525,7 +590,10 @@ export class WireBackupStack extends Stack {
 
     // ---- Retention: the purge state machine, its Lambdas and schedule (README, "Retention").
     // Each Lambda gets exactly the prefixes it reads, writes or deletes (vault-layout.ts names them).
-    const purgeEnv: FunctionEnvironment = { ...common, [envNames.config]: JSON.stringify(config) };
+    const purgeEnv: FunctionEnvironment = {
+      ...common,
+      [envNames.configParameter]: configParameter.parameterName,
+    };
     const purgeFunctions = {
       purgePlan: fn(
         'purge-plan',
@@ -548,6 +616,7 @@ export class WireBackupStack extends Stack {
     // and purges/ it only reads (a restore that started since the plan stops it).
     const retained = [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects];
     const purges = `${vaultPrefixes.purges}*`;
+    withConfig(purgeFunctions.purgePlan);
     vault.grantObjects(purgeFunctions.purgePlan, {
       read: [`${vaultPrefixes.backups}*`, keys.restores, purges],
       write: [purges],
@@ -562,7 +631,7 @@ export class WireBackupStack extends Stack {
     // And the bucket refuses version deletes to everyone else, administrators included.
     if (purgeFunctions.purgeDelete.role) vault.denyVersionDeletesExcept([purgeFunctions.purgeDelete.role]);
     this.purgeStateMachine = new StateMachine(this, 'PurgeStateMachine', {
-      stateMachineName: 'wire-purge',
+      stateMachineName: names.purgeStateMachine,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: purgeDefinition(new Construct(this, 'PurgeStates'), { functions: purgeFunctions }),
       timeout: Duration.hours(2),
@@ -621,7 +690,7 @@ export class WireBackupStack extends Stack {
     if (config.archive) {
       const archiveEnv: FunctionEnvironment = {
         ...common,
-        [envNames.archiveBucket]: archiveBucketName(config.archive),
+        [envNames.archiveBucket]: archiveBucketName(config.archive, names),
         [envNames.archiveRegion]: config.archive.region,
         [envNames.archiveStorageClass]: config.archive.storageClass,
       };
@@ -645,7 +714,7 @@ export class WireBackupStack extends Stack {
       // Vault: Plan reads the backup's own folder (manifest, file lists, bucket manifests); Copy reads
       // the objects it lists. Archive bucket (another region, its own key): Plan checks for and writes
       // the archive's object list, Copy writes objects/ and the backup's index files, Commit the manifest.
-      const archiveTarget = new ArchiveGrants(config.archive);
+      const archiveTarget = new ArchiveGrants(config.archive, names);
       vault.grantObjects(archiveFunctions.archivePlan, { read: [`${vaultPrefixes.backups}*`] });
       archiveTarget.grantObjects(archiveFunctions.archivePlan, {
         read: [`${archivePrefixes.backups}*`],
@@ -660,7 +729,7 @@ export class WireBackupStack extends Stack {
       });
       archiveTarget.grantObjects(archiveFunctions.archiveCommit, { write: [`${archivePrefixes.backups}*`] });
       const archiveMachine = new StateMachine(this, 'ArchiveStateMachine', {
-        stateMachineName: 'wire-archive',
+        stateMachineName: names.archiveStateMachine,
         stateMachineType: StateMachineType.STANDARD,
         definitionBody: archiveDefinition(new Construct(this, 'ArchiveStates'), {
           functions: archiveFunctions,
@@ -692,7 +761,7 @@ export class WireBackupStack extends Stack {
       new CfnOutput(this, 'ArchiveStateMachineArn', { value: this.archiveStateMachine.stateMachineArn });
     if (config.archive) {
       // Where `wire-backup show` and `archive list` read the archive copies (another region).
-      new CfnOutput(this, 'ArchiveBucketName', { value: archiveBucketName(config.archive) });
+      new CfnOutput(this, 'ArchiveBucketName', { value: archiveBucketName(config.archive, names) });
       new CfnOutput(this, 'ArchiveRegion', { value: config.archive.region });
     }
 
@@ -721,6 +790,8 @@ export class WireBackupStack extends Stack {
 const hostCommandCompleteHandler = 'host-command-complete';
 /** Construct id of the host-command send function (it alone may send SSM commands; see `lib/nag.ts`). */
 export const hostCommandSendId = pascal('host-command-send');
+/** Construct ids of Prepare and Restore Prepare (their roles alone may describe executions; see `lib/nag.ts`). */
+export const runSettlingIds: readonly string[] = [pascal('prepare'), pascal('restore-prepare')];
 /** Construct id of the host-command completion function (its role alone may call ssm:GetCommandInvocation; see `lib/nag.ts`). */
 export const hostCommandCompleteId = pascal(hostCommandCompleteHandler);
 

@@ -104,6 +104,8 @@ export interface RunLocalOptions {
    * @default true
    */
   readonly enforceIam?: boolean;
+  /** Aborts the execution (StopExecution: it ends ABORTED, and no Catch runs). @default - none */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -162,6 +164,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
         s3,
         resources: { [putEventsResource]: putEvents },
         eventRules: extracted.eventRules,
+        parameters: extracted.parameters,
         // The functions' SSM and SendTask* calls, checked against each calling function's role.
         controlPlaneSsm: executor,
         ...(enforcement
@@ -174,6 +177,7 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
       stateMachineName: machine.name,
       executionName,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   } finally {
     // Kills host scripts still running after an abort or a crash.

@@ -78,7 +78,10 @@ export const completionMarginSeconds = 300;
 
 /** The longest a host command task waits: delivery, the script's timeout, and the margin. */
 export function hostCommandTimeoutSeconds(documentName: string): number {
-  const document = Object.values(hostDocuments).find((d) => d.name === documentName);
+  // The deployed name is the spec's, or `<namePrefix>-<spec name without WireBackup->` (lib/names.ts).
+  const document = Object.values(hostDocuments).find(
+    (d) => d.name === documentName || documentName.endsWith(`-${d.name.replace(/^WireBackup-/, '')}`),
+  );
   if (!document) {
     throw new Error(
       `host command document ${documentName} is not in lib/host-documents.ts (known: ${Object.values(

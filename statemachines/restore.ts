@@ -86,7 +86,7 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     scope,
     'Plan Restore',
     fns.restorePrepare,
-    { input: JsonPath.objectAt('$') },
+    { input: JsonPath.objectAt('$'), execution: JsonPath.stringAt('$$.Execution.Id') },
     $('plan'),
   );
   prepare.addCatch(refused, catchAll);

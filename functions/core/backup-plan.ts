@@ -97,6 +97,11 @@ export interface PrepareDeps {
   readonly vaultBucket: string;
   readonly config: WireBackupConfig;
   readonly now: () => Date;
+  /**
+   * Runs once the input is valid, before the `started` marker is written: throws to refuse the
+   * backup (another run is running, `abandoned-runs.ts`). @default - none
+   */
+  readonly beforeStart?: () => Promise<void>;
 }
 
 /**
@@ -185,6 +190,7 @@ export async function prepareBackup(
     },
     postgresql: config.postgresql ? postgresqlPlan(config.postgresql, config.clusterName, backupId) : null,
   };
+  await deps.beforeStart?.();
   await s3.send(
     new PutObjectCommand({
       Bucket: vaultBucket,

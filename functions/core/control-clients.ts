@@ -1,5 +1,6 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import type { DescribeExecution } from './abandoned-runs.js';
 import { env } from './env.js';
 
 /**
@@ -39,3 +40,18 @@ export function createSfnClient(): SFNClient {
   sfn ??= new SFNClient(baseConfig());
   return sfn;
 }
+
+/** `states:DescribeExecution` through this container's client: status and stop date, or undefined when it does not exist. */
+export const describeExecution: DescribeExecution = async (executionArn) => {
+  try {
+    const out = await createSfnClient().send(new DescribeExecutionCommand({ executionArn }));
+    return { status: out.status ?? 'UNKNOWN', stopDate: out.stopDate };
+  } catch (error) {
+    if (
+      error instanceof ExecutionDoesNotExist ||
+      (error as { name?: string }).name === 'ExecutionDoesNotExist'
+    )
+      return undefined;
+    throw error;
+  }
+};

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { ssmOutputLogGroupName } from './contract/host-command.js';
 
 /**
  * Environment of the running function: its process environment, in AWS and in the local runner
@@ -11,10 +12,12 @@ const scopedEnv = new AsyncLocalStorage<Readonly<Record<string, string>>>();
 
 /** Every environment variable a wire-backup Lambda reads, by the name code uses for it. */
 export const envNames = {
-  /** The validated configuration as JSON (prepare, restore-prepare). */
-  config: 'WIRE_BACKUP_CONFIG',
+  /** SSM parameter holding the validated configuration as JSON (prepare, restore-prepare, purge-plan). */
+  configParameter: 'WIRE_BACKUP_CONFIG_PARAMETER',
   /** The vault bucket. */
   vaultBucket: 'VAULT_BUCKET',
+  /** CloudWatch Logs group of the host commands' output (`lib/names.ts`). */
+  hostCommandLogGroup: 'HOST_COMMAND_LOG_GROUP',
   /** `false` skips re-reading and re-hashing new vault objects before a commit. */
   vaultDeepVerify: 'VAULT_DEEP_VERIFY',
   verifySampleDivisor: 'VERIFY_SAMPLE_DIVISOR',
@@ -114,9 +117,11 @@ function positiveIntegerEnv(name: EnvName, fallback: number): number {
 
 /** The typed getters, one per variable; each throws naming its variable when it is required and unset or malformed. */
 export const env = {
-  /** The configuration JSON (parse it with `parseConfig`). */
-  config: (): string => requireEnv(envNames.config),
+  /** Name of the configuration's SSM parameter (`config-parameter.ts` reads it). */
+  configParameter: (): string => requireEnv(envNames.configParameter),
   vaultBucket: (): string => requireEnv(envNames.vaultBucket),
+  /** Default {@link ssmOutputLogGroupName} (an installation without `namePrefix`). */
+  hostCommandLogGroup: (): string => nonEmpty(envNames.hostCommandLogGroup) ?? ssmOutputLogGroupName,
   /** Default true. */
   vaultDeepVerify: (): boolean => booleanEnv(envNames.vaultDeepVerify, true),
   /** Default 720 (`verify-sample.ts`); 1 re-checks every referenced version on every run. */

@@ -37,6 +37,8 @@ export class TransientStorageError extends WireBackupError {}
 export class BackupNotFoundError extends WireBackupError {}
 /** A restore refused before writing anything (confirmation, non-empty target, node down). */
 export class RestoreRefusedError extends WireBackupError {}
+/** A backup or restore refused because another backup or restore of the installation is running (`abandoned-runs.ts`). */
+export class OverlappingRunError extends WireBackupError {}
 /** Restored data does not match what the backup recorded. */
 export class RestoreVerificationError extends WireBackupError {}
 /** Source objects could not be copied into the vault; the message names them (bucket, key, cause). */
@@ -63,6 +65,7 @@ export const errorNames = {
   backupNotFound: 'BackupNotFoundError',
   restoreRefused: 'RestoreRefusedError',
   restoreVerification: 'RestoreVerificationError',
+  overlappingRun: 'OverlappingRunError',
   objectsNotCopied: 'ObjectsNotCopiedError',
   minioTls: 'MinioTlsError',
   purgeRefused: 'PurgeRefusedError',

@@ -8,8 +8,8 @@ import {
   type HostCommandRecord,
   type HostCommandRequest,
   hostCommandRecordSchema,
-  ssmOutputLogGroupName,
 } from './contract/host-command.js';
+import { env } from './env.js';
 import { errorNames, HostCommandError, HostCommandPendingError } from './errors.js';
 import { readJsonOrUndefined, s3Url } from './vault-io.js';
 import {
@@ -91,7 +91,7 @@ export async function sendHostCommand(
         // The stack creates this group with a retention (SSM's default group never expires).
         CloudWatchOutputConfig: {
           CloudWatchOutputEnabled: true,
-          CloudWatchLogGroupName: ssmOutputLogGroupName,
+          CloudWatchLogGroupName: env.hostCommandLogGroup(),
         },
       }),
     );

@@ -152,7 +152,13 @@ export async function writePurgeReport(input: PurgeReportInput, deps: PurgeRunDe
 export async function markRestoreRunning(
   s3: S3Client,
   bucket: string,
-  marker: { readonly restoreId: string; readonly backupId: string; readonly startedAt: string },
+  marker: {
+    readonly restoreId: string;
+    readonly backupId: string;
+    readonly startedAt: string;
+    /** The restore's execution: the next Prepare asks Step Functions whether it still runs (`abandoned-runs.ts`). */
+    readonly executionId?: string;
+  },
 ): Promise<void> {
   await writeJson(s3, bucket, restoreStartedKey(marker.restoreId), marker);
 }

@@ -132,6 +132,8 @@ export interface PlanRestoreDeps {
   readonly vaultBucket: string;
   readonly config: WireBackupConfig;
   readonly now: () => Date;
+  /** The restore's execution ARN. @default - not recorded */
+  readonly executionId?: string;
 }
 
 function parseRestoreInput(raw: unknown): RestoreInput {
@@ -364,6 +366,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     dryRun: input.dryRun,
     overwrite: input.overwrite,
     startedAt: now.toISOString(),
+    ...(deps.executionId ? { executionId: deps.executionId } : {}),
     components: {
       wireServer: wireServer !== null,
       cassandra: cassandra !== null,

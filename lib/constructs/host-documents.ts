@@ -60,6 +60,8 @@ export function inlineSources(scriptPath: string): string {
 export interface HostDocumentsProps {
   /** The documents to create, by key. */
   readonly documents: Readonly<Record<string, HostDocumentSpec>>;
+  /** The deployed name of a document, from its spec's name (`lib/names.ts`). @default - the spec's name */
+  readonly nameOf?: (specName: string) => string;
 }
 
 /**
@@ -89,8 +91,9 @@ export class HostDocuments extends Construct {
           },
         ]),
       );
+      const name = props.nameOf ? props.nameOf(spec.name) : spec.name;
       new CfnDocument(this, key, {
-        name: spec.name,
+        name,
         documentType: 'Command',
         documentFormat: 'JSON',
         updateMethod: 'NewVersion',
@@ -107,7 +110,7 @@ export class HostDocuments extends Construct {
           ],
         },
       });
-      names[key] = spec.name;
+      names[key] = name;
     }
     this.names = names;
   }

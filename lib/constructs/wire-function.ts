@@ -1,5 +1,5 @@
 import { join, relative } from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -53,6 +53,23 @@ export const wireBundling = {
   sourcesContent: false,
 } as const satisfies BundlingOptions;
 
+/** Lambda's limit on a function's environment variables, names and values together. */
+export const lambdaEnvironmentMaxBytes = 4096;
+
+/**
+ * The bytes of an environment as Lambda counts them (names and values, UTF-8). A value CloudFormation
+ * resolves at deploy (a bucket name) counts as 63 bytes, the longest bucket name.
+ */
+export function environmentBytes(environment: Readonly<Record<string, unknown>>): number {
+  return Object.entries(environment).reduce(
+    (sum, [name, value]) =>
+      sum +
+      Buffer.byteLength(name) +
+      (typeof value === 'string' && !Token.isUnresolved(value) ? Buffer.byteLength(value) : 63),
+    0,
+  );
+}
+
 /**
  * A wire-backup Lambda: Node.js 22 on ARM, bundled as {@link wireBundling} says, JSON logs, X-Ray
  * tracing, one-month log retention. It records its handler module as template metadata
@@ -98,6 +115,17 @@ export class WireFunction extends NodejsFunction {
             securityGroups: [...props.network.securityGroups],
           }
         : {}),
+    });
+    const environment = { NODE_OPTIONS: '--enable-source-maps', ...props.environment };
+    this.node.addValidation({
+      validate: () => {
+        const bytes = environmentBytes(environment);
+        return bytes > lambdaEnvironmentMaxBytes
+          ? [
+              `${props.handlerName}: its environment variables take about ${bytes} bytes; Lambda refuses more than ${lambdaEnvironmentMaxBytes} in all (CreateFunction fails): keep large values out of the environment (the configuration is read from its SSM parameter)`,
+            ]
+          : [];
+      },
     });
     const entry = relative(projectRoot, props.entry ?? join(projectRoot, 'functions', props.handlerName));
     this.handlerRef = `${entry.replace(/\.[cm]?[jt]s$/, '')}.handler`;

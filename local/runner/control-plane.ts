@@ -3,23 +3,29 @@
  * protocol of two services, so a function's bundle calls them with its real AWS SDK clients:
  * - Systems Manager (`AmazonSSM.SendCommand`, `AmazonSSM.GetCommandInvocation`) → the run's
  *   {@link SsmApi} (the local SSM executor, itself the mock of SSM's control plane);
+ *   `AmazonSSM.GetParameter` → the template's SSM parameters (`extract.ts`), as deployed;
  * - Step Functions (`AWSStepFunctions.SendTaskSuccess`, `SendTaskFailure`, `SendTaskHeartbeat`) →
- *   the run's task tokens (`task-tokens.ts`).
+ *   the run's task tokens (`task-tokens.ts`); `DescribeExecution` → the process's registry of
+ *   executions ({@link recordExecution}: every run of `runStateMachine`, RUNNING until it ends).
  * The runner gives every function `AWS_ENDPOINT_URL_SSM` and `AWS_ENDPOINT_URL_SFN` pointing here
  * (the SDK's own variables). With IAM enforced (`ControlPlaneRun.authorize`, from `iam/index.ts`),
  * each call is evaluated against the calling function's role, named by the access key id of its
  * credentials, as AWS would: `ssm:SendCommand` on the document and each instance,
- * `ssm:GetCommandInvocation` on `*`, `states:SendTask*` on the token's state machine; a denied call
+ * `ssm:GetCommandInvocation` on `*`, `states:SendTask*` on the token's state machine,
+ * `states:DescribeExecution` on the execution, `ssm:GetParameter` on the parameter; a denied call
  * gets `AccessDeniedException`. Signatures are not verified; nothing else of AWS is served.
  *
  * One server per process, on one port for the process's life (so warm Lambda containers keep their
- * environment between runs); runs attach while they run. SSM requests go to the one attached run
- * that has an SSM executor (two such runs at once in one process are refused with a clear error);
- * task-token requests go to the run that issued the token.
+ * environment between runs); runs attach while they run. SSM requests go to the attached run that
+ * has an SSM executor; with several (a second run started while one runs), GetCommandInvocation goes
+ * to the run whose executor sent the command, and SendCommand to the one run with a task waiting for
+ * its token (the send function runs inside a `.waitForTaskToken` task; two such runs at once are
+ * refused with a clear error). Task-token requests go to the run that issued the token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JsonValue } from './asl.js';
+import type { ExtractedParameter } from './extract.js';
 import type { SsmApi } from './run-state-machine.js';
 import type { GetCommandInvocationInput, SendCommandInput } from './ssm-executor.js';
 import { TaskTokenApiError, type TaskTokenRegistry } from './task-tokens.js';
@@ -44,6 +50,26 @@ export interface ControlPlaneRun {
   readonly stateMachineArn: string;
   /** Checks every call this run serves. @default - no IAM checks */
   readonly authorize?: ControlPlaneAuthorizer;
+  /** The template's SSM parameters, by name. @default - none */
+  readonly parameters?: Readonly<Record<string, ExtractedParameter>>;
+}
+
+/** An execution as `DescribeExecution` reports it. */
+export interface ExecutionRecord {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  readonly startDate: Date;
+  stopDate?: Date;
+}
+
+/** Every execution `runStateMachine` ran in this process, by ARN (Step Functions keeps them 90 days). */
+const executions = new Map<string, ExecutionRecord>();
+
+/** Records an execution (RUNNING when it starts; the same object is updated when it ends). */
+export function recordExecution(record: ExecutionRecord): void {
+  executions.set(record.executionArn, record);
 }
 
 /** The process's control plane endpoint. */
@@ -131,7 +157,7 @@ async function dispatch(
 ): Promise<JsonValue> {
   switch (target) {
     case 'AmazonSSM.SendCommand': {
-      const run = ssmRunOf(runs);
+      const run = ssmRunOf(runs, (r) => r.tokens.waiting > 0);
       const input = body as unknown as SendCommandInput;
       for (const { resource, tags } of sendCommandResources(run.stateMachineArn, input, run.ssm))
         authorize(run, accessKeyId, 'ssm:SendCommand', resource, tags);
@@ -147,12 +173,53 @@ async function dispatch(
       } as unknown as JsonValue;
     }
     case 'AmazonSSM.GetCommandInvocation': {
-      const run = ssmRunOf(runs);
+      const commandId = String(body.CommandId ?? '');
+      const run = ssmRunOf(runs, (r) => r.ssm?.hasCommand?.(commandId) ?? true);
       // GetCommandInvocation has no resource-level permissions: IAM matches it on "*".
       authorize(run, accessKeyId, 'ssm:GetCommandInvocation', `${arnBase('ssm', run.stateMachineArn)}:*`);
       return (await run.ssm.getCommandInvocation(
         body as unknown as GetCommandInvocationInput,
       )) as unknown as JsonValue;
+    }
+    case 'AmazonSSM.GetParameter': {
+      const name = typeof body.Name === 'string' ? body.Name : '';
+      const run = [...runs].find((r) => r.parameters && name in r.parameters) ?? [...runs][0];
+      if (!run) throw new ApiError('InternalServerError', 'no local run is running');
+      // IAM names a parameter `parameter/<name without its leading slash>`.
+      const arn = `${arnBase('ssm', run.stateMachineArn)}:parameter/${name.replace(/^\//, '')}`;
+      authorize(run, accessKeyId, 'ssm:GetParameter', arn);
+      const parameter = run.parameters?.[name];
+      if (!parameter) throw new ApiError('ParameterNotFound', `Parameter ${name} not found.`);
+      return {
+        Parameter: {
+          Name: name,
+          Type: parameter.type,
+          Value: parameter.value,
+          Version: 1,
+          ARN: arn,
+          DataType: 'text',
+        },
+      };
+    }
+    case 'AWSStepFunctions.DescribeExecution': {
+      const executionArn = typeof body.executionArn === 'string' ? body.executionArn : '';
+      if (!/^arn:aws:states:[^:]+:[0-9]{12}:execution:[^:]+:[^:]+$/.test(executionArn))
+        throw new ApiError('InvalidArn', `Invalid Arn: '${executionArn}'`);
+      // Any attached run's authorizer: they all evaluate the caller's own role.
+      const run = [...runs][0];
+      if (!run) throw new ApiError('InternalServerError', 'no local run is running');
+      authorize(run, accessKeyId, 'states:DescribeExecution', executionArn);
+      const record = executions.get(executionArn);
+      if (!record) throw new ApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+      return {
+        executionArn: record.executionArn,
+        stateMachineArn: record.stateMachineArn,
+        name: record.name,
+        status: record.status,
+        // Timestamps are epoch seconds in the JSON protocol.
+        startDate: record.startDate.getTime() / 1000,
+        ...(record.stopDate ? { stopDate: record.stopDate.getTime() / 1000 } : {}),
+      };
     }
     case 'AWSStepFunctions.SendTaskSuccess':
       tokenRunOf(runs, body.taskToken, accessKeyId, 'states:SendTaskSuccess').tokens.succeed(
@@ -175,13 +242,18 @@ async function dispatch(
     default:
       throw new ApiError(
         'UnknownOperationException',
-        `the local control plane serves SSM SendCommand/GetCommandInvocation and Step Functions SendTask*; not ${target || 'a request without X-Amz-Target'}`,
+        `the local control plane serves SSM SendCommand/GetCommandInvocation/GetParameter and Step Functions SendTask*/DescribeExecution; not ${target || 'a request without X-Amz-Target'}`,
       );
   }
 }
 
-function ssmRunOf(runs: Set<ControlPlaneRun>): ControlPlaneRun & { readonly ssm: SsmApi } {
-  const serving = [...runs].filter((run) => run.ssm);
+/** The run an SSM request goes to: the only one with an executor, else the only one `mine` picks. */
+function ssmRunOf(
+  runs: Set<ControlPlaneRun>,
+  mine: (run: ControlPlaneRun) => boolean,
+): ControlPlaneRun & { readonly ssm: SsmApi } {
+  const withExecutor = [...runs].filter((run) => run.ssm);
+  const serving = withExecutor.length > 1 ? withExecutor.filter(mine) : withExecutor;
   const [only] = serving;
   if (serving.length === 1 && only?.ssm) return { ...only, ssm: only.ssm };
   throw new ApiError(

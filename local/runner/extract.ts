@@ -113,6 +113,15 @@ export interface ExtractedTemplate {
   readonly functions: readonly ExtractedFunction[];
   readonly documents: readonly ExtractedDocument[];
   readonly eventRules: readonly ExtractedEventRule[];
+  /** SSM parameters (`AWS::SSM::Parameter`): name → value, as the control plane's GetParameter serves them. */
+  readonly parameters: Readonly<Record<string, ExtractedParameter>>;
+}
+
+/** An SSM parameter of the template. */
+export interface ExtractedParameter {
+  readonly value: string;
+  readonly type: string;
+  readonly tier: string;
 }
 
 /** Template metadata key naming a Lambda's handler module. */
@@ -137,6 +146,7 @@ export function extractTemplate(template: CfnTemplate, options: ExtractOptions =
   const functions: ExtractedFunction[] = [];
   const documents: ExtractedDocument[] = [];
   const eventRules: ExtractedEventRule[] = [];
+  const parameters: Record<string, ExtractedParameter> = {};
   for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
     const props = resource.Properties ?? {};
     switch (resource.Type) {
@@ -183,6 +193,13 @@ export function extractTemplate(template: CfnTemplate, options: ExtractOptions =
           content: resolver.documentContent(logicalId, props),
         });
         break;
+      case 'AWS::SSM::Parameter':
+        parameters[resolver.ref(logicalId, logicalId) as string] = {
+          value: stringify(resolver.resolve(props.Value, `${logicalId} Value`), `${logicalId} Value`),
+          type: typeof props.Type === 'string' ? props.Type : 'String',
+          tier: typeof props.Tier === 'string' ? props.Tier : 'Standard',
+        };
+        break;
       case 'AWS::Events::Rule': {
         if (props.EventPattern === undefined) break;
         const eventPattern = resolver.resolve(props.EventPattern, `${logicalId} EventPattern`);
@@ -209,7 +226,7 @@ export function extractTemplate(template: CfnTemplate, options: ExtractOptions =
         break;
     }
   }
-  return { stateMachines, functions, documents, eventRules };
+  return { stateMachines, functions, documents, eventRules, parameters };
 }
 
 /** `AWS::NoValue`: the property is left out. */

@@ -51,7 +51,13 @@ export function createLocalBindings(options: LocalBindingsOptions): LocalBinding
     hosts: stack.hosts,
   });
   return {
-    bindings: { functions: options.template.functions, ssm, s3, eventRules: options.template.eventRules },
+    bindings: {
+      functions: options.template.functions,
+      ssm,
+      s3,
+      eventRules: options.template.eventRules,
+      parameters: options.template.parameters,
+    },
     ssm,
     s3,
     stack,

@@ -48,12 +48,17 @@ import {
   maxPayloadBytes,
 } from './asl.js';
 import { callbackIntegration, callbackTask, isCallbackTask, prepareCallbackTask } from './callback-task.js';
-import { type ControlPlaneAuthorizer, localControlPlane } from './control-plane.js';
+import {
+  type ControlPlaneAuthorizer,
+  type ExecutionRecord,
+  localControlPlane,
+  recordExecution,
+} from './control-plane.js';
 import { type ChildOutcome, type DistributedMapRuntime, runDistributedMap } from './distributed-map.js';
 import { RunnerSetupError, StatesError, statesErrorNames, toStatesError } from './errors.js';
 import { type CommandStatusChange, commandStatusEvent, LocalEventBus } from './event-bus.js';
 import { emitSafely, type RunnerEvent, type RunnerEventListener } from './events.js';
-import type { ExtractedEventRule, ExtractedFunction } from './extract.js';
+import type { ExtractedEventRule, ExtractedFunction, ExtractedParameter } from './extract.js';
 import { HistoryCounter, type HistoryShape, historyLimitCause } from './history.js';
 import { LocalLambdaInvoker } from './lambda-invoker.js';
 import type {
@@ -76,6 +81,8 @@ export interface SsmApi {
   addStatusListener?(listener: (change: CommandStatusChange) => void): () => void;
   /** The tags a managed instance carries in SSM (IAM's `ssm:resourceTag/<key>`). */
   instanceTags?(instanceId: string): Readonly<Record<string, string>>;
+  /** Whether this executor sent the command (routes GetCommandInvocation when several runs attach). */
+  hasCommand?(commandId: string): boolean;
 }
 
 /** Everything Tasks can be bound to. */
@@ -108,6 +115,8 @@ export interface RunnerBindings {
    * of the caller's credentials (`iam/index.ts`). @default - no IAM checks
    */
   readonly authorizeControlPlane?: ControlPlaneAuthorizer;
+  /** SSM parameters the functions read with GetParameter (`extractTemplate(...).parameters`). @default - none */
+  readonly parameters?: Readonly<Record<string, ExtractedParameter>>;
 }
 
 /** Options of {@link runStateMachine}. */
@@ -311,7 +320,17 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
     tokens,
     stateMachineArn: context.StateMachine.Id,
     ...(options.bindings.authorizeControlPlane ? { authorize: options.bindings.authorizeControlPlane } : {}),
+    ...(options.bindings.parameters ? { parameters: options.bindings.parameters } : {}),
   });
+  // DescribeExecution serves it from here: RUNNING now, its status once it ends.
+  const record: ExecutionRecord = {
+    executionArn,
+    stateMachineArn: context.StateMachine.Id,
+    name: executionName,
+    status: 'RUNNING',
+    startDate,
+  };
+  recordExecution(record);
   const execution = machine.run(input as never, { overrides, context: context as never });
   const unsubscribe = options.bindings.ssm?.addListener?.(emit);
   const unsubscribeStatus = bus
@@ -345,6 +364,8 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
     } else if (thrown instanceof ExecutionAbortedError) {
       status = 'ABORTED';
     } else {
+      record.status = 'FAILED';
+      record.stopDate = new Date();
       throw thrown;
     }
   } finally {
@@ -370,6 +391,8 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
       message: `execution failed: ${error}: ${cause}`,
     });
   }
+  record.status = status;
+  record.stopDate = new Date();
   return {
     status,
     output,
@@ -377,7 +400,7 @@ export async function runStateMachine(options: RunStateMachineOptions): Promise<
     cause,
     executionArn,
     startDate,
-    stopDate: new Date(),
+    stopDate: record.stopDate,
     events,
     historyEvents: history.count,
   };

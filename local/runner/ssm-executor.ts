@@ -380,6 +380,11 @@ export class LocalSsmExecutor {
   }
 
   /** `ssm:GetCommandInvocation`: the state of one command on one instance. */
+  /** Whether this executor sent the command. */
+  hasCommand(commandId: string): boolean {
+    return this.invocations.has(commandId);
+  }
+
   async getCommandInvocation(input: GetCommandInvocationInput): Promise<GetCommandInvocationOutput> {
     const invocation = this.invocations.get(input.CommandId)?.get(input.InstanceId);
     if (!invocation) {

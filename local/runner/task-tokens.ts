@@ -45,7 +45,7 @@ export class TaskTokenRegistry {
   private readonly prefix = randomBytes(6).toString('hex');
   private counter = 0;
   private readonly issued = new Set<string>();
-  private readonly waiting = new Map<string, Waiting>();
+  private readonly waitingTokens = new Map<string, Waiting>();
 
   /** A new token; {@link wait} for it before anyone can complete it. */
   issue(): string {
@@ -54,6 +54,11 @@ export class TaskTokenRegistry {
     const token = `AQ${this.prefix}${this.counter.toString(36)}${randomBytes(96).toString('base64url')}`;
     this.issued.add(token);
     return token;
+  }
+
+  /** How many tasks wait for their token now. */
+  get waiting(): number {
+    return this.waitingTokens.size;
   }
 
   /** Whether this registry issued `token`. */
@@ -66,7 +71,7 @@ export class TaskTokenRegistry {
     if (!this.issued.has(token)) throw new Error(`task token was not issued by this run`);
     return new Promise<JsonValue>((resolve, reject) => {
       const entry: Waiting = { resolve, reject, limits };
-      this.waiting.set(token, entry);
+      this.waitingTokens.set(token, entry);
       if (limits.timeoutSeconds !== undefined) {
         entry.timeout = setTimeout(
           () =>
@@ -116,14 +121,14 @@ export class TaskTokenRegistry {
 
   /** Ends every wait (the run is over); later calls with their tokens get `TaskTimedOut`. */
   close(): void {
-    for (const [token, entry] of this.waiting) {
+    for (const [token, entry] of this.waitingTokens) {
       this.clear(token, entry);
       entry.reject(new StatesError('States.Runtime', 'the execution ended', { terminal: true }));
     }
   }
 
   private waitingFor(token: string): Waiting {
-    const entry = this.waiting.get(token);
+    const entry = this.waitingTokens.get(token);
     if (entry) return entry;
     if (this.issued.has(token)) {
       throw new TaskTokenApiError('TaskTimedOut', "Task Timed Out: 'Provided task does not exist anymore'");
@@ -151,7 +156,7 @@ export class TaskTokenRegistry {
   }
 
   private end(token: string, error: Error, known?: Waiting): void {
-    const entry = known ?? this.waiting.get(token);
+    const entry = known ?? this.waitingTokens.get(token);
     if (!entry) return;
     this.clear(token, entry);
     entry.reject(error);
@@ -160,6 +165,6 @@ export class TaskTokenRegistry {
   private clear(token: string, entry: Waiting): void {
     if (entry.timeout) clearTimeout(entry.timeout);
     if (entry.heartbeat) clearTimeout(entry.heartbeat);
-    this.waiting.delete(token);
+    this.waitingTokens.delete(token);
   }
 }

@@ -358,6 +358,35 @@ describe('IAM enforcement of the local runner', () => {
     });
   });
 
+  it('lets only Prepare and Restore Prepare describe executions of the backup and restore state machines, and read the configuration', () => {
+    const keyOf = (handler: string) => enforcement.functionEnvironment(fn(handler)).AWS_ACCESS_KEY_ID;
+    const authorize = enforcement.controlPlaneAuthorizer();
+    const execution = (machine: string) => `arn:aws:states:us-east-1:000000000000:execution:${machine}:run-1`;
+    const config = 'arn:aws:ssm:us-east-1:000000000000:parameter/wire-backup/config';
+    for (const handler of ['prepare', 'restore-prepare']) {
+      expect(authorize(keyOf(handler), 'states:DescribeExecution', execution('wire-backup'))).toBeUndefined();
+      expect(
+        authorize(keyOf(handler), 'states:DescribeExecution', execution('wire-restore')),
+      ).toBeUndefined();
+      expect(authorize(keyOf(handler), 'states:DescribeExecution', execution('wire-purge'))).toMatchObject({
+        code: 'AccessDeniedException',
+      });
+      expect(authorize(keyOf(handler), 'ssm:GetParameter', config)).toBeUndefined();
+      expect(
+        authorize(keyOf(handler), 'ssm:GetParameter', 'arn:aws:ssm:us-east-1:000000000000:parameter/other'),
+      ).toMatchObject({ code: 'AccessDeniedException' });
+    }
+    expect(authorize(keyOf('purge-plan'), 'ssm:GetParameter', config)).toBeUndefined();
+    for (const handler of ['commit', 'host-command-send']) {
+      expect(authorize(keyOf(handler), 'states:DescribeExecution', execution('wire-backup'))).toMatchObject({
+        code: 'AccessDeniedException',
+      });
+      expect(authorize(keyOf(handler), 'ssm:GetParameter', config)).toMatchObject({
+        code: 'AccessDeniedException',
+      });
+    }
+  });
+
   it('answers a denied control-plane call over the SDK with AccessDeniedException, running nothing', async () => {
     const plane = await localControlPlane();
     const executor = new LocalSsmExecutor({ documents: extracted.documents, stackDir: stack.stackDir });
@@ -424,6 +453,9 @@ describe('IAM enforcement of the local runner', () => {
           ssm: denying.guardSsm(backup.name, runId, executor),
           s3: denying.stateMachineS3Client(backup.name, runId),
           authorize: denying.authorizer(backup.name, runId),
+          // Prepare reads its configuration parameter (GetParameter, allowed) before it writes.
+          parameters: extracted.parameters,
+          authorizeControlPlane: denying.controlPlaneAuthorizer(),
           resources: {
             'arn:aws:states:::events:putEvents': denying.guardPutEvents(backup.name, runId, () => ({
               Entries: [],

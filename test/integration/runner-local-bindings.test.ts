@@ -48,7 +48,7 @@ describe('createLocalBindings', () => {
     // Arrange
     const instanceId = stack.deployHost.instanceId;
     const local = createLocalBindings({
-      template: { stateMachines: [], functions: [], documents: [document], eventRules: [] },
+      template: { stateMachines: [], functions: [], documents: [document], eventRules: [], parameters: {} },
     });
     const definition: AslDefinition = {
       StartAt: 'Send',

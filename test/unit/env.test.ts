@@ -68,7 +68,7 @@ describe('env', () => {
     // Assert
     const known = new Set<string>([...Object.values(envNames), 'NODE_OPTIONS']);
     expect([...names].filter((n) => !known.has(n))).toEqual([]);
-    expect(names).toContain(envNames.config);
+    expect(names).toContain(envNames.configParameter);
     expect(names).toContain(envNames.minioSecretName);
   });
 });

@@ -226,11 +226,18 @@ describe('WireBackupStack', () => {
 
   it('keeps Prepare and Restore Prepare to manifests and markers, and the archive to its verifier and the hosts', () => {
     for (const prepare of ['Prepare', 'RestorePrepare']) {
+      // The markers of backups and restores: abandoned-runs.ts settles earlier runs of both kinds.
       expect(vaultKeys(template, prepare, 's3:GetObject')).toEqual([
         'backups/*/failed.json',
         'backups/*/manifest.json',
         'backups/*/started.json',
+        'restores/*/failed.json',
+        'restores/*/report.json',
+        'restores/*/started.json',
       ]);
+      expect(vaultKeys(template, prepare, 's3:PutObject')).toEqual(
+        expect.arrayContaining(['backups/*/failed.json', 'restores/*/failed.json']),
+      );
     }
     const archiveReaders = Object.keys(template.findResources('AWS::IAM::Role'))
       .map((id) => id.replace(/Role[0-9A-F]{8}$/, ''))

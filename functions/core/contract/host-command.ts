@@ -34,7 +34,9 @@ export type HostCommandRecord = z.infer<typeof hostCommandRecordSchema>;
 
 /**
  * CloudWatch Logs group receiving the host commands' output (`SendCommand` `CloudWatchOutputConfig`;
- * `WireBackupStack` creates it with a retention, where SSM's default `/aws/ssm/<document>` never expires).
+ * `WireBackupStack` creates it with a retention, where SSM's default `/aws/ssm/<document>` never expires)
+ * of an installation without `namePrefix`; with one, `/<namePrefix>/host-commands` (`lib/names.ts`,
+ * given to the send function as `HOST_COMMAND_LOG_GROUP`).
  */
 export const ssmOutputLogGroupName = '/wire-backup/host-commands';
 

@@ -46,6 +46,8 @@ export const restorePlanSchema = z.object({
   /** Write into non-empty targets. */
   overwrite: z.boolean(),
   startedAt: z.string(),
+  /** The restore's execution ARN (recorded in `restores/<id>/started.json`, `abandoned-runs.ts`). */
+  executionId: z.string().optional(),
   components: componentsSchema,
   wireServer: z
     .object({
