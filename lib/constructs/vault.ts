@@ -380,9 +380,11 @@ export class Vault extends Construct {
     if (this.existingBucketName) return;
     const sse = 's3:x-amz-server-side-encryption';
     const sseKey = 's3:x-amz-server-side-encryption-aws-kms-key-id';
+    // Each refuses a header that is there (`Null: false`) with a value other than the archive key's;
+    // `…IfExists` would also refuse the header's absence, i.e. every UploadPart.
     const conditions = [
-      { StringNotEqualsIfExists: { [sseKey]: this.archiveKey.keyArn } },
-      { StringNotEqualsIfExists: { [sse]: 'aws:kms' } },
+      { StringNotEquals: { [sseKey]: this.archiveKey.keyArn }, Null: { [sseKey]: 'false' } },
+      { StringNotEquals: { [sse]: 'aws:kms' }, Null: { [sse]: 'false' } },
       { StringEquals: { [sse]: 'aws:kms' }, Null: { [sseKey]: 'true' } },
     ];
     for (const [i, condition] of conditions.entries())

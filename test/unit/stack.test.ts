@@ -306,7 +306,7 @@ describe('WireBackupStack', () => {
       expect(JSON.stringify(s)).toContain('/backups/*/wire-server.tar.gz');
     }
     expect(JSON.stringify(denies)).toMatch(
-      /StringNotEqualsIfExists":\{"s3:x-amz-server-side-encryption-aws-kms-key-id":\{"Fn::GetAtt":\["VaultArchiveKey[0-9A-F]{8}","Arn"\]/,
+      /StringNotEquals":\{"s3:x-amz-server-side-encryption-aws-kms-key-id":\{"Fn::GetAtt":\["VaultArchiveKey[0-9A-F]{8}","Arn"\]/,
     );
   });
 
