@@ -4,7 +4,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { WireBackupConfig } from './config.js';
-import { accessLogsBucket } from './constructs/vault.js';
+import { accessLogsBucket, bucketKeyPolicy } from './constructs/vault.js';
 
 /** Alias of the archive's own KMS key (the backup stack's grants name it, as the key lives in another region). */
 export const archiveKeyAlias = 'alias/wire-backup-archive';
@@ -96,6 +96,8 @@ export class WireBackupArchiveStack extends Stack {
       alias: archiveKeyAlias,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      // No kms:* for anyone: the account administers it, and uses it for data only through S3 here.
+      policy: bucketKeyPolicy(this),
     });
     this.accessLogsBucket = accessLogsBucket(this);
     this.bucket = new Bucket(this, 'Bucket', {

@@ -142,6 +142,41 @@ const keyAdminActions = [
   'kms:UpdateKeyDescription',
 ];
 
+/** The account administers a key: every key action but using it for data, written out (no `kms:*`). */
+function keyAdministrationByTheAccount(): PolicyStatement {
+  return new PolicyStatement({
+    sid: 'KeyAdministrationByTheAccount',
+    principals: [new AccountRootPrincipal()],
+    actions: keyAdminActions,
+    resources: ['*'],
+  });
+}
+
+/**
+ * The key policy of a bucket's SSE-KMS key (the vault's, the archive bucket's): the account administers
+ * it (actions written out) and its IAM policies may use it for data only through S3 in `stack`'s
+ * region. No principal holds `kms:*` (CDK's default key policy gives the account root `kms:*`).
+ */
+export function bucketKeyPolicy(stack: Stack): PolicyDocument {
+  return new PolicyDocument({
+    statements: [
+      keyAdministrationByTheAccount(),
+      new PolicyStatement({
+        sid: 'DataUseThroughS3ByAccountPrincipals',
+        principals: [new AccountRootPrincipal()],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `s3.${stack.region}.amazonaws.com`,
+            'kms:CallerAccount': stack.account,
+          },
+        },
+      }),
+    ],
+  });
+}
+
 /**
  * The backup vault: versioned, SSE-KMS with a rotated customer key, public access blocked, TLS only,
  * a second rotated key for the wire-server archive alone ({@link Vault.archiveKey}),
@@ -189,16 +224,7 @@ export class Vault extends Construct {
           description: 'wire-backup: the wire-server folder archive (Wire secrets) in the vault',
           enableKeyRotation: true,
           removalPolicy: RemovalPolicy.RETAIN,
-          policy: new PolicyDocument({
-            statements: [
-              new PolicyStatement({
-                sid: 'KeyAdministrationByTheAccount',
-                principals: [new AccountRootPrincipal()],
-                actions: keyAdminActions,
-                resources: ['*'],
-              }),
-            ],
-          }),
+          policy: new PolicyDocument({ statements: [keyAdministrationByTheAccount()] }),
         });
     if (props.existing) {
       this.existingBucketName = props.existing.bucketName;
@@ -213,28 +239,7 @@ export class Vault extends Construct {
       description: 'wire-backup vault encryption key',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
-      policy: new PolicyDocument({
-        statements: [
-          new PolicyStatement({
-            sid: 'KeyAdministrationByTheAccount',
-            principals: [new AccountRootPrincipal()],
-            actions: keyAdminActions,
-            resources: ['*'],
-          }),
-          new PolicyStatement({
-            sid: 'DataUseThroughS3ByAccountPrincipals',
-            principals: [new AccountRootPrincipal()],
-            actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-            resources: ['*'],
-            conditions: {
-              StringEquals: {
-                'kms:ViaService': `s3.${stack.region}.amazonaws.com`,
-                'kms:CallerAccount': stack.account,
-              },
-            },
-          }),
-        ],
-      }),
+      policy: bucketKeyPolicy(stack),
     });
     if (props.accessLogs ?? true) {
       this.accessLogsBucket = accessLogsBucket(this);

@@ -4,6 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ssmOutputLogGroupName } from '../../functions/core/contract/host-command.js';
+import { WireBackupArchiveStack } from '../../lib/archive-stack.js';
 import { loadConfigFile } from '../../lib/config.js';
 import { featureFlags } from '../../lib/feature-flags.js';
 import { applyNagChecks, suppressNagFindings } from '../../lib/nag.js';
@@ -255,6 +256,22 @@ describe('WireBackupStack', () => {
       expect(dataUse.length).toBeGreaterThan(0);
       for (const s of dataUse) expect(JSON.stringify(s.Condition)).toMatch(/kms:ViaService.*s3\./);
     }
+  });
+
+  it('gives no principal kms:* in the archive bucket’s key policy (WireBackupArchive)', () => {
+    const config = loadConfigFile(join(projectRoot, 'config', 'example.json'));
+    if (!config.archive) throw new Error('config/example.json has no archive section');
+    const app = new App({ context: { ...featureFlags, 'aws:cdk:bundling-stacks': [] } });
+    const archive = new WireBackupArchiveStack(app, 'WireBackupArchive', {
+      archive: config.archive,
+      env: { region: config.archive.region },
+    });
+    const [key] = Object.values(Template.fromStack(archive).findResources('AWS::KMS::Key'));
+    const statements = key?.Properties.KeyPolicy.Statement as (Statement & { Condition?: unknown })[];
+    for (const s of statements) for (const a of [s.Action].flat()) expect(a).not.toMatch(/\*/);
+    const dataUse = statements.filter((s) => [s.Action].flat().includes('kms:Decrypt'));
+    expect(dataUse).toHaveLength(1);
+    expect(JSON.stringify(dataUse[0]?.Condition)).toContain(`s3.${config.archive.region}.amazonaws.com`);
   });
 
   it('lets only the hosts, Verify wire-server Archive and Copy to Archive use the archive key, named in its key policy', () => {
