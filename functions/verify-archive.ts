@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { verifyWireServerArchive } from './core/archive-verify.js';
 import type { WireServerResult } from './core/contract/backup.js';
 import { ruleString, rules } from './core/contract/rules.js';
+import { env } from './core/env.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 
 const eventSchema = z.object({
@@ -17,7 +18,8 @@ const eventSchema = z.object({
 
 /**
  * Verifies the wire-server archive as the manual procedure does by hand — gzip'd TAR, not empty,
- * listing parses, expected entries present — plus its SHA-256, by streaming it once.
+ * listing parses, expected entries present — plus its SHA-256 and that it is under the archive's own
+ * KMS key, by streaming it once.
  */
 export async function handler(event: unknown): Promise<WireServerResult> {
   const { plan, archive } = parseEvent('verify-archive', eventSchema, event);
@@ -32,6 +34,7 @@ export async function handler(event: unknown): Promise<WireServerResult> {
     key: archive.key,
     expectedSha256: archive.sha256,
     expectedEntries: plan.wireServer.expectedEntries,
+    expectedKmsKeyArn: env.wireServerArchiveKeyArn(),
     ...(versionId ? { versionId } : {}),
   });
   return { ...verified, ...(versionId ? { versionId } : {}) };

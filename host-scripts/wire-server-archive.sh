@@ -3,11 +3,14 @@
 #
 # Run by SSM Run Command on the wire-server deploy host (document parameter `fooBar` arrives as the
 # environment variable SSM_fooBar). `tar -C <parent> -cf - <basename> | gzip -<level>` is streamed
-# straight into `aws s3 cp - s3://<vaultBucket>/<archiveKey>`: no copy of the archive is written on the
-# host. Its SHA-256 and byte count are taken on the way, through fifos. Any failing stage fails the
+# straight into `aws s3 cp - s3://<vaultBucket>/<archiveKey>`, encrypted with the archive's own KMS key
+# (`--sse aws:kms --sse-kms-key-id <kmsKeyArn>`: the vault refuses the archive under any other key, and
+# only the restore path and Verify wire-server Archive may decrypt it): no copy of the archive is written
+# on the host. Its SHA-256 and byte count are taken on the way, through fifos. Any failing stage fails the
 # script (pipefail); an object uploaded from a broken stream is deleted again.
 #
-# Parameters (environment): SSM_wireServerPath, SSM_vaultBucket, SSM_archiveKey, SSM_compressionLevel (1-9).
+# Parameters (environment): SSM_wireServerPath, SSM_vaultBucket, SSM_archiveKey, SSM_kmsKeyArn,
+# SSM_compressionLevel (1-9).
 # Output: log lines on stderr; one stdout line
 #   `WIRE_BACKUP_RESULT {"key","bytes","sha256","rootEntry"}` (rootEntry = the folder's basename, the
 #   archive's top-level entry). On failure: exit non-zero, last stderr line
@@ -45,10 +48,12 @@ package_of() {
 WIRE_SERVER_PATH=${SSM_wireServerPath-}
 VAULT_BUCKET=${SSM_vaultBucket-}
 ARCHIVE_KEY=${SSM_archiveKey-}
+KMS_KEY_ARN=${SSM_kmsKeyArn-}
 COMPRESSION_LEVEL=${SSM_compressionLevel-}
 check_rule wireServerPath "$WIRE_SERVER_PATH" ABSOLUTE_PATH
 check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
 check_rule archiveKey "$ARCHIVE_KEY" VAULT_KEY
+check_rule kmsKeyArn "$KMS_KEY_ARN" KMS_KEY_ARN
 check_rule compressionLevel "$COMPRESSION_LEVEL" COMPRESSION_LEVEL
 
 # Normalise trailing slashes and single-dot segments so that dirname/basename name the folder itself.
@@ -88,7 +93,7 @@ set +e
 tar -C "$PARENT" -cf - -- "$ROOT_ENTRY" 2>"$WORK_DIR/tar.err" |
   gzip "-$COMPRESSION_LEVEL" 2>"$WORK_DIR/gzip.err" |
   tee -- "$WORK_DIR/hash.fifo" "$WORK_DIR/count.fifo" 2>"$WORK_DIR/tee.err" |
-  aws s3 cp --only-show-errors - "$DESTINATION" >"$WORK_DIR/aws.out" 2>&1
+  aws s3 cp --only-show-errors --sse aws:kms --sse-kms-key-id "$KMS_KEY_ARN" - "$DESTINATION" >"$WORK_DIR/aws.out" 2>&1
 STATUSES=("${PIPESTATUS[@]}")
 wait "${READER_PIDS[0]}"
 HASH_RC=$?
@@ -106,7 +111,7 @@ sed 's/^/  tar: /' "$WORK_DIR/tar.err" | tail -n 15 >&2
 if ((AWS_RC != 0)); then
   sed 's/^/  aws: /' "$WORK_DIR/aws.out" | tail -n 15 >&2
   fail "upload of the archive to $DESTINATION failed" \
-    "check this host's network path and credentials to the vault (aws s3api head-bucket --bucket $VAULT_BUCKET) and run the backup again"
+    "check this host's network path and credentials to the vault (aws s3api head-bucket --bucket $VAULT_BUCKET), that its role may use the archive key $KMS_KEY_ARN (kms:GenerateDataKey, kms:Decrypt; AccessDenied above), and run the backup again"
 fi
 if ((TAR_RC != 0 || GZIP_RC != 0 || TEE_RC != 0 || HASH_RC != 0 || COUNT_RC != 0)); then
   sed 's/^/  gzip: /' "$WORK_DIR/gzip.err" | tail -n 5 >&2

@@ -4,7 +4,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { WireBackupConfig } from './config.js';
-import { accessLogsBucket } from './constructs/vault.js';
+import { accessLogsBucket, bucketKeyPolicy } from './constructs/vault.js';
 import { type ResourceNames, resourceNames } from './names.js';
 
 /**
@@ -106,6 +106,8 @@ export class WireBackupArchiveStack extends Stack {
       alias: names.archiveKeyAlias,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      // No kms:* for anyone: the account administers it, and uses it for data only through S3 here.
+      policy: bucketKeyPolicy(this),
     });
     this.accessLogsBucket = accessLogsBucket(this);
     this.bucket = new Bucket(this, 'Bucket', {

@@ -10,6 +10,13 @@ const absolutePath = ruleString(rules.absolutePath);
 export const keyspaceName = ruleString(rules.keyspaceName);
 /** An S3/MinIO bucket name. */
 export const bucketName = ruleString(rules.bucketName);
+/** The ARN of a KMS key of AWS (a UUID key id). */
+const kmsKeyArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[0-9a-f-]{36}$/,
+    'must be a KMS key ARN like arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+  );
 
 /** One Cassandra node of the Wire installation. */
 const cassandraNode = z.object({
@@ -198,16 +205,14 @@ export const wireBackupConfigSchema = z
          * Use an existing bucket as the vault instead of creating one: its name and its SSE-KMS key.
          * Its owner keeps versioning, encryption, Object Lock and access logs (README, "An existing
          * bucket"); `bucketName`, `objectLockMode` and `objectLockDays` then do not apply.
+         * `archiveKmsKeyArn`: the wire-server archive's own key, if its owner made it; without it the
+         * stack creates the archive key (and owns its key policy).
          */
         existing: z
           .object({
             bucketName,
-            kmsKeyArn: z
-              .string()
-              .regex(
-                /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[0-9a-f-]{36}$/,
-                'must be a KMS key ARN like arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
-              ),
+            kmsKeyArn,
+            archiveKmsKeyArn: kmsKeyArn.optional(),
           })
           .strict()
           .optional(),

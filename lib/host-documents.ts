@@ -138,6 +138,11 @@ export const hostDocuments = {
       wireServerPath: { description: 'wire-server folder', rule: rules.absolutePath },
       vaultBucket,
       archiveKey: { description: 'Vault key of the archive', rule: rules.vaultKey },
+      kmsKeyArn: {
+        description:
+          'KMS key of the archive (the archive key, which only the restore path and Verify wire-server Archive may decrypt)',
+        rule: rules.kmsKeyArn,
+      },
       compressionLevel: {
         description: 'gzip level 1-9',
         rule: rules.compressionLevel,

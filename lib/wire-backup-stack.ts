@@ -94,6 +94,9 @@ export class WireBackupStack extends Stack {
             existing: {
               bucketName: config.vault.existing.bucketName,
               keyArn: config.vault.existing.kmsKeyArn,
+              ...(config.vault.existing.archiveKmsKeyArn
+                ? { archiveKeyArn: config.vault.existing.archiveKmsKeyArn }
+                : {}),
             },
           }
         : {}),
@@ -203,7 +206,7 @@ export class WireBackupStack extends Stack {
       verifyArchive: fn(
         'verify-archive',
         'Streams and verifies the wire-server archive',
-        common,
+        { ...common, [envNames.wireServerArchiveKeyArn]: this.vault.archiveKey.keyArn },
         Duration.minutes(15),
         1024,
       ),
@@ -282,6 +285,10 @@ export class WireBackupStack extends Stack {
     // of an id), written-out actions, and `s3:DeleteObject` only where the code deletes (its own working
     // folder). Only the purge's Delete Expired gets `s3:DeleteObjectVersion` (below). Only Verify
     // wire-server Archive reads the archive holding Wire's secrets; Commit only HEADs it (no kms:Decrypt).
+    // The archive is under a KMS key of its own (Vault.archiveKey): besides Verify wire-server Archive,
+    // only the host role (which writes it and extracts it on restore) and, with `archive`, Copy to
+    // Archive (which carries it to the other region) may use that key; the bucket refuses the archive
+    // under any other key, and every other role keeps the vault key only.
     const any = '*';
     const keys = {
       manifests: manifestKey(any),
@@ -309,7 +316,10 @@ export class WireBackupStack extends Stack {
       read: runMarkers.read,
       write: [startedKey(any), ...runMarkers.write],
     });
-    vault.grantObjects(functions.verifyArchive, { read: [keys.archive] });
+    // It reads nothing under the vault key: kms:Decrypt on the archive key only.
+    vault.grantObjects(functions.verifyArchive, { read: [keys.archive], decrypts: false });
+    if (functions.verifyArchive.role) vault.grantArchiveKey(functions.verifyArchive.role, { decrypt: true });
+    vault.requireArchiveKey([keys.archive]);
     vault.grantObjects(functions.finalizeNode, {
       read: [keys.backupCassandra, keys.sstables],
       write: [keys.backupCassandra],
@@ -390,6 +400,8 @@ export class WireBackupStack extends Stack {
         ],
       },
     }).role;
+    // The archive script uploads under the archive key; the restore script extracts it.
+    vault.grantArchiveKey(this.hostRole, { encrypt: true, decrypt: true });
     new CfnOutput(this, 'HostRoleName', {
       description:
         'IAM role for the hosts: aws ssm create-activation --iam-role <this> (README, "Deploy"); it holds the vault keys the host scripts use',
@@ -450,6 +462,7 @@ export class WireBackupStack extends Stack {
         functions,
         documents: backupDocuments,
         vault: bucket,
+        wireServerArchiveKeyArn: this.vault.archiveKey.keyArn,
         outageBudget: Duration.seconds(config.retry.outageBudgetSeconds),
         runTimeout: Duration.hours(backupRunTimeoutHours),
       }),
@@ -723,6 +736,10 @@ export class WireBackupStack extends Stack {
       vault.grantObjects(archiveFunctions.archiveCopy, {
         read: [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects],
       });
+      // The archive copy carries the wire-server archive too (a disaster-recovery copy without Wire's
+      // secrets would not restore Wire): it reads it, hashing in flight, so it may decrypt with its key.
+      if (archiveFunctions.archiveCopy.role)
+        vault.grantArchiveKey(archiveFunctions.archiveCopy.role, { decrypt: true });
       archiveTarget.grantObjects(archiveFunctions.archiveCopy, {
         read: [`${archivePrefixes.backups}*`, `${archivePrefixes.objects}*`],
         write: [`${archivePrefixes.backups}*`, `${archivePrefixes.objects}*`],

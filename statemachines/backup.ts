@@ -72,6 +72,8 @@ export interface BackupDefinitionProps {
     readonly postgresqlBackup: string;
   };
   readonly vault: IBucket;
+  /** ARN of the KMS key the wire-server archive is uploaded under (`Vault.archiveKey`). */
+  readonly wireServerArchiveKeyArn: string;
   /** Parallel MinIO batch copies. @default 20 */
   readonly copyConcurrency?: number;
   /**
@@ -254,6 +256,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       wireServerPath: hostParam.text($('plan', 'wireServer', 'path')),
       vaultBucket: hostParam.text($('plan', 'vaultBucket')),
       archiveKey: hostParam.text($('plan', 'wireServer', 'archiveKey')),
+      kmsKeyArn: hostParam.literal(props.wireServerArchiveKeyArn),
       compressionLevel: hostParam.value($('plan', 'wireServer', 'compressionLevel')),
     },
     $('archive'),

@@ -27,6 +27,11 @@ export interface VerifyWireServerArchiveInput {
    * directory (or anything under it), `ansible/inventory` a file or directory of that name.
    */
   readonly expectedEntries: readonly string[];
+  /**
+   * The KMS key the archive must be encrypted with (the archive's own key): an archive under any other
+   * key fails the verification, since other roles could decrypt it. @default - not checked
+   */
+  readonly expectedKmsKeyArn?: string;
 }
 
 /** Outcome of {@link verifyWireServerArchive}. */
@@ -209,6 +214,12 @@ export async function verifyWireServerArchive(
     throw toStorageError(error, `GetObject ${where}`);
   }
   const body = response.Body as Readable;
+  if (input.expectedKmsKeyArn !== undefined && response.SSEKMSKeyId !== input.expectedKmsKeyArn) {
+    body.destroy();
+    throw new ArchiveInvalidError(
+      `${where} is encrypted with ${response.SSEKMSKeyId ? `KMS key ${response.SSEKMSKeyId}` : 'the vault’s default key'}, not the archive key ${input.expectedKmsKeyArn}: roles other than the restore path could decrypt it — the host uploaded it without --sse-kms-key-id; deploy the stack’s WireBackup-WireServerArchive document (kmsKeyArn) and run the backup again`,
+    );
+  }
   if (response.ContentLength === 0) {
     body.destroy();
     throw new ArchiveInvalidError(

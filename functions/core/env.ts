@@ -35,6 +35,8 @@ export const envNames = {
   minioMultipartThreshold: 'MINIO_MULTIPART_THRESHOLD',
   /** PEM of the private CA MinIO's TLS certificate chains to (config `minio.caBundleFile`), if any. */
   minioCaBundle: 'MINIO_CA_BUNDLE',
+  /** ARN of the wire-server archive's own KMS key (verify-archive refuses an archive under another key). */
+  wireServerArchiveKeyArn: 'WIRE_SERVER_ARCHIVE_KEY_ARN',
   /** The archive bucket in another region (cross-region archive copies). */
   archiveBucket: 'ARCHIVE_BUCKET',
   /** The archive bucket's region. */
@@ -139,6 +141,7 @@ export const env = {
   /** Default 16 MiB. */
   minioMultipartThreshold: (): number =>
     positiveIntegerEnv(envNames.minioMultipartThreshold, 16 * 1024 * 1024),
+  wireServerArchiveKeyArn: (): string => requireEnv(envNames.wireServerArchiveKeyArn),
   archiveBucket: (): string => requireEnv(envNames.archiveBucket),
   archiveRegion: (): string => requireEnv(envNames.archiveRegion),
   /** Default GLACIER_IR. */

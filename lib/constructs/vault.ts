@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccountRootPrincipal,
   AnyPrincipal,
+  ArnPrincipal,
   Effect,
   type IGrantable,
   type IRole,
@@ -49,7 +50,15 @@ export interface VaultProps {
    * owner's (README, "An existing bucket"); `bucketName`, Object Lock and access-log props are ignored.
    * @default - the stack creates the vault
    */
-  readonly existing?: { readonly bucketName: string; readonly keyArn: string };
+  readonly existing?: {
+    readonly bucketName: string;
+    readonly keyArn: string;
+    /**
+     * The wire-server archive's key, when its owner made it (its key policy is then theirs: README,
+     * "An existing bucket"). @default - the stack creates the archive key
+     */
+    readonly archiveKeyArn?: string;
+  };
   /**
    * Object Lock mode of every new object version: `compliance` (nobody, not even the account root, can
    * delete a version or shorten its retention before it expires), `governance` (principals with
@@ -66,6 +75,14 @@ export interface VaultProps {
    * @default true
    */
   readonly accessLogs?: boolean;
+}
+
+/** What a role may do with the wire-server archive's own KMS key ({@link Vault.archiveKey}). */
+export interface ArchiveKeyGrant {
+  /** The role writes the archive (`kms:GenerateDataKey`; with `kms:Decrypt`, which a multipart upload needs). */
+  readonly encrypt?: boolean;
+  /** The role reads the archive's content (`kms:Decrypt`). */
+  readonly decrypt?: boolean;
 }
 
 /** What a role may do below one vault key pattern (`backups/*\/manifest.json`, `minio/*`, …). */
@@ -125,8 +142,44 @@ const keyAdminActions = [
   'kms:UpdateKeyDescription',
 ];
 
+/** The account administers a key: every key action but using it for data, written out (no `kms:*`). */
+function keyAdministrationByTheAccount(): PolicyStatement {
+  return new PolicyStatement({
+    sid: 'KeyAdministrationByTheAccount',
+    principals: [new AccountRootPrincipal()],
+    actions: keyAdminActions,
+    resources: ['*'],
+  });
+}
+
+/**
+ * The key policy of a bucket's SSE-KMS key (the vault's, the archive bucket's): the account administers
+ * it (actions written out) and its IAM policies may use it for data only through S3 in `stack`'s
+ * region. No principal holds `kms:*` (CDK's default key policy gives the account root `kms:*`).
+ */
+export function bucketKeyPolicy(stack: Stack): PolicyDocument {
+  return new PolicyDocument({
+    statements: [
+      keyAdministrationByTheAccount(),
+      new PolicyStatement({
+        sid: 'DataUseThroughS3ByAccountPrincipals',
+        principals: [new AccountRootPrincipal()],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `s3.${stack.region}.amazonaws.com`,
+            'kms:CallerAccount': stack.account,
+          },
+        },
+      }),
+    ],
+  });
+}
+
 /**
  * The backup vault: versioned, SSE-KMS with a rotated customer key, public access blocked, TLS only,
+ * a second rotated key for the wire-server archive alone ({@link Vault.archiveKey}),
  * bucket-owner-enforced, Object Lock in compliance mode by default, server access logs. Retained when
  * the stack is deleted.
  *
@@ -138,8 +191,17 @@ const keyAdminActions = [
 export class Vault extends Construct {
   /** The vault bucket. */
   public readonly bucket: IBucket;
-  /** The KMS key encrypting it. */
+  /** The KMS key encrypting it (the bucket's default key). */
   public readonly key: IKey;
+  /**
+   * The wire-server archive's own KMS key: the archive holds Wire's secrets, and the vault uses S3 Bucket
+   * Keys, so an encryption context cannot single it out. Its key policy lets the account administer it
+   * and only the roles given {@link grantArchiveKey} use it (not IAM policies in general, unlike
+   * {@link key}).
+   */
+  public readonly archiveKey: IKey;
+  /** Whether {@link archiveKey} was created by the stack (its key policy is ours to extend). */
+  private readonly ownsArchiveKey: boolean;
   /** The bucket receiving the vault's server access logs, when they are on. */
   public readonly accessLogsBucket?: Bucket;
   /** Object Lock mode of new object versions. */
@@ -155,6 +217,15 @@ export class Vault extends Construct {
     if (this.objectLockMode !== 'off' && (!Number.isInteger(lockDays) || lockDays < 1)) {
       throw new Error(`Vault ${id}: objectLockDays must be a whole number of days ≥ 1, got ${lockDays}`);
     }
+    this.ownsArchiveKey = props.existing?.archiveKeyArn === undefined;
+    this.archiveKey = props.existing?.archiveKeyArn
+      ? Key.fromKeyArn(this, 'ArchiveKey', props.existing.archiveKeyArn)
+      : new Key(this, 'ArchiveKey', {
+          description: 'wire-backup: the wire-server folder archive (Wire secrets) in the vault',
+          enableKeyRotation: true,
+          removalPolicy: RemovalPolicy.RETAIN,
+          policy: new PolicyDocument({ statements: [keyAdministrationByTheAccount()] }),
+        });
     if (props.existing) {
       this.existingBucketName = props.existing.bucketName;
       this.key = Key.fromKeyArn(this, 'Key', props.existing.keyArn);
@@ -168,28 +239,7 @@ export class Vault extends Construct {
       description: 'wire-backup vault encryption key',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
-      policy: new PolicyDocument({
-        statements: [
-          new PolicyStatement({
-            sid: 'KeyAdministrationByTheAccount',
-            principals: [new AccountRootPrincipal()],
-            actions: keyAdminActions,
-            resources: ['*'],
-          }),
-          new PolicyStatement({
-            sid: 'DataUseThroughS3ByAccountPrincipals',
-            principals: [new AccountRootPrincipal()],
-            actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-            resources: ['*'],
-            conditions: {
-              StringEquals: {
-                'kms:ViaService': `s3.${stack.region}.amazonaws.com`,
-                'kms:CallerAccount': stack.account,
-              },
-            },
-          }),
-        ],
-      }),
+      policy: bucketKeyPolicy(stack),
     });
     if (props.accessLogs ?? true) {
       this.accessLogsBucket = accessLogsBucket(this);
@@ -292,6 +342,67 @@ export class Vault extends Construct {
     if (keyActions.length > 0)
       statements.push(new PolicyStatement({ actions: keyActions, resources: [this.key.keyArn] }));
     for (const statement of statements) grantee.grantPrincipal.addToPrincipalPolicy(statement);
+  }
+
+  /**
+   * Lets `role` use the wire-server archive's key through S3 in this region: in its IAM policy and, for
+   * a key the stack created, in the key policy by the role's ARN (the key policy names its users; an
+   * IAM policy alone, such as an administrator's `kms:*`, does not reach this key's data).
+   */
+  public grantArchiveKey(role: IRole, grant: ArchiveKeyGrant): void {
+    const actions = [
+      ...(grant.encrypt ? ['kms:GenerateDataKey'] : []),
+      ...(grant.decrypt || grant.encrypt ? ['kms:Decrypt'] : []),
+    ];
+    if (actions.length === 0) return;
+    role.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [this.archiveKey.keyArn] }));
+    if (!this.ownsArchiveKey) return;
+    const stack = Stack.of(this);
+    this.archiveKey.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ArnPrincipal(role.roleArn)],
+        actions,
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `s3.${stack.region}.amazonaws.com`,
+            'kms:CallerAccount': stack.account,
+          },
+        },
+      }),
+    );
+  }
+
+  /**
+   * Bucket policy statements that refuse a PUT to `patterns` (the wire-server archive) under any key but
+   * {@link archiveKey}: naming another KMS key, asking for SSE-S3 or DSSE, or asking for SSE-KMS without
+   * a key (S3 would use `aws/s3`). A request without encryption headers is not refused here: the
+   * UploadPart requests of a multipart upload carry none, so a `Null` condition would refuse every part;
+   * Verify wire-server Archive fails a backup whose archive is under another key instead. Not for an
+   * existing bucket, whose policy the stack does not own.
+   */
+  public requireArchiveKey(patterns: readonly string[]): void {
+    if (this.existingBucketName) return;
+    const sse = 's3:x-amz-server-side-encryption';
+    const sseKey = 's3:x-amz-server-side-encryption-aws-kms-key-id';
+    // Each refuses a header that is there (`Null: false`) with a value other than the archive key's;
+    // `…IfExists` would also refuse the header's absence, i.e. every UploadPart.
+    const conditions = [
+      { StringNotEquals: { [sseKey]: this.archiveKey.keyArn }, Null: { [sseKey]: 'false' } },
+      { StringNotEquals: { [sse]: 'aws:kms' }, Null: { [sse]: 'false' } },
+      { StringEquals: { [sse]: 'aws:kms' }, Null: { [sseKey]: 'true' } },
+    ];
+    for (const [i, condition] of conditions.entries())
+      this.bucket.addToResourcePolicy(
+        new PolicyStatement({
+          sid: `ArchiveOnlyUnderTheArchiveKey${i + 1}`,
+          effect: Effect.DENY,
+          principals: [new AnyPrincipal()],
+          actions: ['s3:PutObject'],
+          resources: patterns.map((p) => this.bucket.arnForObjects(p)),
+          conditions: condition,
+        }),
+      );
   }
 
   /**

@@ -109,6 +109,30 @@ describe('verifyWireServerArchive', () => {
     expect((error as Error).message).toMatch(/is empty \(0 bytes\)/);
   });
 
+  it('refuses an archive that is not under the archive key, naming both keys', async () => {
+    // Written without --sse-kms-key-id: under the vault's default key, which other roles can decrypt.
+    const { key, versionId } = await put('default-key.tar.gz', archive);
+    const archiveKeyArn = 'arn:aws:kms:us-east-1:000000000000:key/VaultArchiveKey';
+    const verify = (expectedKmsKeyArn?: string) =>
+      verifyWireServerArchive({
+        vault,
+        bucket,
+        key,
+        ...(versionId ? { versionId } : {}),
+        expectedSha256: sha256(archive),
+        expectedEntries,
+        ...(expectedKmsKeyArn ? { expectedKmsKeyArn } : {}),
+      });
+    const error = await verify(archiveKeyArn).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArchiveInvalidError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`${key}.* is encrypted with the vault’s default key, not the archive key ${archiveKeyArn}`),
+    );
+    expect((error as Error).message).toContain('--sse-kms-key-id');
+    // Control: the same archive passes when no key is required.
+    await expect(verify()).resolves.toMatchObject({ key, sha256: sha256(archive) });
+  });
+
   it('names an expected entry the archive lacks', async () => {
     const { key } = await put('missing-entry.tar.gz', archive);
     const error = await verifyWireServerArchive({

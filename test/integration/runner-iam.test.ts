@@ -1,14 +1,24 @@
 import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterSstablePrefix, failedKey, manifestKey } from '../../functions/core/vault-layout.js';
+import { envNames } from '../../functions/core/env.js';
+import {
+  clusterSstablePrefix,
+  failedKey,
+  manifestKey,
+  wireServerArchiveKey,
+} from '../../functions/core/vault-layout.js';
 import { localConfig, localMinioSecretName, writeLocalSecrets } from '../../local/local-config.js';
 import { synthesizedTemplate, synthesizeLocal } from '../../local/local-run.js';
 import { localControlPlane } from '../../local/runner/control-plane.js';
@@ -198,6 +208,135 @@ describe('IAM enforcement of the local runner', () => {
       admin.destroy();
       await widened.close();
     }
+  });
+
+  describe('the wire-server archive under its own KMS key', () => {
+    const archive = wireServerArchiveKey(`${runId}-kms`);
+    const archiveKeyArn = () => fn('verify-archive').environment[envNames.wireServerArchiveKeyArn] ?? '';
+    const hostS3 = () => {
+      const host = enforcement.hostCredentials('mi-host-probe');
+      return new S3Client({
+        endpoint: host.endpoint,
+        region: stack.vault.region,
+        forcePathStyle: true,
+        credentials: host,
+      });
+    };
+    const read = (client: S3Client, key: string) =>
+      client
+        .send(new GetObjectCommand({ Bucket: stack.vault.bucket, Key: key }))
+        .then(async (r) => ({ body: await r.Body?.transformToString(), keyId: r.SSEKMSKeyId }));
+    const kmsDenied = {
+      name: 'AccessDenied',
+      message: expect.stringMatching(/is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:/),
+    };
+
+    it('lets only the host role and Verify wire-server Archive decrypt it; another reader of backups/* is refused', async () => {
+      // Arrange: the host uploads as the archive script does (--sse aws:kms --sse-kms-key-id <archive key>).
+      const keyArn = archiveKeyArn();
+      expect(keyArn).toMatch(/^arn:aws:kms:.+:key\/VaultArchiveKey/);
+      expect(keyArn).not.toBe(enforcement.iam.model.bucketKeys.get(stack.vault.bucket));
+      const host = hostS3();
+      await host.send(
+        new PutObjectCommand({
+          Bucket: stack.vault.bucket,
+          Key: archive,
+          Body: 'secret values',
+          ServerSideEncryption: 'aws:kms',
+          SSEKMSKeyId: keyArn,
+        }),
+      );
+      const verifier = clientsOf(enforcement.functionEnvironment(fn('verify-archive'))).s3;
+      // Plan Purge may read every object of backups/* (IAM), under the vault key only.
+      const purgePlan = clientsOf(enforcement.functionEnvironment(fn('purge-plan'))).s3;
+
+      // Act + Assert
+      await expect(read(verifier, archive)).resolves.toEqual({ body: 'secret values', keyId: keyArn });
+      await expect(read(host, archive)).resolves.toEqual({ body: 'secret values', keyId: keyArn });
+      await expect(read(purgePlan, archive)).rejects.toMatchObject(kmsDenied);
+      expect(enforcement.proxy.refused.at(-1)).toMatchObject({
+        action: 'kms:Decrypt',
+        resource: keyArn,
+        role: enforcement.iam.functionRole(fn('purge-plan').name).logicalId,
+      });
+      // Control: the same key written under the vault's key is readable by Plan Purge, so the refusal
+      // above is the archive key's doing, not the path's.
+      const underVaultKey = wireServerArchiveKey(`${runId}-vault-key`);
+      const admin = createStackS3Client(stack.vault);
+      try {
+        await admin.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: underVaultKey, Body: 'x' }));
+      } finally {
+        admin.destroy();
+      }
+      await expect(read(purgePlan, underVaultKey)).resolves.toEqual({ body: 'x', keyId: undefined });
+      // Verify wire-server Archive holds no kms:Decrypt on the vault key: it reads the archive key only.
+      await expect(read(verifier, underVaultKey)).rejects.toMatchObject(kmsDenied);
+    });
+
+    it('keeps the key of a multipart upload for its parts and for every later read of the object', async () => {
+      const host = hostS3();
+      const key = wireServerArchiveKey(`${runId}-multipart`);
+      const created = await host.send(
+        new CreateMultipartUploadCommand({
+          Bucket: stack.vault.bucket,
+          Key: key,
+          ServerSideEncryption: 'aws:kms',
+          SSEKMSKeyId: archiveKeyArn(),
+        }),
+      );
+      const part = await host.send(
+        new UploadPartCommand({
+          Bucket: stack.vault.bucket,
+          Key: key,
+          UploadId: created.UploadId,
+          PartNumber: 1,
+          Body: 'one part',
+        }),
+      );
+      await host.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: stack.vault.bucket,
+          Key: key,
+          UploadId: created.UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      );
+      const purgePlan = clientsOf(enforcement.functionEnvironment(fn('purge-plan'))).s3;
+      await expect(read(purgePlan, key)).rejects.toMatchObject(kmsDenied);
+      const verifier = clientsOf(enforcement.functionEnvironment(fn('verify-archive'))).s3;
+      await expect(read(verifier, key)).resolves.toEqual({ body: 'one part', keyId: archiveKeyArn() });
+    });
+
+    it('refuses the archive under the vault key, SSE-S3 or aws/s3 by bucket policy, writing nothing', async () => {
+      const host = hostS3();
+      const key = wireServerArchiveKey(`${runId}-wrong-key`);
+      const vaultKeyArn = enforcement.iam.model.bucketKeys.get(stack.vault.bucket) ?? '';
+      const attempts = [
+        { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: vaultKeyArn },
+        { ServerSideEncryption: 'AES256' as const },
+        { ServerSideEncryption: 'aws:kms' as const },
+      ];
+      for (const encryption of attempts) {
+        await expect(
+          host.send(new PutObjectCommand({ Bucket: stack.vault.bucket, Key: key, Body: 'x', ...encryption })),
+          JSON.stringify(encryption),
+        ).rejects.toMatchObject({
+          name: 'AccessDenied',
+          message: expect.stringContaining('is not authorized to perform: s3:PutObject'),
+        });
+        expect(enforcement.proxy.refused.at(-1)?.message).toContain(
+          'explicit deny in a resource-based policy',
+        );
+      }
+      const admin = createStackS3Client(stack.vault);
+      try {
+        await expect(
+          admin.send(new HeadObjectCommand({ Bucket: stack.vault.bucket, Key: key })),
+        ).rejects.toMatchObject({ name: 'NotFound' });
+      } finally {
+        admin.destroy();
+      }
+    });
   });
 
   it('serves Secrets Manager only to roles granted the secret', async () => {

@@ -82,15 +82,31 @@ describe('an existing vault bucket', () => {
   };
   const { stack, template } = synth(parseConfig({ ...example, vault: { ...example.vault, existing } }));
 
-  it('creates no bucket or key, and grants on that bucket and key only', () => {
+  it('creates no bucket or vault key, and grants on that bucket and key only', () => {
     expect(template.findResources('AWS::S3::Bucket')).toEqual({});
-    expect(template.findResources('AWS::KMS::Key')).toEqual({});
+    // The archive key: the stack creates it when the owner names none (and owns its key policy).
+    expect(Object.keys(template.findResources('AWS::KMS::Key'))).toEqual([
+      expect.stringMatching(/^VaultArchiveKey/),
+    ]);
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     expect(policies).toContain(`arn:`);
     expect(policies).toContain(':s3:::acme-wire-backups/backups/*/manifest.json');
     expect(policies).toContain(existing.kmsKeyArn);
     const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
     expect(errors.map((e) => e.entry.data)).toEqual([]);
+  });
+
+  it('uses an archive key its owner made, granting its users in IAM only', () => {
+    const archiveKmsKeyArn = 'arn:aws:kms:eu-central-1:123456789012:key/99999999-12ab-34cd-56ef-1234567890ab';
+    const imported = synth(
+      parseConfig({ ...example, vault: { ...example.vault, existing: { ...existing, archiveKmsKeyArn } } }),
+    ).template;
+    expect(imported.findResources('AWS::KMS::Key')).toEqual({});
+    const users = Object.entries(imported.findResources('AWS::IAM::Policy'))
+      .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(archiveKmsKeyArn))
+      .map(([id]) => id.replace(/RoleDefaultPolicy[0-9A-F]{8}$/, ''))
+      .sort();
+    expect(users).toEqual(['ArchiveCopy', 'HostAccess', 'VerifyArchive']);
   });
 
   it('refuses a name for a created bucket beside it, and a malformed key', () => {

@@ -4,6 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ssmOutputLogGroupName } from '../../functions/core/contract/host-command.js';
+import { WireBackupArchiveStack } from '../../lib/archive-stack.js';
 import { loadConfigFile } from '../../lib/config.js';
 import { featureFlags } from '../../lib/feature-flags.js';
 import { applyNagChecks, suppressNagFindings } from '../../lib/nag.js';
@@ -248,13 +249,89 @@ describe('WireBackupStack', () => {
     expect(allowed(template, 'Commit').flatMap((s) => s.actions)).not.toContain('kms:Decrypt');
   });
 
-  it('gives no principal kms:* in the key policy, and key data use only through S3', () => {
-    const [key] = Object.values(template.findResources('AWS::KMS::Key'));
+  it('gives no principal kms:* in the key policies, and key data use only through S3', () => {
+    const keys = Object.entries(template.findResources('AWS::KMS::Key'));
+    expect(keys.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'VaultArchiveKey',
+      'VaultKey',
+    ]);
+    for (const [, key] of keys) {
+      expect(key.Properties.EnableKeyRotation).toBe(true);
+      const statements = key.Properties.KeyPolicy.Statement as (Statement & { Condition?: unknown })[];
+      for (const s of statements) for (const a of [s.Action].flat()) expect(a).not.toMatch(/\*/);
+      const dataUse = statements.filter((s) => [s.Action].flat().includes('kms:Decrypt'));
+      expect(dataUse.length).toBeGreaterThan(0);
+      for (const s of dataUse) expect(JSON.stringify(s.Condition)).toMatch(/kms:ViaService.*s3\./);
+    }
+  });
+
+  it('gives no principal kms:* in the archive bucket’s key policy (WireBackupArchive)', () => {
+    const config = loadConfigFile(join(projectRoot, 'config', 'example.json'));
+    if (!config.archive) throw new Error('config/example.json has no archive section');
+    const app = new App({ context: { ...featureFlags, 'aws:cdk:bundling-stacks': [] } });
+    const archive = new WireBackupArchiveStack(app, 'WireBackupArchive', {
+      archive: config.archive,
+      env: { region: config.archive.region },
+    });
+    const [key] = Object.values(Template.fromStack(archive).findResources('AWS::KMS::Key'));
     const statements = key?.Properties.KeyPolicy.Statement as (Statement & { Condition?: unknown })[];
     for (const s of statements) for (const a of [s.Action].flat()) expect(a).not.toMatch(/\*/);
     const dataUse = statements.filter((s) => [s.Action].flat().includes('kms:Decrypt'));
     expect(dataUse).toHaveLength(1);
-    expect(JSON.stringify(dataUse[0]?.Condition)).toMatch(/kms:ViaService.*s3\./);
+    expect(JSON.stringify(dataUse[0]?.Condition)).toContain(`s3.${config.archive.region}.amazonaws.com`);
+  });
+
+  it('lets only the hosts, Verify wire-server Archive and Copy to Archive use the archive key, named in its key policy', () => {
+    const [[archiveKeyId, archiveKey] = ['', undefined]] = Object.entries(
+      template.findResources('AWS::KMS::Key'),
+    ).filter(([id]) => id.startsWith('VaultArchiveKey'));
+    const statements = archiveKey?.Properties.KeyPolicy.Statement as {
+      Action: string | string[];
+      Principal: { AWS: unknown };
+    }[];
+    // Data use is granted to named roles only, never delegated to the account's IAM policies.
+    const dataUsers = statements
+      .filter((s) => [s.Action].flat().includes('kms:Decrypt'))
+      .map((s) => JSON.stringify(s.Principal.AWS).match(/"([A-Za-z]+)Role[0-9A-F]{8}"/)?.[1] ?? 'not a role')
+      .sort();
+    expect(dataUsers).toEqual(['ArchiveCopy', 'HostAccess', 'VerifyArchive']);
+    const keyUsers = Object.keys(template.findResources('AWS::IAM::Role'))
+      .map((id) => id.replace(/Role[0-9A-F]{8}$/, ''))
+      .filter((role) => allowed(template, role).some((s) => s.resources.includes(`"${archiveKeyId}","Arn"`)))
+      .sort();
+    expect(keyUsers).toEqual(['ArchiveCopy', 'HostAccess', 'VerifyArchive']);
+    // Only the hosts write (GenerateDataKey); Verify wire-server Archive cannot decrypt the vault key.
+    const generators = keyUsers.filter((role) =>
+      allowed(template, role).some(
+        (s) => s.resources.includes(`"${archiveKeyId}","Arn"`) && s.actions.includes('kms:GenerateDataKey'),
+      ),
+    );
+    expect(generators).toEqual(['HostAccess']);
+    expect(
+      allowed(template, 'VerifyArchive').filter(
+        (s) => s.actions.includes('kms:Decrypt') && !s.resources.includes(`"${archiveKeyId}","Arn"`),
+      ),
+    ).toEqual([]);
+  });
+
+  it('refuses the wire-server archive under any key but the archive key, by bucket policy', () => {
+    const [policy] = Object.values(template.findResources('AWS::S3::BucketPolicy')).filter((p) =>
+      JSON.stringify(p.Properties.Bucket).includes('VaultBucket'),
+    );
+    const statements = (policy?.Properties.PolicyDocument.Statement ?? []) as {
+      Sid?: string;
+      Effect: string;
+      Action: unknown;
+    }[];
+    const denies = statements.filter((s) => s.Sid?.startsWith('ArchiveOnlyUnderTheArchiveKey'));
+    expect(denies).toHaveLength(3);
+    for (const s of denies) {
+      expect(s).toMatchObject({ Effect: 'Deny', Action: 's3:PutObject', Principal: { AWS: '*' } });
+      expect(JSON.stringify(s)).toContain('/backups/*/wire-server.tar.gz');
+    }
+    expect(JSON.stringify(denies)).toMatch(
+      /StringNotEquals":\{"s3:x-amz-server-side-encryption-aws-kms-key-id":\{"Fn::GetAtt":\["VaultArchiveKey[0-9A-F]{8}","Arn"\]/,
+    );
   });
 
   it('locks the vault in compliance mode for the configured days and logs access to it', () => {

@@ -247,6 +247,17 @@ export const rules = {
       'a Secrets Manager secret name (1-512 of letters, digits, / _ + = . @ -, no empty or .. segment)',
     example: 'wire-backup/minio',
   },
+  /**
+   * The ARN of a KMS key (the wire-server archive's key, passed to `aws s3 cp --sse-kms-key-id`): a
+   * key id of letters, digits and `-` (AWS's are UUIDs; the local runner's are logical ids).
+   */
+  kmsKeyArn: {
+    name: 'kmsKeyArn',
+    pattern: '^arn:aws[a-z-]{0,12}:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$',
+    description:
+      'a KMS key ARN like arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    example: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+  },
   awsRegion: {
     name: 'awsRegion',
     pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]$',

@@ -9,7 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { getLocalSecretValue } from '../local-secrets.js';
 import type { LocalIam } from './local-iam.js';
-import { authorizationOf } from './s3-request.js';
+import { authorizationOf, type S3Permission } from './s3-request.js';
 
 /**
  * The AWS endpoint of the local runner's Lambdas and Distributed Maps, with IAM in front:
@@ -18,6 +18,12 @@ import { authorizationOf } from './s3-request.js';
  *   (`s3-request.ts`), evaluates them with {@link LocalIam} (role policies, bucket policy, KMS key
  *   policy) and, when allowed, forwards the request to the vault server re-signed with the vault's
  *   own keys. A denied request gets S3's answer: HTTP 403, `AccessDenied`.
+ * - **Per-object KMS keys**: the vault server has no KMS, so the proxy plays S3's part. A write that
+ *   names a key (`x-amz-server-side-encryption-aws-kms-key-id`) is checked against that key's policy
+ *   and stored with the key's ARN in a metadata entry of the proxy's own ({@link kmsKeyMetadata}; a
+ *   caller's entry of that name is dropped); a read is checked against the key of the version it
+ *   reads (a HEAD of that version first), parts of a multipart upload against the upload's key, and
+ *   anything else against the bucket's default key. Answers carry S3's SSE-KMS headers instead.
  * - **Secrets Manager** (`GetSecretValue`, `DescribeSecret`): evaluated the same way and answered from
  *   the local secrets file (`local-secrets.ts`); a denied call gets `AccessDeniedException`.
  * The source MinIO is on-prem and not governed by IAM: functions reach it directly.
@@ -62,6 +68,8 @@ export class LocalIamProxy {
   /** Every call refused so far. */
   readonly refused: RefusedCall[] = [];
   private readonly callers = new Map<string, { role: string; session: string }>();
+  /** The KMS key of each multipart upload created with one, by upload id. */
+  private readonly uploadKeys = new Map<string, string>();
 
   private constructor(
     private readonly server: Server,
@@ -165,6 +173,7 @@ export class LocalIamProxy {
         bucket: permission.bucket,
         key: permission.key,
         kms: permission.kms,
+        kmsKeyArn: permission.kms ? await this.objectKmsKey(permission) : undefined,
         context: authorization.context,
       });
       if (denial) {
@@ -174,7 +183,44 @@ export class LocalIamProxy {
         return;
       }
     }
-    await this.forward(req, res, path, url, headers, body);
+    const writeKey = authorization.permissions.find((p) => p.action === 's3:PutObject')?.kmsKeyId;
+    await this.forward(req, res, path, url, headers, body, writeKey);
+  }
+
+  /**
+   * The KMS key S3 would use for `permission`'s object data: the key a write names, the key its
+   * multipart upload was created with, the key the read version was written with; undefined for the
+   * bucket's default key.
+   */
+  private async objectKmsKey(permission: S3Permission): Promise<string | undefined> {
+    if (permission.kmsKeyId !== undefined) return permission.kmsKeyId;
+    if (permission.uploadId !== undefined) return this.uploadKeys.get(permission.uploadId);
+    if (permission.action !== 's3:GetObject' && permission.action !== 's3:GetObjectVersion') return undefined;
+    if (permission.key === undefined) return undefined;
+    const target = new URL(this.options.target.endpoint);
+    const path = `/${encodeStrict(permission.bucket)}/${permission.key.split('/').map(encodeStrict).join('/')}`;
+    const query = new URLSearchParams(
+      permission.versionId === undefined ? {} : { versionId: permission.versionId },
+    );
+    const headers: Record<string, string> = {
+      host: target.host,
+      'x-amz-content-sha256': createHash('sha256').update('').digest('hex'),
+    };
+    signV4('HEAD', path, query, headers, this.options.target);
+    const search = query.size > 0 ? `?${query.toString()}` : '';
+    const recorded = await new Promise<string | undefined>((resolve, reject) => {
+      const head = httpRequest(
+        { host: target.hostname, port: target.port, method: 'HEAD', path: `${path}${search}`, headers },
+        (response) => {
+          response.resume();
+          const value = response.headers[kmsKeyMetadata];
+          resolve(response.statusCode === 200 && typeof value === 'string' ? value : undefined);
+        },
+      );
+      head.on('error', reject);
+      head.end();
+    });
+    return recorded;
   }
 
   private async forward(
@@ -184,6 +230,7 @@ export class LocalIamProxy {
     url: URL,
     incoming: Record<string, string | undefined>,
     body: Buffer | undefined,
+    writeKey: string | undefined,
   ): Promise<void> {
     const target = new URL(this.options.target.endpoint);
     const headers: Record<string, string> = {};
@@ -196,8 +243,12 @@ export class LocalIamProxy {
       )
         continue;
       if (name === 'x-amz-security-token' || name === 'host') continue;
+      // The vault server has no KMS: the proxy keeps the object's key itself (see the module comment).
+      if (name.startsWith('x-amz-server-side-encryption') || name === kmsKeyMetadata) continue;
       headers[name] = value;
     }
+    if (writeKey !== undefined) headers[kmsKeyMetadata] = writeKey;
+    const createsUpload = req.method === 'POST' && url.searchParams.has('uploads');
     headers.host = target.host;
     headers['x-amz-content-sha256'] ??= 'UNSIGNED-PAYLOAD';
     signV4(req.method ?? 'GET', path, url.searchParams, headers, this.options.target);
@@ -210,9 +261,29 @@ export class LocalIamProxy {
     });
     await new Promise<void>((resolve, reject) => {
       upstream.on('response', (response) => {
-        res.writeHead(response.statusCode ?? 502, response.headers);
-        response.pipe(res);
-        response.on('end', resolve);
+        const answer = { ...response.headers };
+        const objectKey = answer[kmsKeyMetadata] ?? writeKey;
+        delete answer[kmsKeyMetadata];
+        if (typeof objectKey === 'string') {
+          answer['x-amz-server-side-encryption'] = 'aws:kms';
+          answer['x-amz-server-side-encryption-aws-kms-key-id'] = objectKey;
+        }
+        res.writeHead(response.statusCode ?? 502, answer);
+        if (createsUpload && writeKey !== undefined) {
+          // CreateMultipartUpload: remember the upload's key for its parts (a small XML answer).
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const xml = Buffer.concat(chunks);
+            const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(xml.toString('utf8'))?.[1];
+            if (uploadId) this.uploadKeys.set(uploadId, writeKey);
+            res.end(xml);
+            resolve();
+          });
+        } else {
+          response.pipe(res);
+          response.on('end', resolve);
+        }
         response.on('error', reject);
       });
       upstream.on('error', (error) => {
@@ -286,6 +357,12 @@ export function secretArn(secretId: string, region: string, account: string): st
   const suffix = createHash('sha256').update(secretId).digest('base64url').replace(/[-_]/g, 'x').slice(0, 6);
   return `arn:aws:secretsmanager:${region}:${account}:secret:${secretId}-${suffix}`;
 }
+
+/**
+ * The vault server's user-metadata entry in which the proxy stores the KMS key an object version was
+ * written with (S3 keeps it with the version; the vault server has no KMS). Callers never see it.
+ */
+export const kmsKeyMetadata = 'x-amz-meta-wire-backup-local-sse-kms-key-id';
 
 const hopByHop = new Set([
   'connection',

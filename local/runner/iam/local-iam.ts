@@ -11,7 +11,9 @@ import type { TemplateIam, TemplateRole } from './template-policies.js';
  * The local runner's IAM: every AWS call a role makes (a Lambda's role, a state machine's role) is
  * evaluated against the template's synthesized policies before it is served. S3 calls also evaluate
  * the bucket policy and, for a bucket encrypted with a KMS key, the KMS permission S3 asks for on the
- * caller's behalf (`kms:Decrypt` to read, `kms:GenerateDataKey` to write) against the key policy.
+ * caller's behalf (`kms:Decrypt` to read, `kms:GenerateDataKey` to write) against the key policy of the
+ * object's own key: the key a write names, the key a stored object version was written with (the IAM
+ * proxy records it), else the bucket's default key.
  */
 
 /** One AWS call to authorize. */
@@ -81,18 +83,29 @@ export class LocalIam {
     call: Omit<LocalCall, 'resource'> & {
       readonly bucket: string;
       readonly key?: string | undefined;
-      /** Whether S3 reads or writes object data with the bucket's KMS key for this call. @default false */
+      /** Whether S3 reads or writes object data with a KMS key for this call. @default false */
       readonly kms?: boolean;
+      /** The object's KMS key (named by the write, or recorded for the version read). @default the bucket's default key */
+      readonly kmsKeyArn?: string | undefined;
     },
   ): Denial | undefined {
     const resource =
       call.key === undefined ? `arn:aws:s3:::${call.bucket}` : `arn:aws:s3:::${call.bucket}/${call.key}`;
     const denied = this.check({ ...call, resource }, this.model.bucketPolicies.get(call.bucket));
     if (denied || call.key === undefined || !call.kms) return denied;
-    const keyArn = this.model.bucketKeys.get(call.bucket);
+    const keyArn = call.kmsKeyArn ?? this.model.bucketKeys.get(call.bucket);
     const kmsAction = kmsActionFor(call.action);
     if (!keyArn || !kmsAction) return undefined;
     const role = this.role(call.role, call.role);
+    const keyPolicy = this.model.keyPolicies.get(keyArn);
+    if (call.kmsKeyArn !== undefined && !keyPolicy) {
+      // S3 asks KMS for a key that is not there: KMS.NotFoundException, whatever IAM allows.
+      return {
+        action: kmsAction,
+        resource: keyArn,
+        message: `Invalid keyId '${keyArn}': no KMS key of this account and region has this ARN (local: the template defines none)`,
+      };
+    }
     const kmsCall: LocalCall = {
       role: call.role,
       session: call.session,
@@ -104,7 +117,6 @@ export class LocalIam {
         'kms:CallerAccount': this.model.account,
       },
     };
-    const keyPolicy = this.model.keyPolicies.get(keyArn);
     const request = this.request(role, kmsCall);
     const decision = keyPolicy
       ? evaluateKeyPolicy(request, role.policies, keyPolicy)

@@ -13,6 +13,15 @@ export interface S3Permission {
   readonly key?: string;
   /** Whether S3 calls KMS for the caller (reading or writing object data). */
   readonly kms: boolean;
+  /**
+   * The KMS key the request names for the object it writes (`x-amz-server-side-encryption-aws-kms-key-id`);
+   * absent: the bucket's default key, or, for a read, the key the object was written with.
+   */
+  readonly kmsKeyId?: string;
+  /** The version a read names (`versionId`), whose key a read must be checked against. */
+  readonly versionId?: string;
+  /** The multipart upload a part or completion belongs to (written under the upload's key). */
+  readonly uploadId?: string;
 }
 
 /** What a request needs: its permissions and condition keys. */
@@ -93,15 +102,35 @@ export function authorizationOf(request: S3HttpRequest): S3Authorization | undef
     if (source === undefined) return [];
     const [path = '', query = ''] = decodeURIComponent(source).replace(/^\//, '').split('?');
     const slash = path.indexOf('/');
+    const sourceVersion = new URLSearchParams(query).get('versionId');
     return [
       {
-        action: new URLSearchParams(query).has('versionId') ? 's3:GetObjectVersion' : 's3:GetObject',
+        action: sourceVersion === null ? 's3:GetObject' : 's3:GetObjectVersion',
         bucket: path.slice(0, slash),
         key: path.slice(slash + 1),
         kms: true,
+        ...(sourceVersion === null ? {} : { versionId: sourceVersion }),
       },
     ];
   };
+  // SSE-KMS of a write (PutObject, CopyObject, CreateMultipartUpload): the key it names and the
+  // condition keys S3 puts in the request context (a bucket policy can require a key).
+  const sseAlgorithm = h['x-amz-server-side-encryption'];
+  const sseKeyId = h['x-amz-server-side-encryption-aws-kms-key-id'];
+  const sseContext: Record<string, string> = {
+    ...(sseAlgorithm === undefined ? {} : { 's3:x-amz-server-side-encryption': sseAlgorithm }),
+    ...(sseKeyId === undefined ? {} : { 's3:x-amz-server-side-encryption-aws-kms-key-id': sseKeyId }),
+  };
+  const write = (): S3Permission => ({
+    ...permission('s3:PutObject', key, true),
+    ...(sseKeyId === undefined ? {} : { kmsKeyId: sseKeyId }),
+  });
+  // UploadPart, UploadPartCopy, CompleteMultipartUpload: under the key the upload was created with.
+  const part = (): S3Permission => ({
+    ...permission('s3:PutObject', key, true),
+    uploadId: q.get('uploadId') ?? '',
+  });
+  const versionId = q.get('versionId');
   const one = (action: string, kms = false) => ({ permissions: [permission(action, key, kms)], context: {} });
   switch (method) {
     case 'GET':
@@ -111,7 +140,15 @@ export function authorizationOf(request: S3HttpRequest): S3Authorization | undef
       if (has('retention')) return one('s3:GetObjectRetention');
       if (has('legal-hold')) return one('s3:GetObjectLegalHold');
       if (has('attributes')) return one(version ? 's3:GetObjectVersionAttributes' : 's3:GetObjectAttributes');
-      return one(version ? 's3:GetObjectVersion' : 's3:GetObject', true);
+      return {
+        permissions: [
+          {
+            ...permission(version ? 's3:GetObjectVersion' : 's3:GetObject', key, true),
+            ...(versionId === null ? {} : { versionId }),
+          },
+        ],
+        context: {},
+      };
     case 'HEAD':
       return one(version ? 's3:GetObjectVersion' : 's3:GetObject');
     case 'PUT': {
@@ -119,17 +156,17 @@ export function authorizationOf(request: S3HttpRequest): S3Authorization | undef
       if (has('retention')) return one('s3:PutObjectRetention');
       if (has('legal-hold')) return one('s3:PutObjectLegalHold');
       if (has('acl')) return one(version ? 's3:PutObjectVersionAcl' : 's3:PutObjectAcl');
-      const permissions = [permission('s3:PutObject', key, true), ...copySource()];
-      if (!has('uploadId')) {
-        if (h['x-amz-object-lock-mode'] || h['x-amz-object-lock-retain-until-date'])
-          permissions.push(permission('s3:PutObjectRetention'));
-        if (h['x-amz-object-lock-legal-hold']) permissions.push(permission('s3:PutObjectLegalHold'));
-        if (h['x-amz-tagging']) permissions.push(permission('s3:PutObjectTagging'));
-      }
-      return { permissions, context: {} };
+      if (has('uploadId')) return { permissions: [part(), ...copySource()], context: {} };
+      const permissions = [write(), ...copySource()];
+      if (h['x-amz-object-lock-mode'] || h['x-amz-object-lock-retain-until-date'])
+        permissions.push(permission('s3:PutObjectRetention'));
+      if (h['x-amz-object-lock-legal-hold']) permissions.push(permission('s3:PutObjectLegalHold'));
+      if (h['x-amz-tagging']) permissions.push(permission('s3:PutObjectTagging'));
+      return { permissions, context: sseContext };
     }
     case 'POST':
-      if (has('uploads') || has('uploadId')) return one('s3:PutObject', true);
+      if (has('uploads')) return { permissions: [write()], context: sseContext };
+      if (has('uploadId')) return { permissions: [part()], context: {} };
       if (has('restore')) return one('s3:RestoreObject');
       return undefined;
     case 'DELETE':
