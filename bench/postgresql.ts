@@ -213,7 +213,7 @@ function fillDatabase(
 
 /**
  * The small change between the first and second runs: 5,000 new conversations (a new range each run,
- * so that a second bench run on the kept PostgreSQL 15 data changes as much), 1/256 of the rest renamed.
+ * so that a second bench run on the kept PostgreSQL 15 data changes as much), 1/4,096 of the rest renamed.
  */
 function changeData(server: Server): void {
   const lo = 100_000_000 + 5_000 * Number(superPsql(server, 'SELECT count(*) FROM bench_changes'));
@@ -222,7 +222,7 @@ function changeData(server: Server): void {
     chunkSql(
       lo,
       lo + 4_999,
-      `INSERT INTO bench_changes VALUES (${lo});\nUPDATE conversation SET name = name || ' (renamed)' WHERE id::text LIKE '00%';`,
+      `INSERT INTO bench_changes VALUES (${lo});\nUPDATE conversation SET name = name || ' (renamed)' WHERE id::text LIKE '000%';`,
     ),
   );
 }
@@ -368,6 +368,12 @@ interface Vault {
   readonly bucket: string;
 }
 
+/** Where the host scripts' stderr (their timestamped log lines) is kept: `<stack>/bench-postgresql/logs`. */
+let logDir = tmpdir();
+function keepLog(name: string, text: string): void {
+  writeFileSync(join(logDir, `${name}.log`), text);
+}
+
 let lastBackupSecond = 0;
 /** A backup id (UTC second), one second after the previous one at least. */
 async function nextBackupId(): Promise<string> {
@@ -423,6 +429,7 @@ async function wireBackupRun(
       `wire-backup's postgresql-backup.sh on ${target.server.label} failed: ${run.lastStderrLine}`,
     );
   }
+  keepLog(`backup-${backupId}`, run.stderr);
   const serverCpu = serverCpuSeconds(target.serverDirs) - cpuBefore;
   const time = parseTimeReport(readFileSync(report, 'utf8'));
   const base = newBytes(
@@ -489,15 +496,17 @@ async function wireRestoreRun(
     );
     if (run.exitCode !== 0)
       throw new Error(`wire-backup's postgresql-restore.sh failed: ${run.lastStderrLine}`);
+    keepLog(`restore-${Date.now()}`, run.stderr);
     const time = parseTimeReport(readFileSync(report, 'utf8'));
+    const serverCpu = serverCpuSeconds([dataDir]);
     return {
       work,
       tool: 'wire-backup postgresql-restore.sh',
       seconds: time.seconds,
       peakRssMiB: time.peakRssMiB,
-      cpuSeconds: time.cpuSeconds,
+      cpuSeconds: time.cpuSeconds + serverCpu,
       reference: true,
-      note: 'download + gunzip + untar, WAL replay to the end of the backup, promote, every row counted and compared; CPU: the script and the server it starts (its child)',
+      note: `download + gunzip + untar, WAL replay to the end of the backup, promote, every row counted and compared; server CPU ${serverCpu.toFixed(1)} s incl.`,
     };
   } finally {
     stopServer(dataDir);
@@ -715,13 +724,14 @@ until [[ $("$3/psql" -X -A -t -h "$4/run" -p "$5" -d postgres -c 'SELECT pg_is_i
       ],
       { reportFile: join(tmpdir(), `bench-pgbackrest-restore-${Date.now()}.time`) },
     );
+    const serverCpu = serverCpuSeconds([dataDir]);
     return {
       work,
       tool: 'pgBackRest 2.45 restore --type=immediate',
       seconds: time.seconds,
       peakRssMiB: time.peakRssMiB,
-      cpuSeconds: time.cpuSeconds,
-      note: 'restore of the latest (diff) backup + WAL replay to its end + promote; nothing verified; CPU: pgbackrest and the server',
+      cpuSeconds: time.cpuSeconds + serverCpu,
+      note: `restore of the latest (diff) backup + WAL replay to its end + promote; nothing verified; server CPU ${serverCpu.toFixed(1)} s incl.`,
     };
   } finally {
     stopServer(dataDir);
@@ -748,9 +758,15 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
     }),
   };
   const rows: BenchRow[] = [];
+  // Each row is also logged when measured: a later failure does not lose the figures taken before it.
+  const add = (row: BenchRow) => {
+    rows.push(row);
+    say(`measured: ${JSON.stringify(row)}`);
+  };
   const notes: string[] = [];
   const dir = join(stack.stackDir, 'bench-postgresql');
-  mkdirSync(dir, { recursive: true });
+  logDir = join(dir, 'logs');
+  mkdirSync(logDir, { recursive: true });
 
   // b. PostgreSQL 15: wire-backup vs pg_basebackup vs pgBackRest.
   const pg15 = startPostgres15(
@@ -792,12 +808,12 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
   try {
     setArchiveCommand(pg15, `${archiver} %p %f`);
     say('PostgreSQL 15: wire-backup base backup…');
-    rows.push(
+    add(
       (await wireBackupRun(stack, vault, wireTarget15, work15, 'run alone under bash with the host profile'))
         .row,
     );
     say('PostgreSQL 15: pg_basebackup -Ft -z + aws s3 cp…');
-    rows.push(await pgBasebackupRun(stack, vault, pg15, pg.primary.instanceId, work15));
+    add(await pgBasebackupRun(stack, vault, pg15, pg.primary.instanceId, work15));
     say('PostgreSQL 15: pgBackRest full backup…');
     pgbr = await setUpPgBackRest(
       stack,
@@ -805,7 +821,7 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
       pg15,
       Number(process.env.BENCH_PGBACKREST_S3_PORT ?? Number(new URL(stack.vault.endpoint).port) + 3),
     );
-    rows.push(await pgBackRestRun(pgbr, pg15, 'full', work15));
+    add(await pgBackRestRun(pgbr, pg15, 'full', work15));
 
     say('PostgreSQL 15: a small change, then the second run of each…');
     setArchiveCommand(pg15, `${archiver} %p %f`);
@@ -814,7 +830,7 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
     await waitArchived(pg15);
     const walOfChange = newBytes(walBefore, await listSizes(vault.client, vault.bucket, walPrefix15));
     notes.push(
-      `the change (5,000 conversations added, 1/256 renamed): its WAL, archived by wire-backup's archive_command, is ${(walOfChange / MiB).toFixed(1)} MiB in the vault — wire-backup's increment between base backups`,
+      `the change (5,000 conversations added, 1/4,096 renamed): its WAL, archived by wire-backup's archive_command, is ${(walOfChange / MiB).toFixed(1)} MiB in the vault — wire-backup's increment between base backups`,
     );
     const second = await wireBackupRun(
       stack,
@@ -823,14 +839,14 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
       work15b,
       'a full base backup every run (WAL is the increment)',
     );
-    rows.push(second.row);
+    add(second.row);
     setArchiveCommand(pg15, `pgbackrest --config=${pgbr.config} --stanza=bench archive-push %p`);
-    rows.push(await pgBackRestRun(pgbr, pg15, 'diff', work15b));
+    add(await pgBackRestRun(pgbr, pg15, 'diff', work15b));
 
     if (process.env.BENCH_PG_RESTORE !== '0') {
       const workRestore = 'PG 15: restore of the second backup into a fresh directory';
       say('PostgreSQL 15: wire-backup restore…');
-      rows.push(
+      add(
         await wireRestoreRun(
           stack,
           vault,
@@ -841,7 +857,7 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
         ),
       );
       say('PostgreSQL 15: pgBackRest restore…');
-      rows.push(
+      add(
         pgBackRestRestoreRun(
           pgbr,
           { dir: join(dir, 'restore-pgbackrest'), port: pg15.port + 3 },
@@ -881,7 +897,7 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
     await waitArchived(primary17, standby17);
     const work17 = `PG 17 standby, ${(filled17.bytes / MiB).toFixed(0)} MiB: full`;
     say('PostgreSQL 17: wire-backup base backup on the standby…');
-    rows.push(
+    add(
       (
         await wireBackupRun(
           stack,
@@ -920,7 +936,7 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
     notes.push(
       probe.status === 0
         ? 'PostgreSQL 17: pg_basebackup 15 ran (unexpected): measure it'
-        : `PostgreSQL 17: no pg_basebackup row — Debian's pg_basebackup ${execFileSync(join(pg15Bin, 'pg_basebackup'), ['--version'], { encoding: 'utf8' }).trim().split(' ').pop()} refuses the server: "${probe.stderr.split('\n')[0]?.trim()}" (it must be at least the server's major version; no client 17 is installable here)`,
+        : `PostgreSQL 17: no pg_basebackup row — Debian's pg_basebackup ${/\d+\.\d+/.exec(execFileSync(join(pg15Bin, 'pg_basebackup'), ['--version'], { encoding: 'utf8' }))?.[0]} refuses the server: "${probe.stderr.split('\n')[0]?.trim()}" (it must be at least the server's major version; no client 17 is installable here)`,
     );
   } finally {
     if (process.env.BENCH_PG_KEEP !== '1')
