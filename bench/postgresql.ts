@@ -10,7 +10,7 @@
  *    server: the run says so instead of a row. The data goes to a database `wire-server-bench`, dropped
  *    afterwards (`BENCH_PG_KEEP=1` keeps it), so the stack's own tests do not back up a GiB more.
  * b. PostgreSQL 15 from Debian (`bench:setup` installs it), started here as the postgres OS user on
- *    `BENCH_PG15_PORT` (default: the stack's port + 3), data under the stack dir: wire-backup's script
+ *    `BENCH_PG15_PORT` (default: the stack's PostgreSQL port + 10; + 2 and + 3 for the restored servers), data under the stack dir: wire-backup's script
  *    (the same one: it works on 15) vs `pg_basebackup -Ft -z` + `aws s3 cp` vs pgBackRest 2.45 full;
  *    then a small change and the second run of each: wire-backup takes a full base backup every run (the
  *    archived WAL is its increment, listed apart), pgBackRest a differential.
@@ -772,7 +772,7 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
   const pg15 = startPostgres15(
     stack,
     join(dir, 'pg15'),
-    Number(process.env.BENCH_PG15_PORT ?? pg.primary.port + 3),
+    Number(process.env.BENCH_PG15_PORT ?? pg.primary.port + 10),
   );
   const filled = fillDatabase(pg15, { targetBytes });
   notes.push(
