@@ -787,7 +787,10 @@ export async function main(): Promise<{ rows: BenchRow[]; notes: string[] }> {
   // WAL of the load is archived nowhere ('/bin/true'): a base backup needs only the WAL from its start.
   setArchiveCommand(pg15, '/bin/true');
   await waitArchived(pg15);
-  const walPrefix15 = postgresqlWalPrefix(`${stack.clusterName}-bench15`);
+  // One prefix per cluster (its system identifier): a PostgreSQL 15 made anew by a later run reuses the
+  // segment names, and wire-backup's archive_command rightly refuses to overwrite them.
+  const systemId = superPsql(pg15, 'SELECT system_identifier FROM pg_control_system()');
+  const walPrefix15 = postgresqlWalPrefix(`${stack.clusterName}-bench15-${systemId}`);
   const archiveEnv = join(dir, 'pg15-archive.env');
   const hostEnv = stack.hosts[pg.primary.instanceId]?.envFile ?? '';
   writeFileSync(
