@@ -408,7 +408,7 @@ async function wireBackupRun(
   const backupId = await nextBackupId();
   const walBefore = await listSizes(vault.client, vault.bucket, target.walPrefix);
   const cpuBefore = serverCpuSeconds(target.serverDirs);
-  const report = join(tmpdir(), `bench-pg-${backupId}.time`);
+  const report = join(logDir, `bench-pg-${backupId}.time`);
   const run = await runHostScript(
     'postgresql-backup.sh',
     target.instanceId,
@@ -470,7 +470,7 @@ async function wireRestoreRun(
   work: string,
 ): Promise<BenchRow> {
   const dataDir = join(target.dir, 'data');
-  const report = join(tmpdir(), `bench-pg-restore-${Date.now()}.time`);
+  const report = join(logDir, `bench-pg-restore-${Date.now()}.time`);
   try {
     const run = await runHostScript(
       'postgresql-restore.sh',
@@ -564,7 +564,7 @@ aws s3 cp --recursive "$out" "s3://$5/$6" --only-show-errors`;
     ],
     {
       env: { ...process.env, PGPASSWORD: stack.postgresql.backupPassword },
-      reportFile: join(tmpdir(), `bench-pgbb-${id}.time`),
+      reportFile: join(logDir, `bench-pgbb-${id}.time`),
     },
   );
   const serverCpu = serverCpuSeconds([server.dataDir]) - cpuBefore;
@@ -677,7 +677,7 @@ async function pgBackRestRun(
       `--type=${type}`,
       'backup',
     ],
-    { reportFile: join(tmpdir(), `bench-pgbackrest-${Date.now()}.time`) },
+    { reportFile: join(logDir, `bench-pgbackrest-${Date.now()}.time`) },
   );
   const serverCpu = serverCpuSeconds([server.dataDir]) - cpuBefore;
   const sent = newBytes(before, await listSizes(pgbr.repo.client, pgbr.repo.bucket, ''));
@@ -728,7 +728,7 @@ until [[ $("$3/psql" -X -A -t -h "$4/run" -p "$5" -d postgres -c 'SELECT pg_is_i
         target.dir,
         String(target.port),
       ],
-      { reportFile: join(tmpdir(), `bench-pgbackrest-restore-${Date.now()}.time`) },
+      { reportFile: join(logDir, `bench-pgbackrest-restore-${Date.now()}.time`) },
     );
     const serverCpu = serverCpuSeconds([dataDir]);
     return {
