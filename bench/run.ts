@@ -5,12 +5,16 @@
  *           vs `rclone copy`, `mc mirror`, `aws s3 sync`, and one plain listing (`bench/small-objects.ts`).
  * - copy:   one 1 GiB object (`BENCH_COPY_BYTES`): copyBatch vs `mc cp` vs `aws s3 cp`, peak RSS of each.
  * - backup: an hourly backup, manual procedure vs wire-backup (full, then after a small change).
+ * - postgresql: base backups of `BENCH_PG_SIZE` (default 1 GiB) of Wire-shaped tables, wire-backup's host
+ *           script vs `pg_basebackup -Ft -z` + `aws s3 cp` vs pgBackRest 2.45, full then after a change
+ *           (`bench/postgresql.ts`); not part of the default run (needs `npm run bench:setup -- postgresql`).
  * Needs the local stack (`npm run stack -- up`) and the peers (`bench/setup-peers.sh`). Figures go to
  * stdout, progress to stderr. The machine is shared: figures are noisy; the load average is printed.
  */
 import { cpus } from 'node:os';
 import { main as backupVsManual } from './backup-vs-manual.js';
 import { main as copyMemory } from './copy-memory.js';
+import { main as postgresql } from './postgresql.js';
 import { main as smallObjects } from './small-objects.js';
 import { type BenchRow, loadAverage, printTable } from './table.js';
 
@@ -26,3 +30,12 @@ if (rows.length > 0) {
   );
 }
 if (which === 'backup' || which === 'all') await backupVsManual();
+if (which === 'postgresql') {
+  const loadStart = loadAverage();
+  const result = await postgresql();
+  printTable(
+    result.rows,
+    `PostgreSQL base backups, one run, same data, ${cpus().length} cores; load average (1/5/15 min) before ${loadStart}, after ${loadAverage()}; CPU s = the tool's (children included) + the server's`,
+  );
+  for (const note of result.notes) console.log(`- ${note}`);
+}

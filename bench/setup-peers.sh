@@ -4,6 +4,9 @@
 # - rclone v1.71.0 built with `go install` (Debian's rclone 1.60 fails against S3 here: "unsupported transport");
 # - mc: built by `local-stack/bin/wire-stack install` (the bench uses that one);
 # - aws CLI: Debian's awscli package if no `aws` is on PATH (the bench skips `aws s3 sync` without it).
+# Opt-in, `bench/setup-peers.sh postgresql` (`npm run bench:setup -- postgresql`): also the peers of
+# `npm run bench -- postgresql` from Debian 12 with apt-get: postgresql-15 (server binaries under
+# /usr/lib/postgresql/15/bin, pg_basebackup 15) and pgbackrest (2.45: supports PostgreSQL up to 15).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${WIRE_BACKUP_CACHE:-$here/../.cache}
@@ -29,5 +32,16 @@ else
   say "aws CLI: apt-get install -y awscli"
   { apt-get install -y awscli >"$CACHE/apt-awscli.log" 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y awscli >"$CACHE/apt-awscli.log" 2>&1; }; } \
     || say "awscli not installable (log $CACHE/apt-awscli.log): the bench leaves 'aws s3 sync' out"
+fi
+if [[ ${1:-} == postgresql ]]; then
+  for pkg in postgresql-15 pgbackrest; do
+    if dpkg -s "$pkg" >/dev/null 2>&1; then say "$pkg already installed"; continue; fi
+    say "$pkg: apt-get install -y $pkg (log $CACHE/apt-$pkg.log)"
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y "$pkg" >"$CACHE/apt-$pkg.log" 2>&1 ||
+      { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y "$pkg" >"$CACHE/apt-$pkg.log" 2>&1; }; } ||
+      { say "$pkg not installable (log $CACHE/apt-$pkg.log)"; exit 1; }
+  done
+  # The bench runs its own PostgreSQL 15 server (its port, data under the stack dir), not a Debian cluster.
+  say "postgresql: $(/usr/lib/postgresql/15/bin/postgres --version), $(pgbackrest version)"
 fi
 say "ready: $(ls "$BIN" | tr '\n' ' ')"

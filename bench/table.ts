@@ -17,20 +17,26 @@ export interface BenchRow {
   readonly peakRssMiB?: number | undefined;
   /** Objects or bytes per second, already formatted (`1,234 obj/s`, `123 MiB/s`). */
   readonly rate?: string;
+  /** User + system CPU seconds of the process(es) doing the work (undefined when not measured). */
+  readonly cpuSeconds?: number | undefined;
+  /** MiB written to the vault (or the peer's repository) by the work (undefined when not measured). */
+  readonly sentMiB?: number | undefined;
   /** True for the row peers are compared with. */
   readonly reference?: boolean;
   readonly note?: string;
 }
 
-/** Peak RSS (MiB) and wall time (s) from a `/usr/bin/time -v` report. */
-export function parseTimeReport(report: string): { peakRssMiB: number; seconds: number } {
+/** Peak RSS (MiB), wall time (s) and CPU seconds (user + system, children included) from a `/usr/bin/time -v` report. */
+export function parseTimeReport(report: string): { peakRssMiB: number; seconds: number; cpuSeconds: number } {
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(report)?.[1];
+  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(report)?.[1] ?? 0);
+  const system = Number(/System time \(seconds\): ([\d.]+)/.exec(report)?.[1] ?? 0);
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)/.exec(report)?.[1] ?? '0';
   const seconds = wall
     .split(':')
     .map(Number)
     .reduce((total, part) => total * 60 + part, 0);
-  return { peakRssMiB: Number(rss ?? 0) / 1024, seconds };
+  return { peakRssMiB: Number(rss ?? 0) / 1024, seconds, cpuSeconds: user + system };
 }
 
 /** Runs a command under `/usr/bin/time -v`; its wall time and peak RSS. Throws with its stderr on failure. */
@@ -38,7 +44,7 @@ export function timedCommand(
   command: string,
   args: readonly string[],
   options: { readonly env?: NodeJS.ProcessEnv; readonly reportFile: string },
-): { seconds: number; peakRssMiB: number; stdout: string } {
+): { seconds: number; peakRssMiB: number; cpuSeconds: number; stdout: string } {
   const started = process.hrtime.bigint();
   let stdout: string;
   try {
@@ -55,11 +61,8 @@ export function timedCommand(
     );
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return {
-    seconds,
-    stdout,
-    peakRssMiB: parseTimeReport(readFileSync(options.reportFile, 'utf8')).peakRssMiB,
-  };
+  const { peakRssMiB, cpuSeconds } = parseTimeReport(readFileSync(options.reportFile, 'utf8'));
+  return { seconds, stdout, peakRssMiB, cpuSeconds };
 }
 
 /** A binary of the tool cache (`$WIRE_BACKUP_CACHE/bin`, the stack's cache, `<repo>/.cache/bin`). */
@@ -102,8 +105,19 @@ export function loadAverage(): string {
  */
 export function printTable(rows: readonly BenchRow[], header: string): void {
   const works = [...new Set(rows.map((r) => r.work))];
+  // CPU seconds and MiB sent: columns only when some row measured them (the PostgreSQL benchmark).
+  const extra = rows.some((r) => r.cpuSeconds !== undefined || r.sentMiB !== undefined);
   const table: string[][] = [
-    ['work', 'tool', 'seconds', 'rate', 'peak RSS MiB', 'peer ÷ wire-backup', 'note'],
+    [
+      'work',
+      'tool',
+      'seconds',
+      'rate',
+      'peak RSS MiB',
+      ...(extra ? ['CPU s', 'sent MiB'] : []),
+      'peer ÷ wire-backup',
+      'note',
+    ],
   ];
   for (const work of works) {
     const group = rows.filter((r) => r.work === work);
@@ -121,13 +135,16 @@ export function printTable(rows: readonly BenchRow[], header: string): void {
         row.seconds.toFixed(2),
         row.rate ?? '',
         row.peakRssMiB === undefined ? '' : row.peakRssMiB.toFixed(0),
+        ...(extra
+          ? [row.cpuSeconds?.toFixed(1) ?? '', row.sentMiB === undefined ? '' : row.sentMiB.toFixed(1)]
+          : []),
         ratio,
         row.note ?? '',
       ]);
     }
   }
   const widths = (table[0] ?? []).map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
-  const numeric = new Set([2, 3, 4, 5]);
+  const numeric = new Set(extra ? [2, 3, 4, 5, 6, 7] : [2, 3, 4, 5]);
   const line = (r: readonly string[]) =>
     r
       .map((c, i) => (numeric.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))

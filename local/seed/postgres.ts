@@ -24,7 +24,8 @@ export const postgresSeedTables = [
   'domain_registration',
 ] as const;
 
-const schemaSql = `
+/** The galley tables' DDL (`CREATE TABLE IF NOT EXISTS`), also used by the PostgreSQL benchmark. */
+export const postgresSchemaSql = `
 CREATE TABLE IF NOT EXISTS conversation (
   id uuid PRIMARY KEY, type integer NOT NULL, name text, creator uuid, team uuid,
   access integer[], access_roles_v2 integer[], protocol integer, receipt_mode integer,
@@ -108,7 +109,7 @@ export function seedPostgres(
   const teams = Array.from({ length: Math.max(1, Math.ceil(n / 50)) }, (_, i) =>
     uuidOf(seed, batch, 'team', i),
   );
-  const lines: string[] = [schemaSql, 'BEGIN;'];
+  const lines: string[] = [postgresSchemaSql, 'BEGIN;'];
   const rows: Record<string, number> = Object.fromEntries(postgresSeedTables.map((t) => [t, 0]));
   const add = (table: string, values: string): void => {
     lines.push(`INSERT INTO ${table} VALUES (${values}) ON CONFLICT DO NOTHING;`);

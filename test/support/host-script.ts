@@ -36,6 +36,8 @@ export interface HostScriptOptions {
   readonly prependPath?: readonly string[];
   /** Kill the script after this long; default 230 s (under the snapshot tests' timeout). */
   readonly timeoutMs?: number;
+  /** Run the script under `/usr/bin/time -v -o <file>` (the benchmarks' wall time, CPU and peak RSS). */
+  readonly timeReportFile?: string;
 }
 
 const resultPrefix = 'WIRE_BACKUP_RESULT ';
@@ -180,7 +182,15 @@ export async function runHostScript(
   let run: Spawned;
   try {
     await writeFile(synthesized, inlineSources(file), { mode: 0o700 });
-    run = await runInProfile(instanceId, 'exec bash "$1"', [synthesized], ssmEnv, options);
+    run = options.timeReportFile
+      ? await runInProfile(
+          instanceId,
+          'exec /usr/bin/time -v -o "$2" bash "$1"',
+          [synthesized, options.timeReportFile],
+          ssmEnv,
+          options,
+        )
+      : await runInProfile(instanceId, 'exec bash "$1"', [synthesized], ssmEnv, options);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -69,15 +69,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the TLS MinIO; `minioBinary` is `$WIRE_BACKUP_CACHE/bin/minio`. */
-export async function startTlsMinio(minioBinary: string): Promise<TlsMinio> {
+/** Starts the TLS MinIO; `minioBinary` is `$WIRE_BACKUP_CACHE/bin/minio`; `port`: a free one by default. */
+export async function startTlsMinio(minioBinary: string, options: { port?: number } = {}): Promise<TlsMinio> {
   const dir = mkdtempSync(join(tmpdir(), 'wire-backup-tls-minio-'));
   const { caFile, certFile, keyFile } = makeTestCa(dir);
   const certs = join(dir, 'certs');
   mkdirSync(certs);
   writeFileSync(join(certs, 'public.crt'), readFileSync(certFile));
   writeFileSync(join(certs, 'private.key'), readFileSync(keyFile));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const consolePort = await freePort();
   const accessKey = 'tlstestadmin';
   const secretKey = 'tlstestadmin-secret';
