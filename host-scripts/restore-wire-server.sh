@@ -17,7 +17,8 @@
 #
 # Parameters (environment): SSM_vaultBucket, SSM_archiveKey, SSM_versionId (the vault version id, `null`
 #   for an object written before versioning), SSM_sha256, SSM_targetPath, SSM_overwrite (true|false),
-#   SSM_dryRun (true|false).
+#   SSM_dryRun (true|false), SSM_restoreOwnership (true|false; unset = false: the restoring user owns
+#   the files, not the uids/gids the archive records).
 # Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"targetPath","previousMovedTo","files",
 #   "bytes","sha256","rootEntry","dryRun"}` (files = regular files in the archive, bytes = archive size,
 #   previousMovedTo = null when nothing was moved aside). On failure: exit non-zero, last stderr line
@@ -59,6 +60,7 @@ EXPECTED_SHA=${SSM_sha256-}
 TARGET_PATH=${SSM_targetPath-}
 OVERWRITE=${SSM_overwrite-}
 DRY_RUN=${SSM_dryRun-}
+RESTORE_OWNERSHIP=${SSM_restoreOwnership-false}
 check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
 check_rule archiveKey "$ARCHIVE_KEY" VAULT_KEY
 # S3 version ids are opaque, URL-ready strings of up to 1024 bytes (AWS documents one with '+').
@@ -67,6 +69,7 @@ check_rule sha256 "$EXPECTED_SHA" SHA256
 check_rule targetPath "$TARGET_PATH" RESTORE_TARGET_PATH
 check_rule overwrite "$OVERWRITE" BOOLEAN
 check_rule dryRun "$DRY_RUN" BOOLEAN
+check_rule restoreOwnership "$RESTORE_OWNERSHIP" BOOLEAN
 
 # Normalise repeated slashes, single-dot segments and trailing slashes so that dirname/basename name the
 # folder itself and `//etc/./` is seen as /etc.
@@ -216,8 +219,12 @@ fi
 EXTRACT_DIR=$(mktemp -d "$PARENT/.wire-backup-restore.XXXXXX")
 started=$SECONDS
 # --no-same-permissions is not used: modes are the folder's (secrets stay 0600); setuid/setgid bits were
-# refused above. Owners come from the archive when run as root.
-if ! tar -xpzf "$ARCHIVE" -C "$EXTRACT_DIR" >"$WORK_DIR/extract.out" 2>&1; then
+# refused above. Owners: the restoring user's, unless restoreOwnership asks for the archive's (tar run
+# as root would otherwise take them from the archive).
+OWNER_FLAG=--no-same-owner
+if [[ $RESTORE_OWNERSHIP == true ]]; then OWNER_FLAG=--same-owner; fi
+log "owners: $([[ $RESTORE_OWNERSHIP == true ]] && echo "as the archive records them (restoreOwnership)" || echo "the restoring user ($(id -un)), not the archive's")"
+if ! tar -xpzf "$ARCHIVE" "$OWNER_FLAG" -C "$EXTRACT_DIR" >"$WORK_DIR/extract.out" 2>&1; then
   tail_of "$WORK_DIR/extract.out" tar
   if grep -qiE 'No space left on device|Disk quota exceeded' "$WORK_DIR/extract.out"; then
     fail "extracting the archive into $EXTRACT_DIR ran out of disk space; $TARGET was not changed" \

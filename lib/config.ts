@@ -133,6 +133,11 @@ export const wireBackupConfigSchema = z
       instanceId,
       /** The wire-server folder (values, secrets, inventory); the default restore target, so no system folder. */
       path: ruleString(rules.restoreTargetPath),
+      /**
+       * Folders a restore may write the wire-server folder into: a restore's target path must be one of
+       * them or lie below one (`restoreRootsOf`). Default: the folder that holds `path`.
+       */
+      restoreRoots: z.array(ruleString(rules.restoreTargetPath)).min(1).optional(),
       /** Entries the archive must contain, relative to the folder. */
       expectedEntries: z.array(ruleString(rules.archiveEntry)).default(['values']),
       /** gzip level, 1 (fast) to 9 (smallest, the manual procedure's choice). */

@@ -177,6 +177,11 @@ export const hostDocuments = {
         rule: rules.boolean,
         default: 'false',
       },
+      restoreOwnership: {
+        description: 'Give files the owners the archive records (else the restoring user owns them)',
+        rule: rules.boolean,
+        default: 'false',
+      },
       dryRun: {
         description: 'Download and check only; change nothing',
         rule: rules.boolean,

@@ -132,6 +132,7 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     sha256: hostParam.text($('plan', 'wireServer', 'sha256')),
     targetPath: hostParam.text($('plan', 'wireServer', 'targetPath')),
     overwrite: hostParam.value($('plan', 'overwrite')),
+    restoreOwnership: hostParam.value($('plan', 'wireServer', 'restoreOwnership')),
     dryRun: hostParam.literal(String(dryRun)),
   });
   const schemaCheck = command(

@@ -74,7 +74,16 @@ export const restoreInputSchema = z
     targets: z
       .object({
         wireServer: z
-          .object({ instanceId: instanceId.optional(), path: ruleString(rules.restoreTargetPath).optional() })
+          .object({
+            instanceId: instanceId.optional(),
+            path: ruleString(rules.restoreTargetPath).optional(),
+            /**
+             * Give extracted files the owners the archive records (as the backed-up folder had them).
+             * Off by default: the restoring user (root under SSM) owns them, so an archive cannot plant
+             * files owned by another account.
+             */
+            restoreOwnership: z.boolean().default(false),
+          })
           .strict()
           .optional(),
         cassandra: z
@@ -168,6 +177,23 @@ async function missingBackup(s3: S3Client, bucket: string, id: string): Promise<
  * Validates the input, resolves the backup (an incomplete or failed one is refused), checks the
  * confirmation and plans what goes where. Writes nothing.
  */
+/** The folders a restore may write the wire-server folder into: `wireServer.restoreRoots`, else the folder holding `path`. */
+export function restoreRootsOf(wireServer: WireBackupConfig['wireServer']): string[] {
+  const trim = (p: string) => p.replace(/\/+$/, '') || '/';
+  return (wireServer.restoreRoots ?? [dirname(trim(wireServer.path))]).map(trim);
+}
+
+/** `targetPath` when it is one of the restore roots or below one; else {@link InvalidInputError} naming them. */
+export function requireUnderRestoreRoots(targetPath: string, config: WireBackupConfig): string {
+  const roots = restoreRootsOf(config.wireServer);
+  const path = targetPath.replace(/\/+$/, '');
+  if (roots.some((root) => path === root || path.startsWith(root === '/' ? '/' : `${root}/`)))
+    return targetPath;
+  throw new InvalidInputError(
+    `targets.wireServer.path "${targetPath}" is outside the folders a restore may write into (wireServer.restoreRoots: ${roots.map((r) => JSON.stringify(r)).join(', ')}): choose a path below one of them, or add its folder to wireServer.restoreRoots in the configuration and deploy`,
+  );
+}
+
 export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Promise<RestorePlan> {
   const input = parseRestoreInput(rawInput);
   const { s3, vaultBucket, config } = deps;
@@ -196,11 +222,12 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
   if (wanted.has('wireServer') && manifest.wireServer) {
     wireServer = {
       instanceId: input.targets.wireServer?.instanceId ?? config.wireServer.instanceId,
-      targetPath: input.targets.wireServer?.path ?? config.wireServer.path,
+      targetPath: requireUnderRestoreRoots(input.targets.wireServer?.path ?? config.wireServer.path, config),
       archiveKey: manifest.wireServer.key,
       versionId: manifest.wireServer.versionId ?? 'null',
       sha256: manifest.wireServer.sha256,
       bytes: manifest.wireServer.bytes,
+      restoreOwnership: input.targets.wireServer?.restoreOwnership ?? false,
     };
   }
 

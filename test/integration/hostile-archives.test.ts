@@ -96,7 +96,7 @@ async function craft(name: string, build: (dir: string, src: string) => Promise<
   return upload(tarFile, name);
 }
 
-async function restore(archive: Crafted, name: string) {
+async function restore(archive: Crafted, name: string, more: Readonly<Record<string, string>> = {}) {
   const parent = await mkdirp(join(workDir, 'targets', name));
   const target = join(parent, 'wire-server');
   const run = await runHostScript('restore-wire-server.sh', stack.deployHost.instanceId, {
@@ -107,6 +107,7 @@ async function restore(archive: Crafted, name: string) {
     targetPath: target,
     overwrite: 'false',
     dryRun: 'false',
+    ...more,
   });
   return { run, parent, target };
 }
@@ -220,6 +221,43 @@ describe('restore-wire-server.sh with hostile archives', () => {
       expect(await readdir(r.parent)).toEqual([]);
     }
   });
+
+  it(
+    'gives the files the restoring user as owner, and the archive’s owners only when asked',
+    slow,
+    async () => {
+      // Arrange: a file the archive says belongs to uid/gid 4242 (an account the target host may not have).
+      const archive = await craft('foreign-owner', (dir, src) => {
+        const tarFile = join(dir, 'a.tar');
+        run('tar', ['-cf', tarFile, '-C', src, 'ws'], dir);
+        const script = `
+import io, sys, tarfile
+info = tarfile.TarInfo('ws/values/planted.yaml')
+data = b'x: 1\\n'
+info.size, info.uid, info.gid, info.mode = len(data), 4242, 4242, 0o644
+with tarfile.open(sys.argv[1], 'a', format=tarfile.GNU_FORMAT) as tar:
+    tar.addfile(info, io.BytesIO(data))
+`;
+        run('python3', ['-c', script, tarFile], dir);
+        return tarFile;
+      });
+      const ownerOf = (file: string) =>
+        spawnSync('stat', ['-c', '%u:%g', file], { encoding: 'utf8' }).stdout.trim();
+
+      // Act
+      const plain = await restore(archive, 'foreign-owner-plain');
+      const kept = await restore(archive, 'foreign-owner-kept', { restoreOwnership: 'true' });
+
+      // Assert
+      expect(plain.run.exitCode, plain.run.stderr).toBe(0);
+      expect(ownerOf(join(plain.target, 'values', 'planted.yaml'))).toBe(
+        `${process.getuid?.()}:${process.getgid?.()}`,
+      );
+      expect(plain.run.stderr).toMatch(/owners: the restoring user \(\w+\), not the archive's/);
+      expect(kept.run.exitCode, kept.run.stderr).toBe(0);
+      expect(ownerOf(join(kept.target, 'values', 'planted.yaml'))).toBe('4242:4242');
+    },
+  );
 
   it("reports tar's own refusal as what it is, not as a lack of disk space", slow, async () => {
     // Arrange: a hard link to a member the archive no longer holds passes the listing checks; tar refuses it.

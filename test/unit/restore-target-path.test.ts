@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { rules, ruleViolation, systemFolderOf } from '../../functions/core/contract/rules.js';
-import { restoreInputSchema } from '../../functions/core/restore-plan.js';
+import { InvalidInputError } from '../../functions/core/errors.js';
+import {
+  requireUnderRestoreRoots,
+  restoreInputSchema,
+  restoreRootsOf,
+} from '../../functions/core/restore-plan.js';
 import { parseConfig } from '../../lib/config.js';
 
 /** Folders a restore must refuse, with the system folder each one is or lies below. */
@@ -57,5 +62,57 @@ describe('restoreTargetPath rule', () => {
         minio: { endpoint: 'https://minio.example.com', secretName: 's', buckets: ['assets'] },
       }),
     ).toThrowError(/wireServer\.path: must not lie below the system folder \/usr/);
+  });
+});
+
+describe('restore roots (wireServer.restoreRoots)', () => {
+  const base = {
+    clusterName: 'c',
+    cassandra: { nodes: [{ instanceId: 'mi-0123456789abcdef0', name: 'n1' }] },
+    minio: { endpoint: 'https://minio.example.com', secretName: 's', buckets: ['assets'] },
+  };
+  const withDefault = parseConfig({
+    ...base,
+    wireServer: { instanceId: 'mi-0123456789abcdef1', path: '/home/wire/wire-server-deploy/' },
+  });
+  const withRoots = parseConfig({
+    ...base,
+    wireServer: {
+      instanceId: 'mi-0123456789abcdef1',
+      path: '/home/wire/wire-server-deploy',
+      restoreRoots: ['/srv/restores', '/home/wire'],
+    },
+  });
+
+  it('defaults to the folder holding wireServer.path', () => {
+    expect(restoreRootsOf(withDefault.wireServer)).toEqual(['/home/wire']);
+    expect(restoreRootsOf(withRoots.wireServer)).toEqual(['/srv/restores', '/home/wire']);
+  });
+
+  it.each([
+    '/home/wire/wire-server-deploy',
+    '/home/wire/drill/wire-server',
+    '/srv/restores/2026-12-02/wire-server',
+  ])('accepts %s below a configured root', (path) => {
+    expect(requireUnderRestoreRoots(path, withRoots)).toBe(path);
+  });
+
+  it.each(['/opt/wire-server', '/home/wirebackup/wire-server', '/srv/restores-elsewhere'])(
+    'refuses %s outside every root, naming the roots and the setting',
+    (path) => {
+      expect(() => requireUnderRestoreRoots(path, withRoots)).toThrowError(InvalidInputError);
+      expect(() => requireUnderRestoreRoots(path, withRoots)).toThrowError(
+        `targets.wireServer.path "${path}" is outside the folders a restore may write into (wireServer.restoreRoots: "/srv/restores", "/home/wire")`,
+      );
+    },
+  );
+
+  it('refuses a system folder as a root', () => {
+    expect(() =>
+      parseConfig({
+        ...base,
+        wireServer: { instanceId: 'mi-0123456789abcdef1', path: '/srv/wire', restoreRoots: ['/etc'] },
+      }),
+    ).toThrowError(/wireServer\.restoreRoots\.0: must not be the system folder \/etc/);
   });
 });

@@ -58,6 +58,8 @@ export const restorePlanSchema = z.object({
       versionId: z.string(),
       sha256: z.string(),
       bytes: z.number(),
+      /** Owners from the archive (else the restoring user's). */
+      restoreOwnership: z.boolean(),
     })
     .nullable(),
   cassandra: z
