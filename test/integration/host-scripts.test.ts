@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rules } from '../../functions/core/contract/rules.js';
 import { parseNodetoolInfo, parseNodetoolStatus } from '../../functions/core/nodetool.js';
 import {
   clusterSstablePrefix,
@@ -773,6 +774,8 @@ exec ${shellQuote(realNodetool)} "$@"
         wireServerPath: folder,
         vaultBucket: bucket,
         archiveKey,
+        // The archive's own key (the local vault has no KMS: the host's aws drops the SSE options there).
+        kmsKeyArn: rules.kmsKeyArn.example,
         compressionLevel: '6',
       });
 

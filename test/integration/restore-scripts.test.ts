@@ -24,6 +24,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Client } from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rules } from '../../functions/core/contract/rules.js';
 import { sstablePrefix } from '../../functions/core/vault-layout.js';
 import { createCassandraClient } from '../../local/seed/connections.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
@@ -647,6 +648,8 @@ describe('restore-wire-server.sh', () => {
       wireServerPath: source,
       vaultBucket: bucket,
       archiveKey: key,
+      // The archive's own key (the local vault has no KMS: the host's aws drops the SSE options there).
+      kmsKeyArn: rules.kmsKeyArn.example,
       compressionLevel: '6',
     });
     expect(run.exitCode, run.stderr).toBe(0);
