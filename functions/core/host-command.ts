@@ -10,7 +10,7 @@ import {
   hostCommandRecordSchema,
 } from './contract/host-command.js';
 import { env } from './env.js';
-import { errorNames, HostCommandError, HostCommandPendingError } from './errors.js';
+import { errorNames, HostCommandError, HostCommandPendingError, RestoreRefusedError } from './errors.js';
 import { readJsonOrUndefined, s3Url } from './vault-io.js';
 import {
   hostCommandCommentPrefix,
@@ -197,13 +197,16 @@ export async function completeHostCommand(
       ),
     );
   } catch (error) {
-    if (!(error instanceof HostCommandError)) throw error;
+    // What the script's result means (a failure, or a refusal: exit 3 → RestoreRefusedError) goes to the
+    // waiting task under its own name; only an unexpected error fails this function (and is retried).
+    // Thrown, a refusal was retried and dropped by EventBridge, and the task waited until its timeout.
+    if (!(error instanceof HostCommandError || error instanceof RestoreRefusedError)) throw error;
     outcome = 'failed';
     delivered = await sendOrGone(() =>
       deps.sfn.send(
         new SendTaskFailureCommand({
           taskToken: record.taskToken,
-          error: errorNames.hostCommand,
+          error: error instanceof RestoreRefusedError ? errorNames.restoreRefused : errorNames.hostCommand,
           cause: error.message.slice(0, maxCauseChars),
         }),
       ),
