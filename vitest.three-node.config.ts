@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 import { reporters, sharedTestOptions } from './vitest.config.js';
 
 // The three-node tests run a stack of their own (127.0.0.1-3 on other ports, state in
-// .local-stack-3nodes), so the main one-node stack is left as it is; `npm test` runs them last.
+// .local-stack-3nodes), so the main one-node stack is left as it is. Opt-in: `npm run test:three-node`.
 export default defineConfig({
   test: {
     ...sharedTestOptions,
