@@ -245,14 +245,27 @@ export async function copyToArchive(
     if (index >= start) slice.push(item);
     index += 1;
   }
+  // Items with the same content share one archive key (two identical SSTables, two MinIO objects with
+  // the same bytes): the first one copies, the others wait for it and reference its copy, so that no
+  // archive key is written twice by concurrent copies (one version per object in a versioned archive).
+  const firstCopy = new Map<string, Promise<boolean>>();
   await forEachConcurrent(slice, options.concurrency ?? 8, async (item) => {
-    if (await archivedCopyMatches(deps.archive, item)) {
+    const earlier = firstCopy.get(item.archiveKey);
+    if (earlier) {
+      await earlier;
       referencedObjects += 1;
       return;
     }
-    await copyItem(deps, item);
-    copiedObjects += 1;
-    copiedBytes += item.size;
+    const copy = (async () => {
+      if (await archivedCopyMatches(deps.archive, item)) return false;
+      await copyItem(deps, item);
+      return true;
+    })();
+    firstCopy.set(item.archiveKey, copy);
+    if (await copy) {
+      copiedObjects += 1;
+      copiedBytes += item.size;
+    } else referencedObjects += 1;
   });
   const cursor = start + slice.length;
   deps.log?.(
