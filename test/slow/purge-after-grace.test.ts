@@ -40,6 +40,9 @@ describe('purge after the grace period (real backups, synthesized purge state ma
       ...base,
       vault: {
         ...base.vault,
+        // A lock no longer than what the retention keeps (the config refuses more). The local vault has no
+        // default retention, so nothing is locked here; the purge's lock handling is covered by purge.test.ts.
+        objectLockDays: 1,
         // One backup per hour for the last hour: the older backup of the two is expired.
         retention: { ...base.vault.retention, hourly: 1, daily: 0, weekly: 0, monthly: 0, graceHours: 1 },
       },
