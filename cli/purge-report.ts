@@ -43,10 +43,14 @@ export function formatPurgeReport(report: PurgeReport, bucket: string): string {
     lines.push(`  restore ${x.restoreId} is running on ${x.backupId}: kept`);
   for (const x of plan.runningBackups)
     lines.push(`  backup ${x.backupId} is running: its base ${x.pins.join(', ') || '(none)'} kept`);
+  for (const w of plan.wal)
+    lines.push(
+      `  PostgreSQL WAL in ${w.walPrefix} kept from ${w.startWalFile} (start of the oldest kept backup, ${w.backupId})`,
+    );
   const c = plan.planned.byCategory;
   const verb = report.status === 'dry-run' ? 'would delete' : 'planned';
   lines.push(
-    `  ${verb}: ${plan.planned.versions} object version(s), ${formatBytes(plan.planned.bytes)} (manifests ${c.manifest}, backup files ${c['backup-folder']}, SSTables ${c.sstable}, MinIO objects ${c['minio-object']})`,
+    `  ${verb}: ${plan.planned.versions} object version(s), ${formatBytes(plan.planned.bytes)} (manifests ${c.manifest}, backup files ${c['backup-folder']}, SSTables ${c.sstable}, MinIO objects ${c['minio-object']}, PostgreSQL WAL ${c['postgresql-wal']})`,
   );
   lines.push(
     `  kept: ${plan.referencedVersions} version(s) referenced by kept backups; ${plan.withinGrace} unreferenced but within the grace period`,

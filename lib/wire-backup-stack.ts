@@ -625,9 +625,10 @@ export class WireBackupStack extends Stack {
       purgeReport: fn('purge-report', 'Writes the purge report', common),
     };
     // Plan and report read what they must and write their own documents (purges/); they never delete.
-    // Only Delete Expired gets s3:DeleteObjectVersion, on the three folders retention prunes; restores/
-    // and purges/ it only reads (a restore that started since the plan stops it).
-    const retained = [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects];
+    // Only Delete Expired gets s3:DeleteObjectVersion, on the four folders retention prunes (backups,
+    // SSTables, MinIO objects, archived WAL); restores/ and purges/ it only reads (a restore that started
+    // since the plan stops it).
+    const retained = [`${vaultPrefixes.backups}*`, keys.sstables, keys.minioObjects, keys.postgresqlWal];
     const purges = `${vaultPrefixes.purges}*`;
     withConfig(purgeFunctions.purgePlan);
     vault.grantObjects(purgeFunctions.purgePlan, {

@@ -45,6 +45,7 @@ import {
   startedKey,
   vaultPrefixes,
 } from './vault-layout.js';
+import { type WalKeepFrom, walNotNeeded } from './wal-retention.js';
 
 /**
  * Plans a purge (README, "Retention"): decides which backups go, then which object versions nobody
@@ -378,6 +379,7 @@ const categoryOrder: Record<DeletionLine['category'], number> = {
   'backup-folder': 1,
   sstable: 2,
   'minio-object': 3,
+  'postgresql-wal': 4,
 };
 
 /**
@@ -517,6 +519,38 @@ export async function planPurge(
       });
     }
   }
+  // Archived PostgreSQL WAL: needed from the start of the oldest kept backup of its cluster
+  // (`wal-retention.ts`). A WAL folder that no kept backup uses is left alone and reported.
+  const walKeptFrom = new Map<string, WalKeepFrom>();
+  const walFolders = new Set<string>();
+  for (const d of [...decisions].sort((a, b) => (a.backupId < b.backupId ? -1 : 1))) {
+    const pg = folders.find((f) => f.backupId === d.backupId)?.manifest?.postgresql;
+    if (!pg?.walPrefix.startsWith(vaultPrefixes.postgresql)) continue;
+    walFolders.add(pg.walPrefix);
+    if (d.action !== 'delete' && !walKeptFrom.has(pg.walPrefix))
+      walKeptFrom.set(pg.walPrefix, { startWalFile: pg.startWalFile, backupId: d.backupId });
+  }
+  for (const prefix of walFolders)
+    if (!walKeptFrom.has(prefix))
+      log(`purge ${purgeId}: no kept backup uses the WAL in ${s3Url(bucket, prefix)}: none of it is deleted`);
+  for (const [prefix, from] of walKeptFrom) {
+    for await (const v of listVersions(s3, bucket, prefix)) {
+      const file = v.key.slice(prefix.length);
+      const why = file.endsWith('.gz') ? walNotNeeded(file.slice(0, -'.gz'.length), from) : undefined;
+      if (!why) continue;
+      if (v.lastModified.getTime() >= fence.getTime()) {
+        withinGrace += 1;
+        continue;
+      }
+      deletions.push({
+        key: v.key,
+        versionId: v.versionId,
+        size: v.size,
+        category: 'postgresql-wal',
+        reason: why,
+      });
+    }
+  }
   for (const d of decisions) {
     if (d.action !== 'delete') continue;
     for await (const v of listVersions(s3, bucket, backupPrefix(d.backupId), { deleteMarkers: true })) {
@@ -548,7 +582,7 @@ export async function planPurge(
       categoryOrder[a.category] - categoryOrder[b.category] || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
   );
 
-  const byCategory = { manifest: 0, 'backup-folder': 0, sstable: 0, 'minio-object': 0 };
+  const byCategory = { manifest: 0, 'backup-folder': 0, sstable: 0, 'minio-object': 0, 'postgresql-wal': 0 };
   for (const line of deletable) byCategory[line.category] += 1;
   const plan: PurgePlan = {
     purgeId,
@@ -567,6 +601,7 @@ export async function planPurge(
     backups: decisions,
     runningRestores: restores.map((x) => ({ restoreId: x.restoreId, backupId: x.backupId })),
     runningBackups,
+    wal: [...walKeptFrom].map(([walPrefix, from]) => ({ walPrefix, ...from })),
     referencedVersions,
     withinGrace,
     planned: { versions: deletable.length, bytes: deletable.reduce((n, l) => n + l.size, 0), byCategory },

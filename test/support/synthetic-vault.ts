@@ -119,6 +119,8 @@ export class SyntheticVault {
     nodes: readonly SyntheticNode[],
     buckets: Readonly<Record<string, readonly ManifestEntry[]>>,
     times: { readonly startedAt: string; readonly completedAt: string },
+    /** A PostgreSQL base backup starting at this WAL file (its WAL in `postgresqlWalPrefix`). */
+    postgresql?: { readonly startWalFile: string; readonly walPrefix: string },
   ): Promise<void> {
     await this.started(backupId, times.startedAt);
     for (const node of nodes) {
@@ -179,6 +181,31 @@ export class SyntheticVault {
         })),
       },
       minio: { buckets: bucketResults },
+      postgresql: postgresql
+        ? {
+            baseKey: `backups/${backupId}/postgresql/base.tar.gz`,
+            labelKey: `backups/${backupId}/postgresql/backup_label`,
+            rowCountsKey: `backups/${backupId}/postgresql/row-counts.tsv`,
+            bytes: 0,
+            sha256: sha(''),
+            startLsn: '0/0',
+            stopLsn: '0/0',
+            countsLsn: '0/0',
+            timeline: Number.parseInt(postgresql.startWalFile.slice(0, 8), 16),
+            startTime: times.startedAt,
+            stopTime: times.completedAt,
+            startWalFile: postgresql.startWalFile,
+            stopWalFile: postgresql.startWalFile,
+            tables: 0,
+            rows: 0,
+            fromStandby: true,
+            serverVersion: '17.10',
+            database: 'wire-server',
+            source: 'pg-standby',
+            lagging: [],
+            walPrefix: postgresql.walPrefix,
+          }
+        : null,
       totals: { bytes: 0, newBytes: 0, reusedBytes: 0, files: 0, objects: 0 },
     });
     await this.put(manifestKey(backupId), JSON.stringify(manifest));

@@ -43,7 +43,7 @@ describe('purge in the stack', () => {
       Targets: Match.arrayWith([Match.objectLike({ Input: '{"trigger":"schedule"}' })]),
     });
   });
-  it('lets the purge delete only below backups/, cassandra/ and minio/, and only from its delete Lambda', () => {
+  it('lets the purge delete only below backups/, cassandra/, minio/ and archived WAL, and only from its delete Lambda', () => {
     const policies = Object.entries(template.findResources('AWS::IAM::Policy'));
     const deleteScopes = (idPattern: RegExp) =>
       policies
@@ -53,9 +53,14 @@ describe('purge in the stack', () => {
             p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
         )
         .filter((st) => [st.Action].flat().some((a) => a.startsWith('s3:DeleteObject')))
-        .flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r).match(/\/([a-z-]+\/\*)"/)?.[1]))
+        .flatMap((st) => [st.Resource].flat().map((r) => JSON.stringify(r).match(/"\/([^"]+)"/)?.[1]))
         .sort();
-    expect(deleteScopes(/^PurgeDelete/)).toEqual(['backups/*', 'cassandra/*', 'minio/*']);
+    expect(deleteScopes(/^PurgeDelete/)).toEqual([
+      'backups/*',
+      'cassandra/*',
+      'minio/*',
+      'postgresql/*/wal/*',
+    ]);
     expect(deleteScopes(/^Purge(Plan|Report)/)).toEqual([]);
   });
 });

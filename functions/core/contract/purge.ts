@@ -35,7 +35,13 @@ export const purgeBackupDecisionSchema = z.object({
 export type PurgeBackupDecision = z.infer<typeof purgeBackupDecisionSchema>;
 
 /** What a deleted object version was. */
-export const deletionCategorySchema = z.enum(['manifest', 'backup-folder', 'sstable', 'minio-object']);
+export const deletionCategorySchema = z.enum([
+  'manifest',
+  'backup-folder',
+  'sstable',
+  'minio-object',
+  'postgresql-wal',
+]);
 /** What a deleted object version was. */
 export type DeletionCategory = z.infer<typeof deletionCategorySchema>;
 
@@ -94,6 +100,10 @@ export const purgePlanSchema = z.object({
   runningBackups: z.array(
     z.object({ backupId: z.string(), startedAt: z.string(), pins: z.array(z.string()) }),
   ),
+  /** Archived WAL folders and where their WAL is kept from (plans from before WAL was purged: none). */
+  wal: z
+    .array(z.object({ walPrefix: z.string(), startWalFile: z.string(), backupId: z.string() }))
+    .default([]),
   /** Object versions referenced by a kept backup (never deleted). */
   referencedVersions: z.number().int().nonnegative(),
   /** Unreferenced versions younger than the fence (left for a later purge). */
