@@ -139,9 +139,13 @@ export function costModel(): string {
   const vaultLists = 10; // previous backups, clean-up of a plan folder: a handful
 
   // Lambda seconds.
-  const planSeconds = pages * latency.listPageSeconds + (manifestBytes / 1e6) * latency.perMbSeconds;
+  // Plan MinIO and Finalize MinIO run once per bucket (the Plan/Finalize MinIO Maps): seconds of one
+  // bucket, the objects spread evenly over the buckets.
+  const planSeconds =
+    (pages * latency.listPageSeconds + (manifestBytes / 1e6) * latency.perMbSeconds) / workload.buckets;
   const copySecondsPerBatch = (batchMaxObjects * latency.smallObjectSeconds) / transfer.concurrency;
-  const finalizeSeconds = (2 * manifestBytes) / 1e6 / 50 + (sampled * latency.headSeconds) / 16;
+  const finalizeSeconds =
+    ((2 * manifestBytes) / 1e6 / 50 + (sampled * latency.headSeconds) / 16) / workload.buckets;
   const nodeSeconds =
     ((workload.sstableFilesPerNode / sampleDivisor) * latency.headSeconds) / 16 +
     (workload.newSstableBytesPerNodeHour / 1e6) * latency.perMbSeconds; // deep verify re-reads new SSTables
@@ -149,7 +153,7 @@ export function costModel(): string {
   const lambda = [
     { name: 'plan-minio', invocations: workload.buckets, seconds: planSeconds },
     { name: 'copy-batch', invocations: batches, seconds: copySecondsPerBatch },
-    { name: 'finalize-minio', invocations: 1, seconds: finalizeSeconds },
+    { name: 'finalize-minio', invocations: workload.buckets, seconds: finalizeSeconds },
     { name: 'finalize-node', invocations: workload.nodes, seconds: nodeSeconds },
   ].map((l) => ({
     ...l,
@@ -162,10 +166,17 @@ export function costModel(): string {
 
   // State transitions: the parent's fixed path, per node (snapshot via SSM with task tokens or polling,
   // finalize), per batch (a child workflow: start, Copy Batch, Done).
-  const fixedTransitions = 45;
+  // Per bucket: its Plan MinIO and Finalize MinIO iterations (Index MinIO Batches and Check MinIO
+  // Copies are on the fixed path).
+  const fixedTransitions = 47;
   const perNodeTransitions = 12;
+  const perBucketTransitions = 2;
   const perBatchTransitions = 3;
-  const transitions = fixedTransitions + workload.nodes * perNodeTransitions + batches * perBatchTransitions;
+  const transitions =
+    fixedTransitions +
+    workload.nodes * perNodeTransitions +
+    workload.buckets * perBucketTransitions +
+    batches * perBatchTransitions;
 
   const newStorageGb =
     (changedBytes + workload.nodes * workload.newSstableBytesPerNodeHour + 2 * manifestBytes) / 1e9;
@@ -227,7 +238,7 @@ export function costModel(): string {
     `| source MinIO requests (on-prem, no AWS charge) | ${int(pages)} LIST + ${int(changed)} GET | — |`,
   );
   out.push(
-    `| state transitions | ${int(transitions)} (${fixedTransitions} fixed + ${perNodeTransitions}/node + ${perBatchTransitions}/batch × ${int(batches)} batches) | ${money(cost.transitions)} |`,
+    `| state transitions | ${int(transitions)} (${fixedTransitions} fixed + ${perNodeTransitions}/node + ${perBucketTransitions}/bucket + ${perBatchTransitions}/batch × ${int(batches)} batches) | ${money(cost.transitions)} |`,
   );
   out.push(`| Lambda | ${totalGbSeconds.toFixed(0)} GB-s | ${money(cost.lambda)} |`);
   out.push(`| **per run** | | **${money(perRun)}** (× 24 × 30 = ${money(perRun * 720)} a month) |`);
@@ -247,7 +258,7 @@ export function costModel(): string {
   }
   out.push('');
   out.push(
-    `Plan MinIO lists every configured bucket in one invocation: ${int(pages)} pages take about ${planSeconds.toFixed(0)} s here, so one 10 M-object bucket fits its ${size('plan-minio').timeoutSeconds} s, but ten such buckets (${(10 * planSeconds).toFixed(0)} s) do not — planning per bucket and per key range (issue 12, not built yet) is what lifts that limit. Without the rotating sample, Finalize MinIO would HEAD all ${int(workload.objects)} objects every hour: ${int(workload.objects)} requests (${money((workload.objects / 1000) * price.getPer1k)} per run, ${money((workload.objects / 1000) * price.getPer1k * 720)} a month) and about ${((workload.objects * latency.headSeconds) / 16).toFixed(0)} s at 16 at a time, over its timeout.`,
+    `Plan MinIO and Finalize MinIO run once per bucket, each bucket in its own invocation (the Plan MinIO and Finalize MinIO Maps), so the number of buckets does not add up in one Lambda. One bucket's plan costs about ${((planSeconds * workload.buckets * 1e6) / workload.objects).toFixed(1)} s per million objects here (a ListObjectsV2 page per 1,000 plus the previous manifest), so a bucket fits the ${size('plan-minio').timeoutSeconds} s of one invocation up to about ${(size('plan-minio').timeoutSeconds / ((planSeconds * workload.buckets) / workload.objects) / 1e6).toFixed(1)} M objects; the ${int(workload.objects / workload.buckets)} objects per bucket modelled here take ${planSeconds.toFixed(0)} s. A larger bucket needs its key space split among several invocations (per key range, not built: docs/ARCHITECTURE.md). Without the rotating sample, Finalize MinIO would HEAD all ${int(workload.objects)} objects every hour: ${int(workload.objects)} requests (${money((workload.objects / 1000) * price.getPer1k)} per run, ${money((workload.objects / 1000) * price.getPer1k * 720)} a month) and about ${((workload.objects * latency.headSeconds) / 16).toFixed(0)} s at 16 at a time, over its timeout.`,
   );
   out.push('');
   const fullCopyHours = ((workload.objects / batchMaxObjects / 20) * copySecondsPerBatch) / 3600;

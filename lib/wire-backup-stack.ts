@@ -219,10 +219,17 @@ export class WireBackupStack extends Stack {
       ),
       planMinio: fn(
         'plan-minio',
-        'Lists MinIO buckets, diffs with the last backup, writes batch files',
+        'Lists one MinIO bucket, diffs it with the last backup, writes its batch files',
         minioEnv,
         Duration.minutes(15),
         2048,
+      ),
+      indexMinioBatches: fn(
+        'index-minio-batches',
+        'Writes the index of every bucket’s batch files for the copy Distributed Map',
+        common,
+        Duration.minutes(5),
+        512,
       ),
       copyBatch: fn(
         'copy-batch',
@@ -233,10 +240,17 @@ export class WireBackupStack extends Stack {
       ),
       finalizeMinio: fn(
         'finalize-minio',
-        'Writes and verifies the bucket manifests',
-        minioEnv,
+        'Writes and verifies one bucket’s manifest',
+        common,
         Duration.minutes(15),
         2048,
+      ),
+      checkMinioCopies: fn(
+        'check-minio-copies',
+        'Gathers the bucket results; fails naming objects that could not be copied',
+        common,
+        Duration.minutes(1),
+        256,
       ),
       commit: fn('commit', 'Checks completeness and writes the manifest, last', common),
       markFailed: fn('mark-failed', 'Writes the failed marker with the cause', common),
@@ -334,10 +348,13 @@ export class WireBackupStack extends Stack {
       read: [keys.backupMinio, keys.minioObjects],
       write: [keys.backupMinio, keys.minioObjects],
     });
+    vault.grantObjects(functions.indexMinioBatches, { write: [keys.backupMinio] });
     vault.grantObjects(functions.finalizeMinio, {
       read: [keys.backupMinio, keys.minioObjects],
       write: [keys.backupMinio],
     });
+    // Reads the failed-objects lists to name them.
+    vault.grantObjects(functions.checkMinioCopies, { read: [keys.backupMinio] });
     vault.grantObjects(functions.commit, {
       // HEADs the PostgreSQL base backup files and the WAL segment of the backup's end.
       read: [keys.archive, keys.backupCassandra, keys.backupMinio, keys.backupPostgresql, keys.postgresqlWal],
@@ -345,7 +362,7 @@ export class WireBackupStack extends Stack {
       decrypts: false,
     });
     vault.grantObjects(functions.markFailed, { write: [failedKey(any)] });
-    for (const f of [functions.planMinio, functions.copyBatch, functions.finalizeMinio, functions.checkMinio])
+    for (const f of [functions.planMinio, functions.copyBatch, functions.checkMinio])
       minioSecret.grantRead(f);
     vault.grantObjects(restoreFunctions.restorePrepare, runMarkers);
     withConfig(functions.prepare);

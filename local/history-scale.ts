@@ -1,7 +1,11 @@
 import type { WireBackupConfig } from '../lib/config.js';
 import { synthesizeLocal } from './local-run.js';
+import { listStates } from './runner/asl.js';
 import { countHistoryEvents, historyShapeOf, maxHistoryEvents } from './runner/history.js';
 import type { RunResult } from './runner/run-state-machine.js';
+
+/** Where the backup's Maps over MinIO buckets take their items. */
+const bucketsPath = '$.plan.minio.buckets';
 
 /** A run's history, split into what every run costs and what each Cassandra node adds. */
 export interface HistoryScale {
@@ -18,7 +22,8 @@ export interface HistoryScale {
  * Splits a run's history (`RunResult.historyEvents`) into the part per Cassandra node — the events
  * of the inline Maps over nodes (preflight, snapshot, clear; target checks, restore, recheck), the
  * only states that repeat per node — and the rest, so the history of the same run with more nodes
- * follows. Distributed Map children (MinIO batches) have histories of their own and are not counted.
+ * follows. The Maps over MinIO buckets (Plan MinIO, Finalize MinIO) repeat per bucket and count with
+ * the rest. Distributed Map children (MinIO batches) have histories of their own and are not counted.
  */
 export function historyScale(
   result: RunResult,
@@ -29,7 +34,21 @@ export function historyScale(
   const machine = synthesizeLocal(config).stateMachines.find((m) => m.name === stateMachine);
   if (!machine) throw new Error(`no state machine ${stateMachine}`);
   const shape = historyShapeOf(machine.definition);
-  const perNodeTotal = countHistoryEvents(result.events, shape, (event) => event.index !== undefined);
+  // The Maps over MinIO buckets (Plan MinIO, Finalize MinIO) repeat per bucket, not per node.
+  const states = listStates(machine.definition);
+  const bucketMaps = new Set(
+    states.filter(({ state }) => state.Type === 'Map' && state.ItemsPath === bucketsPath).map((s) => s.name),
+  );
+  const perBucketStates = new Set(
+    states
+      .filter(({ name, parents }) => bucketMaps.has(name) || parents.some((p) => bucketMaps.has(p)))
+      .map(({ name }) => name),
+  );
+  const perNodeTotal = countHistoryEvents(
+    result.events,
+    shape,
+    (event) => event.index !== undefined && !perBucketStates.has(event.state ?? ''),
+  );
   const perNode = perNodeTotal / nodesRan;
   const total = result.historyEvents;
   const projected = (nodes: number) => total + (nodes - nodesRan) * perNode;

@@ -15,7 +15,12 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { EventBridgePutEvents } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import type { BackupResults, PlannedNode } from '../functions/core/contract/backup.js';
+import type {
+  BackupResults,
+  MinioBucketFinalizeInput,
+  MinioBucketPlanInput,
+  PlannedNode,
+} from '../functions/core/contract/backup.js';
 import { mapItem, pathsOf, selectFields } from '../functions/core/contract/json-path.js';
 import type {
   BackupState,
@@ -53,9 +58,15 @@ export interface BackupFunctions {
   readonly checkMinio: IFunction;
   readonly verifyArchive: IFunction;
   readonly finalizeNode: IFunction;
+  /** Plans one bucket (an iteration of the Plan MinIO Map). */
   readonly planMinio: IFunction;
+  /** Writes the copy Distributed Map's index of every bucket's batch files. */
+  readonly indexMinioBatches: IFunction;
   readonly copyBatch: IFunction;
+  /** Writes one bucket's manifest (an iteration of the Finalize MinIO Map). */
   readonly finalizeMinio: IFunction;
+  /** Gathers the buckets' results; fails naming the objects that could not be copied. */
+  readonly checkMinioCopies: IFunction;
   readonly commit: IFunction;
   readonly markFailed: IFunction;
 }
@@ -76,6 +87,8 @@ export interface BackupDefinitionProps {
   readonly wireServerArchiveKeyArn: string;
   /** Parallel MinIO batch copies. @default 20 */
   readonly copyConcurrency?: number;
+  /** Buckets planned (and finalized) at the same time, each by its own Lambda invocation. @default 10 */
+  readonly bucketConcurrency?: number;
   /**
    * How long a vault or MinIO outage is ridden out: each Lambda step retries transient storage errors
    * for at least this long (`outageRetry`). @default 5 minutes
@@ -325,8 +338,27 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   });
   nodes.itemProcessor(snapshot.start);
 
-  // ---- 3c. MinIO: plan (list + diff + batch files), Distributed Map over the batches, manifests.
-  const planMinio = step('Plan MinIO', fns.planMinio, { plan: JsonPath.objectAt($('plan')) }, $('minioPlan'));
+  // ---- 3c. MinIO: plan each bucket (list + diff + batch files), index every bucket's batches,
+  // Distributed Map over them, then each bucket's manifest; the lists stay in the vault.
+  const planBucket = step('Plan MinIO', fns.planMinio, undefined, '$');
+  const planBuckets = new MapState(scope, 'Plan MinIO Buckets', {
+    itemsPath: $('plan', 'minio', 'buckets'),
+    itemSelector: selectFields<MinioBucketPlanInput>({
+      bucket: mapItem<string>(),
+      backupId: $('plan', 'backupId'),
+      previousManifestKeys: $('plan', 'minio', 'previousManifestKeys'),
+      batchMaxObjects: $('plan', 'minio', 'batchMaxObjects'),
+    }),
+    maxConcurrency: props.bucketConcurrency ?? 10,
+    resultPath: $('minioBucketPlans'),
+  });
+  planBuckets.itemProcessor(planBucket);
+  const indexBatches = step(
+    'Index MinIO Batches',
+    fns.indexMinioBatches,
+    { backupId: JsonPath.stringAt($('plan', 'backupId')), buckets: JsonPath.listAt($('minioBucketPlans')) },
+    $('minioPlan'),
+  );
   const copyAll = batchFanOut(scope, {
     id: 'Copy Objects',
     batchStep: 'Copy Batch',
@@ -336,17 +368,30 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     retry: storageRetry,
     ...(props.copyConcurrency === undefined ? {} : { maxConcurrency: props.copyConcurrency }),
   });
-  const finalizeMinio = step(
-    'Finalize MinIO',
-    fns.finalizeMinio,
-    { plan: JsonPath.objectAt($('plan')), minioPlan: JsonPath.objectAt($('minioPlan')) },
+  const finalizeBucket = step('Finalize MinIO', fns.finalizeMinio, undefined, '$');
+  const finalizeBuckets = new MapState(scope, 'Finalize MinIO Buckets', {
+    itemsPath: $('plan', 'minio', 'buckets'),
+    itemSelector: selectFields<MinioBucketFinalizeInput>({
+      bucket: mapItem<string>(),
+      backupId: $('plan', 'backupId'),
+      startedAt: $('plan', 'startedAt'),
+    }),
+    maxConcurrency: props.bucketConcurrency ?? 10,
+    resultPath: $('minioBuckets'),
+  });
+  finalizeBuckets.itemProcessor(finalizeBucket);
+  const checkCopies = step(
+    'Check MinIO Copies',
+    fns.checkMinioCopies,
+    { buckets: JsonPath.listAt($('minioBuckets')) },
     $('minioResult'),
   );
   const anyBatches = new Choice(scope, 'Anything To Copy?')
-    .when(Condition.numberGreaterThan($('minioPlan', 'batches'), 0), copyAll.next(finalizeMinio))
-    .otherwise(finalizeMinio);
-  planMinio.next(anyBatches);
-  finalizeMinio.next(new Pass(scope, 'MinIO Done', { outputPath: $('minioResult') }));
+    .when(Condition.numberGreaterThan($('minioPlan', 'batches'), 0), copyAll.next(finalizeBuckets))
+    .otherwise(finalizeBuckets);
+  planBuckets.next(indexBatches).next(anyBatches);
+  finalizeBuckets.next(checkCopies);
+  checkCopies.next(new Pass(scope, 'MinIO Done', { outputPath: $('minioResult') }));
 
   // ---- 3d. PostgreSQL: base backup on the server the preflight picked; its WAL is archived continuously.
   const baseBackup = command(
@@ -379,7 +424,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     {
       wireServer: componentBranch(scope, 'wireServer', 'wire-server', archive.start),
       cassandra: componentBranch(scope, 'cassandra', 'Cassandra', nodes),
-      minio: componentBranch(scope, 'minio', 'MinIO Copy', planMinio),
+      minio: componentBranch(scope, 'minio', 'MinIO Copy', planBuckets),
       postgresql: componentBranch(scope, 'postgresql', 'PostgreSQL', baseBackup.start),
     },
     $('results'),

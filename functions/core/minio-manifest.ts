@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { InvalidInputError, VerificationFailedError } from './errors.js';
+import type { BucketFinalized, BucketResult } from './contract/backup.js';
+import { InvalidInputError, ObjectsNotCopiedError, VerificationFailedError } from './errors.js';
 import { readJson, readJsonLines, writeJsonLines } from './manifest-io.js';
 import { httpStatusOf, isNotFoundError, isTransientError, toStorageError } from './minio-errors.js';
 import {
@@ -369,6 +370,47 @@ export function objectsNotCopiedMessage(
   const lists = buckets.filter((b) => b.failed.listKey).map((b) => `s3://${vaultBucket}/${b.failed.listKey}`);
   const more = total > named.length ? `; and ${total - named.length} more` : '';
   return `${total} object${total === 1 ? '' : 's'} could not be copied, so this run is not a backup: ${lines.join('; ')}${more} — full list: ${lists.join(', ')}. Fix or remove these objects on the source, then run the backup again`;
+}
+
+/**
+ * Gathers the buckets' Finalize MinIO results (one invocation each) into the MinIO branch's result.
+ * If any bucket has objects that could not be copied, fails with {@link ObjectsNotCopiedError} naming
+ * the first {@link maxNamedObjects} (read from the buckets' `failed-objects.jsonl`, since the results
+ * carry only counts), the total and every list's key: after every bucket was finalized, so one message
+ * covers them all.
+ */
+export async function checkMinioCopies(
+  vault: S3Client,
+  vaultBucket: string,
+  buckets: readonly BucketFinalized[],
+): Promise<{ buckets: BucketResult[] }> {
+  const failing = buckets.filter((b) => b.failed.count > 0);
+  if (failing.length > 0) {
+    let named = 0;
+    const withNames: Pick<BucketManifestSummary, 'bucket' | 'failed'>[] = [];
+    for (const b of failing) {
+      const objects: FailedObject[] = [];
+      if (b.failed.listKey && named < maxNamedObjects) {
+        for await (const line of readJsonLines(vault, vaultBucket, b.failed.listKey, {
+          parse: (value) => failedObjectSchema.parse(value),
+        })) {
+          objects.push(line);
+          named += 1;
+          if (named >= maxNamedObjects) break;
+        }
+      }
+      withNames.push({
+        bucket: b.bucket,
+        failed: {
+          count: b.failed.count,
+          objects,
+          ...(b.failed.listKey ? { listKey: b.failed.listKey } : {}),
+        },
+      });
+    }
+    throw new ObjectsNotCopiedError(objectsNotCopiedMessage(vaultBucket, withNames));
+  }
+  return { buckets: buckets.map(({ failed: _failed, ...result }) => result) };
 }
 
 /**

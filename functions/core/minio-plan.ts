@@ -4,6 +4,7 @@ import {
   type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import type { BucketBackupPlan } from './contract/backup.js';
 import { BackupNotFoundError, BucketNotFoundError, VerificationFailedError } from './errors.js';
 import { readJsonLines, writeJson, writeJsonLines } from './manifest-io.js';
 import { describeEndpoint, httpStatusOf, isNotFoundError, toStorageError } from './minio-errors.js';
@@ -23,6 +24,7 @@ import {
   batchPrefixOf,
   bucketWorkPrefix,
   carriedKeyOf,
+  minioBatchesKey,
   planKeyOf,
   unreadableKeysKeyOf,
 } from './vault-layout.js';
@@ -59,22 +61,8 @@ export interface PlanBucketBackupInput {
   readonly batchMaxBytes?: number;
 }
 
-/** Outcome of {@link planBucketBackup} (also stored as `plan.json`). */
-export interface BucketBackupPlan {
-  readonly bucket: string;
-  /** Folder holding `00001.jsonl` … (and, once copied, their `.result.jsonl`). */
-  readonly batchPrefix: string;
-  /** Number of batch files, numbered 1…batches (see `batchKeyOf`). */
-  readonly batches: number;
-  readonly toCopyObjects: number;
-  readonly toCopyBytes: number;
-  readonly carriedObjects: number;
-  readonly carriedBytes: number;
-  /** In the previous manifest, gone from the source now (their versions stay in the vault). */
-  readonly deletedObjects: number;
-  /** Listed keys that are not valid UTF-8 (not copied; named in `unreadable-keys.jsonl`). */
-  readonly unreadableKeys: number;
-}
+/** Outcome of {@link planBucketBackup} (also stored as `plan.json`): the contract's schema. */
+export type { BucketBackupPlan } from './contract/backup.js';
 
 /** One object of a source listing. */
 export interface ListedObject {
@@ -352,4 +340,43 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
   const record: PlanRecord = { backupId, ...plan, ...(previousManifestKey ? { previousManifestKey } : {}) };
   await writeJson(vault, vaultBucket, planKeyOf(backupId, sourceBucket), record);
   return plan;
+}
+
+/** One batch file, as the copy Distributed Map reads it from the batches index. */
+export interface BatchIndexItem {
+  readonly bucket: string;
+  readonly batchKey: string;
+}
+
+/** The batches index's lines: every batch file of every bucket, buckets in the order given. */
+export function* batchIndexItems(
+  backupId: string,
+  plans: readonly Pick<BucketBackupPlan, 'bucket' | 'batches'>[],
+): Generator<BatchIndexItem> {
+  for (const { bucket, batches } of plans) {
+    for (let n = 1; n <= batches; n++) yield { bucket, batchKey: batchKeyOf(backupId, bucket, n) };
+  }
+}
+
+/**
+ * Writes `backups/<id>/minio/batches.jsonl`, the copy Distributed Map's items, from the buckets' plans
+ * (each planned by its own invocation): the batch keys follow from each plan's count, so nothing is
+ * read back. Its size is one short line per batch (1,000 objects), about 10 MB at 100 M objects.
+ */
+export async function writeBatchIndex(
+  vault: S3Client,
+  vaultBucket: string,
+  backupId: string,
+  plans: readonly Pick<BucketBackupPlan, 'bucket' | 'batches'>[],
+): Promise<{ batchesKey: string; batches: number }> {
+  const batchesKey = minioBatchesKey(backupId);
+  let batches = 0;
+  const items = function* () {
+    for (const item of batchIndexItems(backupId, plans)) {
+      batches += 1;
+      yield item;
+    }
+  };
+  await writeJsonLines(vault, vaultBucket, batchesKey, items(), { gzip: false });
+  return { batchesKey, batches };
 }

@@ -54,9 +54,10 @@ describe('backup state machine retries', () => {
     const retriers = [...definition.matchAll(/TransientStorageError[^\]]*\][^}]*?MaxAttempts\\":(\d+)/g)].map(
       (m) => Number(m[1]),
     );
-    // Prepare, Check MinIO, Evaluate Preflight, Verify Archive, Finalize Node, Plan MinIO, Copy Batch,
-    // Finalize MinIO, Commit: the budget; Mark Failed: nearly the execution's timeout.
-    expect(retriers.filter((n) => n === budget)).toHaveLength(9);
+    // Prepare, Check MinIO, Evaluate Preflight, Verify Archive, Finalize Node, Plan MinIO, Index MinIO
+    // Batches, Copy Batch, Finalize MinIO, Check MinIO Copies, Commit: the budget; Mark Failed: nearly
+    // the execution's timeout.
+    expect(retriers.filter((n) => n === budget)).toHaveLength(11);
     expect(retriers.filter((n) => n === patience)).toHaveLength(1);
     expect(definition).toContain('Backup Failed (Not Marked)');
   });

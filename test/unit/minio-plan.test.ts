@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VerificationFailedError } from '../../functions/core/errors.js';
 import type { ManifestEntry } from '../../functions/core/minio-layout.js';
 import {
+  batchIndexItems,
   type DiffDecision,
   diffAgainstPrevious,
   isUnchanged,
@@ -149,5 +150,26 @@ describe('Batcher', () => {
   it('rejects limits that cannot form a batch', () => {
     expect(() => new Batcher(0, 10)).toThrow(RangeError);
     expect(() => new Batcher(1, 0)).toThrow(RangeError);
+  });
+});
+
+describe('batchIndexItems', () => {
+  it('lists every batch file of every separately planned bucket, buckets in the order given', () => {
+    // Arrange: three buckets, each planned by its own invocation; one has nothing to copy.
+    const plans = [
+      { bucket: 'assets', batches: 2 },
+      { bucket: 'empty', batches: 0 },
+      { bucket: 'avatars', batches: 1 },
+    ];
+
+    // Act
+    const items = [...batchIndexItems('20261202T150000Z', plans)];
+
+    // Assert
+    expect(items).toEqual([
+      { bucket: 'assets', batchKey: 'backups/20261202T150000Z/minio/assets/batches/00001.jsonl' },
+      { bucket: 'assets', batchKey: 'backups/20261202T150000Z/minio/assets/batches/00002.jsonl' },
+      { bucket: 'avatars', batchKey: 'backups/20261202T150000Z/minio/avatars/batches/00001.jsonl' },
+    ]);
   });
 });

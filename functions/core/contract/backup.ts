@@ -229,6 +229,68 @@ export const bucketResultSchema = z.object({
 /** Result of the MinIO branch for one bucket. */
 export type BucketResult = z.infer<typeof bucketResultSchema>;
 
+/**
+ * What Finalize MinIO returns for one bucket: its result, and how many objects could not be copied
+ * with the vault list naming them (the names stay in the vault, so a bucket's result stays small in
+ * the Map's output however long its keys). Check MinIO Copies fails the backup if any bucket has some.
+ */
+export const bucketFinalizedSchema = bucketResultSchema.extend({
+  failed: z.object({ count: z.number().int().nonnegative(), listKey: z.string().optional() }),
+});
+/** What Finalize MinIO returns for one bucket. */
+export type BucketFinalized = z.infer<typeof bucketFinalizedSchema>;
+
+/** Input of Check MinIO Copies: every bucket's Finalize MinIO result, in the order of `minio.buckets`. */
+export const minioCopiesCheckInputSchema = z.object({ buckets: z.array(bucketFinalizedSchema) });
+
+/**
+ * One iteration of the Plan MinIO Map: the bucket it plans, with what every bucket's planning needs
+ * (the whole `previousManifestKeys`, as a Map's item selector cannot index it by the bucket).
+ */
+export const minioBucketPlanInputSchema = z.object({
+  bucket: z.string().min(1),
+  backupId: z.string().min(1),
+  previousManifestKeys: z.record(z.string(), z.string()),
+  batchMaxObjects: z.number().int().positive(),
+});
+/** One iteration of the Plan MinIO Map. */
+export type MinioBucketPlanInput = z.infer<typeof minioBucketPlanInputSchema>;
+
+/** What Plan MinIO returns for one bucket (and `plan.json` records): counts and batch files, no keys. */
+export const bucketBackupPlanSchema = z.object({
+  bucket: z.string(),
+  /** Folder holding `00001.jsonl` … (and, once copied, their `.result.jsonl`). */
+  batchPrefix: z.string(),
+  /** Number of batch files, numbered 1…batches (`batchKeyOf`). */
+  batches: z.number().int().nonnegative(),
+  toCopyObjects: z.number(),
+  toCopyBytes: z.number(),
+  carriedObjects: z.number(),
+  carriedBytes: z.number(),
+  /** In the previous manifest, gone from the source now (their versions stay in the vault). */
+  deletedObjects: z.number(),
+  /** Listed keys that are not valid UTF-8 (not copied; named in `unreadable-keys.jsonl`). */
+  unreadableKeys: z.number(),
+});
+/** What Plan MinIO returns for one bucket. */
+export type BucketBackupPlan = z.infer<typeof bucketBackupPlanSchema>;
+
+/** Input of Index MinIO Batches: every bucket's plan, in the order of `minio.buckets`. */
+export const minioBatchIndexInputSchema = z.object({
+  backupId: z.string().min(1),
+  buckets: z.array(bucketBackupPlanSchema),
+});
+
+/** One iteration of the Finalize MinIO Map. */
+export const minioBucketFinalizeInputSchema = z.object({
+  bucket: z.string().min(1),
+  backupId: z.string().min(1),
+  /** The backup's start: picks this run's rotating sample of carried objects. */
+  startedAt: z.string(),
+});
+/** One iteration of the Finalize MinIO Map. */
+export type MinioBucketFinalizeInput = z.infer<typeof minioBucketFinalizeInputSchema>;
+
 /** What the PostgreSQL base backup reports (`postgresql-backup.sh`); the manifest keeps it. */
 export const postgresqlBackupResultSchema = z.object({
   baseKey: z.string(),

@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import type {
   BackupResults,
   BackupSummary,
+  BucketBackupPlan,
+  BucketFinalized,
   BucketResult,
   NodeManifestSummary,
   PlannedNode,
@@ -56,6 +58,10 @@ export interface BackupState {
   /** The PostgreSQL base backup's report (inside the Back Up Parallel). */
   readonly postgresqlBackup: PostgresqlBackupResult;
   readonly wireServer: WireServerResult;
+  /** What the Plan MinIO Map returned: each bucket's plan (counts; the batch files are in the vault). */
+  readonly minioBucketPlans: readonly BucketBackupPlan[];
+  /** What the Finalize MinIO Map returned: each bucket's result and failure count. */
+  readonly minioBuckets: readonly BucketFinalized[];
   readonly minioResult: { readonly buckets: readonly BucketResult[] };
   readonly snapshotsCleared: readonly unknown[];
   readonly minioPlan: BatchPlan;
