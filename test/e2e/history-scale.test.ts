@@ -48,7 +48,9 @@ describe('history of long host commands', () => {
       if (entered === undefined || exited === undefined) throw new Error('no Snapshot Node state in the run');
       return (exited - entered) / 1000;
     };
-    expect(seconds(long) - seconds(short)).toBeGreaterThan(15);
+    // The long snapshot was held at least the added 20 s (compared with the delay itself, not with the
+    // short run: under load a first, full snapshot can take about as long as the delay).
+    expect(seconds(long)).toBeGreaterThanOrEqual(19.5);
     expect(long.historyEvents).toBe(short.historyEvents);
     const scale = historyScale(long, config, 'wire-backup', stack.cassandra.nodes.length);
     // What the polling loop it replaces cost: 9 events per 5-second poll, per node.
