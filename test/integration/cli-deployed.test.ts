@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups } from '../../cli/list.js';
+import { backupTime } from '../../functions/core/retention.js';
+import { forEachConcurrent } from '../../functions/core/streams.js';
 import { allocateBackupId } from '../../functions/core/vault-layout.js';
 import { type LocalSfnApi, startLocalSfnApi } from '../../local/sfn-api.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
@@ -141,4 +143,29 @@ describe('listBackups', () => {
       s3.destroy();
     }
   });
+});
+
+describe('listBackups over 1,001 complete backups', () => {
+  it('shows the newest first, past S3’s 1,000-key page', async () => {
+    const stack = readStackInfo();
+    const s3 = createStackS3Client(stack.vault);
+    const vault = new SyntheticVault(s3, `list-1001-${Date.now().toString(36)}`);
+    await vault.create();
+    try {
+      // 1,001 hourly backups, each with its manifest (the store's default page is 1,000 keys).
+      const start = Date.UTC(2026, 0, 1);
+      const ids = Array.from({ length: 1001 }, (_, i) => allocateBackupId(new Date(start + i * 3_600_000)));
+      await forEachConcurrent(ids, 16, async (id) => {
+        const at = backupTime(id).toISOString();
+        await vault.commit(id, [], {}, { startedAt: at, completedAt: at });
+      });
+      const text = await listBackups(s3, vault.bucket, { limit: 3 });
+      expect(text).toMatch(/^1001 backup\(s\) in .* \(newest first, 3 shown\):/);
+      const listed = [...text.matchAll(/^ {2}(\d{8}T\d{6}Z) {2}complete /gm)].map((m) => m[1]);
+      expect(listed).toEqual(ids.slice(-3).reverse());
+    } finally {
+      await vault.destroy();
+      s3.destroy();
+    }
+  }, 600_000);
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
-  DeleteObjectCommand,
+  DeleteObjectsCommand,
   ListObjectVersionsCommand,
   PutObjectCommand,
   type S3Client,
@@ -63,12 +63,12 @@ export class SyntheticVault {
 
   /** Deletes every version (bypassing governance locks: test clean-up only) and the bucket. */
   async destroy(): Promise<void> {
-    for (const v of await this.versions('')) {
+    const all = await this.versions('');
+    for (let i = 0; i < all.length; i += 1000) {
       await this.s3.send(
-        new DeleteObjectCommand({
+        new DeleteObjectsCommand({
           Bucket: this.bucket,
-          Key: v.key,
-          VersionId: v.versionId,
+          Delete: { Objects: all.slice(i, i + 1000).map((v) => ({ Key: v.key, VersionId: v.versionId })) },
           BypassGovernanceRetention: true,
         }),
       );
