@@ -208,6 +208,19 @@ export const scenarios: Scenario[] = [
     expect: 'SUCCEEDED',
   },
   {
+    // The copy map fails with States.ExceedToleratedFailureThreshold only; Mark Failed reads the batch's
+    // own cause from the map run's report (map-runs/<id>/FAILED_0.json).
+    fault: 'MinIO refused past the budget',
+    phase: 'copy (Copy Batch)',
+    trigger: { state: 'Copy Batch' },
+    mutate: true,
+    inject: refuse('minio'),
+    until: 'markFailed',
+    expect: 'FAILED',
+    cause:
+      /MinIO copy batch\(es\) \(Copy Batch\) failed after their retries; the first: TransientStorageError: .*map run report s3:\/\/\S+\/map-runs\/\S+\/FAILED_0\.json/s,
+  },
+  {
     fault: 'MinIO refused past the budget',
     phase: 'plan (Plan MinIO)',
     trigger: { state: 'Plan MinIO' },
