@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { listBackups } from '../../cli/list.js';
+import { vaultPrefixes } from '../../functions/core/vault-layout.js';
 import type { WireBackupConfig } from '../../lib/config.js';
 import { type FaultStack, startFaultStack } from '../../local/faults/fault-stack.js';
 import { killCassandraNode } from '../../local/faults/node-faults.js';
@@ -208,13 +209,30 @@ export const scenarios: Scenario[] = [
     expect: 'SUCCEEDED',
   },
   {
-    // The copy map fails with States.ExceedToleratedFailureThreshold only; Mark Failed reads the batch's
-    // own cause from the map run's report (map-runs/<id>/FAILED_0.json).
-    fault: 'MinIO refused past the budget',
+    // The copy batch fails after its retries, so the copy map fails with only
+    // States.ExceedToleratedFailureThreshold; its report (map-runs/, spared by the fault) is written, and
+    // Mark Failed puts the batch's own cause first. (A source MinIO refused instead fails no batch: each
+    // object it cannot read is recorded, and the run fails with ObjectsNotCopiedError.)
+    fault: 'vault 500 InternalError to every MinIO copy write, past the budget',
     phase: 'copy (Copy Batch)',
     trigger: { state: 'Copy Batch' },
     mutate: true,
-    inject: refuse('minio'),
+    inject: async (h: FaultStack) => {
+      const before = h.vaultErrors.injected.internalError;
+      h.vaultErrors.arm({
+        kind: 'internalError',
+        // The MinIO copy's writes only (minio/…, backups/<id>/minio/…): the nodes' uploads go on.
+        match: (method, path) =>
+          method === 'PUT' &&
+          path.includes(`/${vaultPrefixes.minio}`) &&
+          !path.includes(`/${vaultPrefixes.mapRuns}`),
+      });
+      return async () => {
+        h.vaultErrors.disarm();
+        if (h.vaultErrors.injected.internalError === before)
+          throw new Error('no internalError answer was served');
+      };
+    },
     until: 'markFailed',
     expect: 'FAILED',
     cause:
