@@ -361,7 +361,9 @@ export class WireBackupStack extends Stack {
       write: [keys.manifests],
       decrypts: false,
     });
-    vault.grantObjects(functions.markFailed, { write: [failedKey(any)] });
+    // Mark Failed reads the MinIO copy's map run report (map-runs/<id>/FAILED_<n>.json) for a failed
+    // batch's own cause (core/map-run-report.ts).
+    vault.grantObjects(functions.markFailed, { read: [keys.mapRuns], write: [failedKey(any)] });
     for (const f of [functions.planMinio, functions.copyBatch, functions.checkMinio])
       minioSecret.grantRead(f);
     vault.grantObjects(restoreFunctions.restorePrepare, runMarkers);

@@ -261,7 +261,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
  * The PostgreSQL disaster: both servers stopped and their data directories deleted (the restore goes
  * into the primary's, empty).
  */
-function destroyPostgres(stack: StackInfo): void {
+export function destroyPostgres(stack: StackInfo): void {
   const pg = stack.postgresql;
   for (const server of [pg.standby, pg.primary]) {
     execFileSync(

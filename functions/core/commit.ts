@@ -1,7 +1,9 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { backupIdTime } from './abandoned-runs.js';
 import type { BackupManifest, BackupResults, PreflightedPlan } from './contract/backup.js';
 import { type CaughtError, isSkipped } from './contract/common.js';
 import { describeBackupCause, errorNames, VerificationFailedError } from './errors.js';
+import { tryFindFailedBatches } from './map-run-report.js';
 import { isNotFoundError } from './minio-errors.js';
 import { failedKey, manifestKey } from './vault-layout.js';
 
@@ -154,14 +156,36 @@ export async function commitBackup(
   return manifest;
 }
 
-/** Writes the `failed` marker (cause included, no manifest) and returns what was written. */
+/**
+ * Writes the `failed` marker (cause included, no manifest) and returns what was written. When the MinIO
+ * copy's Distributed Map failed (`States.ExceedToleratedFailureThreshold`, which carries no batch's
+ * cause), the failed batch's own error and cause are read from the map run's report in the vault
+ * (`map-runs/<map run id>/FAILED_<n>.json`, core/map-run-report.ts) and put first.
+ */
 export async function markBackupFailed(
   plan: { readonly backupId: string; readonly vaultBucket: string; readonly executionId?: string },
   error: CaughtError | undefined,
   deps: CommitDeps,
   outageBudgetSeconds?: number,
 ): Promise<{ backupId: string; failedKey: string; error: string; cause: string }> {
-  const described = describeBackupCause(error, plan.vaultBucket);
+  let described = describeBackupCause(error, plan.vaultBucket);
+  if (described.error === 'States.ExceedToleratedFailureThreshold') {
+    const since = backupIdTime(plan.backupId);
+    const batches = await tryFindFailedBatches(deps.s3, plan.vaultBucket, {
+      idField: 'backupId',
+      id: plan.backupId,
+      ...(since ? { since } : {}),
+    });
+    if (batches) {
+      described = {
+        error: batches.first.error,
+        cause:
+          `${batches.failed} MinIO copy batch(es) (Copy Batch) failed after their retries; the first: ${batches.first.error}: ` +
+          `${batches.first.cause} (map run report s3://${plan.vaultBucket}/${batches.reportKey}). Once that cause is fixed, ` +
+          'the next backup runs as usual (differential).',
+      };
+    }
+  }
   // A transient fault that outlasted the step's retries: say for how long it was retried and what next.
   if (described.error === errorNames.transientStorage && outageBudgetSeconds !== undefined) {
     described.cause = `${described.cause}; the step was retried for the outage budget of ${outageBudgetSeconds} s (configuration retry.outageBudgetSeconds) and the fault outlasted it. Once the endpoint answers again, the next backup runs as usual (differential); raise the budget if such outages are expected.`;

@@ -89,6 +89,16 @@ export function backupIdOfPrefix(prefix: string): string | undefined {
   return id && !id.includes('/') ? id : undefined;
 }
 
+// --- map-runs/ ----------------------------------------------------------------------------------
+
+/**
+ * A Distributed Map run's report of its failed child executions, as the `ResultWriter` names it:
+ * `map-runs/<map run id>/FAILED_<n>.json` (a JSON array of execution records).
+ */
+export function isMapRunFailedReport(key: string): boolean {
+  return new RegExp(`^${vaultPrefixes.mapRuns}[^/]+/FAILED_\\d+\\.json$`).test(key);
+}
+
 // --- backups/<id>/cassandra/ ---------------------------------------------------------------------
 
 /**

@@ -27,7 +27,10 @@ cql_find_target() {
     "check that the node is up and that cqlsh on $HOST connects without arguments (set its host in ~/.cassandra/cqlshrc)"
 }
 
-# cql_file <file> <timeout seconds>: runs the statements of a file, output on stdout.
+# cql_file <file> <timeout seconds>: runs the statements of a file, output on stdout. Callers that
+# redirect its output or pipe it call cql_find_target first: a `fail` inside a redirected call would
+# run the exit trap with that redirection (the failure message into the caller's file), and inside a
+# pipeline it would only end the pipeline's subshell.
 cql_file() {
   cql_find_target
   timeout "$2" cqlsh ${CQL_TARGET:+"$CQL_TARGET"} --request-timeout="$2" -f "$1"
@@ -39,6 +42,7 @@ cql_tables() {
   local out=$1 ks list=''
   shift
   for ks in "$@"; do list+="${list:+, }'$ks'"; done
+  cql_find_target
   printf 'SELECT keyspace_name, table_name, default_time_to_live FROM system_schema.tables WHERE keyspace_name IN (%s);\n' \
     "$list" >"$WORK_DIR/tables.cql"
   if ! cql_file "$WORK_DIR/tables.cql" 300 >"$WORK_DIR/tables.out" 2>"$WORK_DIR/tables.err"; then
@@ -61,6 +65,7 @@ cql_tables() {
 # the failure names the table.
 cql_count_rows() {
   local tables=$1 out=$2 consistency=$3 limit=$4 ks table ttl n
+  cql_find_target
   {
     printf 'CONSISTENCY %s;\n' "$consistency"
     while IFS=$'\t' read -r ks table _; do

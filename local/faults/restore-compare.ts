@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { deleteBucketAndObjects } from '../drill.js';
+import { deleteBucketAndObjects, destroyPostgres } from '../drill.js';
 import { localConfig } from '../local-config.js';
 import { runLocal } from '../local-run.js';
 import { createSourceS3Client } from '../seed/connections.js';
@@ -10,7 +10,8 @@ import { readStackInfo, repoRoot, type StackInfo } from '../stack-info.js';
 
 /**
  * The drill's disaster: a fresh Cassandra cluster (`wire-stack up --reset`), the MinIO bucket and the
- * wire-server folder deleted. Returns the stack as it is then.
+ * wire-server folder deleted, both PostgreSQL servers stopped and their data directories deleted (the
+ * restore refuses a primary data directory that is not empty). Returns the stack as it is then.
  */
 export async function disaster(): Promise<StackInfo> {
   execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up', '--reset'], {
@@ -24,12 +25,13 @@ export async function disaster(): Promise<StackInfo> {
     source.destroy();
   }
   rmSync(stack.deployHost.wireServerPath, { recursive: true, force: true });
+  destroyPostgres(stack);
   return stack;
 }
 
 /**
  * The end of a fault run: the drill's disaster and restore for one backup (as `local/drill.ts` does it):
- * a fresh Cassandra cluster, the MinIO bucket and the wire-server folder deleted, the backup restored
+ * a fresh Cassandra cluster, the MinIO bucket, the wire-server folder and PostgreSQL deleted, the backup restored
  * through the restore state machine, every row, object and file compared with `before`.
  */
 export async function restoreAndCompare(

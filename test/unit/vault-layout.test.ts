@@ -3,6 +3,7 @@ import {
   backupIdOfPrefix,
   cassandraBackupPrefix,
   clusterSstablePrefix,
+  isMapRunFailedReport,
   nodeInfoKey,
   nodeInventoryKey,
   restoreBatchIndexKey,
@@ -18,6 +19,15 @@ import {
 } from '../../functions/core/vault-layout.js';
 
 describe('vault-layout', () => {
+  it("recognises a map run's FAILED report and nothing else under map-runs/", () => {
+    expect(isMapRunFailedReport('map-runs/1f0c-uuid/FAILED_0.json')).toBe(true);
+    expect(isMapRunFailedReport('map-runs/1f0c-uuid/FAILED_12.json')).toBe(true);
+    expect(isMapRunFailedReport('map-runs/1f0c-uuid/SUCCEEDED_0.json')).toBe(false);
+    expect(isMapRunFailedReport('map-runs/1f0c-uuid/manifest.json')).toBe(false);
+    expect(isMapRunFailedReport('map-runs/a/b/FAILED_0.json')).toBe(false);
+    expect(isMapRunFailedReport('backups/x/map-runs/a/FAILED_0.json')).toBe(false);
+  });
+
   it('derives the keys the snapshot and node-restore scripts build in bash', () => {
     const id = '20261126T061500Z';
     expect(cassandraBackupPrefix(id)).toBe(`backups/${id}/cassandra/`);
