@@ -40,11 +40,17 @@ and region (AWS_PROFILE, AWS_REGION), unless --local runs it against the local s
            Functions console takes; see the README), follow it, print its report.
   drill    --local [--from-nodes 1|3] [--to-nodes 1|3] [--size smoke|<N>MiB] [--restore-older]
            [--from-version 4.1|5.0] [--to-version 4.1|5.0] [--mode auto|import|refresh|load]
+           [--from-archive]
            Disaster-recovery drill: seed, back up, destroy, restore into fresh instances, compare
-           every row, object and file; prints the recovery time.
-  drill    --restore-input restore.json [--json]
+           every row, object and file; prints the recovery time. --from-archive: the backup is
+           archived, the primary vault emptied too, and the restore reads the archive only
+           (PostgreSQL, which the archive does not keep, is left out).
+  drill    --restore-input restore.json [--from-archive [--archive-wait MIN]] [--json]
            Deployed: back up now, restore that backup into the scratch targets of restore.json,
            follow both; the restore's own verification decides; prints the recovery time.
+           --from-archive: waits for the backup's archive copy (default 120 min), then restores
+           from the archive ("source": "archive"; PostgreSQL left out unless restore.json names
+           the components).
   purge    [--local] [--dry-run] [--report] [--verbose] [--json]
            Delete the backups the retention (vault.retention) no longer keeps, and the object
            versions no kept, running or restoring backup references, through the purge state
@@ -222,6 +228,8 @@ async function drill(args: string[]): Promise<number> {
       'to-nodes': { type: 'string', default: '1' },
       size: { type: 'string', default: 'smoke' },
       'restore-older': { type: 'boolean', default: false },
+      'from-archive': { type: 'boolean', default: false },
+      'archive-wait': { type: 'string' },
       'from-version': { type: 'string' },
       'to-version': { type: 'string' },
       mode: { type: 'string' },
@@ -258,6 +266,7 @@ async function drill(args: string[]): Promise<number> {
     toNodes: nodes(values['to-nodes']),
     size: values.size,
     restoreOlder: values['restore-older'],
+    fromArchive: values['from-archive'],
     log: err,
   });
   process.stdout.write(`\n${drillSummary(report)}\n`);
