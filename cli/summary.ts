@@ -74,6 +74,8 @@ export function restoreSummary(report: RestoreReport, vaultBucket: string): stri
       ? `wire-backup: dry run of restoring backup ${report.backupId}: every check passed, nothing was written`
       : `wire-backup: restored backup ${report.backupId} in ${formatDuration(report.durationSeconds)} (restore ${report.restoreId})`;
   const lines = [head];
+  if (p.source === 'archive')
+    lines.push(`  source       the archive copy in s3://${p.sourceBucket} (not the vault)`);
   if (p.wireServer)
     lines.push(
       `  wire-server  ${formatBytes(p.wireServer.bytes)} archive → ${p.wireServer.instanceId}:${p.wireServer.targetPath}`,
