@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { backupSummarySchema } from '../functions/core/contract/backup.js';
+import { componentNames } from '../functions/core/contract/common.js';
 import { purgeReportSchema } from '../functions/core/contract/purge.js';
 import { restoreReportSchema } from '../functions/core/contract/restore.js';
+import { readJsonOrUndefined } from '../functions/core/vault-io.js';
+import { archiveManifestKey } from '../functions/core/vault-layout.js';
 import {
   createDeployedS3Client,
   createSfnClient,
   type DeployedFlags,
   type FollowedExecution,
+  resolveDeployedBuckets,
   resolveDeployedStack,
   startAndFollow,
 } from './deployed.js';
@@ -148,7 +152,12 @@ export async function deployedList(
  * state machine's own checks (nodes UN, row counts, object checksums) decide the result.
  */
 export async function deployedDrill(
-  flags: DeployedCommon & { readonly 'restore-input'?: string | undefined },
+  flags: DeployedCommon & {
+    readonly 'restore-input'?: string | undefined;
+    readonly 'from-archive'?: boolean | undefined;
+    /** Minutes to wait for the backup's archive copy (`--from-archive`). @default 120 */
+    readonly 'archive-wait'?: string | undefined;
+  },
 ): Promise<number> {
   const file = flags['restore-input'];
   if (!file)
@@ -158,19 +167,44 @@ export async function deployedDrill(
   const extra = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   if (!extra.targets) throw new Error(`${file} has no "targets": a drill restores into scratch targets only`);
   const stack = resolveDeployedStack(flags);
+  const archive = flags['from-archive'] ? resolveDeployedBuckets(flags).archive : undefined;
+  if (flags['from-archive'] && !archive)
+    throw new Error(
+      'wire-backup drill --from-archive: the stack has no archive (no ArchiveBucketName output): configure "archive" and deploy, or give --archive-bucket and --archive-region',
+    );
+  const waitMinutes = Number(flags['archive-wait'] ?? 120);
+  if (!Number.isFinite(waitMinutes) || waitMinutes <= 0)
+    throw new Error(`--archive-wait takes minutes, not ${flags['archive-wait']}`);
   const sfn = createSfnClient();
   const poll = pollSeconds(flags);
-  err('drill: 1/2 backup');
+  const steps = archive ? 3 : 2;
+  err(`drill: 1/${steps} backup`);
   const backup = await startAndFollow(sfn, stack.backupStateMachineArn, { trigger: 'drill' }, err, {
     pollSeconds: poll,
   });
   if (backup.status !== 'SUCCEEDED') return failed('drill backup', backup, flags.json);
-  const { backupId } = backupSummarySchema.parse(backup.output);
-  err(`drill: 2/2 restore of ${backupId} into the scratch targets`);
+  const { backupId, manifest } = backupSummarySchema.parse(backup.output);
+  let fromArchive: Record<string, unknown> = {};
+  if (archive) {
+    err(
+      `drill: 2/3 waiting for the archive copy of ${backupId} (s3://${archive.bucket}/${archiveManifestKey(backupId)})`,
+    );
+    await waitForArchiveManifest(archive, backupId, waitMinutes, poll);
+    // The archive does not keep PostgreSQL: left out unless restore.json names the components.
+    fromArchive = {
+      source: 'archive',
+      ...(extra.components
+        ? {}
+        : { components: componentNames.filter((c) => c !== 'postgresql' && manifest.components[c]) }),
+    };
+  }
+  err(
+    `drill: ${steps}/${steps} restore of ${backupId} ${archive ? 'from the archive ' : ''}into the scratch targets`,
+  );
   const restore = await startAndFollow(
     sfn,
     stack.restoreStateMachineArn,
-    { ...extra, backupId, confirm: backupId, dryRun: false },
+    { ...extra, ...fromArchive, backupId, confirm: backupId, dryRun: false },
     err,
     { pollSeconds: poll },
   );
@@ -182,4 +216,30 @@ export async function deployedDrill(
       : `\n${restoreSummary(report, stack.vaultBucket)}\nwire-backup drill: backup ${backupId} restored and verified; recovery time ${formatDuration(restore.seconds)}`,
   );
   return 0;
+}
+
+/**
+ * Waits until the archive manifest of `backupId` exists (the archive state machine, started by the
+ * backup's "Backup Completed" event, writes it last); throws after `minutes`.
+ */
+async function waitForArchiveManifest(
+  archive: { readonly bucket: string; readonly region: string },
+  backupId: string,
+  minutes: number,
+  pollSeconds: number,
+): Promise<void> {
+  const s3 = createDeployedS3Client(archive.region);
+  const deadline = Date.now() + minutes * 60_000;
+  try {
+    for (;;) {
+      if (await readJsonOrUndefined(s3, archive.bucket, archiveManifestKey(backupId))) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `wire-backup drill --from-archive: no archive manifest s3://${archive.bucket}/${archiveManifestKey(backupId)} after ${minutes} min — look at the archive state machine's executions (wire-archive), or wait longer with --archive-wait`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, pollSeconds * 1000));
+    }
+  } finally {
+    s3.destroy();
+  }
 }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { backupSummarySchema } from '../functions/core/contract/backup.js';
 import { purgeReportSchema } from '../functions/core/contract/purge.js';
 import { restoreReportSchema } from '../functions/core/contract/restore.js';
-import { type CassandraSeries, cassandraSeries, runDrill } from '../local/drill.js';
+import { archiveConfig, type CassandraSeries, cassandraSeries, runDrill } from '../local/drill.js';
 import { ensureSeeded, ensureStackUp } from '../local/ensure-stack.js';
 import { runLocal } from '../local/local-run.js';
 import type { JsonValue } from '../local/runner/asl.js';
@@ -35,16 +35,24 @@ and region (AWS_PROFILE, AWS_REGION), unless --local runs it against the local s
   list     [--local] [--limit N]
            List the backups in the vault, newest first: complete, failed, incomplete.
   restore  [--local] --backup-id <id|latest> --confirm <id> [--dry-run] [--overwrite]
-           [--components ...] [--bucket assets=assets-restored] [--verbose] [--json]
+           [--components ...] [--bucket assets=assets-restored] [--source vault|archive]
+           [--verbose] [--json]
            Restore a backup through the restore state machine (the same JSON input the Step
-           Functions console takes; see the README), follow it, print its report.
+           Functions console takes; see the README), follow it, print its report. --source archive
+           reads the cross-region archive copy (not PostgreSQL: leave it out of --components).
   drill    --local [--from-nodes 1|3] [--to-nodes 1|3] [--size smoke|<N>MiB] [--restore-older]
            [--from-version 4.1|5.0] [--to-version 4.1|5.0] [--mode auto|import|refresh|load]
+           [--from-archive]
            Disaster-recovery drill: seed, back up, destroy, restore into fresh instances, compare
-           every row, object and file; prints the recovery time.
-  drill    --restore-input restore.json [--json]
+           every row, object and file; prints the recovery time. --from-archive: the backup is
+           archived, the primary vault emptied too, and the restore reads the archive only
+           (PostgreSQL, which the archive does not keep, is left out).
+  drill    --restore-input restore.json [--from-archive [--archive-wait MIN]] [--json]
            Deployed: back up now, restore that backup into the scratch targets of restore.json,
            follow both; the restore's own verification decides; prints the recovery time.
+           --from-archive: waits for the backup's archive copy (default 120 min), then restores
+           from the archive ("source": "archive"; PostgreSQL left out unless restore.json names
+           the components).
   purge    [--local] [--dry-run] [--report] [--verbose] [--json]
            Delete the backups the retention (vault.retention) no longer keeps, and the object
            versions no kept, running or restoring backup references, through the purge state
@@ -138,6 +146,7 @@ async function restore(args: string[]): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       overwrite: { type: 'boolean', default: false },
       components: { type: 'string' },
+      source: { type: 'string' },
       bucket: { type: 'string', multiple: true },
       verbose: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -156,6 +165,13 @@ async function restore(args: string[]): Promise<number> {
     overwrite: values.overwrite,
   };
   if (values.components) input.components = values.components.split(',');
+  if (values.source !== undefined) {
+    if (values.source !== 'vault' && values.source !== 'archive') {
+      err(`wire-backup restore: --source takes vault or archive, not '${values.source}'`);
+      return 2;
+    }
+    input.source = values.source;
+  }
   if (values.bucket) {
     const buckets: Record<string, string> = {};
     for (const pair of values.bucket) {
@@ -178,6 +194,8 @@ async function restore(args: string[]): Promise<number> {
     stateMachine: 'wire-restore',
     input,
     stack,
+    // The local archive is the vault server's second bucket, configured as a deployed stack's would be.
+    ...(values.source === 'archive' ? { config: archiveConfig(stack) } : {}),
     onEvent: progressPrinter(err, values.verbose),
   });
   if (values.json)
@@ -222,6 +240,8 @@ async function drill(args: string[]): Promise<number> {
       'to-nodes': { type: 'string', default: '1' },
       size: { type: 'string', default: 'smoke' },
       'restore-older': { type: 'boolean', default: false },
+      'from-archive': { type: 'boolean', default: false },
+      'archive-wait': { type: 'string' },
       'from-version': { type: 'string' },
       'to-version': { type: 'string' },
       mode: { type: 'string' },
@@ -258,6 +278,7 @@ async function drill(args: string[]): Promise<number> {
     toNodes: nodes(values['to-nodes']),
     size: values.size,
     restoreOlder: values['restore-older'],
+    fromArchive: values['from-archive'],
     log: err,
   });
   process.stdout.write(`\n${drillSummary(report)}\n`);

@@ -74,6 +74,8 @@ export function restoreSummary(report: RestoreReport, vaultBucket: string): stri
       ? `wire-backup: dry run of restoring backup ${report.backupId}: every check passed, nothing was written`
       : `wire-backup: restored backup ${report.backupId} in ${formatDuration(report.durationSeconds)} (restore ${report.restoreId})`;
   const lines = [head];
+  if (p.source === 'archive')
+    lines.push(`  source       the archive copy in s3://${p.sourceBucket} (not the vault)`);
   if (p.wireServer)
     lines.push(
       `  wire-server  ${formatBytes(p.wireServer.bytes)} archive → ${p.wireServer.instanceId}:${p.wireServer.targetPath}`,
@@ -124,7 +126,7 @@ export function restoreSummary(report: RestoreReport, vaultBucket: string): stri
 export function drillSummary(report: DrillReport): string {
   const ok = report.differences.length === 0;
   return [
-    `wire-backup drill: ${ok ? 'PASSED' : 'FAILED'} — ${report.fromNodes}-node backup restored into a fresh ${report.toNodes}-node cluster`,
+    `wire-backup drill: ${ok ? 'PASSED' : 'FAILED'} — ${report.fromNodes}-node backup restored${report.source === 'archive' ? ' from the archive (primary vault emptied; PostgreSQL not archived, not compared)' : ''} into a fresh ${report.toNodes}-node cluster`,
     `  cassandra    ${report.fromVersion === report.toVersion ? report.fromVersion : `${report.fromVersion} → ${report.toVersion}`}, SSTables loaded by ${[...new Set(report.loaders)].join(', ') || 'nothing'}`,
     `  compared     ${report.rows} rows, ${report.objects} objects, ${report.files} files, PostgreSQL ${report.postgresRows} rows in ${report.postgresTables} tables: ${ok ? 'no differences' : `${report.differences.length} difference(s), listed above`}`,
     report.rowCounts

@@ -1,5 +1,5 @@
-import { parseEvent, vault } from './core/handler-kit.js';
-import { restoreMinioEventSchema } from './core/restore-events.js';
+import { backupSource, parseEvent, vault } from './core/handler-kit.js';
+import { restoreMinioEventSchema, sourceAccessOf } from './core/restore-events.js';
 import { planBucketRestores } from './core/restore-minio-plan.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
 
@@ -11,6 +11,7 @@ export async function handler(event: unknown) {
   const checked = await planBucketRestores({
     vault: s3,
     vaultBucket: bucket,
+    source: sourceAccessOf(plan, backupSource(plan)),
     target,
     buckets: plan.minio.buckets,
     restoreId: plan.restoreId,

@@ -1,5 +1,5 @@
-import { parseEvent, vault } from './core/handler-kit.js';
-import { restoreMinioEventSchema } from './core/restore-events.js';
+import { backupSource, parseEvent, vault } from './core/handler-kit.js';
+import { restoreMinioEventSchema, sourceAccessOf } from './core/restore-events.js';
 import { type ExtraObjectsOutcome, handleExtraObjects } from './core/restore-minio-extra.js';
 import {
   planBucketRestores,
@@ -21,6 +21,7 @@ export async function handler(event: unknown) {
   const planned = await planBucketRestores({
     vault: s3,
     vaultBucket: bucket,
+    source: sourceAccessOf(plan, backupSource(plan)),
     target,
     buckets: plan.minio.buckets,
     restoreId: plan.restoreId,
@@ -35,6 +36,7 @@ export async function handler(event: unknown) {
         vault: s3,
         vaultBucket: bucket,
         manifestKey: p.manifestKey,
+        source: sourceAccessOf(plan, backupSource(plan)),
         sourceBucket: p.sourceBucket,
         target,
         targetBucket: p.targetBucket,

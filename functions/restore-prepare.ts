@@ -3,7 +3,7 @@ import { refuseWhileRunning } from './core/abandoned-runs.js';
 import { loadConfig } from './core/config-parameter.js';
 import type { RestorePlan } from './core/contract/restore.js';
 import { describeExecution } from './core/control-clients.js';
-import { parseEvent, vault } from './core/handler-kit.js';
+import { archive, parseEvent, vault } from './core/handler-kit.js';
 import { planRestore } from './core/restore-plan.js';
 import { logEvent } from './core/telemetry.js';
 
@@ -25,6 +25,7 @@ export async function handler(event: unknown): Promise<RestorePlan> {
     config,
     now: () => now,
     executionId: execution,
+    archive: archive(),
   });
   if (!plan.dryRun) {
     await refuseWhileRunning(

@@ -10,7 +10,7 @@ import {
   targetNodeCheckSchema,
 } from './core/contract/restore.js';
 import { env } from './core/env.js';
-import { parseEvent, vault } from './core/handler-kit.js';
+import { backupSource, parseEvent, vault } from './core/handler-kit.js';
 import { markRestoreRunning } from './core/purge-run.js';
 import { requireClusterUp, requireCompatibleVersions } from './core/restore-checks.js';
 import { type BucketRestoreVerification, verifyBucketRestore } from './core/restore-minio-verify.js';
@@ -72,8 +72,9 @@ export async function handler(event: unknown): Promise<RestoreTargets | RestoreV
   const counting = plan.cassandra?.rowCounts;
   if (counting && parsed.rowCounts && 'countsKey' in parsed.rowCounts) {
     const { s3, bucket } = vault();
+    const from = backupSource(plan);
     rowCounts = compareRowCounts({
-      backup: await readRowCounts(s3, bucket, counting.backupKey),
+      backup: await readRowCounts(from.s3, from.bucket, counting.backupKey),
       restored: await readRowCounts(s3, bucket, parsed.rowCounts.countsKey),
       keyspaces: plan.cassandra?.keyspaces ? plan.cassandra.keyspaces.split(',') : [],
       check: counting.check,
@@ -82,7 +83,8 @@ export async function handler(event: unknown): Promise<RestoreTargets | RestoreV
   }
   const buckets: BucketRestoreVerification[] = [];
   if (plan.components.minio && plan.minio) {
-    const { s3, bucket } = vault();
+    // The bucket manifests are read where the backup is (the vault, or the archive).
+    const { s3, bucket } = backupSource(plan);
     const { s3: target } = await sourceClientFromEnv();
     for (const b of plan.minio.buckets) {
       buckets.push(

@@ -10,7 +10,8 @@
 #   3. upload the counts, in the same format, to the output key.
 # Writes nothing to Cassandra.
 #
-# Parameters (environment): SSM_vaultBucket, SSM_countsKey (the backup's row-counts.tsv),
+# Parameters (environment): SSM_vaultBucket, SSM_countsKey (the backup's row-counts.tsv, in SSM_countsBucket
+#   when set, else in SSM_vaultBucket),
 #   SSM_keyspaces (comma list, may be empty), SSM_outputKey, SSM_consistency (ONE|QUORUM|LOCAL_QUORUM|ALL).
 # Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"tables":N,"rows":N,"countsKey"}`.
 #   On failure: exit non-zero, last stderr line `wire-backup: <host>: <what failed> — <how to fix>`.
@@ -35,11 +36,15 @@ COUNTS_KEY=${SSM_countsKey-}
 KEYSPACES_PARAM=${SSM_keyspaces-}
 OUTPUT_KEY=${SSM_outputKey-}
 CONSISTENCY=${SSM_consistency-}
+COUNTS_BUCKET=${SSM_countsBucket-}
 check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
 check_rule countsKey "$COUNTS_KEY" VAULT_KEY
 check_rule keyspaces "$KEYSPACES_PARAM" KEYSPACE_LIST
 check_rule outputKey "$OUTPUT_KEY" VAULT_KEY
 check_rule consistency "$CONSISTENCY" CONSISTENCY
+check_rule countsBucket "$COUNTS_BUCKET" OPTIONAL_BUCKET_NAME
+# The backup's counts are where the backup is read (the archive bucket on a restore from there).
+COUNTS_BUCKET=${COUNTS_BUCKET:-$VAULT_BUCKET}
 
 for tool in aws cqlsh; do
   if ! command -v -- "$tool" >/dev/null; then
@@ -52,9 +57,9 @@ done
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-count-rows.XXXXXX")
 
 # --- 1. the tables -----------------------------------------------------------------------------
-if ! aws s3 cp --only-show-errors "s3://$VAULT_BUCKET/$COUNTS_KEY" "$WORK_DIR/backup.tsv" >"$WORK_DIR/get.out" 2>&1; then
+if ! aws s3 cp --only-show-errors "s3://$COUNTS_BUCKET/$COUNTS_KEY" "$WORK_DIR/backup.tsv" >"$WORK_DIR/get.out" 2>&1; then
   tail_of "$WORK_DIR/get.out" aws
-  fail "cannot read the backup's row counts s3://$VAULT_BUCKET/$COUNTS_KEY" "check the vault is reachable from $HOST and the object exists"
+  fail "cannot read the backup's row counts s3://$COUNTS_BUCKET/$COUNTS_KEY" "check the vault is reachable from $HOST and the object exists"
 fi
 awk -F'\t' -v OFS='\t' -v list=",$KEYSPACES_PARAM," '
   /^#/ || NF < 4 { next }

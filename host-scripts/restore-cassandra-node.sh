@@ -29,7 +29,8 @@
 # Parameters (environment): SSM_vaultBucket, SSM_sourceHostId, SSM_sstablePrefix, SSM_filesKey,
 #   SSM_keyspaces (comma list, may be empty), SSM_mode (import|refresh|load), SSM_loadTargets (comma list
 #   of addresses, required for load), SSM_stagingDir, SSM_dataDir (this node's data directory, used by
-#   refresh), SSM_dryRun (true|false).
+#   refresh), SSM_dryRun (true|false), SSM_readFrom (vault|archive; archive: SSM_vaultBucket is the archive
+#   bucket, SSM_filesKey the archived files.tsv, and each file is at <sstablePrefix><sha256[0:2]>/<sha256>).
 # Output: log lines on stderr, one per table; one stdout line `WIRE_BACKUP_RESULT {"tables","files","bytes",
 #   "mode","keyspaces","emptyTables","dryRun","cassandraVersion"}` (mode = how the files were loaded:
 #   import, refresh or load; tables = tables loaded, emptyTables = tables whose backup holds no SSTable;
@@ -77,6 +78,7 @@ LOAD_TARGETS=${SSM_loadTargets-}
 STAGING_DIR=${SSM_stagingDir-}
 DATA_DIR=${SSM_dataDir:-/mnt/cassandra/data}
 DRY_RUN=${SSM_dryRun-}
+READ_FROM=${SSM_readFrom:-vault}
 check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
 check_rule sstablePrefix "$SSTABLE_PREFIX" VAULT_PREFIX
 check_rule sourceHostId "$SOURCE_HOST_ID" HOST_ID
@@ -87,6 +89,7 @@ check_rule dataDir "$DATA_DIR" ABSOLUTE_PATH
 check_rule loadTargets "$LOAD_TARGETS" ADDRESS_LIST
 check_rule stagingDir "$STAGING_DIR" ABSOLUTE_PATH
 check_rule dryRun "$DRY_RUN" BOOLEAN
+check_rule readFrom "$READ_FROM" BACKUP_SOURCE
 while [[ $STAGING_DIR == */ && $STAGING_DIR != / ]]; do STAGING_DIR=${STAGING_DIR%/}; done
 if [[ $STAGING_DIR == / ]]; then
   fail "parameter stagingDir is invalid: '/'" "set SSM_stagingDir to a folder for temporary files, e.g. /var/tmp/wire-backup-restore"
@@ -262,7 +265,10 @@ fi
 RUN_DIR=$(mktemp -d "$STAGING_DIR/run-$(date -u +%Y%m%dT%H%M%SZ).XXXXXX")
 log "staging in $RUN_DIR"
 download_started=$SECONDS
-for ks in "${KEYSPACES[@]}"; do
+# The archive keeps each file at its content address (no folder per table to copy in bulk): every file
+# is fetched one by one below, by the address of the SHA-256 files.tsv records.
+if [[ $READ_FROM == archive ]]; then KEYSPACES_TO_COPY=(); else KEYSPACES_TO_COPY=("${KEYSPACES[@]}"); fi
+for ks in "${KEYSPACES_TO_COPY[@]}"; do
   # One include pattern per SSTable (`<table dir>/[.<index>/]<version>-<id>-<format>-*`), the exact path
   # for any other file: the CLI matches every listed key against every pattern, so fewer patterns keep
   # it fast. Names in files.tsv hold none of the * ? [ wildcards. A stray file the patterns also match is
@@ -293,8 +299,11 @@ while IFS=$'\t' read -r ks dir table _; do
   mkdir -p -- "$RUN_DIR/$ks/$table"
 done <"$WORK_DIR/tables.tsv"
 # expected.tsv: local path, size, sha256, vault key, versionId, relpath.
-awk -F'\t' -v OFS='\t' -v run="$RUN_DIR" -v prefix="$PREFIX" \
-  '{ print run "/" $1 "/" $3 "/" $4, $5, $6, prefix "/" $1 "/" $2 "/" $4, $7, $1 "/" $2 "/" $4 }' \
+# The key is the vault's (prefix/relpath) or, from the archive, the content address (prefix/<ab>/<sha256>,
+# as vault-layout.ts archiveObjectKey names it).
+awk -F'\t' -v OFS='\t' -v run="$RUN_DIR" -v prefix="$PREFIX" -v archive="$([[ $READ_FROM == archive ]] && echo 1)" \
+  '{ key = archive ? prefix "/" substr($6, 1, 2) "/" $6 : prefix "/" $1 "/" $2 "/" $4
+     print run "/" $1 "/" $3 "/" $4, $5, $6, key, $7, $1 "/" $2 "/" $4 }' \
   "$WORK_DIR/plan.tsv" >"$WORK_DIR/expected.tsv"
 # verify <expected.tsv> <bad.tsv>: the lines of files that are missing or differ in size or SHA-256, with
 # what was found as a 7th field.
@@ -321,11 +330,19 @@ fi
 verify "$WORK_DIR/expected.tsv" "$WORK_DIR/bad.tsv"
 REFETCH=$(wc -l <"$WORK_DIR/bad.tsv")
 if ((REFETCH > 0)); then
-  log "$REFETCH file(s) differ from the latest object at their key: fetching their exact versions"
-  # shellcheck disable=SC2016 # the sh -c script expands its own arguments
-  awk -F'\t' '{ print $4; print $5; print $1 }' "$WORK_DIR/bad.tsv" |
-    xargs -r -d '\n' -n 3 -P 8 sh -c 'mkdir -p -- "$(dirname -- "$3")" && aws s3api get-object --bucket "$0" --key "$1" --version-id "$2" "$3" >/dev/null' \
-      "$VAULT_BUCKET" 2>"$WORK_DIR/refetch.err" || tail_of "$WORK_DIR/refetch.err" aws
+  if [[ $READ_FROM == archive ]]; then
+    log "fetching $REFETCH file(s) from the archive by their content address"
+    # shellcheck disable=SC2016 # the sh -c script expands its own arguments
+    awk -F'\t' '{ print $4; print $1 }' "$WORK_DIR/bad.tsv" |
+      xargs -r -d '\n' -n 2 -P 8 sh -c 'mkdir -p -- "$(dirname -- "$2")" && aws s3api get-object --bucket "$0" --key "$1" "$2" >/dev/null' \
+        "$VAULT_BUCKET" 2>"$WORK_DIR/refetch.err" || tail_of "$WORK_DIR/refetch.err" aws
+  else
+    log "$REFETCH file(s) differ from the latest object at their key: fetching their exact versions"
+    # shellcheck disable=SC2016 # the sh -c script expands its own arguments
+    awk -F'\t' '{ print $4; print $5; print $1 }' "$WORK_DIR/bad.tsv" |
+      xargs -r -d '\n' -n 3 -P 8 sh -c 'mkdir -p -- "$(dirname -- "$3")" && aws s3api get-object --bucket "$0" --key "$1" --version-id "$2" "$3" >/dev/null' \
+        "$VAULT_BUCKET" 2>"$WORK_DIR/refetch.err" || tail_of "$WORK_DIR/refetch.err" aws
+  fi
   cut -f1-6 "$WORK_DIR/bad.tsv" >"$WORK_DIR/again.tsv"
   verify "$WORK_DIR/again.tsv" "$WORK_DIR/bad.tsv"
 fi

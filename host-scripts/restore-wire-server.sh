@@ -16,7 +16,8 @@
 # Until step 4 nothing on the host is changed; dryRun stops after step 3.
 #
 # Parameters (environment): SSM_vaultBucket, SSM_archiveKey, SSM_versionId (the vault version id, `null`
-#   for an object written before versioning), SSM_sha256, SSM_targetPath, SSM_overwrite (true|false),
+#   for an object written before versioning), SSM_readFrom (vault|archive; archive: the archive bucket's
+#   content-addressed copy, fetched without a version id), SSM_sha256, SSM_targetPath, SSM_overwrite (true|false),
 #   SSM_dryRun (true|false), SSM_restoreOwnership (true|false; unset = false: the restoring user owns
 #   the files, not the uids/gids the archive records).
 # Output: log lines on stderr; one stdout line `WIRE_BACKUP_RESULT {"targetPath","previousMovedTo","files",
@@ -61,6 +62,7 @@ TARGET_PATH=${SSM_targetPath-}
 OVERWRITE=${SSM_overwrite-}
 DRY_RUN=${SSM_dryRun-}
 RESTORE_OWNERSHIP=${SSM_restoreOwnership-false}
+READ_FROM=${SSM_readFrom:-vault}
 check_rule vaultBucket "$VAULT_BUCKET" BUCKET_NAME
 check_rule archiveKey "$ARCHIVE_KEY" VAULT_KEY
 # S3 version ids are opaque, URL-ready strings of up to 1024 bytes (AWS documents one with '+').
@@ -70,6 +72,7 @@ check_rule targetPath "$TARGET_PATH" RESTORE_TARGET_PATH
 check_rule overwrite "$OVERWRITE" BOOLEAN
 check_rule dryRun "$DRY_RUN" BOOLEAN
 check_rule restoreOwnership "$RESTORE_OWNERSHIP" BOOLEAN
+check_rule readFrom "$READ_FROM" BACKUP_SOURCE
 
 # Normalise repeated slashes, single-dot segments and trailing slashes so that dirname/basename name the
 # folder itself and `//etc/./` is seen as /etc.
@@ -125,7 +128,13 @@ log "restore of s3://$VAULT_BUCKET/$ARCHIVE_KEY (version $VERSION_ID) into $TARG
 WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-backup-restore-ws.XXXXXX")
 ARCHIVE="$WORK_DIR/archive.tar.gz"
 started=$SECONDS
-if ! aws s3api get-object --bucket "$VAULT_BUCKET" --key "$ARCHIVE_KEY" --version-id "$VERSION_ID" "$ARCHIVE" \
+# From the archive bucket: its content-addressed copy (no vault version there; the SHA-256 below checks it).
+VERSION_ARGS=(--version-id "$VERSION_ID")
+if [[ $READ_FROM == archive ]]; then
+  VERSION_ARGS=()
+  VERSION_ID='(archive copy)'
+fi
+if ! aws s3api get-object --bucket "$VAULT_BUCKET" --key "$ARCHIVE_KEY" "${VERSION_ARGS[@]}" "$ARCHIVE" \
   >"$WORK_DIR/get.out" 2>&1; then
   tail_of "$WORK_DIR/get.out" aws
   fail "download of s3://$VAULT_BUCKET/$ARCHIVE_KEY version $VERSION_ID failed" \

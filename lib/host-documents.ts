@@ -157,11 +157,22 @@ export const hostDocuments = {
       'wire-backup: restore the wire-server folder from its archive (exact version, SHA-256 checked; the current folder is kept aside)',
     timeoutSeconds: 3600,
     parameters: {
-      vaultBucket: { description: 'Vault bucket the host downloads from', rule: rules.bucketName },
-      archiveKey: { description: 'Vault key of the archive', rule: rules.vaultKey },
+      vaultBucket: {
+        description:
+          'Bucket the host downloads from (the vault, or the archive bucket with readFrom archive)',
+        rule: rules.bucketName,
+      },
+      archiveKey: { description: 'Key of the archive in that bucket', rule: rules.vaultKey },
       versionId: {
-        description: 'Vault version id of the archive (null for an unversioned object)',
+        description:
+          'Vault version id of the archive (null for an unversioned object; unused with readFrom archive)',
         rule: rules.versionId,
+      },
+      readFrom: {
+        description:
+          'vault (the exact version) or archive (the archive bucket’s content-addressed copy, checked by its SHA-256)',
+        rule: rules.backupSource,
+        default: 'vault',
       },
       sha256: {
         description: 'SHA-256 of the archive, as the backup recorded it',
@@ -195,8 +206,11 @@ export const hostDocuments = {
     description: 'wire-backup: apply the backed-up schema of Cassandra keyspaces (CREATE … IF NOT EXISTS)',
     timeoutSeconds: 1800,
     parameters: {
-      vaultBucket: { description: 'Vault bucket the host downloads from', rule: rules.bucketName },
-      schemaKey: { description: 'Vault key of the backup’s schema.cql', rule: rules.vaultKey },
+      vaultBucket: {
+        description: 'Bucket the host downloads from (the vault, or the archive bucket)',
+        rule: rules.bucketName,
+      },
+      schemaKey: { description: 'Key of the backup’s schema.cql in that bucket', rule: rules.vaultKey },
       keyspaces: {
         description: 'Comma-separated keyspaces; empty = every non-system keyspace in schema.cql',
         rule: rules.keyspaceList,
@@ -221,15 +235,26 @@ export const hostDocuments = {
       'wire-backup: download one backed-up node’s SSTables (exact versions, SHA-256 checked) and load them (nodetool import or sstableloader)',
     timeoutSeconds: 12 * 3600,
     parameters: {
-      vaultBucket: { description: 'Vault bucket the host downloads from', rule: rules.bucketName },
+      vaultBucket: {
+        description:
+          'Bucket the host downloads from (the vault, or the archive bucket with readFrom archive)',
+        rule: rules.bucketName,
+      },
       sourceHostId: { description: 'Host id of the backed-up node', rule: rules.hostId },
       sstablePrefix: {
-        description: 'Vault folder of the backed-up node’s SSTables',
+        description:
+          'Folder of the backed-up node’s SSTables (readFrom archive: of the content-addressed objects, <sha256[0:2]>/<sha256> below it)',
         rule: rules.vaultPrefix,
       },
       filesKey: {
-        description: 'Vault key of the backed-up node’s files.tsv',
+        description: 'Key of the backed-up node’s files.tsv in that bucket',
         rule: rules.vaultKey,
+      },
+      readFrom: {
+        description:
+          'vault (exact versions below sstablePrefix) or archive (each file at its content address below sstablePrefix)',
+        rule: rules.backupSource,
+        default: 'vault',
       },
       keyspaces: {
         description: 'Comma-separated keyspaces; empty = every non-system keyspace in files.tsv',
@@ -272,10 +297,16 @@ export const hostDocuments = {
       'wire-backup: count the rows of the tables a backup counted (read only), for a restore’s verification',
     timeoutSeconds: 6 * 3600,
     parameters: {
-      vaultBucket: { description: 'Vault bucket holding the counts', rule: rules.bucketName },
+      vaultBucket: { description: 'Vault bucket the counts are written to', rule: rules.bucketName },
       countsKey: {
-        description: 'Vault key of the backup’s row-counts.tsv (the tables to count)',
+        description: 'Key of the backup’s row-counts.tsv (the tables to count) in countsBucket',
         rule: rules.vaultKey,
+      },
+      countsBucket: {
+        description:
+          'Bucket holding countsKey: empty = vaultBucket; the archive bucket on a restore from the archive',
+        rule: rules.optionalBucketName,
+        default: '',
       },
       keyspaces: {
         description: 'Comma-separated keyspaces; empty = every keyspace the backup counted',

@@ -255,39 +255,46 @@ export class WireBackupStack extends Stack {
       commit: fn('commit', 'Checks completeness and writes the manifest, last', common),
       markFailed: fn('mark-failed', 'Writes the failed marker with the cause', common),
     };
+    // A restore may read its backup from the archive (`"source": "archive"`) when one is configured.
+    const restoreArchiveEnv: FunctionEnvironment = config.archive
+      ? {
+          [envNames.archiveBucket]: archiveBucketName(config.archive, names),
+          [envNames.archiveRegion]: config.archive.region,
+        }
+      : {};
     const restoreFunctions = {
       restorePrepare: fn(
         'restore-prepare',
         'Validates restore input, resolves the backup, plans the restore',
         {
           ...common,
+          ...restoreArchiveEnv,
           [envNames.configParameter]: configParameter.parameterName,
         },
       ),
       hostCommand: functions.hostCommand,
-      restoreCheckTargets: fn(
-        'restore-check-targets',
-        'Refuses non-empty target buckets; writes nothing',
-        minioEnv,
-      ),
+      restoreCheckTargets: fn('restore-check-targets', 'Refuses non-empty target buckets; writes nothing', {
+        ...minioEnv,
+        ...restoreArchiveEnv,
+      }),
       restorePlanMinio: fn(
         'restore-plan-minio',
         'Creates target buckets and writes restore batch files',
-        minioEnv,
+        { ...minioEnv, ...restoreArchiveEnv },
         Duration.minutes(15),
         1024,
       ),
       restoreCopyBatch: fn(
         'restore-copy-batch',
         'Writes one batch of exact object versions back to MinIO',
-        minioEnv,
+        { ...minioEnv, ...restoreArchiveEnv },
         Duration.minutes(15),
         1024,
       ),
       restoreVerify: fn(
         'restore-verify',
         'Checks target nodes and restored objects',
-        minioEnv,
+        { ...minioEnv, ...restoreArchiveEnv },
         Duration.minutes(15),
         1024,
       ),
@@ -421,6 +428,23 @@ export class WireBackupStack extends Stack {
     }).role;
     // The archive script uploads under the archive key; the restore script extracts it.
     vault.grantArchiveKey(this.hostRole, { encrypt: true, decrypt: true });
+    // A restore from the archive (`"source": "archive"`, README "Archive") reads the backup there: the
+    // backup's index files (backups/) and its content-addressed objects (objects/), read only, with
+    // kms:Decrypt on the archive key through S3 in the archive region. Only with `archive` configured.
+    if (config.archive) {
+      const archiveSource = new ArchiveGrants(config.archive, names);
+      const archiveIndex = `${archivePrefixes.backups}*`;
+      const archiveObjects = `${archivePrefixes.objects}*`;
+      archiveSource.grantObjects(this.hostRole, { read: [archiveIndex, archiveObjects] });
+      for (const f of [
+        restoreFunctions.restorePrepare,
+        restoreFunctions.restoreCheckTargets,
+        restoreFunctions.restorePlanMinio,
+        restoreFunctions.restoreVerify,
+      ])
+        archiveSource.grantObjects(f, { read: [archiveIndex] });
+      archiveSource.grantObjects(restoreFunctions.restoreCopyBatch, { read: [archiveObjects] });
+    }
     new CfnOutput(this, 'HostRoleName', {
       description:
         'IAM role for the hosts: aws ssm create-activation --iam-role <this> (README, "Deploy"); it holds the vault keys the host scripts use',

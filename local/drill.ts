@@ -5,14 +5,17 @@ import {
   DeleteBucketCommand,
   DeleteObjectsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { backupSummarySchema } from '../functions/core/contract/backup.js';
-import { isSkipped } from '../functions/core/contract/common.js';
+import { componentNames, isSkipped } from '../functions/core/contract/common.js';
 import type { RestoreReport, RowCountComparison } from '../functions/core/contract/restore.js';
 import { restoreReportSchema } from '../functions/core/contract/restore.js';
 import { restoreRowCounts, restoreWarnings } from '../functions/core/restore-report.js';
+import type { WireBackupConfig } from '../lib/config.js';
+import { deliverEvents, readRecordedEvents } from './event-router.js';
 import { historyScale } from './history-scale.js';
 import { localConfig } from './local-config.js';
 import { runLocal } from './local-run.js';
@@ -27,6 +30,7 @@ import {
   snapshotWire,
 } from './seed/index.js';
 import { postgresTableDigests, seedPostgres } from './seed/postgres.js';
+import { createStackS3Client } from './stack-clients.js';
 import { readStackInfo, repoRoot, type StackInfo } from './stack-info.js';
 
 /** Options of {@link runDrill}. */
@@ -48,6 +52,14 @@ export interface DrillOptions {
   readonly toVersion?: CassandraSeries;
   /** The restore input's `targets.cassandra.mode` (`refresh` forces the Cassandra 3.11 path). @default auto */
   readonly mode?: 'auto' | 'import' | 'refresh' | 'load';
+  /**
+   * Restore from the cross-region archive (README, "Archive"): the backup is archived (its "Backup
+   * Completed" event delivered to the archive state machine, into the vault server's second bucket),
+   * then the disaster also takes the primary vault (every object version in it deleted) and the restore
+   * reads the archive only (`"source": "archive"`). PostgreSQL, which the archive does not keep, is
+   * left out of the restore and of the comparison. @default false
+   */
+  readonly fromArchive?: boolean;
   readonly log?: (line: string) => void;
   /** Receives every progress event of the drill's backups and restore (`runLocal`'s `onEvent`). */
   readonly onEvent?: RunnerEventListener;
@@ -79,6 +91,8 @@ export interface DrillReport {
   readonly backupSeconds: number;
   readonly rows: number;
   readonly objects: number;
+  /** Where the backup was restored from: the vault, or the archive (the vault emptied first). */
+  readonly source: 'vault' | 'archive';
   /** PostgreSQL tables and rows compared (every row of every table). */
   readonly postgresTables: number;
   readonly postgresRows: number;
@@ -149,12 +163,15 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   await seedWire({ stack, size: options.size ?? 'smoke', reset: true, flush: true });
   seedPostgres(stack, { conversations: 200, batch: 'drill' });
   await options.afterSeed?.(stack);
+  const fromArchive = options.fromArchive ?? false;
   const before = await snapshotWire({ stack, detail: 'rows' });
-  // Every row of every PostgreSQL table, as one digest per table (rows as text, sorted).
-  const postgresBefore = postgresTableDigests(stack);
+  // Every row of every PostgreSQL table, as one digest per table (rows as text, sorted). The archive
+  // does not keep PostgreSQL: a drill from the archive leaves it alone.
+  const postgresBefore = fromArchive ? {} : postgresTableDigests(stack);
 
   log('drill: backup');
   const backupStarted = Date.now();
+  const since = Date.now() - 1000;
   const backup = await runLocal({
     stateMachine: 'wire-backup',
     input: { trigger: 'drill' },
@@ -165,6 +182,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     throw new Error(`drill: backup failed (${backup.error}): ${backup.cause}`);
   const { manifest } = backupSummarySchema.parse(backup.output);
   const backupSeconds = (Date.now() - backupStarted) / 1000;
+  if (fromArchive) await archiveBackup(stack, manifest.backupId, since, log, events);
   if (options.restoreOlder) {
     log('drill: changing the data and backing up again; the first backup is the one restored');
     await mutateWire({ stack, round: 1 });
@@ -196,19 +214,30 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     source.destroy();
   }
   rmSync(stack.deployHost.wireServerPath, { recursive: true, force: true });
-  destroyPostgres(stack);
+  if (fromArchive) {
+    log('drill: disaster — the primary vault is gone too (every object version in it deleted)');
+    await emptyBucket(stack, stack.vault.bucket);
+  } else destroyPostgres(stack);
 
-  log(`drill: restore of ${manifest.backupId} into the fresh instances`);
+  log(
+    `drill: restore of ${manifest.backupId} from the ${fromArchive ? 'archive' : 'vault'} into the fresh instances`,
+  );
   const restoreStarted = Date.now();
   const restore = await runLocal({
     stateMachine: 'wire-restore',
     input: {
       backupId: manifest.backupId,
       confirm: manifest.backupId,
+      ...(fromArchive
+        ? {
+            source: 'archive',
+            components: componentNames.filter((c) => c !== 'postgresql' && manifest.components[c]),
+          }
+        : {}),
       ...(options.mode ? { targets: { cassandra: { mode: options.mode } } } : {}),
     },
     stack,
-    config: localConfig(stack),
+    config: fromArchive ? archiveConfig(stack) : localConfig(stack),
     ...events,
   });
   if (restore.status !== 'SUCCEEDED')
@@ -222,7 +251,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   // The restored schema keeps the backup's replication factor (3 for three nodes), which a smaller
   // fresh cluster cannot meet at QUORUM; every restored row is on every target node, so ONE reads all.
   const after = await snapshotWire({ stack, detail: 'rows', consistency: 'one' });
-  const postgresAfter = postgresTableDigests(stack);
+  const postgresAfter = fromArchive ? {} : postgresTableDigests(stack);
   const differences = [...diffSnapshots(before, after), ...diffPostgres(postgresBefore, postgresAfter)];
   if (differences.length > 0) log(formatDifferences(differences));
   // The restored primary is on a new timeline: clone the standby from it again, as an operator does
@@ -244,6 +273,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
       0,
     ),
     objects: (before.minio?.buckets ?? []).reduce((n, b) => n + b.objectCount, 0),
+    source: fromArchive ? 'archive' : 'vault',
     postgresTables: Object.keys(postgresBefore).length,
     postgresRows: Object.values(postgresBefore).reduce((n, d) => n + Number(d.split(':')[0]), 0),
     files: before.wireServer?.fileCount ?? 0,
@@ -255,6 +285,69 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
       restore: { total: restoreHistory.total, perNode: restoreHistory.perNode },
     },
   };
+}
+
+/**
+ * The local configuration with the archive: the vault server's second bucket (in AWS, another region),
+ * so the stack synthesizes the archive state machine and grants the restore read access to it.
+ */
+export function archiveConfig(stack: StackInfo): WireBackupConfig {
+  return {
+    ...localConfig(stack),
+    archive: { region: stack.vault.region, storageClass: 'STANDARD', bucketName: stack.vault.archiveBucket },
+  };
+}
+
+/**
+ * Archives one backup as the deployed stack does: its "Backup Completed" event (recorded since `since`)
+ * delivered to the archive state machine; throws unless the archive copy succeeded.
+ */
+export async function archiveBackup(
+  stack: StackInfo,
+  backupId: string,
+  since: number,
+  log: (line: string) => void,
+  events: { readonly onEvent?: RunnerEventListener } = {},
+): Promise<void> {
+  log(`drill: archive copy of ${backupId} (into ${stack.vault.archiveBucket})`);
+  const entries = readRecordedEvents(stack, since).filter((e) => {
+    if (e.DetailType !== 'Backup Completed') return false;
+    const detail = typeof e.Detail === 'string' ? (JSON.parse(e.Detail) as unknown) : e.Detail;
+    return z.looseObject({ backupId: z.string() }).safeParse(detail).data?.backupId === backupId;
+  });
+  if (entries.length !== 1)
+    throw new Error(`drill: found ${entries.length} "Backup Completed" events of ${backupId}, expected 1`);
+  const deliveries = await deliverEvents({ stack, config: archiveConfig(stack), entries, ...events });
+  const archived = deliveries.find((d) => d.stateMachine === 'wire-archive');
+  if (archived?.result.status !== 'SUCCEEDED')
+    throw new Error(
+      `drill: the archive copy of ${backupId} did not succeed (${archived ? `${archived.result.error}: ${archived.result.cause}` : 'no archive state machine matched the event'})`,
+    );
+}
+
+/** Deletes every object version and delete marker in `bucket` (the drill's loss of the primary vault). */
+async function emptyBucket(stack: StackInfo, bucket: string): Promise<void> {
+  const s3 = createStackS3Client(stack.vault);
+  try {
+    for (;;) {
+      const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, MaxKeys: 1000 }));
+      const versions = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((v) => ({
+        Key: v.Key,
+        VersionId: v.VersionId,
+      }));
+      if (versions.length === 0) return;
+      const out = await s3.send(
+        new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: versions, Quiet: true } }),
+      );
+      const [refused] = out.Errors ?? [];
+      if (refused)
+        throw new Error(
+          `drill: cannot delete ${refused.Key} version ${refused.VersionId} from ${bucket} (${refused.Code}: ${refused.Message})`,
+        );
+    }
+  } finally {
+    s3.destroy();
+  }
 }
 
 /**

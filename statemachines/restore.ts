@@ -118,17 +118,19 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
   });
   nodeChecks.itemProcessor(nodeCheck.start);
   // The same documents check (dry run: writes nothing) and then restore.
+  // The host scripts download the backup from where the plan reads it (the vault, or the archive).
   const schemaParameters = (dryRun: boolean) => ({
-    vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+    vaultBucket: hostParam.text($('plan', 'sourceBucket')),
     schemaKey: hostParam.text($('plan', 'cassandra', 'schemaKey')),
     keyspaces: hostParam.text($('plan', 'cassandra', 'keyspaces')),
     overwrite: hostParam.value($('plan', 'overwrite')),
     dryRun: hostParam.literal(String(dryRun)),
   });
   const folderParameters = (dryRun: boolean) => ({
-    vaultBucket: hostParam.text($('plan', 'vaultBucket')),
+    vaultBucket: hostParam.text($('plan', 'sourceBucket')),
     archiveKey: hostParam.text($('plan', 'wireServer', 'archiveKey')),
     versionId: hostParam.text($('plan', 'wireServer', 'versionId')),
+    readFrom: hostParam.text($('plan', 'source')),
     sha256: hostParam.text($('plan', 'wireServer', 'sha256')),
     targetPath: hostParam.text($('plan', 'wireServer', 'targetPath')),
     overwrite: hostParam.value($('plan', 'overwrite')),
@@ -252,7 +254,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     props.documents.restoreCassandraNode,
     $node('node', 'instanceId'),
     {
-      vaultBucket: hostParam.text($node('vaultBucket')),
+      vaultBucket: hostParam.text($node('sourceBucket')),
+      readFrom: hostParam.text($node('source')),
       sourceHostId: hostParam.text($node('node', 'sourceHostId')),
       sstablePrefix: hostParam.text($node('node', 'sstablePrefix')),
       filesKey: hostParam.text($node('node', 'filesKey')),
@@ -279,7 +282,8 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     itemsPath: $('plan', 'cassandra', 'nodes'),
     itemSelector: selectFields<RestoreNodeItem>({
       node: mapItem<RestoreNodeAssignment>(),
-      vaultBucket: $('plan', 'vaultBucket'),
+      source: $('plan', 'source'),
+      sourceBucket: $('plan', 'sourceBucket'),
       clusterName: $('plan', 'clusterName'),
       keyspaces: $('plan', 'cassandra', 'keyspaces'),
       mode: $('plan', 'cassandra', 'mode'),
@@ -375,6 +379,7 @@ export function restoreDefinition(scope: Construct, props: RestoreDefinitionProp
     {
       vaultBucket: hostParam.text($('plan', 'vaultBucket')),
       countsKey: hostParam.text($('plan', 'cassandra', 'rowCounts', 'backupKey')),
+      countsBucket: hostParam.text($('plan', 'sourceBucket')),
       keyspaces: hostParam.text($('plan', 'cassandra', 'keyspaces')),
       outputKey: hostParam.text($('plan', 'cassandra', 'rowCounts', 'restoredKey')),
       consistency: hostParam.text($('plan', 'cassandra', 'rowCounts', 'consistency')),

@@ -158,3 +158,12 @@ export const env = {
   awsSecretAccessKey: (): string | undefined => nonEmpty(envNames.awsSecretAccessKey),
   awsSessionToken: (): string | undefined => nonEmpty(envNames.awsSessionToken),
 } as const satisfies Record<keyof typeof envNames, () => unknown>;
+
+/**
+ * The archive bucket and its region when the stack has `archive` configured (the functions that read
+ * it are given both), else undefined: a restore with `"source": "archive"` is refused then.
+ */
+export function configuredArchive(): { readonly bucket: string; readonly region: string } | undefined {
+  const bucket = nonEmpty(envNames.archiveBucket);
+  return bucket ? { bucket, region: env.archiveRegion() } : undefined;
+}

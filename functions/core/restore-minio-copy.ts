@@ -14,10 +14,10 @@ import {
   transferSettingsOf,
   uploadOf,
 } from './object-transfer.js';
-import type { TargetClient } from './restore-minio-plan.js';
+import type { RestoreSourceAccess, TargetClient } from './restore-minio-plan.js';
 import { DigestStream, type StreamDigest } from './streams.js';
 import { s3Url } from './vault-io.js';
-import { minioEntryVaultKey } from './vault-layout.js';
+import { backupReadLocation, minioEntryVaultKey } from './vault-layout.js';
 
 /**
  * Restores one batch file of a MinIO restore (see `restore-minio-plan.ts`): every manifest entry's
@@ -53,6 +53,8 @@ export interface RestoreBatchInput extends TransferOptions {
   readonly targetBucket: string;
   /** Vault key of the batch file (`restores/<restoreId>/minio/<bucket>/batches/<n>.jsonl`). */
   readonly batchKey: string;
+  /** Where the objects are read (the archive on a restore from there). @default - the vault */
+  readonly source?: RestoreSourceAccess;
 }
 
 /** Outcome of {@link restoreBatch}. */
@@ -85,8 +87,8 @@ export function checkRestoredBytes(
 }
 
 interface RestoreObjectOptions extends TransferSettings {
-  readonly vault: S3Client;
-  readonly vaultBucket: string;
+  /** Where the objects are read: the vault, or the archive. */
+  readonly source: RestoreSourceAccess;
   readonly target: TargetClient;
   readonly sourceBucket: string;
   readonly targetBucket: string;
@@ -101,18 +103,27 @@ function isMissingVersion(error: unknown): boolean {
 
 /** Restores one manifest entry: the vault version's bytes and headers, PUT under the original key. */
 async function restoreObject(options: RestoreObjectOptions, entry: ManifestEntry): Promise<RestoredObject> {
-  const { vault, vaultBucket, target, targetBucket } = options;
-  const vaultKey = minioEntryVaultKey(options.sourceBucket, entry);
-  const where = s3Url(vaultBucket, vaultKey);
+  const { source, target, targetBucket } = options;
+  const at = backupReadLocation(source.source, {
+    kind: 'data',
+    vaultKey: minioEntryVaultKey(options.sourceBucket, entry),
+    versionId: entry.versionId,
+    sha256: entry.sha256,
+  });
+  const where = s3Url(source.bucket, at.key);
   let response: GetObjectCommandOutput;
   try {
-    response = await vault.send(
-      new GetObjectCommand({ Bucket: vaultBucket, Key: vaultKey, VersionId: entry.versionId }),
+    response = await source.client.send(
+      new GetObjectCommand({
+        Bucket: source.bucket,
+        Key: at.key,
+        ...(at.versionId === undefined ? {} : { VersionId: at.versionId }),
+      }),
     );
   } catch (error) {
     if (isMissingVersion(error)) {
       throw new VerificationFailedError(
-        `${where} version ${entry.versionId} (key "${entry.key}") is missing from the vault — this backup cannot restore it; restore this object from another backup`,
+        `${where} version ${entry.versionId} (key "${entry.key}") is missing from the ${source.source} — this backup cannot restore it; restore this object from another backup`,
         { cause: error },
       );
     }
@@ -203,8 +214,7 @@ export function isCompleteResult(
 export async function restoreBatch(input: RestoreBatchInput): Promise<RestoreBatchResult> {
   const { vault, vaultBucket, batchKey } = input;
   const options: RestoreObjectOptions = {
-    vault,
-    vaultBucket,
+    source: input.source ?? { source: 'vault', client: vault, bucket: vaultBucket },
     target: input.target,
     sourceBucket: input.sourceBucket,
     targetBucket: input.targetBucket,

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { writeJsonLines } from './manifest-io.js';
 import { isNotFoundError, toStorageError } from './minio-errors.js';
 import { contentHeadersOf, transferSettingsOf, uploadOf } from './object-transfer.js';
-import { manifestEntries } from './restore-minio-plan.js';
+import { manifestEntries, type RestoreSourceAccess } from './restore-minio-plan.js';
 import { ExampleList, joinManifestWithTarget, listTargetObjects } from './restore-minio-verify.js';
 import { s3Url } from './vault-io.js';
 import { restoreRemovedKeyOf, restoreSetAsideKeyOf } from './vault-layout.js';
@@ -54,6 +54,8 @@ export interface HandleExtraObjectsInput {
   readonly vault: S3Client;
   readonly vaultBucket: string;
   readonly manifestKey: string;
+  /** Where the manifest is read (the archive on a restore from there). @default - the vault */
+  readonly source?: RestoreSourceAccess;
   /** The bucket the manifest describes (names the restore's working folder). */
   readonly sourceBucket: string;
   readonly target: S3Client;
@@ -177,7 +179,11 @@ export async function handleExtraObjects(input: HandleExtraObjectsInput): Promis
   const remove = input.mode === 'delete' && !input.dryRun;
   const versioned = remove ? await isVersioned(input.target, input.targetBucket) : false;
   const joined = joinManifestWithTarget(
-    manifestEntries(input.vault, input.vaultBucket, input.manifestKey),
+    manifestEntries(
+      input.source?.client ?? input.vault,
+      input.source?.bucket ?? input.vaultBucket,
+      input.manifestKey,
+    ),
     listTargetObjects(input.target, input.targetBucket),
   );
   for await (const item of joined) {

@@ -23,6 +23,7 @@ import { Batcher } from './object-transfer.js';
 import { joinManifestWithTarget, listTargetObjects } from './restore-minio-verify.js';
 import { clearVaultFolder, s3Url } from './vault-io.js';
 import {
+  type BackupSource,
   parseManifestKey,
   restoreBatchIndexKey,
   restoreBatchKeyOf,
@@ -53,6 +54,15 @@ export interface RestoreBatchItem {
   readonly bucket: string;
   readonly targetBucket: string;
   readonly batchKey: string;
+  /** Where the batch's objects are read: the archive on a restore from there. @default 'vault' */
+  readonly source?: BackupSource;
+}
+
+/** Where a restore reads the backup's bucket manifests and objects (the vault, or the archive bucket). */
+export interface RestoreSourceAccess {
+  readonly source: BackupSource;
+  readonly client: Pick<S3Client, 'send'>;
+  readonly bucket: string;
 }
 
 /** What the restore needs from the target MinIO client. */
@@ -65,6 +75,8 @@ export interface PlanBucketRestoreInput {
   readonly vaultBucket: string;
   /** Bucket manifest to restore: `backups/<backupId>/minio/<bucket>.manifest.jsonl.gz`. */
   readonly manifestKey: string;
+  /** Where the manifest is read (and later its objects). @default - the vault */
+  readonly source?: RestoreSourceAccess;
   /** Client of the target MinIO. */
   readonly target: TargetClient;
   readonly targetBucket: string;
@@ -98,6 +110,8 @@ export interface BucketRestorePlan {
   readonly dryRun: boolean;
   /** The target bucket before the restore (`missing`: created by this plan unless dry-running). */
   readonly targetState: TargetBucketState;
+  /** Where the objects are read. @default 'vault' */
+  readonly source?: BackupSource;
 }
 
 /** The source bucket a bucket manifest key names; anything else is {@link InvalidInputError}. */
@@ -244,13 +258,14 @@ export async function planBucketRestore(input: PlanBucketRestoreInput): Promise<
     );
   }
   const sourceBucket = sourceBucketOf(manifestKey);
+  const from = input.source ?? { source: 'vault', client: vault, bucket: vaultBucket };
   const batcher = new Batcher<ManifestEntry>(input.batchMaxObjects ?? 1000, input.batchMaxBytes ?? 1024 ** 3);
 
   const inspected = await inspectTarget(target, targetBucket);
   if (inspected.state === 'non-empty' && !overwrite) {
     // A bucket holding only this backup's objects (what an interrupted restore of it wrote) is no one
     // else's data: the re-run writes the same keys again. Anything else needs overwrite.
-    const foreign = await firstForeignObject(vault, vaultBucket, manifestKey, target, targetBucket);
+    const foreign = await firstForeignObject(from.client, from.bucket, manifestKey, target, targetBucket);
     if (foreign !== undefined) {
       throw new RestoreRefusedError(
         nonEmptyTargetMessage(targetBucket, inspected.objects, inspected.more, foreign),
@@ -268,7 +283,7 @@ export async function planBucketRestore(input: PlanBucketRestoreInput): Promise<
     batchKeys.push(batchKey);
     if (!dryRun) await writeJsonLines(vault, vaultBucket, batchKey, entries);
   };
-  for await (const entry of manifestEntries(vault, vaultBucket, manifestKey)) {
+  for await (const entry of manifestEntries(from.client, from.bucket, manifestKey)) {
     objects += 1;
     bytes += entry.size;
     await writeBatch(batcher.add(entry));
@@ -287,6 +302,7 @@ export async function planBucketRestore(input: PlanBucketRestoreInput): Promise<
     batchKeys,
     dryRun,
     targetState: inspected.state,
+    ...(from.source === 'archive' ? { source: from.source } : {}),
   };
 }
 
@@ -313,6 +329,7 @@ export function restoreBatchItemsOf(plan: BucketRestorePlan): RestoreBatchItem[]
     bucket: plan.sourceBucket,
     targetBucket: plan.targetBucket,
     batchKey,
+    ...(plan.source === 'archive' ? { source: plan.source } : {}),
   }));
 }
 

@@ -2,14 +2,21 @@ import { dirname } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { WireBackupConfig } from '../../lib/config.js';
+import { archiveManifestSchema } from './contract/archive.js';
 import type { BackupManifest } from './contract/backup.js';
 import { componentNames } from './contract/common.js';
 import type { RestoreNodeAssignment, RestorePlan } from './contract/restore.js';
 import { ruleRegExp, ruleString, rules } from './contract/rules.js';
 import { BackupNotFoundError, InvalidInputError, RestoreRefusedError } from './errors.js';
+import { listArchive } from './vault-inspect.js';
 import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
 import {
   allocateBackupId,
+  archiveManifestKey,
+  archiveObjectPrefix,
+  type BackupSource,
+  backupReadLocation,
+  backupSources,
   failedKey,
   manifestKey,
   restoreRowCountsKey,
@@ -52,6 +59,12 @@ export const restoreInputSchema = z
         `must repeat the backup id being restored, like ${rules.backupId.example} (letters and digits only)`,
       ),
     components: z.array(z.enum(componentNames)).min(1).optional(),
+    /**
+     * Where the backup is read from: `vault` (default), or `archive`, the cross-region archive copy
+     * (when the primary region is gone). Only backups whose archive manifest exists can be restored
+     * from the archive, and never their PostgreSQL part (the archive does not keep it).
+     */
+    source: z.enum(backupSources).default('vault'),
     /** Plan and check everything, write nothing. */
     dryRun: z.boolean().default(false),
     /** Allow writing into a non-empty target (folder, keyspaces with rows, bucket with objects). */
@@ -143,6 +156,45 @@ export interface PlanRestoreDeps {
   readonly now: () => Date;
   /** The restore's execution ARN. @default - not recorded */
   readonly executionId?: string;
+  /** The archive bucket (`source: "archive"` reads it). @default - none: such a restore is refused */
+  readonly archive?: { readonly s3: S3Client; readonly bucket: string } | undefined;
+}
+
+/** The client and bucket a backup is read from, and whether that is the vault or the archive. */
+interface SourceAccess {
+  readonly source: BackupSource;
+  readonly s3: S3Client;
+  readonly bucket: string;
+}
+
+/**
+ * Resolves `backupId` ("latest": the newest) in the archive and requires its archive manifest, the
+ * proof that the archive copy is complete.
+ */
+async function resolveArchived(
+  archive: NonNullable<PlanRestoreDeps['archive']>,
+  requested: string,
+): Promise<string> {
+  if (requested === 'latest') {
+    const listing = await listArchive({ client: archive.s3, bucket: archive.bucket });
+    const latest = listing.find((b) => b.manifest !== null);
+    if (!latest)
+      throw new BackupNotFoundError(
+        `archive bucket ${archive.bucket} holds no complete archive copy (no backups/<id>/archive.json): run the archive of a backup first (README, "Archive"), or restore from the vault`,
+      );
+    return latest.backupId;
+  }
+  const raw = await readJsonOrUndefined(archive.s3, archive.bucket, archiveManifestKey(requested));
+  if (raw === undefined)
+    throw new BackupNotFoundError(
+      `backup ${requested} has no archive manifest s3://${archive.bucket}/${archiveManifestKey(requested)}: its archive copy does not exist or is incomplete — pick an archived backup ('wire-backup archive list'), or run its archive again`,
+    );
+  const parsed = archiveManifestSchema.safeParse(raw);
+  if (!parsed.success || parsed.data.backupId !== requested)
+    throw new BackupNotFoundError(
+      `archive manifest s3://${archive.bucket}/${archiveManifestKey(requested)} is not a valid archive manifest of backup ${requested}: run the archive of that backup again`,
+    );
+  return requested;
 }
 
 function parseRestoreInput(raw: unknown): RestoreInput {
@@ -196,18 +248,50 @@ export function requireUnderRestoreRoots(targetPath: string, config: WireBackupC
 
 export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Promise<RestorePlan> {
   const input = parseRestoreInput(rawInput);
-  const { s3, vaultBucket, config } = deps;
+  const { vaultBucket, config } = deps;
   let backupId = input.backupId;
-  if (backupId === 'latest') {
-    const [latest] = await listCompleteBackups(s3, vaultBucket);
+  let from: SourceAccess = { source: 'vault', s3: deps.s3, bucket: vaultBucket };
+  if (input.source === 'archive') {
+    if (!deps.archive)
+      throw new RestoreRefusedError(
+        'source "archive": this stack has no archive configured — add the "archive" section to the configuration and deploy (README, "Archive"), or restore from the vault (source "vault")',
+      );
+    from = { source: 'archive', s3: deps.archive.s3, bucket: deps.archive.bucket };
+    backupId = await resolveArchived(deps.archive, backupId);
+  } else if (backupId === 'latest') {
+    const [latest] = await listCompleteBackups(deps.s3, vaultBucket);
     if (!latest) throw new BackupNotFoundError(`vault ${vaultBucket} holds no complete backup to restore`);
     backupId = latest;
   }
-  const manifest = await readJsonOrUndefined<BackupManifest>(s3, vaultBucket, manifestKey(backupId));
-  if (!manifest) throw await missingBackup(s3, vaultBucket, backupId);
+  /** Where `ref` of this backup is read (the vault, or the archive: `vault-layout.ts`). */
+  const at = (ref: Parameters<typeof backupReadLocation>[1]) => backupReadLocation(from.source, ref);
+  const index = (vaultKey: string) => at({ kind: 'index', vaultKey }).key;
+  const manifest = await readJsonOrUndefined<BackupManifest>(
+    from.s3,
+    from.bucket,
+    index(manifestKey(backupId)),
+  );
+  if (!manifest) {
+    if (from.source === 'archive')
+      throw new BackupNotFoundError(
+        `the archive copy of backup ${backupId} lacks its manifest s3://${from.bucket}/${index(manifestKey(backupId))} although its archive manifest exists: run the archive of that backup again`,
+      );
+    throw await missingBackup(deps.s3, vaultBucket, backupId);
+  }
   if (input.confirm !== backupId) {
     throw new RestoreRefusedError(
       `confirmation does not match: to restore backup ${backupId}, set "confirm": "${backupId}" (restores overwrite data)`,
+    );
+  }
+  // PostgreSQL is not archived (README, "Archive"): only an input that leaves it out restores from there.
+  if (
+    from.source === 'archive' &&
+    manifest.components.postgresql &&
+    (input.components === undefined || input.components.includes('postgresql'))
+  ) {
+    const others = componentNames.filter((c) => c !== 'postgresql' && manifest.components[c]);
+    throw new RestoreRefusedError(
+      `backup ${backupId} holds PostgreSQL, which the archive does not keep: restore it from the vault, or leave it out with "components": ${JSON.stringify(others)}`,
     );
   }
   const wanted = new Set(input.components ?? componentNames.filter((c) => manifest.components[c]));
@@ -220,11 +304,17 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
 
   let wireServer: RestorePlan['wireServer'] = null;
   if (wanted.has('wireServer') && manifest.wireServer) {
+    const archive = at({
+      kind: 'data',
+      vaultKey: manifest.wireServer.key,
+      versionId: manifest.wireServer.versionId,
+      sha256: manifest.wireServer.sha256,
+    });
     wireServer = {
       instanceId: input.targets.wireServer?.instanceId ?? config.wireServer.instanceId,
       targetPath: requireUnderRestoreRoots(input.targets.wireServer?.path ?? config.wireServer.path, config),
-      archiveKey: manifest.wireServer.key,
-      versionId: manifest.wireServer.versionId ?? 'null',
+      archiveKey: archive.key,
+      versionId: archive.versionId ?? 'null',
       sha256: manifest.wireServer.sha256,
       bytes: manifest.wireServer.bytes,
       restoreOwnership: input.targets.wireServer?.restoreOwnership ?? false,
@@ -277,8 +367,12 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
         name: runner.name,
         sourceName: source.name,
         sourceHostId: source.hostId,
-        filesKey: source.filesKey,
-        sstablePrefix: sstablePrefix(manifest.clusterName, source.hostId),
+        filesKey: index(source.filesKey),
+        // The archive keeps SSTables content-addressed: the node script appends each file's address.
+        sstablePrefix:
+          from.source === 'archive'
+            ? archiveObjectPrefix
+            : sstablePrefix(manifest.clusterName, source.hostId),
         files: source.files,
         bytes: source.bytes,
         stagingDir: `${dirname(dataDirOf(runner))}/wire-backup-restore`,
@@ -288,7 +382,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     const first = targets[0];
     if (!first) throw new RestoreRefusedError('no target Cassandra node');
     cassandra = {
-      schemaKey: m.schemaKey,
+      schemaKey: index(m.schemaKey),
       keyspaces: (input.targets.cassandra?.keyspaces ?? (m.keyspaces ? m.keyspaces.split(',') : [])).join(
         ',',
       ),
@@ -304,7 +398,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
       rowCounts:
         m.rowCountsKey && input.verifyRowCounts !== 'off'
           ? {
-              backupKey: m.rowCountsKey,
+              backupKey: index(m.rowCountsKey),
               restoredKey: restoreRowCountsKey(restoreId),
               consistency: mode === 'load' ? 'ONE' : 'QUORUM',
               check: input.verifyRowCounts,
@@ -327,7 +421,7 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
       buckets: manifest.minio.buckets.map((b) => ({
         sourceBucket: b.bucket,
         targetBucket: renames[b.bucket] ?? b.bucket,
-        manifestKey: b.manifestKey,
+        manifestKey: index(b.manifestKey),
         objects: b.objects,
         bytes: b.bytes,
       })),
@@ -389,6 +483,8 @@ export async function planRestore(rawInput: unknown, deps: PlanRestoreDeps): Pro
     restoreId,
     backupId,
     vaultBucket,
+    source: from.source,
+    sourceBucket: from.bucket,
     clusterName: manifest.clusterName,
     dryRun: input.dryRun,
     overwrite: input.overwrite,

@@ -354,10 +354,17 @@ export const archiveIndexKey = (vaultKey: string): string => {
     );
   return `${archivePrefixes.backups}${vaultKey.slice(vaultPrefixes.backups.length)}`;
 };
+/**
+ * The folder of the content-addressed archive objects. A restore from the archive gives it to
+ * `restore-cassandra-node.sh` as its SSTable prefix, and the script appends `<first two hex>/<sha256>`
+ * for each file of `files.tsv` (as {@link archiveObjectKey} does; the snapshot script likewise appends
+ * the host id to {@link clusterSstablePrefix}).
+ */
+export const archiveObjectPrefix = `${archivePrefixes.objects}sha256/`;
 /** Content-addressed archive key of an object with this SHA-256 (hex). */
 export const archiveObjectKey = (sha256: string): string => {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`"${sha256}" is not a SHA-256 in hex`);
-  return `${archivePrefixes.objects}sha256/${sha256.slice(0, 2)}/${sha256}`;
+  return `${archiveObjectPrefix}${sha256.slice(0, 2)}/${sha256}`;
 };
 /**
  * The list of every object an archived backup holds (vault key and version → archive key, size,
@@ -370,6 +377,49 @@ export function archivedBackupIdOfPrefix(prefix: string): string | undefined {
   if (!prefix.startsWith(archivePrefixes.backups) || !prefix.endsWith('/')) return undefined;
   const id = prefix.slice(archivePrefixes.backups.length, -1);
   return id && !id.includes('/') ? id : undefined;
+}
+
+// --- where a restore reads a backup from -------------------------------------------------------------
+
+/** Where a restore reads a backup: the vault (default) or the archive bucket (restore input `source`). */
+export const backupSources = ['vault', 'archive'] as const;
+/** Where a restore reads a backup. */
+export type BackupSource = (typeof backupSources)[number];
+
+/** One object of a backup as the backup names it (its vault key and version, the SHA-256 it recorded). */
+export interface BackupObjectRef {
+  /**
+   * `index`: one of the backup's own files below `backups/<id>/` (manifest, files.tsv, schema, bucket
+   * manifests, row counts); `data`: an object the backup references by content (SSTable, MinIO object
+   * version, the wire-server archive), which the archive keeps content-addressed.
+   */
+  readonly kind: 'index' | 'data';
+  readonly vaultKey: string;
+  /** The vault version the backup recorded ('null' or undefined: none). */
+  readonly versionId?: string | undefined;
+  /** The SHA-256 the backup recorded (required for `data`). */
+  readonly sha256?: string | undefined;
+}
+
+/**
+ * Where a restore reads one object of a backup from `source`, the one rule every restore reader
+ * follows: in the vault its vault key and version; in the archive an index file under the same key
+ * below the archive's `backups/` ({@link archiveIndexKey}) and a data object at its content address
+ * ({@link archiveObjectKey}), both without a version id (the archive's copies are not the vault's
+ * versions; content-addressed keys cannot hold other content, and the archive manifest vouches for the
+ * rest).
+ */
+export function backupReadLocation(
+  source: BackupSource,
+  ref: BackupObjectRef,
+): { readonly key: string; readonly versionId: string | undefined } {
+  if (source === 'vault') return { key: ref.vaultKey, versionId: ref.versionId };
+  if (ref.kind === 'index') return { key: archiveIndexKey(ref.vaultKey), versionId: undefined };
+  if (!ref.sha256)
+    throw new Error(
+      `${ref.vaultKey}: a data object is read from the archive by its SHA-256, and none was given`,
+    );
+  return { key: archiveObjectKey(ref.sha256), versionId: undefined };
 }
 
 // --- ids -----------------------------------------------------------------------------------------

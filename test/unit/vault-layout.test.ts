@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  archiveObjectKey,
+  archiveObjectPrefix,
   backupIdOfPrefix,
+  backupReadLocation,
   cassandraBackupPrefix,
   clusterSstablePrefix,
   isMapRunFailedReport,
@@ -57,5 +60,32 @@ describe('vault-layout', () => {
     expect(backupIdOfPrefix('backups/20261126T061500Z/')).toBe('20261126T061500Z');
     expect(backupIdOfPrefix('restores/x/')).toBeUndefined();
     expect(backupIdOfPrefix('backups/')).toBeUndefined();
+  });
+
+  it('says where a restore reads a backup file: the vault version, or the archive copy', () => {
+    const sha = 'ab'.repeat(32);
+    const sstable = {
+      kind: 'data',
+      vaultKey: 'cassandra/wire/h1/brig/t-1/nb-1-big-Data.db',
+      versionId: 'v1',
+      sha256: sha,
+    } as const;
+    const files = {
+      kind: 'index',
+      vaultKey: 'backups/20261126T061500Z/cassandra/mi-1/files.tsv',
+      versionId: 'v2',
+    } as const;
+    expect(backupReadLocation('vault', sstable)).toEqual({ key: sstable.vaultKey, versionId: 'v1' });
+    expect(backupReadLocation('vault', files)).toEqual({ key: files.vaultKey, versionId: 'v2' });
+    expect(backupReadLocation('archive', sstable)).toEqual({
+      key: `objects/sha256/ab/${sha}`,
+      versionId: undefined,
+    });
+    expect(backupReadLocation('archive', files)).toEqual({ key: files.vaultKey, versionId: undefined });
+    // The node restore script appends <ab>/<sha256> to this prefix in bash.
+    expect(archiveObjectKey(sha)).toBe(`${archiveObjectPrefix}${sha.slice(0, 2)}/${sha}`);
+    expect(() => backupReadLocation('archive', { kind: 'data', vaultKey: 'minio/_keys/a/b' })).toThrow(
+      /SHA-256/,
+    );
   });
 });

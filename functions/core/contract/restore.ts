@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupSources } from '../vault-layout.js';
 import { branchResult, componentsSchema } from './common.js';
 
 /**
@@ -39,7 +40,16 @@ export const restoreBucketSchema = z.object({
 export const restorePlanSchema = z.object({
   restoreId: z.string(),
   backupId: z.string(),
+  /** The vault: the restore's own files (`restores/<restoreId>/`) are written here, whatever the source. */
   vaultBucket: z.string(),
+  /**
+   * Where the backup is read from (the restore input's `source`): `vault`, or `archive`, the archive
+   * bucket in another region (when the primary region is gone). Every key of this plan that names a
+   * backup file is where it is in that source (`vault-layout.ts` `backupReadLocation`).
+   */
+  source: z.enum(backupSources).default('vault'),
+  /** The bucket the backup is read from: `vaultBucket`, or the archive bucket. */
+  sourceBucket: z.string(),
   clusterName: z.string(),
   /** Plan and check only, write nothing. */
   dryRun: z.boolean(),
@@ -53,8 +63,9 @@ export const restorePlanSchema = z.object({
     .object({
       instanceId: z.string(),
       targetPath: z.string(),
+      /** Where the archive is in the source (`sourceBucket`). */
       archiveKey: z.string(),
-      /** The archive's vault version ('null' on an unversioned vault). */
+      /** The archive's vault version ('null' on an unversioned vault; unused when reading the archive bucket). */
       versionId: z.string(),
       sha256: z.string(),
       bytes: z.number(),

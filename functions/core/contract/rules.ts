@@ -118,6 +118,13 @@ export const rules = {
     description: 'an S3 bucket name (3-63 of a-z 0-9 . -, starting and ending with a letter or digit)',
     example: 'wire-backup-vault',
   },
+  optionalBucketName: {
+    name: 'optionalBucketName',
+    pattern: '^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$',
+    description:
+      'an S3 bucket name (3-63 of a-z 0-9 . -, starting and ending with a letter or digit), or empty',
+    example: '',
+  },
   clusterName: {
     name: 'clusterName',
     // Starts with a letter or digit: it is a vault path segment, so never `.`, `..` or an option-like `-x`.
@@ -232,6 +239,13 @@ export const rules = {
     description:
       'import (same topology: nodetool import, or refresh before Cassandra 4.0), refresh (forced) or load (sstableloader: any topology)',
     example: 'import',
+  },
+  backupSource: {
+    name: 'backupSource',
+    pattern: '^(vault|archive)$',
+    description:
+      "vault (the backup's vault keys and versions) or archive (the archive bucket: index files under the same keys, data objects content-addressed)",
+    example: 'vault',
   },
   consistency: {
     name: 'consistency',

@@ -161,7 +161,9 @@ export interface TargetItemState extends TargetItem {
 /** One iteration of the node restore Map. */
 export interface RestoreNodeItem {
   readonly node: RestoreNodeAssignment;
-  readonly vaultBucket: string;
+  /** Where the node's files are read (`RestorePlan` `source`, `sourceBucket`). */
+  readonly source: RestorePlan['source'];
+  readonly sourceBucket: string;
   readonly clusterName: string;
   readonly keyspaces: string;
   readonly mode: NonNullable<RestorePlan['cassandra']>['mode'];
