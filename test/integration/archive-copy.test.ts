@@ -2,10 +2,10 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyToArchive } from '../../functions/core/archive-copy.js';
-import { createVaultS3Client } from '../../functions/core/clients.js';
 import type { ArchiveItem, ArchivePlan } from '../../functions/core/contract/archive.js';
 import { writeJsonLines } from '../../functions/core/manifest-io.js';
 import { archiveObjectKey, archiveObjectsKey } from '../../functions/core/vault-layout.js';
+import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo } from '../../local/stack-info.js';
 
 /**
@@ -15,12 +15,7 @@ import { readStackInfo } from '../../local/stack-info.js';
  * first archive, the one race `archive.test.ts` can only see by chance).
  */
 const stack = readStackInfo();
-const s3 = createVaultS3Client({
-  region: stack.vault.region,
-  endpoint: stack.vault.endpoint,
-  forcePathStyle: true,
-  credentials: { accessKeyId: stack.vault.accessKey, secretAccessKey: stack.vault.secretKey },
-});
+const s3 = createStackS3Client(stack.vault);
 const vaultBucket = stack.vault.bucket;
 const archiveBucket = stack.vault.archiveBucket;
 const run = `it-archive-copy-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
