@@ -7,22 +7,24 @@ import { isNotFoundError } from '../../functions/core/minio-errors.js';
 import { verifyBackup } from '../../functions/core/vault-inspect.js';
 import { manifestKey, vaultPrefixes } from '../../functions/core/vault-layout.js';
 import type { WireBackupConfig } from '../../lib/config.js';
+import { restoreAndCompare } from '../../local/faults/restore-compare.js';
 import { localConfig } from '../../local/local-config.js';
 import { runLocal } from '../../local/local-run.js';
-import { mutateWire, seedWire } from '../../local/seed/index.js';
+import { formatDifferences, mutateWire, seedWire, snapshotWire } from '../../local/seed/index.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { readVaultJson } from '../support/vault.js';
 
 /**
  * A real purge through the synthesized purge state machine, deleting (`npm run test:purge`, opt-in:
- * about 75 minutes, most of it waiting). The purge never deletes an object version younger than
+ * about 80 minutes, most of it waiting). The purge never deletes an object version younger than
  * `vault.retention.graceHours`, whose minimum is 1 hour, and the local runner does not move the
  * Lambdas' clock, so this test waits for real: two backups of the seeded Wire data, the second after a
  * change (it shares SSTables and MinIO objects with the first and leaves some of the first's versions
  * to it alone), then, once the first backup's objects are past the grace period, a purge with a
  * retention that keeps only the newest backup. What must go and what must stay is computed here from
- * the two manifests, not from the purge's own answer.
+ * the two manifests, not from the purge's own answer; the kept backup is then re-hashed whole and
+ * restored after the drill's disaster, row by row equal to the data it was taken from.
  */
 const HOUR = 3_600_000;
 const ref = (key: string, versionId: string | undefined) => `${key}\u0000${versionId ?? 'current'}`;
@@ -81,6 +83,8 @@ describe('purge after the grace period (real backups, synthesized purge state ma
       const first = await backup();
       const firstDone = Date.now();
       await mutateWire({ stack, round: 1 });
+      // What the kept backup holds: compared row by row after the purge, through a real restore.
+      const before = await snapshotWire({ stack, detail: 'rows' });
       const second = await backup();
       const firstRefs = await referenced(first.backupId);
       const secondRefs = await referenced(second.backupId);
@@ -132,6 +136,10 @@ describe('purge after the grace period (real backups, synthesized purge state ma
       expect(purgeReportSchema.parse(await readVaultJson(s3, stack.vault.bucket, report.reportKey))).toEqual(
         report,
       );
+      // And the kept backup restores: the drill's disaster, a restore through the restore state machine,
+      // every row, object and file compared with the data it was taken from.
+      const restored = await restoreAndCompare(second.backupId, before);
+      expect(formatDifferences(restored.differences)).toBe('');
     },
     3 * HOUR,
   );
