@@ -12,8 +12,12 @@ import { readStackInfo, repoRoot, type StackInfo } from '../stack-info.js';
  * The drill's disaster: a fresh Cassandra cluster (`wire-stack up --reset`), the MinIO bucket and the
  * wire-server folder deleted, both PostgreSQL servers stopped and their data directories deleted (the
  * restore refuses a primary data directory that is not empty). Returns the stack as it is then.
+ * `postgresql: false` leaves PostgreSQL alone, for a restore that leaves it out: a primary deleted and
+ * not restored would come back from `wire-stack up` as a new cluster (initdb) whose WAL the vault
+ * refuses (the WAL folder holds the old cluster's segments of the same names), failing every later
+ * backup's preflight.
  */
-export async function disaster(): Promise<StackInfo> {
+export async function disaster(options: { readonly postgresql?: boolean } = {}): Promise<StackInfo> {
   execFileSync(join(repoRoot, 'local-stack', 'bin', 'wire-stack'), ['up', '--reset'], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -25,7 +29,7 @@ export async function disaster(): Promise<StackInfo> {
     source.destroy();
   }
   rmSync(stack.deployHost.wireServerPath, { recursive: true, force: true });
-  destroyPostgres(stack);
+  if (options.postgresql ?? true) destroyPostgres(stack);
   return stack;
 }
 
