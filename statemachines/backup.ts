@@ -124,7 +124,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     resultPath: string,
     retry: TransientRetry = storageRetry,
   ) => lambdaStep(scope, id, fn, payload, resultPath, retry);
-  const command = hostCommandFactory(scope, { sendFn: fns.hostCommand });
+  const command = hostCommandFactory(scope, { sendFn: fns.hostCommand, storageRetry });
 
   // ---- failure path: clear snapshots (best effort on every node), failed marker, Fail.
   const failed = new Fail(scope, 'Backup Failed', {

@@ -14,6 +14,7 @@ import type { Construct } from 'constructs';
 import type { TypedPath } from '../functions/core/contract/json-path.js';
 import { errorNames } from '../functions/core/errors.js';
 import { hostDocuments } from '../lib/host-documents.js';
+import type { TransientRetry } from './steps.js';
 
 /**
  * One SSM document parameter (SSM takes each as a list of strings): a string field of the state, a
@@ -59,6 +60,11 @@ export interface HostCommandProps {
   readonly resultPath: TypedPath<unknown>;
   /** `host-command-send`: records the task token and sends the command. */
   readonly sendFn: IFunction;
+  /**
+   * How a vault outage while recording the task token is retried (`TransientStorageError`: the record is
+   * written before `SendCommand`, so a retry never runs the script twice). @default about 30 s of pauses
+   */
+  readonly storageRetry?: TransientRetry;
 }
 
 /** The states of one host command: the entry and the last state (add Catch/Next to it). */
@@ -130,6 +136,20 @@ export function hostCommand(scope: Construct, props: HostCommandProps): HostComm
     maxAttempts: 3,
     backoffRate: 2,
   });
+  // The vault did not take the task token's record (host-command-send fails before SendCommand with
+  // TransientStorageError, the only way that error reaches this task): retried for the outage budget.
+  const storage = props.storageRetry ?? {
+    interval: Duration.seconds(2),
+    maxDelay: Duration.seconds(16),
+    maxAttempts: 4,
+  };
+  task.addRetry({
+    errors: [errorNames.transientStorage],
+    interval: storage.interval,
+    maxDelay: storage.maxDelay,
+    maxAttempts: storage.maxAttempts,
+    backoffRate: 2,
+  });
   return {
     start: task,
     end: task,
@@ -143,6 +163,8 @@ export function hostCommand(scope: Construct, props: HostCommandProps): HostComm
 export interface HostCommandDefaults {
   /** `host-command-send`. */
   readonly sendFn: IFunction;
+  /** See {@link HostCommandProps.storageRetry}. */
+  readonly storageRetry?: TransientRetry;
 }
 
 /**
@@ -157,7 +179,15 @@ export function hostCommandFactory(scope: Construct, defaults: HostCommandDefaul
     parameters: Readonly<Record<string, HostParameter>>,
     resultPath: TypedPath<unknown>,
   ): HostCommandChain =>
-    hostCommand(scope, { id, documentName, instanceIdPath, parameters, resultPath, sendFn: defaults.sendFn });
+    hostCommand(scope, {
+      id,
+      documentName,
+      instanceIdPath,
+      parameters,
+      resultPath,
+      sendFn: defaults.sendFn,
+      ...(defaults.storageRetry ? { storageRetry: defaults.storageRetry } : {}),
+    });
 }
 
 /** Errors worth retrying on a Lambda task that talks to S3 or MinIO. */

@@ -55,9 +55,12 @@ describe('backup state machine retries', () => {
       (m) => Number(m[1]),
     );
     // Prepare, Check MinIO, Evaluate Preflight, Verify Archive, Finalize Node, Plan MinIO, Index MinIO
-    // Batches, Copy Batch, Finalize MinIO, Check MinIO Copies, Commit: the budget; Mark Failed: nearly
-    // the execution's timeout.
-    expect(retriers.filter((n) => n === budget)).toHaveLength(11);
+    // Batches, Copy Batch, Finalize MinIO, Check MinIO Copies, Commit, and every host command task (its
+    // send records the task token in the vault before SendCommand): the budget; Mark Failed: nearly the
+    // execution's timeout.
+    const hostCommandTasks = [...definition.matchAll(/lambda:invoke\.waitForTaskToken/g)].length;
+    expect(hostCommandTasks).toBeGreaterThan(0);
+    expect(retriers.filter((n) => n === budget)).toHaveLength(11 + hostCommandTasks);
     expect(retriers.filter((n) => n === patience)).toHaveLength(1);
     expect(definition).toContain('Backup Failed (Not Marked)');
   });
