@@ -27,8 +27,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Opt-in, each with its own config: the three-node tests (`npm run test:three-node`, a stack of their
     // own, ~11 minutes: out of `npm test` to keep CI under 45 minutes), the Cassandra 4.1 drills
-    // (`npm run test:cassandra-4.1`), the fault matrix (`npm run test:faults`) and the purge after a real
-    // grace period (`npm run test:purge`, over an hour).
+    // (`npm run test:cassandra-4.1`), the fault matrix (`npm run test:faults`) and the long end-to-end
+    // tests (`npm run test:slow`: the purge after a real grace period, the drill from the archive).
     exclude: [
       ...configDefaults.exclude,
       'test/three-node/**',

@@ -16,7 +16,7 @@ import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { readVaultJson } from '../support/vault.js';
 
 /**
- * A real purge through the synthesized purge state machine, deleting (`npm run test:purge`, opt-in:
+ * A real purge through the synthesized purge state machine, deleting (`npm run test:slow`, opt-in:
  * about 80 minutes, most of it waiting). The purge never deletes an object version younger than
  * `vault.retention.graceHours`, whose minimum is 1 hour, and the local runner does not move the
  * Lambdas' clock, so this test waits for real: two backups of the seeded Wire data, the second after a
