@@ -14,7 +14,7 @@ import type { Construct } from 'constructs';
 import type { TypedPath } from '../functions/core/contract/json-path.js';
 import { errorNames } from '../functions/core/errors.js';
 import { hostDocuments } from '../lib/host-documents.js';
-import type { TransientRetry } from './steps.js';
+import { defaultTransientRetry, type TransientRetry } from './steps.js';
 
 /**
  * One SSM document parameter (SSM takes each as a list of strings): a string field of the state, a
@@ -62,7 +62,7 @@ export interface HostCommandProps {
   readonly sendFn: IFunction;
   /**
    * How a vault outage while recording the task token is retried (`TransientStorageError`: the record is
-   * written before `SendCommand`, so a retry never runs the script twice). @default about 30 s of pauses
+   * written before `SendCommand`, so a retry never runs the script twice). @default defaultTransientRetry
    */
   readonly storageRetry?: TransientRetry;
 }
@@ -138,11 +138,7 @@ export function hostCommand(scope: Construct, props: HostCommandProps): HostComm
   });
   // The vault did not take the task token's record (host-command-send fails before SendCommand with
   // TransientStorageError, the only way that error reaches this task): retried for the outage budget.
-  const storage = props.storageRetry ?? {
-    interval: Duration.seconds(2),
-    maxDelay: Duration.seconds(16),
-    maxAttempts: 4,
-  };
+  const storage = props.storageRetry ?? defaultTransientRetry;
   task.addRetry({
     errors: [errorNames.transientStorage],
     interval: storage.interval,
@@ -189,6 +185,3 @@ export function hostCommandFactory(scope: Construct, defaults: HostCommandDefaul
       ...(defaults.storageRetry ? { storageRetry: defaults.storageRetry } : {}),
     });
 }
-
-/** Errors worth retrying on a Lambda task that talks to S3 or MinIO. */
-export const transientErrors = [errorNames.transientStorage, 'Lambda.TooManyRequestsException'];

@@ -18,7 +18,10 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { ComponentName } from '../functions/core/contract/common.js';
 import type { TypedPath } from '../functions/core/contract/json-path.js';
-import { transientErrors } from './host-command.js';
+import { errorNames } from '../functions/core/errors.js';
+
+/** Errors worth retrying on a Lambda task that talks to S3 or MinIO. */
+export const transientErrors = [errorNames.transientStorage, 'Lambda.TooManyRequestsException'];
 
 /** How a step retries transient storage errors: pauses from `interval`, doubling, at most `maxDelay`. */
 export interface TransientRetry {

@@ -18,6 +18,7 @@ import {
   type PurgePlan,
   type PurgePlanSummary,
   purgeInputSchema,
+  zeroByCategory,
 } from './contract/purge.js';
 import { InvalidInputError, PurgeRefusedError } from './errors.js';
 import { readJsonLines, writeJson, writeJsonLines } from './manifest-io.js';
@@ -582,7 +583,7 @@ export async function planPurge(
       categoryOrder[a.category] - categoryOrder[b.category] || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
   );
 
-  const byCategory = { manifest: 0, 'backup-folder': 0, sstable: 0, 'minio-object': 0, 'postgresql-wal': 0 };
+  const byCategory = zeroByCategory();
   for (const line of deletable) byCategory[line.category] += 1;
   const plan: PurgePlan = {
     purgeId,

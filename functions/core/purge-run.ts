@@ -7,6 +7,7 @@ import {
   type PurgePlan,
   type PurgeReport,
   purgePlanSchema,
+  zeroByCategory,
 } from './contract/purge.js';
 import { describeCause, PurgeConflictError, PurgeRefusedError } from './errors.js';
 import { readJson, readJsonLines, writeJson } from './manifest-io.js';
@@ -59,7 +60,7 @@ export async function deleteExpired(planKey: string, deps: PurgeRunDeps): Promis
       `restore ${conflict.restoreId} of backup ${conflict.backupId} started after purge ${plan.purgeId} planned to delete that backup: nothing was deleted — run the purge again once the restore has ended (${s3Url(bucket, restoreStartedKey(conflict.restoreId))})`,
     );
 
-  const byCategory = { manifest: 0, 'backup-folder': 0, sstable: 0, 'minio-object': 0, 'postgresql-wal': 0 };
+  const byCategory = zeroByCategory();
   let versions = 0;
   let bytes = 0;
   const refusedLocked: PurgeDeleted['refusedLocked'] = [];

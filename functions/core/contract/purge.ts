@@ -45,6 +45,14 @@ export const deletionCategorySchema = z.enum([
 /** What a deleted object version was. */
 export type DeletionCategory = z.infer<typeof deletionCategorySchema>;
 
+/** A count of 0 for every deletion category (the start of a plan's or a deletion's tally). */
+export function zeroByCategory(): Record<DeletionCategory, number> {
+  return Object.fromEntries(deletionCategorySchema.options.map((c) => [c, 0])) as Record<
+    DeletionCategory,
+    number
+  >;
+}
+
 /** One line of the deletion list (`purges/<id>/deletions.jsonl.gz`): one object version. */
 export const deletionLineSchema = z.object({
   key: z.string().min(1),
