@@ -416,6 +416,7 @@ export async function runScenario(
     await mutateWire({ stack: direct, round: ctx.round });
     ctx.before = await snapshotWire({ stack: direct, detail: 'rows' });
   }
+  const idsBefore = new Set(await listBackupIds(ctx.s3, direct.vault.bucket));
   const startedAt = Date.now();
   let injected: Promise<() => Promise<void>> | undefined;
   let ended: Promise<void> | undefined;
@@ -450,8 +451,9 @@ export async function runScenario(
   const seconds = Math.round((Date.now() - startedAt) / 1000);
 
   expect(injected, 'the fault was never injected').toBeDefined();
-  const ids = await listBackupIds(ctx.s3, direct.vault.bucket);
-  const id = ids.at(-1) ?? '';
+  // This run's backup: its output names it; a failed run's is the one folder it added to the vault.
+  const added = (await listBackupIds(ctx.s3, direct.vault.bucket)).filter((i) => !idsBefore.has(i));
+  const id = (result.output as { backupId?: string } | undefined)?.backupId ?? added.at(-1) ?? '';
   const hasManifest = await exists(ctx.s3, direct.vault.bucket, `backups/${id}/manifest.json`);
   const hasFailed = await exists(ctx.s3, direct.vault.bucket, `backups/${id}/failed.json`);
   const listed =
@@ -469,7 +471,7 @@ export async function runScenario(
   const leftByFault = snapshotsLeft(id);
   const next = await backup();
   const leftAfterNext = snapshotsLeft(id);
-  const nextId = (await listBackupIds(ctx.s3, direct.vault.bucket)).at(-1) ?? '';
+  const nextId = (next.output as { backupId?: string } | undefined)?.backupId ?? '';
   const totals = (next.output as { manifest?: { totals?: { newBytes: number; reusedBytes: number } } })
     ?.manifest?.totals;
   const nextText =
@@ -491,7 +493,7 @@ export async function runScenario(
     expect(hasFailed).toBe(true);
     expect(listed).toMatch(/FAILED/);
   } else {
-    expect(hasManifest).toBe(true);
+    expect(hasManifest, `backups/${id}/manifest.json of the completed run`).toBe(true);
   }
   expect(next.status, `${next.error}: ${next.cause}`).toBe('SUCCEEDED');
   // Whatever the fault left on the node, the next run's sweep cleared it.

@@ -17,6 +17,7 @@ import {
   clusterSstablePrefix,
   failedKey,
   manifestKey,
+  vaultPrefixes,
   wireServerArchiveKey,
 } from '../../functions/core/vault-layout.js';
 import { localConfig, localMinioSecretName, writeLocalSecrets } from '../../local/local-config.js';
@@ -29,6 +30,7 @@ import { LocalSsmExecutor } from '../../local/runner/ssm-executor.js';
 import { TaskTokenRegistry } from '../../local/runner/task-tokens.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
+import { deleteVersions } from '../support/vault.js';
 
 /** The vault client a function's bundle builds in its container, from its (local) Lambda environment. */
 function clientsOf(environment: Record<string, string>) {
@@ -95,6 +97,18 @@ describe('IAM enforcement of the local runner', () => {
 
   afterAll(async () => {
     await enforcement?.close();
+    // Its probe objects (backups/iam-test-…/, minio/iam-test-…) would otherwise stay in the shared
+    // vault and sort after every real backup id, as if they were the newest backups.
+    if (stack) {
+      const s3 = createStackS3Client(stack.vault);
+      try {
+        await deleteVersions(s3, stack.vault.bucket, Object.values(vaultPrefixes), (key) =>
+          key.includes(runId),
+        );
+      } finally {
+        s3.destroy();
+      }
+    }
   });
 
   it('lets a function write the vault key its role is granted, and nothing beside it', async () => {

@@ -1,10 +1,11 @@
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { backupIdOfPrefix, vaultPrefixes } from '../../functions/core/vault-layout.js';
+import { backupIdOfPrefix, backupIdPattern, vaultPrefixes } from '../../functions/core/vault-layout.js';
 import { deleteBucketAndObjects } from '../../local/drill.js';
 import { createSourceS3Client } from '../../local/seed/connections.js';
 import type { StackInfo } from '../../local/stack-info.js';
@@ -14,7 +15,11 @@ export async function listBackupIds(s3: S3Client, bucket: string): Promise<strin
   const out = await s3.send(
     new ListObjectsV2Command({ Bucket: bucket, Prefix: vaultPrefixes.backups, Delimiter: '/' }),
   );
-  return (out.CommonPrefixes ?? []).map((p) => backupIdOfPrefix(p.Prefix ?? '') ?? '').sort();
+  // Only backup-shaped ids: other tests' probe folders (backups/iam-test-…/) would sort after them all.
+  return (out.CommonPrefixes ?? [])
+    .map((p) => backupIdOfPrefix(p.Prefix ?? '') ?? '')
+    .filter((id) => backupIdPattern.test(id))
+    .sort();
 }
 
 /** Whether a key exists (current version). */
@@ -53,9 +58,14 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
   return keys;
 }
 
-/** Counts object versions (uploads) under a prefix: what the vault really received. */
-export async function countVersions(s3: S3Client, bucket: string, prefix: string): Promise<number> {
-  let count = 0;
+/** Every object version (and delete marker) under a prefix, oldest page first. */
+export async function listVersions(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ versions: ObjectVersion[]; deleteMarkers: ObjectVersion[] }> {
+  const versions: ObjectVersion[] = [];
+  const deleteMarkers: ObjectVersion[] = [];
   let keyMarker: string | undefined;
   let versionMarker: string | undefined;
   do {
@@ -67,11 +77,55 @@ export async function countVersions(s3: S3Client, bucket: string, prefix: string
         VersionIdMarker: versionMarker,
       }),
     );
-    count += page.Versions?.length ?? 0;
+    for (const v of page.Versions ?? []) versions.push({ key: v.Key ?? '', versionId: v.VersionId ?? '' });
+    for (const m of page.DeleteMarkers ?? [])
+      deleteMarkers.push({ key: m.Key ?? '', versionId: m.VersionId ?? '' });
     keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
     versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
   } while (keyMarker);
-  return count;
+  return { versions, deleteMarkers };
+}
+
+/** One version of a key. */
+export interface ObjectVersion {
+  readonly key: string;
+  readonly versionId: string;
+}
+
+/** Counts object versions (uploads) under a prefix: what the vault really received. */
+export async function countVersions(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+  return (await listVersions(s3, bucket, prefix)).versions.length;
+}
+
+/**
+ * Deletes every version and delete marker under each prefix whose key `matches`
+ * (test clean-up: a test's probe objects must not look like backups to the tests after it).
+ */
+export async function deleteVersions(
+  s3: S3Client,
+  bucket: string,
+  prefixes: readonly string[],
+  matches: (key: string) => boolean,
+): Promise<number> {
+  let deleted = 0;
+  for (const prefix of prefixes) {
+    const { versions, deleteMarkers } = await listVersions(s3, bucket, prefix);
+    const doomed = [...versions, ...deleteMarkers].filter((v) => matches(v.key));
+    for (let i = 0; i < doomed.length; i += 1000) {
+      await s3.send(
+        new DeleteObjectsCommand({
+          Bucket: bucket,
+          Delete: {
+            Objects: doomed.slice(i, i + 1000).map((v) => ({ Key: v.key, VersionId: v.versionId })),
+            Quiet: true,
+          },
+          BypassGovernanceRetention: true,
+        }),
+      );
+    }
+    deleted += doomed.length;
+  }
+  return deleted;
 }
 
 /** Deletes a bucket of the source MinIO with everything in it (test clean-up). */
