@@ -69,28 +69,28 @@ async function listAll(s3: S3Client, bucket: string): Promise<number | undefined
 }
 
 /** Key and size of object i: Wire-like asset keys, sizes spread over 1–64 KiB. */
-function objectOf(i: number): { key: string; size: number } {
+function objectOf(i: number, maxKiB: number): { key: string; size: number } {
   const h = createHash('sha256').update(`bench-small ${i}`).digest();
-  const size = KiB + (h.readUInt32BE(0) % (63 * KiB + 1));
+  const size = KiB + (h.readUInt32BE(0) % ((maxKiB - 1) * KiB + 1));
   return {
     key: `v3/persistent/${h.subarray(4, 6).toString('hex')}/${h.subarray(6, 22).toString('hex')}`,
     size,
   };
 }
 
-/** Creates and fills the source bucket unless it already holds exactly `n` objects. */
-export async function populate(source: S3Client, bucket: string, n: number): Promise<void> {
+/** Creates and fills the source bucket (objects of 1–`maxKiB` KiB) unless it already holds exactly `n` objects. */
+export async function populate(source: S3Client, bucket: string, n: number, maxKiB = 64): Promise<void> {
   const have = await listAll(source, bucket);
   if (have === n) {
     console.error(`bench small: s3://${bucket} already holds ${n} objects (kept from an earlier run)`);
     return;
   }
   if (have === undefined) await source.send(new CreateBucketCommand({ Bucket: bucket }));
-  console.error(`bench small: writing ${n} objects of 1–64 KiB into s3://${bucket} (64 at a time)…`);
+  console.error(`bench small: writing ${n} objects of 1–${maxKiB} KiB into s3://${bucket} (64 at a time)…`);
   const started = Date.now();
   const indexes = Array.from({ length: n }, (_, i) => i);
   await forEachConcurrent(indexes, 64, async (i) => {
-    const { key, size } = objectOf(i);
+    const { key, size } = objectOf(i, maxKiB);
     await source.send(
       new PutObjectCommand({
         Bucket: bucket,
@@ -218,10 +218,19 @@ export function wireBackupRun(bucket: string, full: boolean, reportFile: string,
     seconds: number;
     status: string;
     events: number;
+    historyEvents: number;
+    /** The longest single run of each Task state, seconds. */
+    longest: Record<string, number>;
     cause?: string;
   };
   if (line.status !== 'SUCCEEDED') throw new Error(`wire-backup ${line.status}: ${line.cause}`);
-  return { seconds: line.seconds, peakRssMiB: run.peakRssMiB, events: line.events };
+  return {
+    seconds: line.seconds,
+    peakRssMiB: run.peakRssMiB,
+    events: line.events,
+    historyEvents: line.historyEvents,
+    longest: line.longest,
+  };
 }
 
 /** Creates and fills the benchmark's source bucket only (`bench/small-objects.ts populate`). */

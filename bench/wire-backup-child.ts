@@ -31,9 +31,22 @@ const result = await runLocal({
   enforceIam: args.enforceIam,
 });
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+// The longest single run of each Task state (entered → exited, per Map item): how close a Lambda came to
+// its synthesized timeout.
+const entered = new Map<string, number>();
+const longest: Record<string, number> = {};
+for (const event of result.events) {
+  if (!event.state || event.stateType !== 'Task') continue;
+  const at = `${event.scope ?? ''}|${event.state}`;
+  if (event.type === 'StateEntered') entered.set(at, event.timestamp);
+  if (event.type === 'StateExited' && entered.has(at)) {
+    const took = (event.timestamp - (entered.get(at) ?? event.timestamp)) / 1000;
+    longest[event.state] = Math.max(longest[event.state] ?? 0, took);
+  }
+}
 const vmHwmKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
 const { status, error, cause } = result;
 process.stdout.write(
-  `${JSON.stringify({ seconds, status, error, cause, events: result.events.length, vmHwmKiB })}\n`,
+  `${JSON.stringify({ seconds, status, error, cause, events: result.events.length, historyEvents: result.historyEvents, longest, vmHwmKiB })}\n`,
 );
 process.exit(result.status === 'SUCCEEDED' ? 0 : 1);
