@@ -46,7 +46,11 @@ export function client(
 }
 
 /** Counts a bucket's objects with one plain listing (1,000 keys a page); undefined if it does not exist. */
-async function listAll(s3: S3Client, bucket: string): Promise<number | undefined> {
+async function listAll(
+  s3: S3Client,
+  bucket: string,
+  onKey?: (key: string) => void,
+): Promise<number | undefined> {
   let count = 0;
   let token: string | undefined;
   try {
@@ -59,6 +63,7 @@ async function listAll(s3: S3Client, bucket: string): Promise<number | undefined
         }),
       );
       count += page.KeyCount ?? 0;
+      if (onKey) for (const o of page.Contents ?? []) if (o.Key) onKey(o.Key);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   } catch (error) {
@@ -86,11 +91,18 @@ export async function populate(source: S3Client, bucket: string, n: number, maxK
     return;
   }
   if (have === undefined) await source.send(new CreateBucketCommand({ Bucket: bucket }));
-  console.error(`bench small: writing ${n} objects of 1–${maxKiB} KiB into s3://${bucket} (64 at a time)…`);
+  // An interrupted fill is continued: the keys already there (the same keys and sizes: they are derived
+  // from the index) are not written again.
+  const written = new Set<string>();
+  if (have) await listAll(source, bucket, (key) => written.add(key));
+  console.error(
+    `bench small: writing ${n - written.size} objects of 1–${maxKiB} KiB into s3://${bucket} (64 at a time; ${written.size} already there)…`,
+  );
   const started = Date.now();
   const indexes = Array.from({ length: n }, (_, i) => i);
   await forEachConcurrent(indexes, 64, async (i) => {
     const { key, size } = objectOf(i, maxKiB);
+    if (written.has(key)) return;
     await source.send(
       new PutObjectCommand({
         Bucket: bucket,
