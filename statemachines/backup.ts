@@ -10,6 +10,7 @@ import {
   JsonPath,
   Map as MapState,
   Pass,
+  Result,
   Succeed,
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
@@ -244,7 +245,10 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     scope,
     'Preflight',
     {
-      cassandra: nodesPreflight,
+      // A run without Cassandra (components) contacts no node: its preflight result is an empty list.
+      cassandra: new Choice(scope, 'Preflight Cassandra?')
+        .when(Condition.booleanEquals($('plan', 'components', 'cassandra'), true), nodesPreflight)
+        .otherwise(new Pass(scope, 'Preflight Cassandra Skipped', { result: Result.fromArray([]) })),
       wireServer: componentBranch(scope, 'wireServer', 'Deploy Host', hostPreflight.start),
       minio: componentBranch(scope, 'minio', 'MinIO', minioPreflight),
       postgresql: componentBranch(scope, 'postgresql', 'PostgreSQL Server', postgresqlPreflight.start),
