@@ -7,7 +7,9 @@
 #   2. nodetool snapshot -t <backupId> -- <keyspaces> (all keyspaces when the list is empty);
 #   3. record host id, address, datacenter, rack, tokens and version in node.json;
 #   4. inventory every file of the snapshot (relpath = <keyspace>/<tableDir>/<path in the snapshot dir>)
-#      with size and sha256;
+#      with size and sha256 (on a differential, the sha256 of a file unchanged since the last backup of
+#      this node — same relpath, size, device, inode and mtime — comes from the hash cache next to the
+#      staging dir instead of a read of the file);
 #   5. compare with the previous backup's file list of this node: same relpath, size and sha256 = reused
 #      (its vault version id is carried), anything else = new;
 #   6. upload the new files with one `aws s3 cp --recursive` from a staging dir of hardlinks next to dataDir
@@ -250,6 +252,15 @@ if [[ $COUNT_ROWS == true ]]; then
   log "counted $(awk -F'\t' '!/^#/ { n += $3 } END { printf "%.0f", n }' "$WORK_DIR/row-counts.tsv") row(s)"
   check_not_ended
 fi
+# Node facts (step 3) come from three more nodetool JVMs: started now, beside the snapshot's, so their
+# start-up costs no extra wall time; read after it.
+declare -A FACT_PIDS=()
+nodetool info -T >"$WORK_DIR/info.out" 2>"$WORK_DIR/info.err" 3>&- &
+FACT_PIDS[info]=$!
+nodetool status >"$WORK_DIR/status.out" 2>"$WORK_DIR/status.err" 3>&- &
+FACT_PIDS[status]=$!
+nodetool version >"$WORK_DIR/version.out" 2>"$WORK_DIR/version.err" 3>&- &
+FACT_PIDS[version]=$!
 SNAPSHOT_TAKEN=1
 log "nodetool snapshot -t $BACKUP_ID ${SNAPSHOT_ARGS[*]+${SNAPSHOT_ARGS[*]}}"
 if ! nodetool snapshot -t "$BACKUP_ID" ${SNAPSHOT_ARGS[@]+"${SNAPSHOT_ARGS[@]}"} >"$WORK_DIR/snapshot.out" 2>&1; then
@@ -261,18 +272,14 @@ tail_of "$WORK_DIR/snapshot.out" nodetool
 check_not_ended
 
 # --- 3. node facts -----------------------------------------------------------------------------
-if ! nodetool info -T >"$WORK_DIR/info.out" 2>"$WORK_DIR/info.err"; then
-  tail_of "$WORK_DIR/info.err" nodetool
-  fail "'nodetool info -T' failed" "check that Cassandra is running on $HOST and JMX is reachable"
-fi
-if ! nodetool status >"$WORK_DIR/status.out" 2>"$WORK_DIR/status.err"; then
-  tail_of "$WORK_DIR/status.err" nodetool
-  fail "'nodetool status' failed" "check that Cassandra is running on $HOST and JMX is reachable"
-fi
-if ! nodetool version >"$WORK_DIR/version.out" 2>"$WORK_DIR/version.err"; then
-  tail_of "$WORK_DIR/version.err" nodetool
-  fail "'nodetool version' failed" "check that Cassandra is running on $HOST and JMX is reachable"
-fi
+# The three nodetool commands (one JVM each) were started beside the snapshot; their outcomes in order.
+for what in 'info -T' status version; do
+  name=${what%% *}
+  if ! wait "${FACT_PIDS[$name]}"; then
+    tail_of "$WORK_DIR/$name.err" nodetool
+    fail "'nodetool $what' failed" "check that Cassandra is running on $HOST and JMX is reachable"
+  fi
+done
 # info_field <key>: the value of the first `<key>   : <value>` line of `nodetool info`.
 info_field() {
   awk -v key="$1" '{ k = $0; sub(/[ \t]*:.*$/, "", k); v = $0; sub(/^[^:]*:[ \t]*/, "", v); sub(/[ \t\r]+$/, "", v) }
@@ -319,7 +326,9 @@ for ks in "${KEYSPACES[@]}"; do
       fail "unexpected table directory name $(shown "$table_dir") in $DATA_DIR/$ks" "move the directory out of the data directory"
     fi
     tables=$((tables + 1))
-    find "$snap" -type f -printf "$ks/$table_dir/%P\t%s\t%p\n" >>"$WORK_DIR/list.tsv"
+    # 4th column: the file's identity for the hash cache (device:inode:mtime; a snapshot's hardlink
+    # shares the live SSTable's inode and mtime, which never change once Cassandra has written it).
+    find "$snap" -type f -printf "$ks/$table_dir/%P\t%s\t%p\t%D:%i:%T@\n" >>"$WORK_DIR/list.tsv"
   done
   read -r ks_files ks_bytes < <(awk -F'\t' -v p="$ks/" 'index($1, p) == 1 { n++; b += $2 } END { printf "%d %.0f\n", n, b }' "$WORK_DIR/list.tsv")
   if ((tables == 0)); then
@@ -333,15 +342,45 @@ BAD_NAME=$(awk -F'\t' '$1 !~ /^[A-Za-z0-9._+=\/-]+$/ || $2 !~ /^[0-9]+$/ { print
 if [[ -n $BAD_NAME ]]; then
   fail "unexpected file name in the snapshot: $(shown "$BAD_NAME")" "move the file out of the Cassandra data directory"
 fi
+cut -f4 "$WORK_DIR/list.tsv" >"$WORK_DIR/idents.txt"
+cut -f1-3 "$WORK_DIR/list.tsv" >"$WORK_DIR/list3.tsv"
+mv -- "$WORK_DIR/list3.tsv" "$WORK_DIR/list.tsv"
 FILE_COUNT=$(wc -l <"$WORK_DIR/list.tsv")
-log "hashing $FILE_COUNT file(s)"
-# hash_files: the sha256 of every file of list.tsv, in its order, one per line.
-hash_files() { cut -f3 "$WORK_DIR/list.tsv" | xargs -r -d '\n' sha256sum -- | awk '{ print $1 }' >"$WORK_DIR/hashes.txt"; }
+# Hash cache (scale: an hourly differential must not re-read every SSTable of the node): the sha256 of
+# a file whose relpath, size, device, inode and mtime are those recorded at an earlier backup of this
+# node is taken from $HASH_CACHE; only the other files are read. A full backup, or one whose previous
+# file list is not usable, reads every file. The cache is rewritten with this snapshot's files only.
+HASH_CACHE="$STAGING_ROOT/hash-cache.tsv"
+USE_HASH_CACHE=false
+if [[ -n $PREVIOUS_FILES_KEY && ( -z $PREVIOUS_HOST_ID || $PREVIOUS_HOST_ID == "$HOST_ID" ) ]]; then USE_HASH_CACHE=true; fi
+# cached.tsv: the cached sha256 (or "-") and the absolute path of each file of list.tsv, in its order.
+paste "$WORK_DIR/list.tsv" "$WORK_DIR/idents.txt" |
+  awk -F'\t' -v OFS='\t' -v cache="$HASH_CACHE" -v use="$USE_HASH_CACHE" '
+    BEGIN { if (use == "true") while ((getline line < cache) > 0) { n = split(line, f, "\t"); if (n == 4 && length(f[4]) == 64 && f[4] ~ /^[0-9a-f]+$/) h[f[1] "\t" f[2] "\t" f[3]] = f[4] } }
+    { k = $1 "\t" $2 "\t" $4; print ((k in h) ? h[k] : "-"), $3 }' >"$WORK_DIR/cached.tsv"
+TO_HASH=$(awk -F'\t' '$1 == "-"' "$WORK_DIR/cached.tsv" | wc -l)
+if [[ $USE_HASH_CACHE == true ]]; then
+  log "hashing $TO_HASH of $FILE_COUNT file(s): $((FILE_COUNT - TO_HASH)) unchanged since the last backup of this node (hashes from $HASH_CACHE)"
+else
+  log "hashing $FILE_COUNT file(s)"
+fi
+# hash_files: the sha256 of every file of list.tsv, in its order, one per line (cached or read).
+hash_files() {
+  awk -F'\t' '$1 == "-" { print $2 }' "$WORK_DIR/cached.tsv" | xargs -r -d '\n' sha256sum -- | awk '{ print $1 }' >"$WORK_DIR/fresh.txt" &&
+    awk -F'\t' -v fresh="$WORK_DIR/fresh.txt" '
+      $1 == "-" { if ((getline h < fresh) <= 0) exit 1; print h; next }
+      { print $1 }' "$WORK_DIR/cached.tsv" >"$WORK_DIR/hashes.txt"
+}
 if ! run_abortable hashing hash_files; then
   fail "could not hash every snapshot file" "check that $DATA_DIR is readable and run the backup again"
 fi
-if [[ $(wc -l <"$WORK_DIR/hashes.txt") -ne $FILE_COUNT ]]; then
+if [[ $(wc -l <"$WORK_DIR/hashes.txt") -ne $FILE_COUNT || $(wc -l <"$WORK_DIR/fresh.txt") -ne $TO_HASH ]]; then
   fail "could not hash every snapshot file" "check that $DATA_DIR is readable and run the backup again"
+fi
+if ! paste "$WORK_DIR/list.tsv" "$WORK_DIR/idents.txt" "$WORK_DIR/hashes.txt" |
+  awk -F'\t' -v OFS='\t' '{ print $1, $2, $4, $5 }' >"$HASH_CACHE.$$" || ! mv -f -- "$HASH_CACHE.$$" "$HASH_CACHE"; then
+  rm -f -- "$HASH_CACHE.$$"
+  log "WARNING: could not write the hash cache $HASH_CACHE: the next backup reads every file again"
 fi
 
 # --- 5. differential ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -418,6 +418,81 @@ describe('host scripts', () => {
       }
     },
   );
+
+  it('reads only the files a differential has not hashed before: cached hashes need the same file identity, and a full backup reads every file', {
+    timeout: 480_000,
+  }, async () => {
+    // Arrange: a full snapshot (every file read), its file list as the previous one of the next runs.
+    const clusterName = `${clusterPrefix}-cache`;
+    const cacheFile = join(dirname(cassandraNode?.dataDir ?? ''), 'wire-backup-staging', 'hash-cache.tsv');
+    const hashedCount = (stderr: string): [number, number] => {
+      const partial = /hashing (\d+) of (\d+) file\(s\)/.exec(stderr);
+      if (partial) return [Number(partial[1]), Number(partial[2])];
+      const all = /hashing (\d+) file\(s\)/.exec(stderr);
+      return [Number(all?.[1]), Number(all?.[1])];
+    };
+    const first = newBackupId();
+    const firstRun = await runHostScript(
+      'cassandra-snapshot.sh',
+      nodeId,
+      snapshotParams(first, { clusterName }),
+    );
+    expect(firstRun.exitCode, firstRun.stderr).toBe(0);
+    const firstInventory = parseInventory(await getText(String(firstRun.result?.inventoryKey)));
+    const truth = new Map(firstInventory.map((e) => [e.relpath, e.sha256]));
+    const previousFilesKey = `backups/${first}/cassandra/${nodeId}/files.tsv`;
+    const filesTsv = firstInventory.map((e) => `${e.relpath}\t${e.size}\t${e.sha256}\t\n`).join('');
+    await vault.send(new PutObjectCommand({ Bucket: bucket, Key: previousFilesKey, Body: filesTsv }));
+    const cached = (await readFile(cacheFile, 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith(`${keyspace}/`));
+    expect(cached.length).toBe(truth.size);
+    const bogus = 'f'.repeat(64);
+    const sstables = (entries: InventoryEntry[]) =>
+      entries.filter((e) => !/\/(manifest\.json|schema\.cql)$/.test(e.relpath));
+    const runWithCache = async (cacheLines: string[], previous: string) => {
+      await writeFile(cacheFile, cacheLines.map((l) => `${l}\n`).join(''));
+      const run = await runHostScript(
+        'cassandra-snapshot.sh',
+        nodeId,
+        snapshotParams(newBackupId(), { clusterName, previousFilesKey: previous }),
+      );
+      expect(run.exitCode, run.stderr).toBe(0);
+      return { run, inventory: parseInventory(await getText(String(run.result?.inventoryKey))) };
+    };
+    const withHash = (hash: string, shiftMtime: boolean) =>
+      cached.map((line) => {
+        const [relpath, size, ident] = line.split('\t');
+        const shifted = shiftMtime
+          ? ident?.replace(/:([0-9.]+)$/, (_, t: string) => `:${Number(t) + 1}`)
+          : ident;
+        return [relpath, size, shifted, hash].join('\t');
+      });
+
+    // Act + Assert: a full backup ignores even a cache whose identities match.
+    const full = await runWithCache(withHash(bogus, false), '');
+    expect(hashedCount(full.run.stderr)).toEqual([full.inventory.length, full.inventory.length]);
+    for (const e of sstables(full.inventory)) expect(e.sha256, e.relpath).toBe(truth.get(e.relpath));
+
+    // A differential reads a file again when its identity (here its mtime) differs from the cache's.
+    const stale = await runWithCache(withHash(bogus, true), previousFilesKey);
+    expect(hashedCount(stale.run.stderr)).toEqual([stale.inventory.length, stale.inventory.length]);
+    for (const e of sstables(stale.inventory)) expect(e.sha256, e.relpath).toBe(truth.get(e.relpath));
+
+    // With the cache as the last run left it, a differential reads only the snapshot's own new files.
+    const warm = await runWithCache(
+      (await readFile(cacheFile, 'utf8')).split('\n').filter((l) => l !== ''),
+      previousFilesKey,
+    );
+    const [hashed, total] = hashedCount(warm.run.stderr);
+    expect(total).toBe(warm.inventory.length);
+    expect(hashed).toBe(warm.inventory.length - sstables(warm.inventory).length);
+    expect(hashed).toBeLessThan(total);
+    for (const e of sstables(warm.inventory)) {
+      expect(e.sha256, e.relpath).toBe(truth.get(e.relpath));
+      expect(e.status, e.relpath).toBe('reused');
+    }
+  });
 
   it(
     'snapshots every non-system keyspace when none is named, past the directory of a dropped one',
