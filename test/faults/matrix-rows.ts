@@ -192,9 +192,11 @@ export const scenarios: Scenario[] = [
     expect: 'SUCCEEDED',
   },
   {
+    // Finalize MinIO reads the batches' result files and the previous manifest (GETs); Commit only
+    // HEADs and PUTs, so a truncated GET armed there hit no request.
     fault: 'vault truncated GET body ×3',
-    phase: 'commit (Commit)',
-    trigger: { state: 'Commit' },
+    phase: 'finalize (Finalize MinIO)',
+    trigger: { state: 'Finalize MinIO' },
     inject: s3Errors('vaultErrors', 'truncate', 3, 'GET'),
     until: 'runEnd',
     expect: 'SUCCEEDED',
