@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -420,75 +421,99 @@ describe('host scripts', () => {
   );
 
   it('reads only the files a differential has not hashed before: cached hashes need the same file identity, and a full backup reads every file', {
-    timeout: 480_000,
+    timeout: 360_000,
   }, async () => {
-    // Arrange: a full snapshot (every file read), its file list as the previous one of the next runs.
-    const clusterName = `${clusterPrefix}-cache`;
-    const cacheFile = join(dirname(cassandraNode?.dataDir ?? ''), 'wire-backup-staging', 'hash-cache.tsv');
+    // Arrange: the live SSTables of the keyspace (a snapshot hardlinks them: same inode and mtime), their
+    // true sha256 read here, and a cache that gives each of them a bogus hash under its identity.
+    const dataDir = cassandraNode?.dataDir ?? '';
+    const cacheFile = join(dirname(dataDir), 'wire-backup-staging', 'hash-cache.tsv');
+    const live = execFileSync(
+      'find',
+      [
+        join(dataDir, keyspace),
+        '-type',
+        'f',
+        '-not',
+        '-path',
+        '*/snapshots/*',
+        '-not',
+        '-path',
+        '*/backups/*',
+        '-printf',
+        '%P\t%s\t%D:%i:%T@\n',
+      ],
+      { encoding: 'utf8' },
+    )
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        const [path = '', size = '', ident = ''] = line.split('\t');
+        return { relpath: `${keyspace}/${path}`, size, ident, abs: join(dataDir, keyspace, path) };
+      });
+    expect(live.length).toBeGreaterThan(0);
+    const truth = new Map<string, string>();
+    for (const f of live) {
+      truth.set(
+        f.relpath,
+        createHash('sha256')
+          .update(await readFile(f.abs))
+          .digest('hex'),
+      );
+    }
+    const bogus = 'f'.repeat(64);
+    const cacheOf = (shiftMtime: boolean) =>
+      live.map((f) => {
+        const ident = shiftMtime
+          ? f.ident.replace(/:([0-9.]+)$/, (_, t: string) => `:${Number(t) + 1}`)
+          : f.ident;
+        return `${f.relpath}\t${f.size}\t${ident}\t${bogus}\n`;
+      });
     const hashedCount = (stderr: string): [number, number] => {
       const partial = /hashing (\d+) of (\d+) file\(s\)/.exec(stderr);
       if (partial) return [Number(partial[1]), Number(partial[2])];
       const all = /hashing (\d+) file\(s\)/.exec(stderr);
       return [Number(all?.[1]), Number(all?.[1])];
     };
-    const first = newBackupId();
-    const firstRun = await runHostScript(
-      'cassandra-snapshot.sh',
-      nodeId,
-      snapshotParams(first, { clusterName }),
-    );
-    expect(firstRun.exitCode, firstRun.stderr).toBe(0);
-    const firstInventory = parseInventory(await getText(String(firstRun.result?.inventoryKey)));
-    const truth = new Map(firstInventory.map((e) => [e.relpath, e.sha256]));
-    const previousFilesKey = `backups/${first}/cassandra/${nodeId}/files.tsv`;
-    const filesTsv = firstInventory.map((e) => `${e.relpath}\t${e.size}\t${e.sha256}\t\n`).join('');
-    await vault.send(new PutObjectCommand({ Bucket: bucket, Key: previousFilesKey, Body: filesTsv }));
-    const cached = (await readFile(cacheFile, 'utf8'))
-      .split('\n')
-      .filter((l) => l.startsWith(`${keyspace}/`));
-    expect(cached.length).toBe(truth.size);
-    const bogus = 'f'.repeat(64);
-    const sstables = (entries: InventoryEntry[]) =>
-      entries.filter((e) => !/\/(manifest\.json|schema\.cql)$/.test(e.relpath));
-    const runWithCache = async (cacheLines: string[], previous: string) => {
-      await writeFile(cacheFile, cacheLines.map((l) => `${l}\n`).join(''));
+    const clusterName = `${clusterPrefix}-cache`;
+    const runWithCache = async (backupId: string, cacheLines: string[], previousFilesKey: string) => {
+      await writeFile(cacheFile, cacheLines.join(''));
       const run = await runHostScript(
         'cassandra-snapshot.sh',
         nodeId,
-        snapshotParams(newBackupId(), { clusterName, previousFilesKey: previous }),
+        snapshotParams(backupId, { clusterName, previousFilesKey }),
       );
       expect(run.exitCode, run.stderr).toBe(0);
       return { run, inventory: parseInventory(await getText(String(run.result?.inventoryKey))) };
     };
-    const withHash = (hash: string, shiftMtime: boolean) =>
-      cached.map((line) => {
-        const [relpath, size, ident] = line.split('\t');
-        const shifted = shiftMtime
-          ? ident?.replace(/:([0-9.]+)$/, (_, t: string) => `:${Number(t) + 1}`)
-          : ident;
-        return [relpath, size, shifted, hash].join('\t');
-      });
+    const isSstable = (e: InventoryEntry) => truth.has(e.relpath);
 
-    // Act + Assert: a full backup ignores even a cache whose identities match.
-    const full = await runWithCache(withHash(bogus, false), '');
+    // Act + Assert: a full backup reads every file, even with a cache whose identities all match.
+    const first = newBackupId();
+    const full = await runWithCache(first, cacheOf(false), '');
     expect(hashedCount(full.run.stderr)).toEqual([full.inventory.length, full.inventory.length]);
-    for (const e of sstables(full.inventory)) expect(e.sha256, e.relpath).toBe(truth.get(e.relpath));
+    expect(full.inventory.filter(isSstable)).toHaveLength(truth.size);
+    for (const e of full.inventory.filter(isSstable)) expect(e.sha256, e.relpath).toBe(truth.get(e.relpath));
 
-    // A differential reads a file again when its identity (here its mtime) differs from the cache's.
-    const stale = await runWithCache(withHash(bogus, true), previousFilesKey);
+    // A differential reads a file again when its identity (here its mtime) is not the cache's.
+    const previousFilesKey = `backups/${first}/cassandra/${nodeId}/files.tsv`;
+    const filesTsv = full.inventory.map((e) => `${e.relpath}\t${e.size}\t${e.sha256}\t\n`).join('');
+    await vault.send(new PutObjectCommand({ Bucket: bucket, Key: previousFilesKey, Body: filesTsv }));
+    const stale = await runWithCache(newBackupId(), cacheOf(true), previousFilesKey);
     expect(hashedCount(stale.run.stderr)).toEqual([stale.inventory.length, stale.inventory.length]);
-    for (const e of sstables(stale.inventory)) expect(e.sha256, e.relpath).toBe(truth.get(e.relpath));
+    for (const e of stale.inventory.filter(isSstable)) expect(e.sha256, e.relpath).toBe(truth.get(e.relpath));
 
-    // With the cache as the last run left it, a differential reads only the snapshot's own new files.
-    const warm = await runWithCache(
-      (await readFile(cacheFile, 'utf8')).split('\n').filter((l) => l !== ''),
-      previousFilesKey,
-    );
+    // With the cache as that run left it, a differential reads only the snapshot's own new files
+    // (each table's manifest.json and schema.cql); every SSTable is reused with its true hash.
+    const left = (await readFile(cacheFile, 'utf8'))
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => `${l}\n`);
+    const warm = await runWithCache(newBackupId(), left, previousFilesKey);
     const [hashed, total] = hashedCount(warm.run.stderr);
     expect(total).toBe(warm.inventory.length);
-    expect(hashed).toBe(warm.inventory.length - sstables(warm.inventory).length);
+    expect(hashed).toBe(warm.inventory.filter((e) => !isSstable(e)).length);
     expect(hashed).toBeLessThan(total);
-    for (const e of sstables(warm.inventory)) {
+    for (const e of warm.inventory.filter(isSstable)) {
       expect(e.sha256, e.relpath).toBe(truth.get(e.relpath));
       expect(e.status, e.relpath).toBe('reused');
     }
