@@ -314,7 +314,8 @@ log "host id $HOST_ID, address $ADDRESS, datacenter $DATACENTER, rack $RACK, Cas
 SST_PREFIX="$SST_PREFIX$HOST_ID"
 
 # --- 4. inventory ------------------------------------------------------------------------------
-# list.tsv: relpath, size, absolute path.
+# list.tsv: relpath, size, absolute path, identity for the hash cache (device:inode:mtime; a snapshot's
+# hardlink shares the live SSTable's inode and mtime, which never change once Cassandra has written it).
 : >"$WORK_DIR/list.tsv"
 for ks in "${KEYSPACES[@]}"; do
   tables=0
@@ -326,8 +327,6 @@ for ks in "${KEYSPACES[@]}"; do
       fail "unexpected table directory name $(shown "$table_dir") in $DATA_DIR/$ks" "move the directory out of the data directory"
     fi
     tables=$((tables + 1))
-    # 4th column: the file's identity for the hash cache (device:inode:mtime; a snapshot's hardlink
-    # shares the live SSTable's inode and mtime, which never change once Cassandra has written it).
     find "$snap" -type f -printf "$ks/$table_dir/%P\t%s\t%p\t%D:%i:%T@\n" >>"$WORK_DIR/list.tsv"
   done
   read -r ks_files ks_bytes < <(awk -F'\t' -v p="$ks/" 'index($1, p) == 1 { n++; b += $2 } END { printf "%d %.0f\n", n, b }' "$WORK_DIR/list.tsv")
@@ -342,9 +341,6 @@ BAD_NAME=$(awk -F'\t' '$1 !~ /^[A-Za-z0-9._+=\/-]+$/ || $2 !~ /^[0-9]+$/ { print
 if [[ -n $BAD_NAME ]]; then
   fail "unexpected file name in the snapshot: $(shown "$BAD_NAME")" "move the file out of the Cassandra data directory"
 fi
-cut -f4 "$WORK_DIR/list.tsv" >"$WORK_DIR/idents.txt"
-cut -f1-3 "$WORK_DIR/list.tsv" >"$WORK_DIR/list3.tsv"
-mv -- "$WORK_DIR/list3.tsv" "$WORK_DIR/list.tsv"
 FILE_COUNT=$(wc -l <"$WORK_DIR/list.tsv")
 # Hash cache (scale: an hourly differential must not re-read every SSTable of the node): the sha256 of
 # a file whose relpath, size, device, inode and mtime are those recorded at an earlier backup of this
@@ -354,10 +350,9 @@ HASH_CACHE="$STAGING_ROOT/hash-cache.tsv"
 USE_HASH_CACHE=false
 if [[ -n $PREVIOUS_FILES_KEY && ( -z $PREVIOUS_HOST_ID || $PREVIOUS_HOST_ID == "$HOST_ID" ) ]]; then USE_HASH_CACHE=true; fi
 # cached.tsv: the cached sha256 (or "-") and the absolute path of each file of list.tsv, in its order.
-paste "$WORK_DIR/list.tsv" "$WORK_DIR/idents.txt" |
-  awk -F'\t' -v OFS='\t' -v cache="$HASH_CACHE" -v use="$USE_HASH_CACHE" '
-    BEGIN { if (use == "true") while ((getline line < cache) > 0) { n = split(line, f, "\t"); if (n == 4 && length(f[4]) == 64 && f[4] ~ /^[0-9a-f]+$/) h[f[1] "\t" f[2] "\t" f[3]] = f[4] } }
-    { k = $1 "\t" $2 "\t" $4; print ((k in h) ? h[k] : "-"), $3 }' >"$WORK_DIR/cached.tsv"
+awk -F'\t' -v OFS='\t' -v cache="$HASH_CACHE" -v use="$USE_HASH_CACHE" '
+  BEGIN { if (use == "true") while ((getline line < cache) > 0) { n = split(line, f, "\t"); if (n == 4 && length(f[4]) == 64 && f[4] ~ /^[0-9a-f]+$/) h[f[1] "\t" f[2] "\t" f[3]] = f[4] } }
+  { k = $1 "\t" $2 "\t" $4; print ((k in h) ? h[k] : "-"), $3 }' "$WORK_DIR/list.tsv" >"$WORK_DIR/cached.tsv"
 TO_HASH=$(awk -F'\t' '$1 == "-"' "$WORK_DIR/cached.tsv" | wc -l)
 if [[ $USE_HASH_CACHE == true ]]; then
   log "hashing $TO_HASH of $FILE_COUNT file(s): $((FILE_COUNT - TO_HASH)) unchanged since the last backup of this node (hashes from $HASH_CACHE)"
@@ -377,7 +372,7 @@ fi
 if [[ $(wc -l <"$WORK_DIR/hashes.txt") -ne $FILE_COUNT || $(wc -l <"$WORK_DIR/fresh.txt") -ne $TO_HASH ]]; then
   fail "could not hash every snapshot file" "check that $DATA_DIR is readable and run the backup again"
 fi
-if ! paste "$WORK_DIR/list.tsv" "$WORK_DIR/idents.txt" "$WORK_DIR/hashes.txt" |
+if ! paste "$WORK_DIR/list.tsv" "$WORK_DIR/hashes.txt" |
   awk -F'\t' -v OFS='\t' '{ print $1, $2, $4, $5 }' >"$HASH_CACHE.$$" || ! mv -f -- "$HASH_CACHE.$$" "$HASH_CACHE"; then
   rm -f -- "$HASH_CACHE.$$"
   log "WARNING: could not write the hash cache $HASH_CACHE: the next backup reads every file again"
@@ -403,8 +398,8 @@ fi
 paste "$WORK_DIR/list.tsv" "$WORK_DIR/hashes.txt" |
   awk -F'\t' -v OFS='\t' -v prev="$WORK_DIR/previous.tsv" '
     FILENAME == prev { if ($0 !~ /^#/ && NF >= 3) { seen[$1] = $2 "\t" $3; version[$1] = $4 } next }
-    { if (($1 in seen) && seen[$1] == $2 "\t" $4) print $1, $2, $4, "reused", $3, version[$1]
-      else print $1, $2, $4, "new", $3, "" }' "$WORK_DIR/previous.tsv" - >"$WORK_DIR/plan.tsv"
+    { if (($1 in seen) && seen[$1] == $2 "\t" $5) print $1, $2, $5, "reused", $3, version[$1]
+      else print $1, $2, $5, "new", $3, "" }' "$WORK_DIR/previous.tsv" - >"$WORK_DIR/plan.tsv"
 cut -f1-4,6 "$WORK_DIR/plan.tsv" >"$WORK_DIR/inventory.tsv"
 read -r FILES BYTES NEW_FILES NEW_BYTES REUSED_FILES REUSED_BYTES < <(awk -F'\t' '
   { n++; b += $2; if ($4 == "new") { nn++; nb += $2 } else { rn++; rb += $2 } }

@@ -246,9 +246,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
     'Preflight',
     {
       // A run without Cassandra (components) contacts no node: its preflight result is an empty list.
-      cassandra: new Choice(scope, 'Preflight Cassandra?')
-        .when(Condition.booleanEquals($('plan', 'components', 'cassandra'), true), nodesPreflight)
-        .otherwise(new Pass(scope, 'Preflight Cassandra Skipped', { result: Result.fromArray([]) })),
+      cassandra: componentBranch(scope, 'cassandra', 'Cassandra Nodes', nodesPreflight, Result.fromArray([])),
       wireServer: componentBranch(scope, 'wireServer', 'Deploy Host', hostPreflight.start),
       minio: componentBranch(scope, 'minio', 'MinIO', minioPreflight),
       postgresql: componentBranch(scope, 'postgresql', 'PostgreSQL Server', postgresqlPreflight.start),

@@ -10,6 +10,7 @@ import {
   JsonPath,
   Parallel,
   Pass,
+  Result,
   ResultWriterV2,
   S3JsonLItemReader,
   TaskInput,
@@ -93,16 +94,20 @@ export function lambdaStep(
   return task;
 }
 
-/** A Parallel branch that runs `body` only when `$.plan.components.<component>` is true, else outputs {skipped:true}. */
+/**
+ * A Parallel branch that runs `body` only when `$.plan.components.<component>` is true, else outputs
+ * `skipped` (default `{skipped: true}`; a branch whose result is a list gives `Result.fromArray([])`).
+ */
 export function componentBranch(
   scope: Construct,
   component: ComponentName,
   label: string,
   body: IChainable,
+  skipped: Result = Result.fromObject({ skipped: true }),
 ): IChainable {
   return new Choice(scope, `${label} Selected?`)
     .when(Condition.booleanEquals(`$.plan.components.${component}`, true), body)
-    .otherwise(new Pass(scope, `${label} Skipped`, { result: { value: { skipped: true } } }));
+    .otherwise(new Pass(scope, `${label} Skipped`, { result: skipped }));
 }
 
 /**
