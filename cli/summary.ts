@@ -35,7 +35,7 @@ export function backupComponentLines(manifest: BackupManifest, vaultBucket: stri
     lines.push(`  cassandra    ${d.name}: NOT BACKED UP (${d.reason})`);
   for (const b of manifest.minio?.buckets ?? []) {
     lines.push(
-      `  minio        ${b.bucket}: ${b.objects} objects ${formatBytes(b.bytes)} — copied ${b.copiedObjects} (${formatBytes(b.copiedBytes)}), unchanged ${b.carriedObjects}`,
+      `  minio        ${b.bucket}: ${b.objects} objects ${formatBytes(b.bytes)} — copied ${b.copiedObjects} (${formatBytes(b.copiedBytes)}), unchanged ${b.carriedObjects}${b.resumed ? ` (${b.resumed.objects} of them copied by interrupted backup ${b.resumed.from}: resumed)` : ''}`,
     );
     if (b.vanished && b.vanished.count > 0) {
       const more =

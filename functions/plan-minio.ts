@@ -2,6 +2,7 @@ import { minioBucketPlanInputSchema } from './core/contract/backup.js';
 import { parseEvent, vault } from './core/handler-kit.js';
 import { type BucketBackupPlan, planBucketBackup } from './core/minio-plan.js';
 import { sourceClientFromEnv } from './core/source-minio.js';
+import { logEvent } from './core/telemetry.js';
 
 /**
  * Plans one configured bucket (one iteration of the Plan MinIO Map): lists it, diffs it against the
@@ -20,6 +21,8 @@ export async function handler(event: unknown): Promise<BucketBackupPlan> {
     vaultBucket,
     backupId: input.backupId,
     batchMaxObjects: input.batchMaxObjects,
+    resumeCandidates: input.resumeCandidates,
+    onResumeProblem: (message) => logEvent('warn', message, { bucket: input.bucket }),
     ...(previous ? { previousManifestKey: previous } : {}),
   });
 }

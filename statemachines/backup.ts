@@ -350,6 +350,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       backupId: $('plan', 'backupId'),
       previousManifestKeys: $('plan', 'minio', 'previousManifestKeys'),
       batchMaxObjects: $('plan', 'minio', 'batchMaxObjects'),
+      resumeCandidates: $('plan', 'minio', 'resumeCandidates'),
     }),
     maxConcurrency: props.bucketConcurrency ?? 10,
     resultPath: $('minioBucketPlans'),

@@ -5,10 +5,11 @@ import type { BackupPlan, PostgresqlPlan } from './contract/backup.js';
 import { type ComponentName, componentNames } from './contract/common.js';
 import { ruleString, rules } from './contract/rules.js';
 import { InvalidInputError, WireBackupError } from './errors.js';
-import { listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
+import { listBackupIds, listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
 import {
   allocateBackupId,
   clusterSstablePrefix,
+  failedKey,
   manifestKey,
   nodeInfoKey,
   nodeInventoryKey,
@@ -77,6 +78,45 @@ interface PreviousManifest {
   readonly minio?: {
     readonly buckets?: readonly { readonly bucket: string; readonly manifestKey: string }[];
   };
+}
+
+/** Most interrupted runs offered to the MinIO plans for resuming (the newest that planned a bucket is used). */
+const maxResumeCandidates = 5;
+/** Margin under the purge's grace period for the age of a resumed run (clock skew, a slow plan). */
+const resumeMarginMs = 10 * 60_000;
+
+/** `started.json` as far as resuming reads it. */
+const startedRecordSchema = z.looseObject({
+  startedAt: z.string(),
+  input: z.looseObject({ full: z.boolean().optional() }).optional(),
+});
+
+/**
+ * The interrupted backups a new one may resume the MinIO copy of (`minio-plan.ts`, "Resuming"), newest
+ * first: newer than the newest complete backup, marked failed (Prepare's `beforeStart` has just marked
+ * the abandoned ones), started less than the purge's grace period ago (so the purge, which deletes
+ * unreferenced versions only once they are that old, cannot have deleted what they copied), and, for a
+ * full backup, full themselves (a full run must not carry what a differential run carried).
+ */
+export async function findResumeCandidates(
+  s3: S3Client,
+  vaultBucket: string,
+  options: { readonly now: Date; readonly graceHours: number; readonly full: boolean },
+): Promise<string[]> {
+  const candidates: string[] = [];
+  const youngest = options.now.getTime() - (options.graceHours * 3600_000 - resumeMarginMs);
+  for (const id of await listBackupIds(s3, vaultBucket)) {
+    if (candidates.length >= maxResumeCandidates) break;
+    if (await readJsonOrUndefined(s3, vaultBucket, manifestKey(id))) break;
+    if (!(await readJsonOrUndefined(s3, vaultBucket, failedKey(id)))) continue;
+    const started = startedRecordSchema.safeParse(await readJsonOrUndefined(s3, vaultBucket, startedKey(id)));
+    if (!started.success) continue;
+    const startedAt = Date.parse(started.data.startedAt);
+    if (!(startedAt >= youngest)) break;
+    if (options.full && started.data.input?.full !== true) continue;
+    candidates.push(id);
+  }
+  return candidates;
 }
 
 /** Parses execution input; the error names each bad field. */
@@ -187,10 +227,18 @@ export async function prepareBackup(
       buckets: config.minio.buckets,
       previousManifestKeys: previousBuckets,
       batchMaxObjects: config.minio.batchMaxObjects,
+      resumeCandidates: [],
     },
     postgresql: config.postgresql ? postgresqlPlan(config.postgresql, config.clusterName, backupId) : null,
   };
   await deps.beforeStart?.();
+  if (plan.components.minio) {
+    plan.minio.resumeCandidates = await findResumeCandidates(s3, vaultBucket, {
+      now,
+      graceHours: config.vault.retention.graceHours,
+      full: input.full === true,
+    });
+  }
   await s3.send(
     new PutObjectCommand({
       Bucket: vaultBucket,

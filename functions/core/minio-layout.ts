@@ -155,6 +155,10 @@ export const planRecordSchema = z.object({
   /** Listed keys that are not valid UTF-8 (named in `unreadable-keys.jsonl`; absent in older plans). */
   unreadableKeys: z.number().int().nonnegative().optional(),
   previousManifestKey: z.string().optional(),
+  /** Of the carried objects, those copied by the interrupted backup `resumedFrom` (absent in older plans). */
+  resumedObjects: z.number().int().nonnegative().optional(),
+  resumedBytes: z.number().int().nonnegative().optional(),
+  resumedFrom: z.string().nullable().optional(),
 });
 /** What `plan.json` holds. */
 export type PlanRecord = z.infer<typeof planRecordSchema>;

@@ -64,6 +64,8 @@ export interface BucketManifestSummary {
   readonly copiedObjects: number;
   readonly copiedBytes: number;
   readonly carriedObjects: number;
+  /** Of the carried objects, those an interrupted backup copied (this run resumed its copy). */
+  readonly resumed?: { readonly from: string; readonly objects: number };
   /** Carried objects re-checked against the vault by this run's rotating sample. */
   readonly sampledObjects: number;
   /** Objects deleted from the source between listing and copy (not in the backup): the first few, and how many. */
@@ -347,6 +349,7 @@ export async function finalizeBucketManifest(
     bucket,
     manifestKey,
     ...counts,
+    ...(plan.resumedFrom ? { resumed: { from: plan.resumedFrom, objects: plan.resumedObjects ?? 0 } } : {}),
     vanished: { count: vanishedCount, keys: vanished },
     failed: {
       count: failed.length,

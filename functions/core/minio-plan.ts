@@ -5,23 +5,32 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { BucketBackupPlan } from './contract/backup.js';
-import { BackupNotFoundError, BucketNotFoundError, VerificationFailedError } from './errors.js';
-import { readJsonLines, writeJson, writeJsonLines } from './manifest-io.js';
+import {
+  BackupNotFoundError,
+  BucketNotFoundError,
+  TransientStorageError,
+  VerificationFailedError,
+} from './errors.js';
+import { readJson, readJsonLines, writeJson, writeJsonLines } from './manifest-io.js';
 import { describeEndpoint, httpStatusOf, isNotFoundError, toStorageError } from './minio-errors.js';
 import {
   type BatchEntry,
+  batchResultLineSchema,
   compareKeys,
   type FailedObject,
+  isCopied,
   type ManifestEntry,
   manifestEntrySchema,
   normalizeEtag,
   type PlanRecord,
+  planRecordSchema,
 } from './minio-layout.js';
 import { Batcher } from './object-transfer.js';
-import { clearVaultFolder } from './vault-io.js';
+import { clearVaultFolder, readJsonLinesOrUndefined } from './vault-io.js';
 import {
   batchKeyOf,
   batchPrefixOf,
+  batchResultKeyOf,
   bucketWorkPrefix,
   carriedKeyOf,
   minioBatchesKey,
@@ -59,6 +68,10 @@ export interface PlanBucketBackupInput {
   readonly batchMaxObjects?: number;
   /** Most bytes per batch file (an object larger than this gets a batch of its own). @default 1 GiB */
   readonly batchMaxBytes?: number;
+  /** Interrupted backups this plan may resume from, newest first (`BackupPlan.minio.resumeCandidates`). */
+  readonly resumeCandidates?: readonly string[];
+  /** Told why an interrupted run's copies could not all be carried (those objects are copied again). */
+  readonly onResumeProblem?: (message: string) => void;
 }
 
 /** Outcome of {@link planBucketBackup} (also stored as `plan.json`): the contract's schema. */
@@ -148,6 +161,153 @@ export async function* diffAgainstPrevious(
     }
   } finally {
     await previousIterator.return?.();
+  }
+}
+
+/**
+ * Resuming. A full backup of a big bucket may not fit one execution (a timeout, an abort, a vault
+ * outage past the retries). What its finished copy batches wrote is not thrown away: every copied
+ * object is a verified vault version, named with its source ETag, size and last-modified time in the
+ * batch's result file. The next backup's plan of the bucket takes the newest interrupted run that
+ * planned it (`resumeCandidates`: failed or abandoned, newer than the previous complete backup, and
+ * younger than the purge's grace period, so no purge can have deleted its versions), reads that run's
+ * carried file and its batches' result files (each in S3 key order, batch after batch) and offers those
+ * entries to the diff ahead of the previous manifest's: an object still listed with the same ETag, size
+ * and last-modified second is carried, not copied again. So a run that stops at 60 % leaves only the
+ * other 40 % to the next. The resumed entries come from our own files; one that does not parse or is
+ * out of order ends the resume there (its objects are copied again), never the backup.
+ */
+
+/** The newest candidate run that planned `bucket` (its `plan.json` exists), or undefined. */
+async function resumeSourceOf(
+  vault: S3Client,
+  vaultBucket: string,
+  bucket: string,
+  candidates: readonly string[],
+  onProblem: (message: string) => void,
+): Promise<{ readonly backupId: string; readonly plan: PlanRecord } | undefined> {
+  for (const backupId of candidates) {
+    try {
+      const plan = await readJson(vault, vaultBucket, planKeyOf(backupId, bucket), (value) =>
+        planRecordSchema.parse(value),
+      );
+      return { backupId, plan };
+    } catch (error) {
+      // Not planned there (the run stopped before, or left the bucket out): try the next older one.
+      if (isNotFoundError(error)) continue;
+      if (error instanceof VerificationFailedError) {
+        onProblem(`interrupted backup ${backupId} is not resumed for bucket ${bucket}: ${error.message}`);
+        continue;
+      }
+      throw error;
+    }
+  }
+  return undefined;
+}
+
+/** The objects an interrupted run had copied by the end of each finished batch, in S3 key order. */
+async function* copiedByRun(
+  vault: S3Client,
+  vaultBucket: string,
+  backupId: string,
+  bucket: string,
+  batches: number,
+): AsyncGenerator<ManifestEntry> {
+  for (let n = 1; n <= batches; n++) {
+    const lines = await readJsonLinesOrUndefined(
+      vault,
+      vaultBucket,
+      batchResultKeyOf(batchKeyOf(backupId, bucket, n)),
+      (value) => batchResultLineSchema.parse(value),
+    );
+    for (const line of lines ?? []) if (isCopied(line)) yield line;
+  }
+}
+
+/**
+ * Merges two streams in S3 key order; on a key in both, the `first` stream's entry wins. An entry out of
+ * order in its stream is dropped (the diff then copies that object, or carries the other stream's).
+ */
+export async function* preferFirst<T extends { readonly key: string }>(
+  first: AsyncIterable<T>,
+  second: AsyncIterable<T>,
+  onDropped: (entry: T) => void = () => {},
+): AsyncGenerator<T> {
+  async function* ascending(stream: AsyncIterable<T>): AsyncGenerator<T> {
+    let last: string | undefined;
+    for await (const entry of stream) {
+      if (last !== undefined && compareKeys(last, entry.key) >= 0) {
+        onDropped(entry);
+        continue;
+      }
+      last = entry.key;
+      yield entry;
+    }
+  }
+  const a = ascending(first);
+  const b = ascending(second);
+  try {
+    let x = await a.next();
+    let y = await b.next();
+    while (!x.done && !y.done) {
+      const order = compareKeys(x.value.key, y.value.key);
+      if (order <= 0) {
+        yield x.value;
+        if (order === 0) y = await b.next();
+        x = await a.next();
+      } else {
+        yield y.value;
+        y = await b.next();
+      }
+    }
+    for (; !x.done; x = await a.next()) yield x.value;
+    for (; !y.done; y = await b.next()) yield y.value;
+  } finally {
+    await a.return(undefined);
+    await b.return(undefined);
+  }
+}
+
+/**
+ * What an interrupted run holds of a bucket: its carried entries and its finished batches' copies, in
+ * key order. A problem reading them (other than a transient one, which the state retries) ends the
+ * stream there and is reported to `onProblem`.
+ */
+async function* interruptedRunEntries(
+  vault: S3Client,
+  vaultBucket: string,
+  source: { readonly backupId: string; readonly plan: PlanRecord },
+  bucket: string,
+  copied: WeakSet<ManifestEntry>,
+  onProblem: (message: string) => void,
+): AsyncGenerator<ManifestEntry> {
+  const { backupId, plan } = source;
+  async function* carried(): AsyncGenerator<ManifestEntry> {
+    yield* readJsonLines(vault, vaultBucket, carriedKeyOf(backupId, bucket), {
+      parse: (value) => manifestEntrySchema.parse(value),
+    });
+  }
+  async function* copiedEntries(): AsyncGenerator<ManifestEntry> {
+    for await (const entry of copiedByRun(vault, vaultBucket, backupId, bucket, plan.batches)) {
+      copied.add(entry);
+      yield entry;
+    }
+  }
+  let dropped = 0;
+  try {
+    yield* preferFirst(copiedEntries(), carried(), () => {
+      dropped += 1;
+    });
+  } catch (error) {
+    if (error instanceof TransientStorageError) throw error;
+    onProblem(
+      `resuming from interrupted backup ${backupId}: its files of bucket ${bucket} could not all be read (${error instanceof Error ? error.message : String(error)}); the objects after that point are copied again`,
+    );
+  }
+  if (dropped > 0) {
+    onProblem(
+      `resuming from interrupted backup ${backupId}: ${dropped} entr${dropped === 1 ? 'y' : 'ies'} of bucket ${bucket} out of key order were ignored (those objects are copied again)`,
+    );
   }
 }
 
@@ -276,6 +436,7 @@ async function* previousEntries(
  */
 export async function planBucketBackup(input: PlanBucketBackupInput): Promise<BucketBackupPlan> {
   const { source, vault, sourceBucket, vaultBucket, backupId, previousManifestKey } = input;
+  const onResumeProblem = input.onResumeProblem ?? (() => {});
   const batcher = new Batcher<BatchEntry>(input.batchMaxObjects ?? 1000, input.batchMaxBytes ?? 1024 ** 3);
   await headSourceBucket(source, sourceBucket);
   // A retry must not leave the batches of an earlier attempt behind.
@@ -289,7 +450,24 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
     carriedBytes: 0,
     deletedObjects: 0,
     unreadableKeys: 0,
+    resumedObjects: 0,
+    resumedBytes: 0,
   };
+  const resumeSource = await resumeSourceOf(
+    vault,
+    vaultBucket,
+    sourceBucket,
+    (input.resumeCandidates ?? []).filter((id) => id !== backupId),
+    onResumeProblem,
+  );
+  // Entries the interrupted run copied (not those it carried itself): counted as resumed when carried.
+  const resumedCopies = new WeakSet<ManifestEntry>();
+  const previous = resumeSource
+    ? preferFirst(
+        interruptedRunEntries(vault, vaultBucket, resumeSource, sourceBucket, resumedCopies, onResumeProblem),
+        previousEntries(vault, vaultBucket, previousManifestKey),
+      )
+    : previousEntries(vault, vaultBucket, previousManifestKey);
   const unreadable: FailedObject[] = [];
   const writeBatch = async (entries: BatchEntry[] | undefined): Promise<void> => {
     if (!entries) return;
@@ -309,15 +487,20 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
           cause: `the listing names a key (shown URL-encoded) whose bytes are not valid UTF-8 (${size} bytes): no S3 request can name it, so it cannot be copied — rename the object on the source (e.g. with a tool that addresses it by its raw bytes) or remove it`,
         });
       }),
-      previousEntries(vault, vaultBucket, previousManifestKey),
+      previous,
     );
     for await (const decision of decisions) {
       if (decision.kind === 'carry') {
         counts.carriedObjects += 1;
         counts.carriedBytes += decision.entry.size;
+        if (resumedCopies.has(decision.entry)) {
+          counts.resumedObjects += 1;
+          counts.resumedBytes += decision.entry.size;
+        }
         yield decision.entry;
       } else if (decision.kind === 'deleted') {
-        counts.deletedObjects += 1;
+        // An object the interrupted run copied and the source has deleted since was in no backup.
+        if (!resumedCopies.has(decision.entry)) counts.deletedObjects += 1;
       } else {
         counts.toCopyObjects += 1;
         counts.toCopyBytes += decision.object.size;
@@ -336,6 +519,7 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
     bucket: sourceBucket,
     batchPrefix: batchPrefixOf(backupId, sourceBucket),
     ...counts,
+    resumedFrom: resumeSource?.backupId ?? null,
   };
   const record: PlanRecord = { backupId, ...plan, ...(previousManifestKey ? { previousManifestKey } : {}) };
   await writeJson(vault, vaultBucket, planKeyOf(backupId, sourceBucket), record);

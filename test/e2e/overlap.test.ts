@@ -2,14 +2,14 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupManifest } from '../../functions/core/contract/backup.js';
 import { errorNames } from '../../functions/core/errors.js';
-import { failedKey, manifestKey, startedKey } from '../../functions/core/vault-layout.js';
+import { failedKey, manifestKey } from '../../functions/core/vault-layout.js';
 import { hostDocuments } from '../../lib/host-documents.js';
 import { runLocal } from '../../local/local-run.js';
 import type { RunResult } from '../../local/runner/run-state-machine.js';
 import { seedWire } from '../../local/seed/index.js';
 import { createStackS3Client } from '../../local/stack-clients.js';
 import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
-import { exists, listBackupIds, readVaultJson } from '../support/vault.js';
+import { exists, readVaultJson, startedRunOf } from '../support/vault.js';
 
 /**
  * No overlapping runs, with the real runner and stack: a backup holds its wire-server archive
@@ -64,7 +64,7 @@ describe('overlapping runs', () => {
     const first: RunResult = await ended;
 
     expect(first.status).toBe('ABORTED');
-    const plan = await startedOf(first.executionArn);
+    const plan = await startedRunOf(s3, stack.vault.bucket, first.executionArn);
     for (const refused of [second, restore]) {
       expect(refused.status, `${refused.error}: ${refused.cause}`).toBe('FAILED');
       expect(refused.error).toBe(errorNames.overlappingRun);
@@ -93,17 +93,4 @@ describe('overlapping runs', () => {
     expect(marker.cause).toContain('its execution ended as ABORTED');
     expect(marker.cause).toContain(`Marked failed by backup execution ${next.executionArn}`);
   });
-
-  /** The backup id and start of the run `executionArn`, from the `started.json` that records it. */
-  async function startedOf(executionArn: string): Promise<{ backupId: string; startedAt: string }> {
-    for (const backupId of await listBackupIds(s3, stack.vault.bucket)) {
-      const started = await readVaultJson<{ executionId?: string; startedAt: string }>(
-        s3,
-        stack.vault.bucket,
-        startedKey(backupId),
-      ).catch(() => undefined);
-      if (started?.executionId === executionArn) return { backupId, startedAt: started.startedAt };
-    }
-    throw new Error(`no started.json records ${executionArn}`);
-  }
 });

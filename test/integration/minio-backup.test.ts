@@ -551,6 +551,118 @@ describe('planBucketBackup', () => {
   });
 });
 
+describe('resuming an interrupted backup (planBucketBackup with resumeCandidates)', () => {
+  const keys = Array.from({ length: 10 }, (_, i) => `obj-${i}`);
+  /** Plans `backupId` in batches of 3 and copies only the batches named (the rest "never ran"). */
+  async function interruptedRun(bucket: string, batchesCopied: readonly number[]) {
+    const backupId = newBackupId();
+    await planBucketBackup({
+      source,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      backupId,
+      batchMaxObjects: 3,
+    });
+    for (const n of batchesCopied) {
+      await copyBatch({
+        source,
+        vault,
+        sourceBucket: bucket,
+        vaultBucket,
+        batchKey: batchKeyOf(backupId, bucket, n),
+      });
+    }
+    return backupId;
+  }
+  async function resumedRun(bucket: string, candidates: readonly string[]) {
+    const problems: string[] = [];
+    const backupId = newBackupId();
+    const plan = await planBucketBackup({
+      source,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      backupId,
+      batchMaxObjects: 3,
+      resumeCandidates: candidates,
+      onResumeProblem: (message) => problems.push(message),
+    });
+    for (let n = 1; n <= plan.batches; n++) {
+      await copyBatch({
+        source,
+        vault,
+        sourceBucket: bucket,
+        vaultBucket,
+        batchKey: batchKeyOf(backupId, bucket, n),
+      });
+    }
+    const summary = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket });
+    return { plan, summary, problems };
+  }
+
+  it('carries what the interrupted run copied, copies the rest and what changed since', async () => {
+    // Arrange: batches 1 (obj-0..2) and 3 (obj-6..8) copied; then obj-1 rewritten and obj-7 deleted.
+    const bucket = await createSourceBucket(keys.map((key) => ({ key, body: Buffer.from(`${key} v1`) })));
+    const interrupted = await interruptedRun(bucket, [1, 3]);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await putSource(bucket, { key: 'obj-1', body: Buffer.from('obj-1 v2') });
+    await source.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'obj-7' }));
+
+    // Act: the newest candidate never planned this bucket, the next one is the interrupted run.
+    const resumed = await resumedRun(bucket, [`it-${runId}-never-planned`, interrupted]);
+
+    // Assert
+    expect(resumed.problems).toEqual([]);
+    expect(resumed.plan).toMatchObject({
+      resumedFrom: interrupted,
+      resumedObjects: 4,
+      carriedObjects: 4,
+      toCopyObjects: 5,
+      deletedObjects: 0,
+    });
+    expect(resumed.summary).toMatchObject({
+      objects: 9,
+      copiedObjects: 5,
+      carriedObjects: 4,
+      resumed: { from: interrupted, objects: 4 },
+    });
+    const manifest = await readManifest(resumed.summary.manifestKey);
+    expect(manifest.map((e) => e.key)).toEqual(keys.filter((k) => k !== 'obj-7'));
+    // The resumed objects were not copied again: one vault version each; obj-1 has its second.
+    for (const key of ['obj-0', 'obj-2', 'obj-6', 'obj-8'])
+      expect(await vaultVersionCount(minioObjectKey(bucket, key)), key).toBe(1);
+    expect(await vaultVersionCount(minioObjectKey(bucket, 'obj-1'))).toBe(2);
+    await verifyBucketManifest({ vault, vaultBucket, manifestKey: resumed.summary.manifestKey, deep: true });
+  });
+
+  it('copies again what a damaged result file of the interrupted run names, and still completes', async () => {
+    // Arrange: batches 1 and 2 copied; batch 2's result file then damaged (its second line is not JSON).
+    const bucket = await createSourceBucket(keys.map((key) => ({ key, body: Buffer.from(`${key} v1`) })));
+    const interrupted = await interruptedRun(bucket, [1, 2]);
+    const resultKey = batchResultKeyOf(batchKeyOf(interrupted, bucket, 2));
+    const lines = (await readAll(resultKey)).map((line) => JSON.stringify(line));
+    await vault.send(
+      new PutObjectCommand({
+        Bucket: vaultBucket,
+        Key: resultKey,
+        Body: [lines[0], '{not json', ...lines.slice(2)].join('\n'),
+      }),
+    );
+
+    // Act
+    const resumed = await resumedRun(bucket, [interrupted]);
+
+    // Assert: batch 1 resumed; batch 2 (from the damage on) copied again; the backup is whole.
+    expect(resumed.problems).toHaveLength(1);
+    expect(resumed.problems[0]).toContain(interrupted);
+    expect(resumed.problems[0]).toContain('copied again');
+    expect(resumed.plan).toMatchObject({ resumedFrom: interrupted, resumedObjects: 3, toCopyObjects: 7 });
+    expect(resumed.summary).toMatchObject({ objects: 10, copiedObjects: 7, carriedObjects: 3 });
+    await verifyBucketManifest({ vault, vaultBucket, manifestKey: resumed.summary.manifestKey, deep: true });
+  });
+});
+
 describe('finalizeBucketManifest', () => {
   it('fails naming the batch that has no result', async () => {
     // Arrange

@@ -5,7 +5,12 @@ import {
   ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { backupIdOfPrefix, backupIdPattern, vaultPrefixes } from '../../functions/core/vault-layout.js';
+import {
+  backupIdOfPrefix,
+  backupIdPattern,
+  startedKey,
+  vaultPrefixes,
+} from '../../functions/core/vault-layout.js';
 import { deleteBucketAndObjects } from '../../local/drill.js';
 import { createSourceS3Client } from '../../local/seed/connections.js';
 import type { StackInfo } from '../../local/stack-info.js';
@@ -36,6 +41,23 @@ export async function exists(s3: S3Client, bucket: string, key: string): Promise
 export async function readVaultJson<T>(s3: S3Client, bucket: string, key: string): Promise<T> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return JSON.parse(await (out.Body as { transformToString(): Promise<string> }).transformToString()) as T;
+}
+
+/** The backup id and start of the run `executionArn`, from the `started.json` that records it. */
+export async function startedRunOf(
+  s3: S3Client,
+  bucket: string,
+  executionArn: string,
+): Promise<{ backupId: string; startedAt: string }> {
+  for (const backupId of await listBackupIds(s3, bucket)) {
+    const started = await readVaultJson<{ executionId?: string; startedAt: string }>(
+      s3,
+      bucket,
+      startedKey(backupId),
+    ).catch(() => undefined);
+    if (started?.executionId === executionArn) return { backupId, startedAt: started.startedAt };
+  }
+  throw new Error(`no started.json records ${executionArn}`);
 }
 
 /** Reads a text object of the vault. */

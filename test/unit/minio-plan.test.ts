@@ -7,6 +7,7 @@ import {
   diffAgainstPrevious,
   isUnchanged,
   type ListedObject,
+  preferFirst,
 } from '../../functions/core/minio-plan.js';
 import { Batcher } from '../../functions/core/object-transfer.js';
 
@@ -171,5 +172,53 @@ describe('batchIndexItems', () => {
       { bucket: 'assets', batchKey: 'backups/20261202T150000Z/minio/assets/batches/00002.jsonl' },
       { bucket: 'avatars', batchKey: 'backups/20261202T150000Z/minio/avatars/batches/00001.jsonl' },
     ]);
+  });
+});
+
+describe("preferFirst (resuming: an interrupted run's entries ahead of the previous manifest's)", () => {
+  const entry = (key: string, versionId: string) => ({ key, versionId });
+  async function all<T>(stream: AsyncIterable<T>): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of stream) out.push(item);
+    return out;
+  }
+
+  it("merges in S3 key order and takes the first stream's entry for a key in both", async () => {
+    const merged = await all(
+      preferFirst(
+        from([entry('b', 'resumed'), entry('d', 'resumed')]),
+        from([
+          entry('a', 'previous'),
+          entry('b', 'previous'),
+          entry('c', 'previous'),
+          entry('e', 'previous'),
+        ]),
+      ),
+    );
+    expect(merged).toEqual([
+      entry('a', 'previous'),
+      entry('b', 'resumed'),
+      entry('c', 'previous'),
+      entry('d', 'resumed'),
+      entry('e', 'previous'),
+    ]);
+  });
+
+  it('drops an entry out of key order in either stream, reporting it, instead of failing', async () => {
+    const dropped: string[] = [];
+    const merged = await all(
+      preferFirst(
+        from([entry('b', 'r'), entry('a', 'r'), entry('d', 'r')]),
+        from([entry('c', 'p'), entry('c', 'p2')]),
+        (e) => dropped.push(`${e.key}/${e.versionId}`),
+      ),
+    );
+    expect(merged.map((e) => `${e.key}/${e.versionId}`)).toEqual(['b/r', 'c/p', 'd/r']);
+    expect(dropped.sort()).toEqual(['a/r', 'c/p2']);
+  });
+
+  it('passes either stream through whole when the other is empty', async () => {
+    expect(await all(preferFirst(from([]), from([entry('a', 'p')])))).toEqual([entry('a', 'p')]);
+    expect(await all(preferFirst(from([entry('a', 'r')]), from([])))).toEqual([entry('a', 'r')]);
   });
 });

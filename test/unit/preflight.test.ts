@@ -54,7 +54,7 @@ function plan(allowPartial: boolean): BackupPlan {
       compressionLevel: 6,
       expectedEntries: [],
     },
-    minio: { buckets: [], previousManifestKeys: {}, batchMaxObjects: 1 },
+    minio: { buckets: [], previousManifestKeys: {}, resumeCandidates: [], batchMaxObjects: 1 },
     postgresql: null,
   };
 }

@@ -122,6 +122,12 @@ export const backupPlanSchema = z.object({
     /** The previous complete backup's manifest of each bucket, by bucket. */
     previousManifestKeys: z.record(z.string(), z.string()),
     batchMaxObjects: z.number().int().positive(),
+    /**
+     * Interrupted backups (failed or abandoned, newer than the previous complete one, young enough that
+     * no purge can have deleted what they copied), newest first: a bucket's plan carries the objects the
+     * newest of them that planned the bucket already copied (`minio-plan.ts`, "Resuming").
+     */
+    resumeCandidates: z.array(z.string()),
   }),
   postgresql: postgresqlPlanSchema.nullable(),
 });
@@ -221,6 +227,8 @@ export const bucketResultSchema = z.object({
   copiedObjects: z.number(),
   copiedBytes: z.number(),
   carriedObjects: z.number(),
+  /** Of the carried objects, those an interrupted backup copied (absent in older results). */
+  resumed: z.object({ from: z.string(), objects: z.number() }).optional(),
   /** Carried objects this run re-checked in the vault (its rotating sample; absent in older results). */
   sampledObjects: z.number().optional(),
   /** Objects deleted from the source between listing and copy, so not in this backup: how many, the first keys. */
@@ -252,6 +260,7 @@ export const minioBucketPlanInputSchema = z.object({
   backupId: z.string().min(1),
   previousManifestKeys: z.record(z.string(), z.string()),
   batchMaxObjects: z.number().int().positive(),
+  resumeCandidates: z.array(z.string()),
 });
 /** One iteration of the Plan MinIO Map. */
 export type MinioBucketPlanInput = z.infer<typeof minioBucketPlanInputSchema>;
@@ -267,6 +276,11 @@ export const bucketBackupPlanSchema = z.object({
   toCopyBytes: z.number(),
   carriedObjects: z.number(),
   carriedBytes: z.number(),
+  /** Of the carried objects, those an interrupted run (`resumedFrom`) copied: this run resumes its copy. */
+  resumedObjects: z.number(),
+  resumedBytes: z.number(),
+  /** The interrupted backup whose copies this plan carries, or null. */
+  resumedFrom: z.string().nullable(),
   /** In the previous manifest, gone from the source now (their versions stay in the vault). */
   deletedObjects: z.number(),
   /** Listed keys that are not valid UTF-8 (not copied; named in `unreadable-keys.jsonl`). */
