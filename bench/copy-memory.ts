@@ -3,6 +3,10 @@
  * MinIO into the vault with `copyBatch`, side by side with `mc cp` and a streamed `aws s3 cp - | aws s3
  * cp -`. The object is generated from a seeded PRNG (AES-256-CTR keystream) and streamed into the
  * source, never held in memory. `copyBatch` runs in a child process so its peak RSS is its own.
+ * Then the way back: each tool restores its own copy into an empty bucket of the source MinIO —
+ * `restoreBatch` (the restore state machine's copy step, on a batch of the entry copyBatch wrote; in a
+ * child process under `/usr/bin/time -v`), `mc cp`, `aws s3 cp - | aws s3 cp -` — and every restored
+ * object is checked (`bench/restore-check.ts`, plus its SHA-256 read back).
  *
  * Run: `bin/node22 --import tsx bench/copy-memory.ts` (the local stack must be up). Size override:
  * `BENCH_COPY_BYTES=268435456`.
@@ -18,27 +22,35 @@ import {
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import { createSourceS3Client, createVaultS3Client } from '../functions/core/clients.js';
-import { readJsonLines } from '../functions/core/manifest-io.js';
+import { readJsonLines, writeJsonLines } from '../functions/core/manifest-io.js';
 import { copyBatch } from '../functions/core/minio-copy.js';
-import { manifestEntrySchema } from '../functions/core/minio-layout.js';
+import { type ManifestEntry, manifestEntrySchema } from '../functions/core/minio-layout.js';
 import { planBucketBackup } from '../functions/core/minio-plan.js';
+import { restoreBatch } from '../functions/core/restore-minio-copy.js';
 import {
   backupPrefix,
   batchKeyOf,
   batchResultKeyOf,
   minioBucketPrefix,
+  restoreBatchKeyOf,
+  restorePrefix,
 } from '../functions/core/vault-layout.js';
 import { readStackInfo, repoRoot, type StackInfo } from '../local/stack-info.js';
-import type { BenchRow as CommonRow } from './table.js';
+import { checkRestore } from './restore-check.js';
+import { type BenchRow as CommonRow, timedCommand } from './table.js';
 
 const MiB = 1024 * 1024;
 const childFlag = '--copy-batch-child';
+const restoreChildFlag = '--restore-batch-child';
 
 /** One row of the result table. */
 interface BenchRow {
@@ -46,6 +58,21 @@ interface BenchRow {
   readonly seconds: number;
   readonly peakRssMiB: number;
   readonly note: string;
+  /** User + system CPU seconds, when measured. */
+  readonly cpuSeconds?: number;
+  /** The way back (vault → an empty bucket of the source MinIO). */
+  readonly restore?: boolean;
+}
+
+/** Where one end of a peer's copy is: `src` (the source MinIO) or `vault`, a bucket and a key. */
+interface Place {
+  readonly side: 'src' | 'vault';
+  readonly bucket: string;
+  readonly key: string;
+}
+
+function endpointOf(stack: StackInfo, side: Place['side']) {
+  return side === 'src' ? stack.minio : stack.vault;
 }
 
 /** A deterministic pseudo-random byte stream (AES-256-CTR over zeros), 1 MiB per read. */
@@ -103,15 +130,17 @@ function findMc(stack: StackInfo): string | undefined {
   return candidates.find((path): path is string => path !== undefined && existsSync(path));
 }
 
-/** Peak RSS (MiB) and wall time (s) from a `/usr/bin/time -v` report. */
-function parseTimeReport(report: string): { peakRssMiB: number; seconds: number } {
+/** Peak RSS (MiB), wall time (s) and CPU seconds from a `/usr/bin/time -v` report. */
+function parseTimeReport(report: string): { peakRssMiB: number; seconds: number; cpuSeconds: number } {
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(report)?.[1];
+  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(report)?.[1] ?? 0);
+  const system = Number(/System time \(seconds\): ([\d.]+)/.exec(report)?.[1] ?? 0);
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)/.exec(report)?.[1] ?? '0';
   const seconds = wall
     .split(':')
     .map(Number)
     .reduce((total, part) => total * 60 + part, 0);
-  return { peakRssMiB: Number(rss ?? 0) / 1024, seconds };
+  return { peakRssMiB: Number(rss ?? 0) / 1024, seconds, cpuSeconds: user + system };
 }
 
 function s3Url(endpoint: string, accessKey: string, secretKey: string): string {
@@ -121,16 +150,9 @@ function s3Url(endpoint: string, accessKey: string, secretKey: string): string {
   return url.toString().replace(/\/$/, '');
 }
 
-/** `mc cp` from the source alias to the vault alias, under `/usr/bin/time -v`. */
-function benchMc(
-  stack: StackInfo,
-  mc: string,
-  bucket: string,
-  key: string,
-  targetKey: string,
-  dir: string,
-): BenchRow {
-  const report = join(dir, 'mc.time');
+/** `mc cp` from one alias to the other (source MinIO `src`, `vault`), under `/usr/bin/time -v`. */
+function benchMc(stack: StackInfo, mc: string, from: Place, to: Place, dir: string): BenchRow {
+  const report = join(dir, `mc-${from.side}.time`);
   execFileSync(
     '/usr/bin/time',
     [
@@ -142,8 +164,8 @@ function benchMc(
       join(dir, 'mc-config'),
       '--quiet',
       'cp',
-      `src/${bucket}/${key}`,
-      `vault/${stack.vault.bucket}/${targetKey}`,
+      `${from.side}/${from.bucket}/${from.key}`,
+      `${to.side}/${to.bucket}/${to.key}`,
     ],
     {
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -154,19 +176,21 @@ function benchMc(
       },
     },
   );
-  const { peakRssMiB, seconds } = parseTimeReport(readFileSync(report, 'utf8'));
-  return { tool: 'mc cp', seconds, peakRssMiB, note: 'one process' };
+  const { peakRssMiB, seconds, cpuSeconds } = parseTimeReport(readFileSync(report, 'utf8'));
+  return {
+    tool: from.side === 'vault' ? 'mc cp (vault→src)' : 'mc cp',
+    seconds,
+    peakRssMiB,
+    cpuSeconds,
+    note: 'one process',
+    restore: from.side === 'vault',
+  };
 }
 
-/** `aws s3 cp s3://… - | aws s3 cp - s3://…`, each side under `/usr/bin/time -v`. */
-function benchAwsCli(
-  stack: StackInfo,
-  bucket: string,
-  key: string,
-  targetKey: string,
-  size: number,
-  dir: string,
-) {
+/** `aws s3 cp s3://… - | aws s3 cp - s3://…` from one place to the other, each side under `/usr/bin/time -v`. */
+function benchAwsCli(stack: StackInfo, from: Place, to: Place, size: number, dir: string) {
+  const src = endpointOf(stack, from.side);
+  const dst = endpointOf(stack, to.side);
   const script = [
     'set -euo pipefail',
     'export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_DEFAULT_REGION=us-east-1',
@@ -182,26 +206,28 @@ function benchAwsCli(
       ...process.env,
       DIR: dir,
       SIZE: String(size),
-      SRC_KEY: stack.minio.accessKey,
-      SRC_SECRET: stack.minio.secretKey,
-      SRC_ENDPOINT: stack.minio.endpoint,
-      SRC_BUCKET: bucket,
-      SRC_OBJECT: key,
-      DST_KEY: stack.vault.accessKey,
-      DST_SECRET: stack.vault.secretKey,
-      DST_ENDPOINT: stack.vault.endpoint,
-      DST_BUCKET: stack.vault.bucket,
-      DST_OBJECT: targetKey,
+      SRC_KEY: src.accessKey,
+      SRC_SECRET: src.secretKey,
+      SRC_ENDPOINT: src.endpoint,
+      SRC_BUCKET: from.bucket,
+      SRC_OBJECT: from.key,
+      DST_KEY: dst.accessKey,
+      DST_SECRET: dst.secretKey,
+      DST_ENDPOINT: dst.endpoint,
+      DST_BUCKET: to.bucket,
+      DST_OBJECT: to.key,
     },
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const get = parseTimeReport(readFileSync(join(dir, 'aws-get.time'), 'utf8'));
   const put = parseTimeReport(readFileSync(join(dir, 'aws-put.time'), 'utf8'));
   return {
-    tool: 'aws s3 cp - | aws s3 cp -',
+    tool: from.side === 'vault' ? 'aws s3 cp - | aws s3 cp - (vault→src)' : 'aws s3 cp - | aws s3 cp -',
     seconds,
     peakRssMiB: get.peakRssMiB + put.peakRssMiB,
+    cpuSeconds: get.cpuSeconds + put.cpuSeconds,
     note: `two processes: ${get.peakRssMiB.toFixed(0)} + ${put.peakRssMiB.toFixed(0)} MiB`,
+    restore: from.side === 'vault',
   } satisfies BenchRow;
 }
 
@@ -232,6 +258,91 @@ async function runChild(argument: string): Promise<void> {
   clearInterval(sampler);
   const vmHwmKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
   process.stdout.write(`${JSON.stringify({ result, seconds, baselineRss, peakRss, vmHwmKiB })}\n`);
+}
+
+const restoreChildArgsSchema = z.object({
+  sourceBucket: z.string(),
+  targetBucket: z.string(),
+  batchKey: z.string(),
+});
+const childLineSchema = z.object({
+  result: z.object({ restoredObjects: z.number(), restoredBytes: z.number() }),
+  seconds: z.number(),
+  vmHwmKiB: z.number(),
+});
+
+/**
+ * Restore child mode: `restoreBatch` alone in this process — the restore state machine's copy step,
+ * with the handler's settings (multipart above 16 MiB, `MINIO_MULTIPART_THRESHOLD`'s default) — and one
+ * JSON line with its figures.
+ */
+async function runRestoreChild(argument: string): Promise<void> {
+  const { sourceBucket, targetBucket, batchKey } = restoreChildArgsSchema.parse(JSON.parse(argument));
+  const stack = readStackInfo();
+  const { source, vault } = clientsFor(stack);
+  const started = process.hrtime.bigint();
+  const result = await restoreBatch({
+    vault,
+    vaultBucket: stack.vault.bucket,
+    target: source,
+    sourceBucket,
+    targetBucket,
+    batchKey,
+    multipartThresholdBytes: 16 * MiB,
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const vmHwmKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+  process.stdout.write(`${JSON.stringify({ result, seconds, vmHwmKiB })}\n`);
+}
+
+/** Runs {@link runRestoreChild} in a child process under `/usr/bin/time -v`. */
+function benchRestoreBatch(
+  sourceBucket: string,
+  targetBucket: string,
+  batchKey: string,
+  dir: string,
+): BenchRow {
+  const run = timedCommand(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      restoreChildFlag,
+      JSON.stringify({ sourceBucket, targetBucket, batchKey }),
+    ],
+    { reportFile: join(dir, 'restore-batch.time') },
+  );
+  const line = childLineSchema.parse(JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}'));
+  if (line.result.restoredObjects !== 1)
+    throw new Error(`restoreBatch restored ${line.result.restoredObjects} objects, expected 1`);
+  return {
+    tool: 'restoreBatch (this repo)',
+    seconds: line.seconds,
+    peakRssMiB: run.peakRssMiB,
+    cpuSeconds: run.cpuSeconds,
+    note: `one process; ${run.seconds.toFixed(1)} s with node's start; reads the exact vault version, SHA-256 checked on the way`,
+    restore: true,
+  };
+}
+
+/** SHA-256 of an object, streamed. */
+async function objectSha256(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  if (!(got.Body instanceof Readable)) throw new Error(`s3://${bucket}/${key}: no stream body`);
+  const hash = createHash('sha256');
+  for await (const chunk of got.Body) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function emptyAndDeleteBucket(s3: S3Client, bucket: string): Promise<void> {
+  for (;;) {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket })).catch(() => undefined);
+    const keys = (page?.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+    if (keys.length === 0) break;
+    for (const key of keys) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
 }
 
 async function benchCopyBatch(sourceBucket: string, batchKey: string) {
@@ -308,6 +419,8 @@ export async function main(): Promise<CommonRow[]> {
   const bucket = `bench-copy-${runId}`;
   const key = 'large/object.bin';
   const backupId = `bench-${runId}`;
+  const restoreId = `bench-${runId}`;
+  const restoreBuckets: string[] = [];
   const seed = `wire-backup copy-memory ${bytes}`;
   const dir = mkdtempSync(join(tmpdir(), 'copy-memory-'));
   const rows: BenchRow[] = [];
@@ -340,7 +453,9 @@ export async function main(): Promise<CommonRow[]> {
     const results = readJsonLines(vault, stack.vault.bucket, batchResultKeyOf(batchKey), {
       parse: (value) => manifestEntrySchema.parse(value),
     });
+    const copied: ManifestEntry[] = [];
     for await (const entry of results) {
+      copied.push(entry);
       if (entry.sha256 !== expectedSha256)
         throw new Error(`copyBatch wrote SHA-256 ${entry.sha256}, expected ${expectedSha256}`);
     }
@@ -354,12 +469,28 @@ export async function main(): Promise<CommonRow[]> {
     const mc = findMc(stack);
     if (mc) {
       console.error('mc cp …');
-      record(benchMc(stack, mc, bucket, key, `bench/${runId}/mc.bin`, dir));
+      record(
+        benchMc(
+          stack,
+          mc,
+          { side: 'src', bucket, key },
+          { side: 'vault', bucket: stack.vault.bucket, key: `bench/${runId}/mc.bin` },
+          dir,
+        ),
+      );
     } else {
       console.error('mc not found: skipped');
     }
     console.error('aws s3 cp …');
-    record(benchAwsCli(stack, bucket, key, `bench/${runId}/aws.bin`, bytes, dir));
+    record(
+      benchAwsCli(
+        stack,
+        { side: 'src', bucket, key },
+        { side: 'vault', bucket: stack.vault.bucket, key: `bench/${runId}/aws.bin` },
+        bytes,
+        dir,
+      ),
+    );
     for (const target of [`bench/${runId}/mc.bin`, `bench/${runId}/aws.bin`]) {
       const head = await vault
         .send(new HeadObjectCommand({ Bucket: stack.vault.bucket, Key: target }))
@@ -367,21 +498,84 @@ export async function main(): Promise<CommonRow[]> {
       if (head && head.ContentLength !== bytes)
         throw new Error(`${target} has ${head.ContentLength} bytes, expected ${bytes}`);
     }
+
+    // The way back: each tool's own copy into an empty bucket of the source MinIO, checked against
+    // the source bucket (listing: key, size, plain-MD5 ETags) and by its SHA-256 read back.
+    const restoredRow = async (restoreBucket: string, row: BenchRow): Promise<void> => {
+      const listed = await checkRestore({
+        source: { s3: source, bucket },
+        restored: { s3: source, bucket: restoreBucket },
+        tool: row.tool,
+      });
+      const sha256 = await objectSha256(source, restoreBucket, key);
+      if (sha256 !== expectedSha256)
+        throw new Error(
+          `${row.tool}: s3://${restoreBucket}/${key} has SHA-256 ${sha256}, expected ${expectedSha256}`,
+        );
+      record({
+        ...row,
+        note: `${row.note}; checked: key, size${listed.etagsCompared ? ', MD5 ETag' : ''}, SHA-256 read back`,
+      });
+    };
+    const freshBucket = async (tool: string): Promise<string> => {
+      const name = `${bucket}-r-${tool}`;
+      await source.send(new CreateBucketCommand({ Bucket: name }));
+      restoreBuckets.push(name);
+      return name;
+    };
+    const restoreBatchKey = restoreBatchKeyOf(restoreId, bucket, 1);
+    await writeJsonLines(vault, stack.vault.bucket, restoreBatchKey, copied);
+    const wbTarget = await freshBucket('wb');
+    console.error('restoreBatch …');
+    await restoredRow(wbTarget, benchRestoreBatch(bucket, wbTarget, restoreBatchKey, dir));
+    if (mc) {
+      const mcTarget = await freshBucket('mc');
+      console.error('mc cp (vault→src) …');
+      await restoredRow(
+        mcTarget,
+        benchMc(
+          stack,
+          mc,
+          { side: 'vault', bucket: stack.vault.bucket, key: `bench/${runId}/mc.bin` },
+          { side: 'src', bucket: mcTarget, key },
+          dir,
+        ),
+      );
+    }
+    const awsTarget = await freshBucket('aws');
+    console.error('aws s3 cp (vault→src) …');
+    await restoredRow(
+      awsTarget,
+      benchAwsCli(
+        stack,
+        { side: 'vault', bucket: stack.vault.bucket, key: `bench/${runId}/aws.bin` },
+        { side: 'src', bucket: awsTarget, key },
+        bytes,
+        dir,
+      ),
+    );
+
     printTable(bytes, rows);
-    const work = `one ${(bytes / MiB).toFixed(0)} MiB object`;
-    return rows.map((row) => ({
-      work,
-      tool: row.tool.startsWith('copyBatch') ? 'wire-backup (copyBatch)' : row.tool,
-      seconds: row.seconds,
-      peakRssMiB: row.peakRssMiB,
-      rate: `${(bytes / MiB / row.seconds).toFixed(0)} MiB/s`,
-      reference: row.tool.startsWith('copyBatch'),
-      note: row.note,
-    }));
+    const mib = (bytes / MiB).toFixed(0);
+    return rows.map((row) => {
+      const reference = row.tool.startsWith('copyBatch') || row.tool.startsWith('restoreBatch');
+      return {
+        work: row.restore ? `one ${mib} MiB object: restore into an empty bucket` : `one ${mib} MiB object`,
+        tool: reference ? `wire-backup (${row.tool.split(' ')[0]})` : row.tool,
+        seconds: row.seconds,
+        peakRssMiB: row.peakRssMiB,
+        cpuSeconds: row.cpuSeconds,
+        rate: `${(bytes / MiB / row.seconds).toFixed(0)} MiB/s`,
+        reference,
+        note: row.note,
+      };
+    });
   } finally {
     await deleteVersions(vault, stack.vault.bucket, `bench/${runId}/`);
     await deleteVersions(vault, stack.vault.bucket, minioBucketPrefix(bucket));
     await deleteVersions(vault, stack.vault.bucket, backupPrefix(backupId));
+    await deleteVersions(vault, stack.vault.bucket, restorePrefix(restoreId));
+    for (const restoreBucket of restoreBuckets) await emptyAndDeleteBucket(source, restoreBucket);
     await source.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
     await source.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -390,7 +584,13 @@ export async function main(): Promise<CommonRow[]> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const childIndex = process.argv.indexOf(childFlag);
-  const run = childIndex >= 0 ? runChild(process.argv[childIndex + 1] ?? '{}') : main();
+  const restoreIndex = process.argv.indexOf(restoreChildFlag);
+  const run =
+    childIndex >= 0
+      ? runChild(process.argv[childIndex + 1] ?? '{}')
+      : restoreIndex >= 0
+        ? runRestoreChild(process.argv[restoreIndex + 1] ?? '{}')
+        : main();
   run.catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;

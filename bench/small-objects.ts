@@ -5,6 +5,9 @@
  * `mc mirror`, `aws s3 sync` (two steps through a local folder: one `aws` command talks to one
  * endpoint). Then the same again with nothing changed (wire-backup's incremental run; the peers' second
  * run, which compares both sides), and one plain listing of the bucket as the floor of a no-change run.
+ * Last the way back: wire-backup's restore state machine (MinIO only) of its newest backup into a fresh
+ * empty bucket of the source MinIO, vs each peer copying its own copy back into one; every restored
+ * bucket is compared with the source bucket (`bench/restore-check.ts`) before its row is kept.
  *
  * Each tool runs as its own process under `/usr/bin/time -v` (wall time, peak RSS). The populated
  * source bucket is kept between runs (`bench-small-<n>`): creating it is most of a cold run.
@@ -23,8 +26,10 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import { forEachConcurrent } from '../functions/core/streams.js';
 import { readStackInfo, repoRoot, type StackInfo } from '../local/stack-info.js';
+import { checkRestore } from './restore-check.js';
 import { awsCli, type BenchRow, cachedBinary, loadAverage, s3Url, timedCommand } from './table.js';
 
 const KiB = 1024;
@@ -122,6 +127,11 @@ interface Peer {
   readonly tool: string;
   readonly run: (dir: string, step: string) => { seconds: number; peakRssMiB: number };
   readonly note: string;
+  /** Copies the peer's own copy (in the vault) back into `restoreBucket` on the source MinIO. */
+  readonly restore: {
+    readonly tool: string;
+    readonly run: (restoreBucket: string) => { seconds: number; peakRssMiB: number };
+  };
 }
 
 function peersOf(stack: StackInfo, bucket: string, target: string, dir: string): Peer[] {
@@ -144,25 +154,23 @@ function peersOf(stack: StackInfo, bucket: string, target: string, dir: string):
       RCLONE_CONFIG_VAULT_ACCESS_KEY_ID: stack.vault.accessKey,
       RCLONE_CONFIG_VAULT_SECRET_ACCESS_KEY: stack.vault.secretKey,
     };
+    const flags = ['--transfers', '32', '--checkers', '32', '--fast-list', '--checksum'];
     peers.push({
       tool: 'rclone copy',
       note: '--transfers 32 --checkers 32 --fast-list --checksum',
       run: (d, step) =>
-        timedCommand(
-          rclone,
-          [
-            'copy',
-            `src:${bucket}`,
-            `vault:${target}/rclone`,
-            '--transfers',
-            '32',
-            '--checkers',
-            '32',
-            '--fast-list',
-            '--checksum',
-          ],
-          { env, reportFile: join(d, `rclone-${step}.time`) },
-        ),
+        timedCommand(rclone, ['copy', `src:${bucket}`, `vault:${target}/rclone`, ...flags], {
+          env,
+          reportFile: join(d, `rclone-${step}.time`),
+        }),
+      restore: {
+        tool: 'rclone copy (vault→src)',
+        run: (restoreBucket) =>
+          timedCommand(rclone, ['copy', `vault:${target}/rclone`, `src:${restoreBucket}`, ...flags], {
+            env,
+            reportFile: join(dir, 'rclone-restore.time'),
+          }),
+      },
     });
   } else console.error('bench small: rclone not in the tool cache (run bench/setup-peers.sh): left out');
   const mc = cachedBinary(stack, 'mc');
@@ -177,6 +185,22 @@ function peersOf(stack: StackInfo, bucket: string, target: string, dir: string):
           ['--config-dir', join(dir, 'mc'), '--quiet', 'mirror', `src/${bucket}`, `vault/${target}/mc`],
           { env, reportFile: join(d, `mc-${step}.time`) },
         ),
+      restore: {
+        tool: 'mc mirror (vault→src)',
+        run: (restoreBucket) =>
+          timedCommand(
+            mc,
+            [
+              '--config-dir',
+              join(dir, 'mc'),
+              '--quiet',
+              'mirror',
+              `vault/${target}/mc`,
+              `src/${restoreBucket}`,
+            ],
+            { env, reportFile: join(dir, 'mc-restore.time') },
+          ),
+      },
     });
   }
   const aws = awsCli();
@@ -190,6 +214,13 @@ function peersOf(stack: StackInfo, bucket: string, target: string, dir: string):
       'AWS_ACCESS_KEY_ID="$SRC_KEY" AWS_SECRET_ACCESS_KEY="$SRC_SECRET" aws --endpoint-url "$SRC_ENDPOINT" s3 sync --only-show-errors "s3://$SRC_BUCKET" "$LOCAL"',
       'AWS_ACCESS_KEY_ID="$DST_KEY" AWS_SECRET_ACCESS_KEY="$DST_SECRET" aws --endpoint-url "$DST_ENDPOINT" s3 sync --only-show-errors "$LOCAL" "s3://$DST"',
     ].join('\n');
+    // The restore: the peer's copy in the vault → a folder of its own (empty) → the fresh bucket.
+    const restoreScript = [
+      'set -euo pipefail',
+      'AWS_ACCESS_KEY_ID="$DST_KEY" AWS_SECRET_ACCESS_KEY="$DST_SECRET" aws --endpoint-url "$DST_ENDPOINT" s3 sync --only-show-errors "s3://$DST" "$RESTORE_LOCAL"',
+      'AWS_ACCESS_KEY_ID="$SRC_KEY" AWS_SECRET_ACCESS_KEY="$SRC_SECRET" aws --endpoint-url "$SRC_ENDPOINT" s3 sync --only-show-errors "$RESTORE_LOCAL" "s3://$RESTORE_BUCKET"',
+    ].join('\n');
+    const restoreLocal = join(dir, 'aws-restore');
     const env = {
       ...process.env,
       AWS_CONFIG_FILE: config,
@@ -209,39 +240,86 @@ function peersOf(stack: StackInfo, bucket: string, target: string, dir: string):
       note: 'max_concurrent_requests 32; one aws command reaches one endpoint, so two syncs through a folder',
       run: (d, step) =>
         timedCommand('bash', ['-c', script], { env, reportFile: join(d, `aws-${step}.time`) }),
+      restore: {
+        tool: 'aws s3 sync (vault→disk→src)',
+        run: (restoreBucket) => {
+          mkdirSync(restoreLocal, { recursive: true });
+          return timedCommand('bash', ['-c', restoreScript], {
+            env: { ...env, RESTORE_LOCAL: restoreLocal, RESTORE_BUCKET: restoreBucket },
+            reportFile: join(dir, 'aws-restore.time'),
+          });
+        },
+      },
     });
   } else console.error('bench small: no aws CLI (run bench/setup-peers.sh): aws s3 sync left out');
   return peers;
 }
 
-/** wire-backup: the backup state machine over the bucket (MinIO only), in a child process. */
-export function wireBackupRun(bucket: string, full: boolean, reportFile: string, enforceIam = false) {
+/** The JSON line `bench/wire-backup-child.ts` prints. */
+const childLineSchema = z.object({
+  seconds: z.number(),
+  status: z.string(),
+  events: z.number(),
+  historyEvents: z.number(),
+  /** The longest single run of each Task state, seconds. */
+  longest: z.record(z.string(), z.number()),
+  cause: z.string().optional(),
+  /** The backup's id (backup mode). */
+  backupId: z.string().optional(),
+  /** What the restore reported (restore mode). */
+  restore: z
+    .object({
+      outcome: z.string(),
+      verified: z
+        .object({
+          minio: z.array(z.object({ targetBucket: z.string(), objects: z.number(), extra: z.number() })),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
+/** Runs `bench/wire-backup-child.ts` under `/usr/bin/time -v`; its line, with the process's peak RSS. */
+function wireBackupChild(args: Record<string, unknown>, reportFile: string) {
   const run = timedCommand(
     join(repoRoot, 'bin', 'node22'),
-    [
-      '--import',
-      'tsx',
-      join(repoRoot, 'bench', 'wire-backup-child.ts'),
-      JSON.stringify({ buckets: [bucket], full, enforceIam }),
-    ],
+    ['--import', 'tsx', join(repoRoot, 'bench', 'wire-backup-child.ts'), JSON.stringify(args)],
     { reportFile },
   );
-  const line = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as {
-    seconds: number;
-    status: string;
-    events: number;
-    historyEvents: number;
-    /** The longest single run of each Task state, seconds. */
-    longest: Record<string, number>;
-    cause?: string;
-  };
+  const line = childLineSchema.parse(JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}'));
   if (line.status !== 'SUCCEEDED') throw new Error(`wire-backup ${line.status}: ${line.cause}`);
+  return { ...line, peakRssMiB: run.peakRssMiB, cpuSeconds: run.cpuSeconds };
+}
+
+/** wire-backup: the backup state machine over the bucket (MinIO only), in a child process. */
+export function wireBackupRun(bucket: string, full: boolean, reportFile: string, enforceIam = false) {
+  const line = wireBackupChild({ buckets: [bucket], full, enforceIam }, reportFile);
   return {
     seconds: line.seconds,
-    peakRssMiB: run.peakRssMiB,
+    peakRssMiB: line.peakRssMiB,
+    cpuSeconds: line.cpuSeconds,
     events: line.events,
     historyEvents: line.historyEvents,
     longest: line.longest,
+    backupId: line.backupId,
+  };
+}
+
+/** wire-backup: the restore state machine (MinIO only) of `backupId`'s copy of `bucket` into `targetBucket`. */
+export function wireBackupRestore(
+  bucket: string,
+  backupId: string,
+  targetBucket: string,
+  reportFile: string,
+) {
+  const line = wireBackupChild({ mode: 'restore', bucket, backupId, targetBucket }, reportFile);
+  if (line.restore?.outcome !== 'restored')
+    throw new Error(`wire-backup restore ended ${line.restore?.outcome ?? 'without a report'}`);
+  return {
+    seconds: line.seconds,
+    peakRssMiB: line.peakRssMiB,
+    cpuSeconds: line.cpuSeconds,
+    events: line.events,
   };
 }
 
@@ -270,6 +348,7 @@ export async function main(): Promise<BenchRow[]> {
   const mcEnv = {
     ...process.env,
     MC_HOST_vault: s3Url(stack.vault.endpoint, stack.vault.accessKey, stack.vault.secretKey),
+    MC_HOST_src: s3Url(stack.minio.endpoint, stack.minio.accessKey, stack.minio.secretKey),
   };
   const mcRun = (...args: string[]) =>
     mc
@@ -296,6 +375,25 @@ export async function main(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const full = `${n.toLocaleString('en')} small objects (1–64 KiB): full copy`;
   const again = `${n.toLocaleString('en')} objects: no-change run`;
+  const restore = `${n.toLocaleString('en')} small objects: restore into an empty bucket`;
+  // Fresh restore targets on the source MinIO, one per tool, created (empty) before the tool runs and
+  // removed afterwards.
+  const runId = Date.now().toString(36);
+  const restoreBuckets: string[] = [];
+  const freshBucket = async (tool: string): Promise<string> => {
+    const name = `bench-restore-${tool}-${runId}`;
+    await source.send(new CreateBucketCommand({ Bucket: name }));
+    restoreBuckets.push(name);
+    return name;
+  };
+  const checked = async (tool: string, restoreBucket: string): Promise<string> => {
+    const check = await checkRestore({
+      source: { s3: source, bucket },
+      restored: { s3: source, bucket: restoreBucket },
+      tool,
+    });
+    return `checked: ${check.objects} keys and sizes, ${check.etagsCompared} MD5 ETags equal the source's`;
+  };
   const rate = (seconds: number) => `${Math.round(n / seconds).toLocaleString('en')} obj/s`;
   const record = (row: BenchRow) => {
     rows.push(row);
@@ -309,6 +407,7 @@ export async function main(): Promise<BenchRow[]> {
       tool: 'wire-backup',
       seconds: wb1.seconds,
       peakRssMiB: wb1.peakRssMiB,
+      cpuSeconds: wb1.cpuSeconds,
       rate: rate(wb1.seconds),
       reference: true,
       note: `state machine, ${wb1.events} runner events; RSS = runner + all Lambda containers`,
@@ -326,6 +425,7 @@ export async function main(): Promise<BenchRow[]> {
       tool: 'wire-backup',
       seconds: wb2.seconds,
       peakRssMiB: wb2.peakRssMiB,
+      cpuSeconds: wb2.cpuSeconds,
       reference: true,
       note: `incremental: list + diff against the previous manifest, ${wb2.events} runner events`,
     });
@@ -343,12 +443,47 @@ export async function main(): Promise<BenchRow[]> {
       const r = peer.run(dir, 'again');
       record({ work: again, tool: peer.tool, ...r, note: peer.note });
     }
+    // Restores: wire-backup restores its newest backup of the bucket (the no-change run's manifest: every
+    // object, as they were); each peer copies its own copy back. No row for a restore that fails the check.
+    if (!wb2.backupId) throw new Error('the wire-backup child did not print the backup id');
+    const wbTarget = await freshBucket('wb');
+    console.error(`bench small: wire-backup restore of ${wb2.backupId} into ${wbTarget}…`);
+    const wb3 = wireBackupRestore(bucket, wb2.backupId, wbTarget, join(dir, 'wb-restore.time'));
+    record({
+      work: restore,
+      tool: 'wire-backup',
+      seconds: wb3.seconds,
+      peakRssMiB: wb3.peakRssMiB,
+      cpuSeconds: wb3.cpuSeconds,
+      rate: rate(wb3.seconds),
+      reference: true,
+      note: `restore state machine (plan, copy batches, verify), ${wb3.events} runner events; ${await checked('wire-backup', wbTarget)}`,
+    });
+    for (const peer of peers) {
+      const peerTarget = await freshBucket(peer.tool.split(' ')[0] ?? 'peer');
+      console.error(`bench small: ${peer.restore.tool} into ${peerTarget}…`);
+      const r = peer.restore.run(peerTarget);
+      record({
+        work: restore,
+        tool: peer.restore.tool,
+        ...r,
+        rate: rate(r.seconds),
+        note: await checked(peer.restore.tool, peerTarget),
+      });
+    }
     return rows;
   } finally {
     try {
       mcRun('rb', '--force', `vault/${target}`);
     } catch {
       // best effort
+    }
+    for (const restoreBucket of restoreBuckets) {
+      try {
+        mcRun('rb', '--force', `src/${restoreBucket}`);
+      } catch (error) {
+        console.error(`bench small: could not remove s3://${restoreBucket}: ${String(error)}`);
+      }
     }
     rmSync(dir, { recursive: true, force: true });
   }
