@@ -1,9 +1,12 @@
 /**
- * `npm run bench [-- peers|small|copy|backup]` (peers = small + copy; default all three): benchmarks side by side with the tools operators use today,
+ * `npm run bench [-- peers|small|copy|cassandra|backup]` (peers = small + copy; default all but postgresql): benchmarks side by side with the tools operators use today,
  * every peer measured in the same run, printed in one table with ratios and the load average.
  * - small:  100,000 objects of 1–64 KiB (`BENCH_SMALL_OBJECTS`): full copy and a no-change run, wire-backup
  *           vs `rclone copy`, `mc mirror`, `aws s3 sync`, and one plain listing (`bench/small-objects.ts`).
  * - copy:   one 1 GiB object (`BENCH_COPY_BYTES`): copyBatch vs `mc cp` vs `aws s3 cp`, peak RSS of each.
+ * - cassandra: wire-backup's Cassandra backup (full, differential with nothing new, after a small change)
+ *           and in-place restore vs cassandra-medusa 0.31.0 on the same node and data
+ *           (`BENCH_CASSANDRA_SIZE`, default 128MiB; `bench/cassandra.ts`; needs `npm run bench:setup -- cassandra`).
  * - backup: an hourly backup, manual procedure vs wire-backup (full, then after a small change).
  * - postgresql: base backups of `BENCH_PG_SIZE` (default 1 GiB) of Wire-shaped tables, wire-backup's host
  *           script vs `pg_basebackup -Ft -z` + `aws s3 cp` vs pgBackRest 2.45, full then after a change
@@ -13,6 +16,7 @@
  */
 import { cpus } from 'node:os';
 import { main as backupVsManual } from './backup-vs-manual.js';
+import { main as cassandra } from './cassandra.js';
 import { main as copyMemory } from './copy-memory.js';
 import { main as postgresql } from './postgresql.js';
 import { main as smallObjects } from './small-objects.js';
@@ -23,6 +27,7 @@ const loadBefore = loadAverage();
 const rows: BenchRow[] = [];
 if (which === 'small' || which === 'peers' || which === 'all') rows.push(...(await smallObjects()));
 if (which === 'copy' || which === 'peers' || which === 'all') rows.push(...(await copyMemory()));
+if (which === 'cassandra' || which === 'all') rows.push(...(await cassandra()));
 if (rows.length > 0) {
   printTable(
     rows,

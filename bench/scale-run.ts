@@ -8,6 +8,9 @@
  * history events (as the runner counts them against the limit) and the peak RSS of the runner process
  * (every Lambda container included, as worker threads).
  * Opt-in: it takes hours at 1 M objects on 2 cores (filling the bucket is a large part of a cold run).
+ * Stopped part-way (Ctrl-C, the end of a session), it is not started over: run it again and the full
+ * backup resumes what the stopped one copied (README, "A MinIO copy is never started over"), as long as
+ * the stopped one started less than the purge's `graceHours` (24) ago; the row says how much it resumed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +36,17 @@ await populate(
 const dir = mkdtempSync(join(tmpdir(), 'scale-run-'));
 try {
   const rows: string[][] = [
-    ['run', 'objects', 'seconds', 'objects/s', 'history events', 'peak RSS MiB', 'load'],
+    [
+      'run',
+      'objects',
+      'copied',
+      'carried (resumed)',
+      'seconds',
+      'objects/s',
+      'history events',
+      'peak RSS MiB',
+      'load',
+    ],
   ];
   const slowest: [string, Record<string, number>][] = [];
   for (const [name, full] of [
@@ -43,9 +56,12 @@ try {
     console.error(`scale: ${name} of ${n.toLocaleString('en')} objects… (load ${loadAverage()})`);
     const run = wireBackupRun(bucket, full, join(dir, `${full ? 'full' : 'again'}.time`), true);
     slowest.push([name, run.longest]);
+    const result = run.minioBuckets.find((b) => b.bucket === bucket);
     rows.push([
       name,
       n.toLocaleString('en'),
+      (result?.copiedObjects ?? 0).toLocaleString('en'),
+      `${(result?.carriedObjects ?? 0).toLocaleString('en')}${result?.resumed ? ` (${result.resumed.objects.toLocaleString('en')} from interrupted ${result.resumed.from})` : ''}`,
       run.seconds.toFixed(1),
       (n / run.seconds).toFixed(0),
       String(run.historyEvents),

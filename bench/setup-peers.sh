@@ -7,6 +7,8 @@
 # Opt-in, `bench/setup-peers.sh postgresql` (`npm run bench:setup -- postgresql`): also the peers of
 # `npm run bench -- postgresql` from Debian 12 with apt-get: postgresql-15 (server binaries under
 # /usr/lib/postgresql/15/bin, pg_basebackup 15) and pgbackrest (2.45: supports PostgreSQL up to 15).
+# Opt-in, `bench/setup-peers.sh cassandra` (`npm run bench:setup -- cassandra`): cassandra-medusa 0.31.0
+# from PyPI into a venv at $CACHE/medusa-venv (the peer of `npm run bench -- cassandra`).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${WIRE_BACKUP_CACHE:-$here/../.cache}
@@ -43,5 +45,21 @@ if [[ ${1:-} == postgresql ]]; then
   done
   # The bench runs its own PostgreSQL 15 server (its port, data under the stack dir), not a Debian cluster.
   say "postgresql: $(/usr/lib/postgresql/15/bin/postgres --version), $(pgbackrest version)"
+fi
+if [[ ${1:-} == cassandra ]]; then
+  MEDUSA_VERSION=0.31.0
+  # pip's output is read whole (grep -q closing the pipe early would fail the pipeline under pipefail).
+  have=$("$CACHE/medusa-venv/bin/pip" show cassandra-medusa 2>/dev/null || true)
+  if [[ -x $CACHE/medusa-venv/bin/medusa && $have == *$'\nVersion: '"$MEDUSA_VERSION"$'\n'* ]]; then
+    say "cassandra-medusa $MEDUSA_VERSION already in $CACHE/medusa-venv"
+  else
+    say "cassandra-medusa $MEDUSA_VERSION: python3 -m venv $CACHE/medusa-venv + pip install (log $CACHE/medusa-install.log)"
+    { python3 -m venv "$CACHE/medusa-venv" && "$CACHE/medusa-venv/bin/pip" install "cassandra-medusa==$MEDUSA_VERSION"; } \
+      >"$CACHE/medusa-install.log" 2>&1 || { say "cassandra-medusa install failed (log $CACHE/medusa-install.log)"; exit 1; }
+  fi
+  # The bench runs medusa with CASS_DRIVER_NO_EXTENSIONS=1 (the driver's pure-Python path).
+  CASS_DRIVER_NO_EXTENSIONS=1 "$CACHE/medusa-venv/bin/medusa" --version >/dev/null 2>&1 \
+    || { say "cassandra-medusa in $CACHE/medusa-venv does not start (reinstall: rm -rf $CACHE/medusa-venv)"; exit 1; }
+  say "cassandra: $(CASS_DRIVER_NO_EXTENSIONS=1 "$CACHE/medusa-venv/bin/medusa" --version 2>&1 | tail -1)"
 fi
 say "ready: $(ls "$BIN" | tr '\n' ' ')"

@@ -266,15 +266,23 @@ const childLineSchema = z.object({
   cause: z.string().optional(),
   /** The backup's id (backup mode). */
   backupId: z.string().optional(),
+  /** Per bucket: objects copied, carried, and resumed from an interrupted backup (backup mode). */
+  minioBuckets: z
+    .array(
+      z.object({
+        bucket: z.string(),
+        objects: z.number(),
+        copiedObjects: z.number(),
+        carriedObjects: z.number(),
+        resumed: z.object({ from: z.string(), objects: z.number() }).optional(),
+      }),
+    )
+    .optional(),
   /** What the restore reported (restore mode). */
   restore: z
     .object({
       outcome: z.string(),
-      verified: z
-        .object({
-          minio: z.array(z.object({ targetBucket: z.string(), objects: z.number(), extra: z.number() })),
-        })
-        .optional(),
+      minio: z.array(z.object({ targetBucket: z.string(), objects: z.number(), extra: z.number() })),
     })
     .optional(),
 });
@@ -302,6 +310,7 @@ export function wireBackupRun(bucket: string, full: boolean, reportFile: string,
     historyEvents: line.historyEvents,
     longest: line.longest,
     backupId: line.backupId,
+    minioBuckets: line.minioBuckets ?? [],
   };
 }
 
@@ -312,7 +321,10 @@ export function wireBackupRestore(
   targetBucket: string,
   reportFile: string,
 ) {
-  const line = wireBackupChild({ mode: 'restore', bucket, backupId, targetBucket }, reportFile);
+  const line = wireBackupChild(
+    { buckets: [bucket], restore: { backupId, minioTargets: { [bucket]: targetBucket } } },
+    reportFile,
+  );
   if (line.restore?.outcome !== 'restored')
     throw new Error(`wire-backup restore ended ${line.restore?.outcome ?? 'without a report'}`);
   return {
