@@ -21,7 +21,11 @@ import { readJsonLines, writeJsonLines } from '../../functions/core/manifest-io.
 import { copyBatch } from '../../functions/core/minio-copy.js';
 import { compareKeys, type ManifestEntry, manifestEntrySchema } from '../../functions/core/minio-layout.js';
 import { finalizeBucketManifest, verifyBucketManifest } from '../../functions/core/minio-manifest.js';
-import { type BucketBackupPlan, planBucketBackup } from '../../functions/core/minio-plan.js';
+import {
+  type BucketBackupPlan,
+  type PlanBucketBackupInput,
+  planBucketBackup,
+} from '../../functions/core/minio-plan.js';
 import { defaultPartSizeBytes } from '../../functions/core/object-transfer.js';
 import {
   batchKeyOf,
@@ -139,7 +143,13 @@ async function readManifest(manifestKey: string): Promise<ManifestEntry[]> {
 }
 
 /** Runs plan → copy every batch → finalize, as the state machine does. */
-async function backUp(bucket: string, backupId: string, previousManifestKey?: string, batchMaxObjects = 3) {
+async function backUp(
+  bucket: string,
+  backupId: string,
+  previousManifestKey?: string,
+  batchMaxObjects = 3,
+  resume: Pick<PlanBucketBackupInput, 'resumeCandidates' | 'onResumeProblem'> = {},
+) {
   const plan = await planBucketBackup({
     source,
     vault,
@@ -148,21 +158,34 @@ async function backUp(bucket: string, backupId: string, previousManifestKey?: st
     backupId,
     batchMaxObjects,
     ...(previousManifestKey ? { previousManifestKey } : {}),
+    ...resume,
   });
   const copies = [];
-  for (let n = 1; n <= plan.batches; n++) {
-    copies.push(
-      await copyBatch({
-        source,
-        vault,
-        sourceBucket: bucket,
-        vaultBucket,
-        batchKey: batchKeyOf(backupId, bucket, n),
-      }),
-    );
-  }
+  for (let n = 1; n <= plan.batches; n++) copies.push(await copyBatchOf(bucket, backupId, n));
   const summary = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket });
   return { plan, copies, summary };
+}
+
+/** Plans a backup and copies only the batches named (as an interrupted run: the others never ran). */
+async function planAndCopySome(
+  bucket: string,
+  backupId: string,
+  batchMaxObjects: number,
+  batchesCopied: readonly number[],
+): Promise<void> {
+  await planBucketBackup({ source, vault, sourceBucket: bucket, vaultBucket, backupId, batchMaxObjects });
+  for (const n of batchesCopied) await copyBatchOf(bucket, backupId, n);
+}
+
+/** Copies batch `n` of a backup's plan of `bucket`, as one Copy Batch iteration does. */
+function copyBatchOf(bucket: string, backupId: string, n: number) {
+  return copyBatch({
+    source,
+    vault,
+    sourceBucket: bucket,
+    vaultBucket,
+    batchKey: batchKeyOf(backupId, bucket, n),
+  });
 }
 
 const createdBuckets: string[] = [];
@@ -556,48 +579,15 @@ describe('resuming an interrupted backup (planBucketBackup with resumeCandidates
   /** Plans `backupId` in batches of 3 and copies only the batches named (the rest "never ran"). */
   async function interruptedRun(bucket: string, batchesCopied: readonly number[]) {
     const backupId = newBackupId();
-    await planBucketBackup({
-      source,
-      vault,
-      sourceBucket: bucket,
-      vaultBucket,
-      backupId,
-      batchMaxObjects: 3,
-    });
-    for (const n of batchesCopied) {
-      await copyBatch({
-        source,
-        vault,
-        sourceBucket: bucket,
-        vaultBucket,
-        batchKey: batchKeyOf(backupId, bucket, n),
-      });
-    }
+    await planAndCopySome(bucket, backupId, 3, batchesCopied);
     return backupId;
   }
   async function resumedRun(bucket: string, candidates: readonly string[]) {
     const problems: string[] = [];
-    const backupId = newBackupId();
-    const plan = await planBucketBackup({
-      source,
-      vault,
-      sourceBucket: bucket,
-      vaultBucket,
-      backupId,
-      batchMaxObjects: 3,
+    const { plan, summary } = await backUp(bucket, newBackupId(), undefined, 3, {
       resumeCandidates: candidates,
       onResumeProblem: (message) => problems.push(message),
     });
-    for (let n = 1; n <= plan.batches; n++) {
-      await copyBatch({
-        source,
-        vault,
-        sourceBucket: bucket,
-        vaultBucket,
-        batchKey: batchKeyOf(backupId, bucket, n),
-      });
-    }
-    const summary = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket });
     return { plan, summary, problems };
   }
 
@@ -671,21 +661,7 @@ describe('finalizeBucketManifest', () => {
       { key: 'b', body: Buffer.from('b') },
     ]);
     const backupId = newBackupId();
-    await planBucketBackup({
-      source,
-      vault,
-      sourceBucket: bucket,
-      vaultBucket,
-      backupId,
-      batchMaxObjects: 1,
-    });
-    await copyBatch({
-      source,
-      vault,
-      sourceBucket: bucket,
-      vaultBucket,
-      batchKey: batchKeyOf(backupId, bucket, 1),
-    });
+    await planAndCopySome(bucket, backupId, 1, [1]);
 
     // Act
     const error = await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket }).catch(
