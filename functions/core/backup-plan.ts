@@ -85,6 +85,11 @@ const maxResumeCandidates = 5;
 /** Margin under the purge's grace period for the age of a resumed run (clock skew, a slow plan). */
 const resumeMarginMs = 10 * 60_000;
 
+/** A manifest as far as resuming reads it (undefined: no manifest). */
+const minioOfManifest = z
+  .looseObject({ minio: z.looseObject({ buckets: z.array(z.unknown()) }).nullish() })
+  .optional();
+
 /** `started.json` as far as resuming reads it. */
 const startedRecordSchema = z.looseObject({
   startedAt: z.string(),
@@ -93,7 +98,7 @@ const startedRecordSchema = z.looseObject({
 
 /**
  * The interrupted backups a new one may resume the MinIO copy of (`minio-plan.ts`, "Resuming"), newest
- * first: newer than the newest complete backup, marked failed (Prepare's `beforeStart` has just marked
+ * first: newer than the newest complete backup that copied MinIO, marked failed (Prepare's `beforeStart` has just marked
  * the abandoned ones), started less than the purge's grace period ago (so the purge, which deletes
  * unreferenced versions only once they are that old, cannot have deleted what they copied), and, for a
  * full backup, full themselves (a full run must not carry what a differential run carried).
@@ -107,7 +112,13 @@ export async function findResumeCandidates(
   const youngest = options.now.getTime() - (options.graceHours * 3600_000 - resumeMarginMs);
   for (const id of await listBackupIds(s3, vaultBucket)) {
     if (candidates.length >= maxResumeCandidates) break;
-    if (await readJsonOrUndefined(s3, vaultBucket, manifestKey(id))) break;
+    // A complete backup that copied MinIO ends the search (its manifests are the base now); one without
+    // MinIO (a Cassandra-only run between two attempts of a full copy) does not.
+    const manifest = minioOfManifest.safeParse(await readJsonOrUndefined(s3, vaultBucket, manifestKey(id)));
+    if (manifest.success && manifest.data) {
+      if ((manifest.data.minio?.buckets.length ?? 0) > 0) break;
+      continue;
+    }
     if (!(await readJsonOrUndefined(s3, vaultBucket, failedKey(id)))) continue;
     const started = startedRecordSchema.safeParse(await readJsonOrUndefined(s3, vaultBucket, startedKey(id)));
     if (!started.success) continue;
