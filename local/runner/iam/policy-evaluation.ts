@@ -147,12 +147,27 @@ export function evaluatePolicies(request: AuthorizationRequest, policies: Applic
  * Actions compare without regard to case, ARNs with regard to it.
  */
 export function wildcardMatches(pattern: string, value: string, ignoreCase = false): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, ignoreCase ? 'is' : 's').test(value);
+  const flags = ignoreCase ? 'is' : 's';
+  const cacheKey = `${flags} ${pattern}`;
+  let compiled = compiledPatterns.get(cacheKey);
+  if (!compiled) {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    compiled = new RegExp(`^${source}$`, flags);
+    compiledPatterns.set(cacheKey, compiled);
+  }
+  return compiled.test(value);
 }
+
+/**
+ * Each policy pattern compiled once: the runner evaluates every S3 request of every Lambda against
+ * its role's statements on its main thread (a 1 M-object scale run makes millions of matches), and
+ * compiling a RegExp per match cost 10.7 µs against 0.9 µs cached (`.scratch` measurement, 80,000
+ * matches, load 12). Patterns come from the synthesized policies, so the map stays as small as they are.
+ */
+const compiledPatterns = new Map<string, RegExp>();
 
 function statementsOf(document: PolicyDocument): readonly PolicyStatement[] {
   return Array.isArray(document.Statement) ? document.Statement : [document.Statement as PolicyStatement];
