@@ -98,10 +98,11 @@ const startedRecordSchema = z.looseObject({
 
 /**
  * The interrupted backups a new one may resume the MinIO copy of (`minio-plan.ts`, "Resuming"), newest
- * first: newer than the newest complete backup that copied MinIO, marked failed (Prepare's `beforeStart` has just marked
- * the abandoned ones), started less than the purge's grace period ago (so the purge, which deletes
- * unreferenced versions only once they are that old, cannot have deleted what they copied), and, for a
- * full backup, full themselves (a full run must not carry what a differential run carried).
+ * first: newer than the newest complete backup that copied MinIO, marked failed (Prepare's
+ * `beforeStart` has just marked the abandoned ones), started less than the purge's grace period ago (so
+ * the purge, which deletes unreferenced versions only once they are that old, cannot have deleted what
+ * they copied), and, for a full backup, full themselves (a full run must not carry what a differential
+ * run carried).
  */
 export async function findResumeCandidates(
   s3: S3Client,

@@ -169,8 +169,8 @@ export async function* diffAgainstPrevious(
  * outage past the retries). What its finished copy batches wrote is not thrown away: every copied
  * object is a verified vault version, named with its source ETag, size and last-modified time in the
  * batch's result file. The next backup's plan of the bucket takes the newest interrupted run that
- * planned it (`resumeCandidates`: failed or abandoned, newer than the previous complete backup, and
- * younger than the purge's grace period, so no purge can have deleted its versions), reads that run's
+ * planned it (`resumeCandidates`: failed or abandoned, newer than the newest complete backup that
+ * copied MinIO, and younger than the purge's grace period, so no purge can have deleted its versions), reads that run's
  * carried file and its batches' result files (each in S3 key order, batch after batch) and offers those
  * entries to the diff ahead of the previous manifest's: an object still listed with the same ETag, size
  * and last-modified second is carried, not copied again. So a run that stops at 60 % leaves only the
@@ -457,7 +457,7 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
     vault,
     vaultBucket,
     sourceBucket,
-    (input.resumeCandidates ?? []).filter((id) => id !== backupId),
+    input.resumeCandidates ?? [],
     onResumeProblem,
   );
   // Entries the interrupted run copied (not those it carried itself): counted as resumed when carried.
