@@ -87,6 +87,52 @@ describe('manifest-io', () => {
     expect(head.ContentType).toBe('application/gzip');
   });
 
+  it('reads in ranged GETs of chunkBytes, none left open for the reader: every line, in order', async () => {
+    // Arrange: ~400 KB of gzip read 7,777 bytes a GET (about 50 GETs, boundaries inside lines and
+    // inside gzip blocks), and a plain file read 1,000 bytes a GET.
+    const gzKey = `${prefix}ranged.jsonl.gz`;
+    const plainKey = `${prefix}ranged.jsonl`;
+    await writeJsonLines(vault, bucket, gzKey, generated(5_000), { gzip: true });
+    await writeJsonLines(vault, bucket, plainKey, generated(300));
+    let gets = 0;
+    const counting = {
+      send: ((command: Parameters<typeof vault.send>[0]) => {
+        if (command instanceof GetObjectCommand) gets += 1;
+        return vault.send(command);
+      }) as typeof vault.send,
+    };
+
+    // Act
+    const gz = await collect(readJsonLines<{ n: number }>(counting, bucket, gzKey, { chunkBytes: 7_777 }));
+    const gzGets = gets;
+    const plain = await collect(
+      readJsonLines<{ n: number }>(counting, bucket, plainKey, { chunkBytes: 1_000 }),
+    );
+
+    // Assert
+    const size = (await vault.send(new HeadObjectCommand({ Bucket: bucket, Key: gzKey }))).ContentLength ?? 0;
+    expect(gz.map((entry) => entry.n)).toEqual([...Array(5_000).keys()]);
+    expect(gzGets).toBe(Math.ceil(size / 7_777));
+    expect(plain.map((entry) => entry.n)).toEqual([...Array(300).keys()]);
+  });
+
+  it('fails, naming the object, when it is replaced between two ranged GETs', async () => {
+    // Arrange
+    const key = `${prefix}replaced.jsonl`;
+    await writeJsonLines(vault, bucket, key, generated(200));
+    const lines = readJsonLines<{ n: number }>(vault, bucket, key, { chunkBytes: 2_000 });
+    const first = await lines.next();
+    await writeJsonLines(vault, bucket, key, generated(300));
+
+    // Act
+    const rest = collect(lines);
+
+    // Assert
+    expect(first.value).toMatchObject({ n: 0 });
+    await expect(rest).rejects.toThrow(VerificationFailedError);
+    await expect(rest).rejects.toThrow(/replaced\.jsonl was replaced while it was read/);
+  });
+
   it('writes an empty list as an empty object that reads back as no lines', async () => {
     const key = `${prefix}empty.jsonl.gz`;
     await writeJsonLines(vault, bucket, key, [], { gzip: true });
