@@ -170,10 +170,10 @@ export async function* diffAgainstPrevious(
  * object is a verified vault version, named with its source ETag, size and last-modified time in the
  * batch's result file. The next backup's plan of the bucket takes the newest interrupted run that
  * planned it (`resumeCandidates`: failed or abandoned, newer than the newest complete backup that
- * copied MinIO, and younger than the purge's grace period, so no purge can have deleted its versions), reads that run's
- * carried file and its batches' result files (each in S3 key order, batch after batch) and offers those
- * entries to the diff ahead of the previous manifest's: an object still listed with the same ETag, size
- * and last-modified second is carried, not copied again. So a run that stops at 60 % leaves only the
+ * copied MinIO, and younger than the purge's grace period, so no purge can have deleted its
+ * versions), reads that run's carried file and its batches' result files (each in S3 key order,
+ * batch after batch) and offers those entries to the diff ahead of the previous manifest's: an object
+ * still listed with the same ETag, size and last-modified second is carried, not copied again. So a run that stops at 60 % leaves only the
  * other 40 % to the next. The resumed entries come from our own files; one that does not parse or is
  * out of order ends the resume there (its objects are copied again), never the backup.
  */
