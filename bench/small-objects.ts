@@ -409,7 +409,8 @@ export async function main(): Promise<BenchRow[]> {
   const rate = (seconds: number) => `${Math.round(n / seconds).toLocaleString('en')} obj/s`;
   const record = (row: BenchRow) => {
     rows.push(row);
-    console.error(`  ${row.work} — ${row.tool}: ${row.seconds.toFixed(2)} s (load ${loadAverage()})`);
+    const rss = row.peakRssMiB === undefined ? '' : `, peak RSS ${row.peakRssMiB.toFixed(0)} MiB`;
+    console.error(`  ${row.work} — ${row.tool}: ${row.seconds.toFixed(2)} s${rss} (load ${loadAverage()})`);
   };
   try {
     console.error(`bench small: wire-backup full backup of ${bucket}… (load ${loadAverage()})`);

@@ -103,7 +103,11 @@ export function loadAverage(): string {
  * Prints every row in one table: per work, the reference (wire-backup) row first, then each peer with
  * `peer s / wire-backup s` (above 1: wire-backup is faster by that factor).
  */
-export function printTable(rows: readonly BenchRow[], header: string): void {
+export function printTable(
+  rows: readonly BenchRow[],
+  header: string,
+  write: (line: string) => void = console.log,
+): void {
   const works = [...new Set(rows.map((r) => r.work))];
   // CPU seconds and MiB sent: columns only when some row measured them (the PostgreSQL benchmark).
   const extra = rows.some((r) => r.cpuSeconds !== undefined || r.sentMiB !== undefined);
@@ -150,8 +154,8 @@ export function printTable(rows: readonly BenchRow[], header: string): void {
       .map((c, i) => (numeric.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
       .join(' | ')
       .trimEnd();
-  console.log(`\n${header}`);
-  console.log(line(table[0] ?? []));
-  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
-  for (const r of table.slice(1)) console.log(line(r));
+  write(`\n${header}`);
+  write(line(table[0] ?? []));
+  write(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const r of table.slice(1)) write(line(r));
 }
