@@ -112,6 +112,7 @@ export function costModel(): string {
   };
   const defaults = loadConfigFile(join(projectRoot, 'config', 'example.json'));
   const batchMaxObjects = defaults.minio.batchMaxObjects;
+  const planPartObjects = defaults.minio.planPartObjects;
   const transfer = transferSettingsOf({ multipartThresholdBytes: defaults.minio.multipartThresholdBytes });
   const entryBytes = manifestEntryBytes();
   const sampleDivisor = defaults.vault.verifySampleDivisor;
@@ -123,26 +124,43 @@ export function costModel(): string {
   const sampled = workload.objects / sampleDivisor;
   const manifestBytes = workload.objects * entryBytes;
   const manifestParts = Math.ceil(manifestBytes / (5 * 1024 * 1024));
+  // Plan MinIO: each bucket in parts of about planPartObjects (its previous backup's parts file); part
+  // p of P lists its 1/P of the pages and reads the previous manifest from the start to its slice's
+  // end (ranged GETs of 8 MiB), so the last part reads all of it.
+  const objectsPerBucket = workload.objects / workload.buckets;
+  const partsPerBucket = Math.max(1, Math.ceil(objectsPerBucket / planPartObjects));
+  const manifestBytesPerBucket = manifestBytes / workload.buckets;
+  const manifestRanges = Math.ceil(manifestBytesPerBucket / (8 * 1024 * 1024));
+  const planManifestReads = workload.buckets * Math.ceil((manifestRanges * (partsPerBucket + 1)) / 2);
 
   // Requests on the vault (S3) per hourly run. Source requests go to the on-prem MinIO (no AWS charge).
   const vaultPuts =
     changed + // one PUT per changed object (all below the multipart threshold at 500 KB average)
     2 * batches + // batch file + its result
-    2 * manifestParts + // bucket manifest and carried file, multipart
+    2 * manifestParts + // bucket manifest and carried files, multipart
+    workload.buckets * partsPerBucket + // plan.json of each part
+    workload.buckets + // parts file (where the next plan splits)
     workload.nodes * 4; // node manifest, files list, inventory, node info
   const vaultGets =
     // Written versions cost no HEAD: S3 echoes the checksum the SDK sent (verifyWrittenVersion).
     sampled + // rotating sample of carried objects (Finalize MinIO)
     workload.nodes * (workload.sstableFilesPerNode / sampleDivisor) + // reused SSTables sampled
-    2 * manifestParts + // previous manifest read (planning), carried file read (finalize)
+    planManifestReads + // previous manifest read by the parts (planning)
+    Math.ceil(manifestBytes / (8 * 1024 * 1024)) + // carried files read (finalize)
+    workload.buckets * (1 + partsPerBucket) + // parts file: read by Prepare and by each part
     3 * batches; // batch file read twice, result read once
   const vaultLists = 10; // previous backups, clean-up of a plan folder: a handful
 
   // Lambda seconds.
-  // Plan MinIO and Finalize MinIO run once per bucket (the Plan/Finalize MinIO Maps): seconds of one
-  // bucket, the objects spread evenly over the buckets.
-  const planSeconds =
-    (pages * latency.listPageSeconds + (manifestBytes / 1e6) * latency.perMbSeconds) / workload.buckets;
+  // Plan MinIO runs once per part of each bucket, Finalize MinIO once per bucket (the Plan/Finalize
+  // MinIO Maps), the objects spread evenly over the buckets. A part's seconds: its listing pages plus
+  // the previous manifest up to its slice's end; the last part (the longest) reads all of it.
+  const partListSeconds = (pages / workload.buckets / partsPerBucket) * latency.listPageSeconds;
+  const manifestReadSeconds = (manifestBytesPerBucket / 1e6) * latency.perMbSeconds;
+  const planSeconds = partListSeconds + (manifestReadSeconds * (partsPerBucket + 1)) / (2 * partsPerBucket);
+  const planLongestSeconds = partListSeconds + manifestReadSeconds;
+  // A bucket's first backup has no parts file: one invocation lists all of it (nothing to read besides).
+  const firstPlanSeconds = (pages / workload.buckets) * latency.listPageSeconds;
   const copySecondsPerBatch = (batchMaxObjects * latency.smallObjectSeconds) / transfer.concurrency;
   const finalizeSeconds =
     ((2 * manifestBytes) / 1e6 / 50 + (sampled * latency.headSeconds) / 16) / workload.buckets;
@@ -151,11 +169,17 @@ export function costModel(): string {
     (workload.newSstableBytesPerNodeHour / 1e6) * latency.perMbSeconds; // deep verify re-reads new SSTables
   const gbs = (name: string, seconds: number) => (size(name).memoryMiB / 1024) * seconds;
   const lambda = [
-    { name: 'plan-minio', invocations: workload.buckets, seconds: planSeconds },
+    {
+      name: 'plan-minio',
+      invocations: workload.buckets * partsPerBucket,
+      seconds: planSeconds,
+      longestSeconds: planLongestSeconds,
+    },
     { name: 'copy-batch', invocations: batches, seconds: copySecondsPerBatch },
     { name: 'finalize-minio', invocations: workload.buckets, seconds: finalizeSeconds },
     { name: 'finalize-node', invocations: workload.nodes, seconds: nodeSeconds },
   ].map((l) => ({
+    longestSeconds: l.seconds,
     ...l,
     memoryMiB: size(l.name).memoryMiB,
     timeoutSeconds: size(l.name).timeoutSeconds,
@@ -166,16 +190,18 @@ export function costModel(): string {
 
   // State transitions: the parent's fixed path, per node (snapshot via SSM with task tokens or polling,
   // finalize), per batch (a child workflow: start, Copy Batch, Done).
-  // Per bucket: its Plan MinIO and Finalize MinIO iterations (Index MinIO Batches and Check MinIO
-  // Copies are on the fixed path).
+  // Per part: its Plan MinIO iteration; per bucket: its Finalize MinIO iteration (Index MinIO Batches
+  // and Check MinIO Copies are on the fixed path).
   const fixedTransitions = 47;
   const perNodeTransitions = 12;
-  const perBucketTransitions = 2;
+  const perBucketTransitions = 1;
+  const perPartTransitions = 1;
   const perBatchTransitions = 3;
   const transitions =
     fixedTransitions +
     workload.nodes * perNodeTransitions +
     workload.buckets * perBucketTransitions +
+    workload.buckets * partsPerBucket * perPartTransitions +
     batches * perBatchTransitions;
 
   const newStorageGb =
@@ -213,6 +239,9 @@ export function costModel(): string {
   );
   out.push(`| objects per batch | ${int(batchMaxObjects)} | \`minio.batchMaxObjects\` default |`);
   out.push(
+    `| objects per part of a bucket's plan | ${int(planPartObjects)} → ${partsPerBucket} part${partsPerBucket === 1 ? '' : 's'} per bucket | \`minio.planPartObjects\` default |`,
+  );
+  out.push(
     `| objects in flight per copy batch | ${transfer.concurrency} (buffer budget ${(transfer.memoryBudgetBytes / 2 ** 20).toFixed(0)} MiB, parts ${(transfer.partSizeBytes / 2 ** 20).toFixed(0)} MiB × ${transfer.queueSize} in flight) | \`transferSettingsOf\` |`,
   );
   out.push(
@@ -238,7 +267,7 @@ export function costModel(): string {
     `| source MinIO requests (on-prem, no AWS charge) | ${int(pages)} LIST + ${int(changed)} GET | — |`,
   );
   out.push(
-    `| state transitions | ${int(transitions)} (${fixedTransitions} fixed + ${perNodeTransitions}/node + ${perBucketTransitions}/bucket + ${perBatchTransitions}/batch × ${int(batches)} batches) | ${money(cost.transitions)} |`,
+    `| state transitions | ${int(transitions)} (${fixedTransitions} fixed + ${perNodeTransitions}/node + ${perBucketTransitions}/bucket + ${perPartTransitions}/plan part × ${int(workload.buckets * partsPerBucket)} + ${perBatchTransitions}/batch × ${int(batches)} batches) | ${money(cost.transitions)} |`,
   );
   out.push(`| Lambda | ${totalGbSeconds.toFixed(0)} GB-s | ${money(cost.lambda)} |`);
   out.push(`| **per run** | | **${money(perRun)}** (× 24 × 30 = ${money(perRun * 720)} a month) |`);
@@ -248,23 +277,25 @@ export function costModel(): string {
   out.push('');
   out.push('## Lambdas against their limits');
   out.push('');
-  out.push('| Lambda | memory MiB | timeout s | invocations | seconds each (model) | GB-s | headroom |');
-  out.push('| --- | --- | --- | --- | --- | --- | --- |');
+  out.push(
+    '| Lambda | memory MiB | timeout s | invocations | seconds each (model) | longest (model) | GB-s | headroom of the longest |',
+  );
+  out.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const l of lambda) {
-    const headroom = l.timeoutSeconds / l.seconds;
+    const headroom = l.timeoutSeconds / l.longestSeconds;
     out.push(
-      `| ${l.name} | ${l.memoryMiB} | ${l.timeoutSeconds} | ${int(l.invocations)} | ${l.seconds.toFixed(1)} | ${l.gbSeconds.toFixed(0)} | ${headroom >= 1 ? `${headroom.toFixed(1)}×` : `**over by ${(1 / headroom).toFixed(1)}×**`} |`,
+      `| ${l.name} | ${l.memoryMiB} | ${l.timeoutSeconds} | ${int(l.invocations)} | ${l.seconds.toFixed(1)} | ${l.longestSeconds.toFixed(1)} | ${l.gbSeconds.toFixed(0)} | ${headroom >= 1 ? `${headroom.toFixed(1)}×` : `**over by ${(1 / headroom).toFixed(1)}×**`} |`,
     );
   }
   out.push('');
   out.push(
-    `Plan MinIO and Finalize MinIO run once per bucket, each bucket in its own invocation (the Plan MinIO and Finalize MinIO Maps), so the number of buckets does not add up in one Lambda. One bucket's plan costs about ${((planSeconds * workload.buckets * 1e6) / workload.objects).toFixed(1)} s per million objects here (a ListObjectsV2 page per 1,000 plus the previous manifest), so a bucket fits the ${size('plan-minio').timeoutSeconds} s of one invocation up to about ${(size('plan-minio').timeoutSeconds / ((planSeconds * workload.buckets) / workload.objects) / 1e6).toFixed(1)} M objects; the ${int(workload.objects / workload.buckets)} objects per bucket modelled here take ${planSeconds.toFixed(0)} s. A larger bucket needs its key space split among several invocations (per key range, not built: docs/ARCHITECTURE.md). Without the rotating sample, Finalize MinIO would HEAD all ${int(workload.objects)} objects every hour: ${int(workload.objects)} requests (${money((workload.objects / 1000) * price.getPer1k)} per run, ${money((workload.objects / 1000) * price.getPer1k * 720)} a month) and about ${((workload.objects * latency.headSeconds) / 16).toFixed(0)} s at 16 at a time, over its timeout.`,
+    `Plan MinIO runs once per part of each bucket and Finalize MinIO once per bucket, each in its own invocation (the Plan MinIO and Finalize MinIO Maps), so neither the number of buckets nor their size adds up in one Lambda. A bucket is planned in parts of about ${int(planPartObjects)} objects (\`minio.planPartObjects\`), split where the previous backup's Finalize MinIO recorded every ${int(planPartObjects)}th key: the ${int(objectsPerBucket)} objects per bucket modelled here are planned by ${partsPerBucket} invocations of ${planSeconds.toFixed(0)} s on average; the longest, the last part, lists its ${int(pages / workload.buckets / partsPerBucket)} pages and reads the whole previous manifest (${(manifestBytesPerBucket / 1e9).toFixed(2)} GB) to reach its slice, ${planLongestSeconds.toFixed(0)} s of its ${size('plan-minio').timeoutSeconds} s. That read grows with the bucket: the last part reaches the timeout at about ${int((((size('plan-minio').timeoutSeconds - partListSeconds) / latency.perMbSeconds) * 1e6) / entryBytes / 1e6)} M objects in one bucket. A bucket's first backup has no parts file yet and is planned whole: listing all ${int(objectsPerBucket)} objects takes ${firstPlanSeconds.toFixed(0)} s here, so a first backup fits one invocation up to about ${(((size('plan-minio').timeoutSeconds / latency.listPageSeconds) * 1000) / 1e6).toFixed(1)} M objects per bucket. Without the rotating sample, Finalize MinIO would HEAD all ${int(workload.objects)} objects every hour: ${int(workload.objects)} requests (${money((workload.objects / 1000) * price.getPer1k)} per run, ${money((workload.objects / 1000) * price.getPer1k * 720)} a month) and about ${((workload.objects * latency.headSeconds) / 16).toFixed(0)} s at 16 at a time, over its timeout.`,
   );
   out.push('');
   const fullCopyHours = ((workload.objects / batchMaxObjects / 20) * copySecondsPerBatch) / 3600;
   const linkForTwelveHours = workload.bytes / (12 * 3600 - fullCopyHours * 3600) / 1e6;
   out.push(
-    `The first full backup copies ${int(workload.objects)} objects in ${int(workload.objects / batchMaxObjects)} batches: at 20 batches in flight (the Distributed Map's default) and ${copySecondsPerBatch.toFixed(1)} s of requests per batch that is ${fullCopyHours.toFixed(1)} h, plus ${(workload.bytes / 1e12).toFixed(0)} TB through the link. It fits the 12 h execution timeout when the link from the MinIO servers to AWS carries at least ${linkForTwelveHours.toFixed(0)} MB/s; below that, a full backup does not finish in one execution (continuing across executions is not built yet).`,
+    `The first full backup copies ${int(workload.objects)} objects in ${int(workload.objects / batchMaxObjects)} batches: at 20 batches in flight (the Distributed Map's default) and ${copySecondsPerBatch.toFixed(1)} s of requests per batch that is ${fullCopyHours.toFixed(1)} h, plus ${(workload.bytes / 1e12).toFixed(0)} TB through the link. It fits the 12 h execution timeout when the link from the MinIO servers to AWS carries at least ${linkForTwelveHours.toFixed(0)} MB/s; below that, a full backup does not finish in one execution, and the next backup carries what it copied and copies the rest (resuming: \`minio-plan.ts\`).`,
   );
   out.push('');
   out.push(

@@ -23,6 +23,7 @@ export async function handler(event: unknown): Promise<BucketFinalized> {
     backupId: input.backupId,
     bucket: input.bucket,
     sample,
+    planPartObjects: input.planPartObjects,
   });
   return {
     ...result,

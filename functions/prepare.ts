@@ -24,6 +24,7 @@ export async function handler(event: unknown): Promise<BackupPlan> {
     vaultBucket: bucket,
     config,
     now: () => now,
+    onProblem: (message) => logEvent('warn', message),
     beforeStart: async () => {
       await refuseWhileRunning(
         'backup',

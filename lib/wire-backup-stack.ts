@@ -25,6 +25,7 @@ import {
   hostCommandTokenKey,
   manifestKey,
   minioBackupPrefix,
+  planPartsKey,
   postgresqlBackupPrefix,
   postgresqlWalPrefix,
   restoreFailedKey,
@@ -313,6 +314,7 @@ export class WireBackupStack extends Stack {
     const any = '*';
     const keys = {
       manifests: manifestKey(any),
+      planParts: planPartsKey(any, any),
       markers: [startedKey(any), failedKey(any)],
       archive: wireServerArchiveKey(any),
       backupCassandra: `${cassandraBackupPrefix(any)}*`,
@@ -334,7 +336,8 @@ export class WireBackupStack extends Stack {
       write: [failedKey(any), restoreFailedKey(any)],
     };
     vault.grantObjects(functions.prepare, {
-      read: runMarkers.read,
+      // The previous backup's parts files: how many parts each bucket's plan has (minio-plan.ts).
+      read: [...runMarkers.read, keys.planParts],
       write: [startedKey(any), ...runMarkers.write],
     });
     // It reads nothing under the vault key: kms:Decrypt on the archive key only.

@@ -4,8 +4,8 @@ import { listStates } from './runner/asl.js';
 import { countHistoryEvents, historyShapeOf, maxHistoryEvents } from './runner/history.js';
 import type { RunResult } from './runner/run-state-machine.js';
 
-/** Where the backup's Maps over MinIO buckets take their items. */
-const bucketsPath = '$.plan.minio.buckets';
+/** Where the backup's Maps over MinIO buckets (Finalize) and parts of buckets (Plan) take their items. */
+const bucketPaths = new Set(['$.plan.minio.buckets', '$.plan.minio.parts']);
 
 /** A run's history, split into what every run costs and what each Cassandra node adds. */
 export interface HistoryScale {
@@ -22,8 +22,8 @@ export interface HistoryScale {
  * Splits a run's history (`RunResult.historyEvents`) into the part per Cassandra node — the events
  * of the inline Maps over nodes (preflight, snapshot, clear; target checks, restore, recheck), the
  * only states that repeat per node — and the rest, so the history of the same run with more nodes
- * follows. The Maps over MinIO buckets (Plan MinIO, Finalize MinIO) repeat per bucket and count with
- * the rest. Distributed Map children (MinIO batches) have histories of their own and are not counted.
+ * follows. The Maps over MinIO buckets (Plan MinIO, per part of a bucket; Finalize MinIO) repeat per
+ * bucket and count with the rest. Distributed Map children (MinIO batches) have histories of their own and are not counted.
  */
 export function historyScale(
   result: RunResult,
@@ -34,10 +34,12 @@ export function historyScale(
   const machine = synthesizeLocal(config).stateMachines.find((m) => m.name === stateMachine);
   if (!machine) throw new Error(`no state machine ${stateMachine}`);
   const shape = historyShapeOf(machine.definition);
-  // The Maps over MinIO buckets (Plan MinIO, Finalize MinIO) repeat per bucket, not per node.
+  // The Maps over MinIO buckets (Plan MinIO: per part of a bucket; Finalize MinIO) repeat per bucket, not per node.
   const states = listStates(machine.definition);
   const bucketMaps = new Set(
-    states.filter(({ state }) => state.Type === 'Map' && state.ItemsPath === bucketsPath).map((s) => s.name),
+    states
+      .filter(({ state }) => state.Type === 'Map' && bucketPaths.has(String(state.ItemsPath)))
+      .map((s) => s.name),
   );
   const perBucketStates = new Set(
     states

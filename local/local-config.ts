@@ -12,7 +12,13 @@ export const localMinioSecretName = 'wire-backup/minio';
  */
 export function localConfig(
   stack: StackInfo,
-  overrides: Partial<{ allowPartial: boolean; keyspaces: string[]; buckets: string[] }> = {},
+  overrides: Partial<{
+    allowPartial: boolean;
+    keyspaces: string[];
+    buckets: string[];
+    /** `minio.planPartObjects`: small values split even a test bucket's plan into parts. */
+    planPartObjects: number;
+  }> = {},
 ): WireBackupConfig {
   return parseConfig(
     {
@@ -38,6 +44,7 @@ export function localConfig(
         region: stack.minio.region,
         secretName: localMinioSecretName,
         buckets: overrides.buckets ?? ['assets'],
+        ...(overrides.planPartObjects ? { planPartObjects: overrides.planPartObjects } : {}),
       },
       // PostgreSQL 17 as Wire runs it: a primary and a streaming standby (the base backup reads the standby).
       postgresql: {

@@ -344,9 +344,11 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   // Distributed Map over them, then each bucket's manifest; the lists stay in the vault.
   const planBucket = step('Plan MinIO', fns.planMinio, undefined, '$');
   const planBuckets = new MapState(scope, 'Plan MinIO Buckets', {
-    itemsPath: $('plan', 'minio', 'buckets'),
+    itemsPath: $('plan', 'minio', 'parts'),
     itemSelector: selectFields<MinioBucketPlanInput>({
-      bucket: mapItem<string>(),
+      bucket: mapItem<string>('bucket'),
+      part: mapItem<number>('part'),
+      parts: mapItem<number>('parts'),
       backupId: $('plan', 'backupId'),
       previousManifestKeys: $('plan', 'minio', 'previousManifestKeys'),
       batchMaxObjects: $('plan', 'minio', 'batchMaxObjects'),
@@ -378,6 +380,7 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
       bucket: mapItem<string>(),
       backupId: $('plan', 'backupId'),
       startedAt: $('plan', 'startedAt'),
+      planPartObjects: $('plan', 'minio', 'planPartObjects'),
     }),
     maxConcurrency: props.bucketConcurrency ?? 10,
     resultPath: $('minioBuckets'),

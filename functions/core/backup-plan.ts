@@ -5,6 +5,7 @@ import type { BackupPlan, PostgresqlPlan } from './contract/backup.js';
 import { type ComponentName, componentNames } from './contract/common.js';
 import { ruleString, rules } from './contract/rules.js';
 import { InvalidInputError, WireBackupError } from './errors.js';
+import { planPartItems } from './minio-plan.js';
 import { listBackupIds, listCompleteBackups, readJsonOrUndefined } from './vault-io.js';
 import {
   allocateBackupId,
@@ -154,6 +155,8 @@ export interface PrepareDeps {
    * backup (another run is running, `abandoned-runs.ts`). @default - none
    */
   readonly beforeStart?: () => Promise<void>;
+  /** Told of what does not stop the backup but an operator may want to know (a parts file that cannot be used). */
+  readonly onProblem?: (message: string) => void;
 }
 
 /**
@@ -240,11 +243,20 @@ export async function prepareBackup(
       previousManifestKeys: previousBuckets,
       batchMaxObjects: config.minio.batchMaxObjects,
       resumeCandidates: [],
+      parts: [],
+      planPartObjects: config.minio.planPartObjects,
     },
     postgresql: config.postgresql ? postgresqlPlan(config.postgresql, config.clusterName, backupId) : null,
   };
   await deps.beforeStart?.();
   if (plan.components.minio) {
+    plan.minio.parts = await planPartItems(
+      s3,
+      vaultBucket,
+      plan.minio.buckets,
+      previousBuckets,
+      deps.onProblem,
+    );
     plan.minio.resumeCandidates = await findResumeCandidates(s3, vaultBucket, {
       now,
       graceHours: config.vault.retention.graceHours,

@@ -9,6 +9,8 @@ import { z } from 'zod';
  * batches/00001.jsonl      BatchEntry per line
  * batches/00001.result.jsonl  BatchResultLine per line
  * carried.jsonl.gz, <bucket>.manifest.jsonl.gz  ManifestEntry per line
+ * parts/0002/plan.json, …/batches/, …/carried.jsonl.gz   the same per part of a bucket planned in parts
+ * <bucket>.parts.json      PlanParts: every Nth key of the manifest (where the next plan splits)
  * ```
  * Every list is in S3 key order (see {@link compareKeys}), so manifests are diffed and merged as
  * streams.
@@ -159,6 +161,87 @@ export const planRecordSchema = z.object({
   resumedObjects: z.number().int().nonnegative().optional(),
   resumedBytes: z.number().int().nonnegative().optional(),
   resumedFrom: z.string().nullable().optional(),
+  /** Which part of the bucket this plan covers (absent in older plans: the whole bucket). */
+  part: z.number().int().positive().optional(),
+  parts: z.number().int().positive().optional(),
+  /** The part's keys are after `after` (absent: from the first) and up to `upTo` included (absent: to the last). */
+  after: z.string().optional(),
+  upTo: z.string().optional(),
 });
 /** What `plan.json` holds. */
 export type PlanRecord = z.infer<typeof planRecordSchema>;
+
+/** The part a plan record covers, with its key range (a record without one: the whole bucket). */
+export function partOfRecord(plan: PlanRecord): {
+  readonly part: number;
+  readonly parts: number;
+  readonly after?: string;
+  readonly upTo?: string;
+} {
+  return {
+    part: plan.part ?? 1,
+    parts: plan.parts ?? 1,
+    ...(plan.after === undefined ? {} : { after: plan.after }),
+    ...(plan.upTo === undefined ? {} : { upTo: plan.upTo }),
+  };
+}
+
+/**
+ * What `<bucket>.parts.json` holds (`vault-layout.ts` `planPartsKey`): the key of every `everyObjects`th
+ * entry of the bucket manifest written with it, in S3 key order. The next backup plans the bucket in
+ * `boundaries.length + 1` parts: part 1 up to `boundaries[0]` included, part i after `boundaries[i-2]` up
+ * to `boundaries[i-1]`, the last after the last boundary.
+ */
+export const planPartsSchema = z
+  .object({
+    bucket: z.string().min(1),
+    manifestKey: z.string().min(1),
+    everyObjects: z.number().int().positive(),
+    objects: z.number().int().nonnegative(),
+    boundaries: z.array(z.string().min(1)),
+  })
+  .refine(
+    (p) => p.boundaries.every((key, i) => i === 0 || compareKeys(p.boundaries[i - 1] as string, key) < 0),
+    {
+      message: 'boundaries must be in strictly ascending S3 key order',
+      path: ['boundaries'],
+    },
+  );
+/** What `<bucket>.parts.json` holds. */
+export type PlanParts = z.infer<typeof planPartsSchema>;
+
+/** The key range of part `part` (1-based) of a bucket split at `boundaries`. */
+export function partRange(
+  boundaries: readonly string[],
+  part: number,
+): { readonly after?: string; readonly upTo?: string } {
+  if (!Number.isInteger(part) || part < 1 || part > boundaries.length + 1) {
+    throw new RangeError(`part ${part} does not exist: the bucket is split into ${boundaries.length + 1}`);
+  }
+  const after = boundaries[part - 2];
+  const upTo = boundaries[part - 1];
+  return { ...(after === undefined ? {} : { after }), ...(upTo === undefined ? {} : { upTo }) };
+}
+
+/** True when `key` is in the range (`after` excluded, `upTo` included; an absent bound is open). */
+export function inRange(key: string, range: { readonly after?: string; readonly upTo?: string }): boolean {
+  return (
+    (range.after === undefined || compareKeys(key, range.after) > 0) &&
+    (range.upTo === undefined || compareKeys(key, range.upTo) <= 0)
+  );
+}
+
+/**
+ * The entries of a stream in S3 key order that fall in the range: those up to `after` are skipped,
+ * and the stream is closed at the first entry past `upTo` (nothing after it is read).
+ */
+export async function* withinRange<T extends { readonly key: string }>(
+  entries: AsyncIterable<T>,
+  range: { readonly after?: string; readonly upTo?: string },
+): AsyncGenerator<T> {
+  for await (const entry of entries) {
+    if (range.after !== undefined && compareKeys(entry.key, range.after) <= 0) continue;
+    if (range.upTo !== undefined && compareKeys(entry.key, range.upTo) > 0) return;
+    yield entry;
+  }
+}

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BucketFinalized, BucketResult } from './contract/backup.js';
 import { InvalidInputError, ObjectsNotCopiedError, VerificationFailedError } from './errors.js';
-import { readJson, readJsonLines, writeJsonLines } from './manifest-io.js';
+import { readJsonLines, writeJson, writeJsonLines } from './manifest-io.js';
 import { httpStatusOf, isNotFoundError, isTransientError, toStorageError } from './minio-errors.js';
 import {
   type BatchResultLine,
@@ -17,9 +17,11 @@ import {
   isVanished,
   type ManifestEntry,
   manifestEntrySchema,
+  type PlanParts,
   type PlanRecord,
-  planRecordSchema,
+  partOfRecord,
 } from './minio-layout.js';
+import { readPlanRecordOrUndefined } from './minio-plan.js';
 import { forEachConcurrent } from './streams.js';
 import {
   batchKeyOf,
@@ -28,9 +30,12 @@ import {
   carriedKeyOf,
   failedObjectsKeyOf,
   minioEntryVaultKey,
+  type PlanPart,
   parseManifestKey,
   planKeyOf,
+  planPartsKey,
   unreadableKeysKeyOf,
+  wholeBucket,
 } from './vault-layout.js';
 import { isInSample, type VerifySample } from './verify-sample.js';
 
@@ -52,6 +57,11 @@ export interface FinalizeBucketManifestInput {
   readonly sample?: VerifySample;
   /** Sampled entries checked at the same time. @default 16 */
   readonly concurrency?: number;
+  /**
+   * Records every this-many-th manifest key in `<bucket>.parts.json`, where the next backup splits its
+   * plan of the bucket (`minio-plan.ts`, "Parts"). @default no parts file (the next plan is whole)
+   */
+  readonly planPartObjects?: number;
 }
 
 /** Outcome of {@link finalizeBucketManifest}. */
@@ -101,24 +111,39 @@ export interface BucketManifestVerification {
 /** Most failures named in one verification error (the count covers all). */
 const maxNamedFailures = 20;
 
-async function readPlan(
+/**
+ * The plans of a bucket, one per part in part order (one for a bucket planned whole). Every part must
+ * have finished: a missing one would leave its keys out of the manifest.
+ */
+async function readPlans(
   vault: S3Client,
   vaultBucket: string,
   backupId: string,
   bucket: string,
-): Promise<PlanRecord> {
-  const key = planKeyOf(backupId, bucket);
-  try {
-    return await readJson(vault, vaultBucket, key, (value) => planRecordSchema.parse(value));
-  } catch (error) {
-    if (isNotFoundError(error)) {
+): Promise<PlanRecord[]> {
+  const read = (part: PlanPart) => readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, part);
+  const whole = await read(wholeBucket);
+  if (whole) return [whole];
+  const first = await read({ part: 1, parts: 2 });
+  const parts = first?.parts ?? 1;
+  if (!first || parts < 2) {
+    const key = planKeyOf(backupId, bucket);
+    throw new VerificationFailedError(
+      `bucket ${bucket}: plan s3://${vaultBucket}/${key} is missing — planBucketBackup did not complete for backup ${backupId}`,
+    );
+  }
+  const plans = [first];
+  for (let part = 2; part <= parts; part++) {
+    const plan = await read({ part, parts });
+    if (!plan) {
+      const key = planKeyOf(backupId, bucket, { part, parts });
       throw new VerificationFailedError(
-        `bucket ${bucket}: plan s3://${vaultBucket}/${key} is missing — planBucketBackup did not complete for backup ${backupId}`,
-        { cause: error },
+        `bucket ${bucket}: plan s3://${vaultBucket}/${key} of part ${part} of ${parts} is missing — that part was not planned for backup ${backupId}`,
       );
     }
-    throw error;
+    plans.push(plan);
   }
+  return plans;
 }
 
 /** One batch's results, reconciled with its plan. */
@@ -249,7 +274,7 @@ export async function finalizeBucketManifest(
   input: FinalizeBucketManifestInput,
 ): Promise<BucketManifestSummary> {
   const { vault, vaultBucket, backupId, bucket } = input;
-  const plan = await readPlan(vault, vaultBucket, backupId, bucket);
+  const plans = await readPlans(vault, vaultBucket, backupId, bucket);
   const counts = {
     objects: 0,
     bytes: 0,
@@ -262,64 +287,78 @@ export async function finalizeBucketManifest(
   const problems: string[] = [];
   let problemCount = 0;
 
+  // The parts are consecutive key ranges: their carried files, one after another, are in key order.
   async function* carried(): AsyncGenerator<ManifestEntry> {
-    for await (const entry of readJsonLines(vault, vaultBucket, carriedKeyOf(backupId, bucket), {
-      parse: (value) => manifestEntrySchema.parse(value),
-    })) {
-      counts.carriedObjects += 1;
-      if (input.sample && isInSample(entry, input.sample)) {
-        counts.sampledObjects += 1;
-        await checks.add(async () => {
-          const problem = await checkEntry(vault, vaultBucket, bucket, entry, false);
-          if (problem) {
-            problemCount += 1;
-            if (problems.length < maxNamedFailures) problems.push(problem);
-          }
-        });
+    for (const plan of plans) {
+      const part = partOfRecord(plan);
+      let partCarried = 0;
+      for await (const entry of readJsonLines(vault, vaultBucket, carriedKeyOf(backupId, bucket, part), {
+        parse: (value) => manifestEntrySchema.parse(value),
+      })) {
+        partCarried += 1;
+        counts.carriedObjects += 1;
+        if (input.sample && isInSample(entry, input.sample)) {
+          counts.sampledObjects += 1;
+          await checks.add(async () => {
+            const problem = await checkEntry(vault, vaultBucket, bucket, entry, false);
+            if (problem) {
+              problemCount += 1;
+              if (problems.length < maxNamedFailures) problems.push(problem);
+            }
+          });
+        }
+        yield entry;
       }
-      yield entry;
-    }
-    if (counts.carriedObjects !== plan.carriedObjects) {
-      throw new VerificationFailedError(
-        `bucket ${bucket}: carried file has ${counts.carriedObjects} entries, the plan recorded ${plan.carriedObjects} — rerun the backup`,
-      );
+      if (partCarried !== plan.carriedObjects) {
+        const which = part.parts > 1 ? ` (part ${part.part} of ${part.parts})` : '';
+        throw new VerificationFailedError(
+          `bucket ${bucket}${which}: carried file has ${partCarried} entries, the plan recorded ${plan.carriedObjects} — rerun the backup`,
+        );
+      }
     }
   }
   const vanished: string[] = [];
   let vanishedCount = 0;
   const failed: FailedObject[] = [];
   async function* copied(): AsyncGenerator<ManifestEntry> {
-    for (let n = 1; n <= plan.batches; n++) {
-      const batchKey = batchKeyOf(backupId, bucket, n);
-      const plannedKeys: string[] = [];
-      for await (const entry of readJsonLines(vault, vaultBucket, batchKey, {
-        parse: (value) => batchEntrySchema.parse(value),
-      })) {
-        plannedKeys.push(entry.key);
-      }
-      const batch = reconcileBatch(
-        batchKey,
-        plannedKeys,
-        await readBatchResults(vault, vaultBucket, batchKey),
-      );
-      for (const key of batch.vanished) {
-        vanishedCount += 1;
-        if (vanished.length < maxNamedObjects) vanished.push(key);
-      }
-      // Failures are few by nature (each is an object an operator must look at): all are kept, and listed.
-      for (const line of batch.failed)
-        failed.push({ bucket, key: line.key, error: line.error, cause: line.cause });
-      for (const entry of batch.copied) {
-        counts.copiedObjects += 1;
-        counts.copiedBytes += entry.size;
-        yield entry;
+    for (const plan of plans) {
+      for (let n = 1; n <= plan.batches; n++) {
+        const batchKey = batchKeyOf(backupId, bucket, n, partOfRecord(plan));
+        const plannedKeys: string[] = [];
+        for await (const entry of readJsonLines(vault, vaultBucket, batchKey, {
+          parse: (value) => batchEntrySchema.parse(value),
+        })) {
+          plannedKeys.push(entry.key);
+        }
+        const batch = reconcileBatch(
+          batchKey,
+          plannedKeys,
+          await readBatchResults(vault, vaultBucket, batchKey),
+        );
+        for (const key of batch.vanished) {
+          vanishedCount += 1;
+          if (vanished.length < maxNamedObjects) vanished.push(key);
+        }
+        // Failures are few by nature (each is an object an operator must look at): all are kept, and listed.
+        for (const line of batch.failed)
+          failed.push({ bucket, key: line.key, error: line.error, cause: line.cause });
+        for (const entry of batch.copied) {
+          counts.copiedObjects += 1;
+          counts.copiedBytes += entry.size;
+          yield entry;
+        }
       }
     }
   }
+  // Every planPartObjects-th key: where the next backup splits its plan of the bucket.
+  const boundaries: string[] = [];
+  let lastKey: string | undefined;
   async function* counted(): AsyncGenerator<ManifestEntry> {
     for await (const entry of mergeManifestEntries(carried(), copied())) {
       counts.objects += 1;
       counts.bytes += entry.size;
+      lastKey = entry.key;
+      if (input.planPartObjects && counts.objects % input.planPartObjects === 0) boundaries.push(entry.key);
       yield entry;
     }
   }
@@ -327,19 +366,37 @@ export async function finalizeBucketManifest(
   const manifestKey = bucketManifestKey(backupId, bucket);
   await writeJsonLines(vault, vaultBucket, manifestKey, counted(), { gzip: true });
   await checks.drain();
+  if (input.planPartObjects) {
+    // A boundary at the very last key would only add an empty last part.
+    if (boundaries.length > 0 && boundaries[boundaries.length - 1] === lastKey) boundaries.pop();
+    const parts: PlanParts = {
+      bucket,
+      manifestKey,
+      everyObjects: input.planPartObjects,
+      objects: counts.objects,
+      boundaries,
+    };
+    await writeJson(vault, vaultBucket, planPartsKey(backupId, bucket), parts);
+  }
   if (problemCount > 0) {
     const more = problemCount > problems.length ? `; and ${problemCount - problems.length} more` : '';
     throw new VerificationFailedError(
       `bucket ${bucket}: ${problemCount} of ${counts.sampledObjects} sampled carried objects failed verification: ${problems.join('; ')}${more} — the backup cannot restore them. Objects an earlier backup copied are referenced, not copied again: run a full backup ({"full": true}) to copy them afresh`,
     );
   }
-  if (plan.unreadableKeys) {
-    for await (const line of readJsonLines(vault, vaultBucket, unreadableKeysKeyOf(backupId, bucket), {
-      parse: (value) => failedObjectSchema.parse(value),
-    })) {
+  for (const plan of plans) {
+    if (!plan.unreadableKeys) continue;
+    for await (const line of readJsonLines(
+      vault,
+      vaultBucket,
+      unreadableKeysKeyOf(backupId, bucket, partOfRecord(plan)),
+      { parse: (value) => failedObjectSchema.parse(value) },
+    )) {
       failed.push(line);
     }
   }
+  const resumedFrom = plans.find((p) => p.resumedFrom)?.resumedFrom;
+  const resumedObjects = plans.reduce((sum, p) => sum + (p.resumedObjects ?? 0), 0);
   let listKey: string | undefined;
   if (failed.length > 0) {
     listKey = failedObjectsKeyOf(backupId, bucket);
@@ -349,7 +406,7 @@ export async function finalizeBucketManifest(
     bucket,
     manifestKey,
     ...counts,
-    ...(plan.resumedFrom ? { resumed: { from: plan.resumedFrom, objects: plan.resumedObjects ?? 0 } } : {}),
+    ...(resumedFrom ? { resumed: { from: resumedFrom, objects: resumedObjects } } : {}),
     vanished: { count: vanishedCount, keys: vanished },
     failed: {
       count: failed.length,

@@ -4,7 +4,7 @@ import {
   type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { BucketBackupPlan } from './contract/backup.js';
+import type { BucketBackupPlan, PlanPartItem } from './contract/backup.js';
 import {
   BackupNotFoundError,
   BucketNotFoundError,
@@ -18,12 +18,18 @@ import {
   batchResultLineSchema,
   compareKeys,
   type FailedObject,
+  inRange,
   isCopied,
   type ManifestEntry,
   manifestEntrySchema,
   normalizeEtag,
+  type PlanParts,
   type PlanRecord,
+  partOfRecord,
+  partRange,
+  planPartsSchema,
   planRecordSchema,
+  withinRange,
 } from './minio-layout.js';
 import { Batcher } from './object-transfer.js';
 import { clearVaultFolder, readJsonLinesOrUndefined } from './vault-io.js';
@@ -31,11 +37,15 @@ import {
   batchKeyOf,
   batchPrefixOf,
   batchResultKeyOf,
-  bucketWorkPrefix,
   carriedKeyOf,
   minioBatchesKey,
+  type PlanPart,
+  parseManifestKey,
+  partWorkPrefix,
   planKeyOf,
+  planPartsKey,
   unreadableKeysKeyOf,
+  wholeBucket,
 } from './vault-layout.js';
 
 /**
@@ -72,6 +82,14 @@ export interface PlanBucketBackupInput {
   readonly resumeCandidates?: readonly string[];
   /** Told why an interrupted run's copies could not all be carried (those objects are copied again). */
   readonly onResumeProblem?: (message: string) => void;
+  /** The part of the bucket to plan and its key range (see "Parts"). @default the whole bucket */
+  readonly part?: PlannedPart;
+}
+
+/** A part of a bucket's plan with its key range: keys after `after` (excluded) up to `upTo` (included). */
+export interface PlannedPart extends PlanPart {
+  readonly after?: string;
+  readonly upTo?: string;
 }
 
 /** Outcome of {@link planBucketBackup} (also stored as `plan.json`): the contract's schema. */
@@ -178,23 +196,60 @@ export async function* diffAgainstPrevious(
  * out of order ends the resume there (its objects are copied again), never the backup.
  */
 
-/** The newest candidate run that planned `bucket` (its `plan.json` exists), or undefined. */
+/** The plan of part `part` of `bucket` in `backupId`, or undefined where it has none. */
+export async function readPlanRecordOrUndefined(
+  vault: S3Client,
+  vaultBucket: string,
+  backupId: string,
+  bucket: string,
+  part: PlanPart,
+): Promise<PlanRecord | undefined> {
+  try {
+    return await readJson(vault, vaultBucket, planKeyOf(backupId, bucket, part), (value) =>
+      planRecordSchema.parse(value),
+    );
+  } catch (error) {
+    if (isNotFoundError(error)) return undefined;
+    throw error;
+  }
+}
+
+/** An interrupted run's plans of one bucket: one per part it planned, in part (so key) order. */
+interface ResumeSource {
+  readonly backupId: string;
+  readonly plans: readonly PlanRecord[];
+}
+
+/**
+ * The newest candidate run that planned `bucket` (its `plan.json`, or the first part's when it planned
+ * the bucket in parts), with the plans of every part it finished, or undefined.
+ */
 async function resumeSourceOf(
   vault: S3Client,
   vaultBucket: string,
   bucket: string,
   candidates: readonly string[],
   onProblem: (message: string) => void,
-): Promise<{ readonly backupId: string; readonly plan: PlanRecord } | undefined> {
+): Promise<ResumeSource | undefined> {
   for (const backupId of candidates) {
     try {
-      const plan = await readJson(vault, vaultBucket, planKeyOf(backupId, bucket), (value) =>
-        planRecordSchema.parse(value),
-      );
-      return { backupId, plan };
+      const whole = await readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, wholeBucket);
+      if (whole) return { backupId, plans: [whole] };
+      // Planned in parts: the first part's plan says how many; a part it did not finish is left out
+      // (its objects are copied again).
+      const first = await readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, {
+        part: 1,
+        parts: 2,
+      });
+      const parts = first?.parts;
+      if (!first || parts === undefined || parts < 2) continue;
+      const plans: PlanRecord[] = [first];
+      for (let part = 2; part <= parts; part++) {
+        const plan = await readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, { part, parts });
+        if (plan) plans.push(plan);
+      }
+      return { backupId, plans };
     } catch (error) {
-      // Not planned there (the run stopped before, or left the bucket out): try the next older one.
-      if (isNotFoundError(error)) continue;
       if (error instanceof VerificationFailedError) {
         onProblem(`interrupted backup ${backupId} is not resumed for bucket ${bucket}: ${error.message}`);
         continue;
@@ -205,19 +260,27 @@ async function resumeSourceOf(
   return undefined;
 }
 
-/** The objects an interrupted run had copied by the end of each finished batch, in S3 key order. */
+/** True when two key ranges can share a key. */
+function rangesOverlap(a: PlannedPart, b: PlannedPart): boolean {
+  if (a.upTo !== undefined && b.after !== undefined && compareKeys(a.upTo, b.after) <= 0) return false;
+  if (b.upTo !== undefined && a.after !== undefined && compareKeys(b.upTo, a.after) <= 0) return false;
+  return true;
+}
+
+/** The objects an interrupted run had copied by the end of each finished batch of one part, in S3 key order. */
 async function* copiedByRun(
   vault: S3Client,
   vaultBucket: string,
   backupId: string,
   bucket: string,
-  batches: number,
+  plan: PlanRecord,
 ): AsyncGenerator<ManifestEntry> {
-  for (let n = 1; n <= batches; n++) {
+  const part = partOfRecord(plan);
+  for (let n = 1; n <= plan.batches; n++) {
     const lines = await readJsonLinesOrUndefined(
       vault,
       vaultBucket,
-      batchResultKeyOf(batchKeyOf(backupId, bucket, n)),
+      batchResultKeyOf(batchKeyOf(backupId, bucket, n, part)),
       (value) => batchResultLineSchema.parse(value),
     );
     for (const line of lines ?? []) if (isCopied(line)) yield line;
@@ -269,35 +332,39 @@ export async function* preferFirst<T extends { readonly key: string }>(
 }
 
 /**
- * What an interrupted run holds of a bucket: its carried entries and its finished batches' copies, in
- * key order. A problem reading them (other than a transient one, which the state retries) ends the
- * stream there and is reported to `onProblem`.
+ * What an interrupted run holds of a bucket (of the parts of it that overlap `range`): each part's
+ * carried entries and its finished batches' copies, in key order, part after part. A problem reading
+ * them (other than a transient one, which the state retries) ends the stream there and is reported to
+ * `onProblem`.
  */
 async function* interruptedRunEntries(
   vault: S3Client,
   vaultBucket: string,
-  source: { readonly backupId: string; readonly plan: PlanRecord },
+  source: ResumeSource,
   bucket: string,
+  range: PlannedPart,
   copied: WeakSet<ManifestEntry>,
   onProblem: (message: string) => void,
 ): AsyncGenerator<ManifestEntry> {
-  const { backupId, plan } = source;
-  async function* carried(): AsyncGenerator<ManifestEntry> {
-    yield* readJsonLines(vault, vaultBucket, carriedKeyOf(backupId, bucket), {
-      parse: (value) => manifestEntrySchema.parse(value),
-    });
-  }
-  async function* copiedEntries(): AsyncGenerator<ManifestEntry> {
-    for await (const entry of copiedByRun(vault, vaultBucket, backupId, bucket, plan.batches)) {
-      copied.add(entry);
-      yield entry;
-    }
-  }
+  const { backupId } = source;
   let dropped = 0;
   try {
-    yield* preferFirst(copiedEntries(), carried(), () => {
-      dropped += 1;
-    });
+    for (const plan of source.plans) {
+      const part = partOfRecord(plan);
+      if (!rangesOverlap(part, range)) continue;
+      const carried = readJsonLines(vault, vaultBucket, carriedKeyOf(backupId, bucket, part), {
+        parse: (value) => manifestEntrySchema.parse(value),
+      });
+      async function* copiedEntries(): AsyncGenerator<ManifestEntry> {
+        for await (const entry of copiedByRun(vault, vaultBucket, backupId, bucket, plan)) {
+          copied.add(entry);
+          yield entry;
+        }
+      }
+      yield* preferFirst(copiedEntries(), carried, () => {
+        dropped += 1;
+      });
+    }
   } catch (error) {
     if (error instanceof TransientStorageError) throw error;
     onProblem(
@@ -348,6 +415,15 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * server), and its text form (with U+FFFD in place of the bad bytes) would name another object.
  */
 export function decodeListedKey(encoded: string): string | undefined {
+  try {
+    return strictUtf8.decode(listedKeyBytes(encoded));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes of a key of a listing requested with `encoding-type=url` (`+` is a space, `%XX` a byte). */
+function listedKeyBytes(encoded: string): Uint8Array {
   const bytes: number[] = [];
   for (let i = 0; i < encoded.length; i++) {
     const c = encoded[i] as string;
@@ -357,23 +433,22 @@ export function decodeListedKey(encoded: string): string | undefined {
       i += 2;
     } else bytes.push(...Buffer.from(c, 'utf8'));
   }
-  try {
-    return strictUtf8.decode(Uint8Array.from(bytes));
-  } catch {
-    return undefined;
-  }
+  return Uint8Array.from(bytes);
 }
 
 /**
  * Lists a bucket page by page (1,000 keys each), in S3 key order. Keys are requested URL-encoded so
  * that a key whose bytes are not UTF-8 is recognised: it is passed to `onUnreadable` (never yielded,
- * never silently dropped), because no request could name it.
+ * never silently dropped), because no request could name it. With a `range`, the listing starts after
+ * `range.after` (`StartAfter`: nothing before it is listed) and stops at the first key past `range.upTo`.
  */
 export async function* listSourceObjects(
   source: SourceLister,
   bucket: string,
   onUnreadable: (key: UnreadableKey) => void = () => {},
+  range: { readonly after?: string; readonly upTo?: string } = {},
 ): AsyncGenerator<ListedObject> {
+  const upToBytes = range.upTo === undefined ? undefined : Buffer.from(range.upTo, 'utf8');
   let continuationToken: string | undefined;
   do {
     let page: ListObjectsV2CommandOutput;
@@ -383,7 +458,11 @@ export async function* listSourceObjects(
           Bucket: bucket,
           MaxKeys: 1000,
           EncodingType: 'url',
-          ...(continuationToken ? { ContinuationToken: continuationToken } : {}),
+          ...(continuationToken
+            ? { ContinuationToken: continuationToken }
+            : range.after !== undefined
+              ? { StartAfter: range.after }
+              : {}),
         }),
       );
     } catch (error) {
@@ -395,7 +474,14 @@ export async function* listSourceObjects(
       if (object.Key === undefined) continue;
       const key = encoded ? decodeListedKey(object.Key) : object.Key;
       if (key === undefined) {
+        // Not text, but still in byte order: past the range's end it belongs to the next part.
+        if (upToBytes && Buffer.compare(listedKeyBytes(object.Key), upToBytes) > 0) return;
         onUnreadable({ shown: object.Key, size: object.Size ?? 0 });
+        continue;
+      }
+      if (!inRange(key, range)) {
+        // Before `after` only from a server that ignores StartAfter; past `upTo`: the part ends here.
+        if (range.upTo !== undefined && compareKeys(key, range.upTo) > 0) return;
         continue;
       }
       yield {
@@ -409,14 +495,36 @@ export async function* listSourceObjects(
   } while (continuationToken);
 }
 
+/** A manifest line before the part's range: skipped without validating it. */
+const beforeRange = Symbol('before the range');
+
+/**
+ * The previous manifest's entries in `range`. A part after the first reads the manifest from its start
+ * (a gzip stream has no index) but validates only its own entries: the ones before are skipped on their
+ * key alone, and the read stops at the first entry past the range.
+ */
 async function* previousEntries(
   vault: S3Client,
   vaultBucket: string,
   previousManifestKey: string | undefined,
+  range: { readonly after?: string; readonly upTo?: string } = {},
 ): AsyncGenerator<ManifestEntry> {
   if (!previousManifestKey) return;
+  const { after } = range;
+  const parse = (value: unknown): ManifestEntry | typeof beforeRange => {
+    if (after !== undefined && typeof value === 'object' && value !== null && 'key' in value) {
+      const { key } = value;
+      if (typeof key === 'string' && compareKeys(key, after) <= 0) return beforeRange;
+    }
+    return manifestEntrySchema.parse(value);
+  };
+  async function* entries(): AsyncGenerator<ManifestEntry> {
+    for await (const line of readJsonLines(vault, vaultBucket, previousManifestKey as string, { parse })) {
+      if (line !== beforeRange) yield line;
+    }
+  }
   try {
-    yield* readJsonLines(vault, vaultBucket, previousManifestKey, { parse: manifestEntrySchema.parse });
+    yield* withinRange(entries(), range);
   } catch (error) {
     if (isNotFoundError(error)) {
       throw new BackupNotFoundError(
@@ -429,18 +537,23 @@ async function* previousEntries(
 }
 
 /**
- * Plans the backup of one source bucket (see the module comment). Writes
- * `backups/<id>/minio/<bucket>/batches/<n>.jsonl` (objects to copy), `…/carried.jsonl.gz` (unchanged
- * entries with their vault version ids) and, last, `…/plan.json`. Idempotent: a retry first removes
- * what an earlier attempt wrote.
+ * Plans the backup of one source bucket, or of one part of it (see the module comment and "Parts").
+ * Writes `backups/<id>/minio/<bucket>/batches/<n>.jsonl` (objects to copy), `…/carried.jsonl.gz`
+ * (unchanged entries with their vault version ids) and, last, `…/plan.json` (a part: the same under
+ * `…/parts/<part>/`). Idempotent: a retry first removes what an earlier attempt wrote.
  */
 export async function planBucketBackup(input: PlanBucketBackupInput): Promise<BucketBackupPlan> {
   const { source, vault, sourceBucket, vaultBucket, backupId, previousManifestKey } = input;
   const onResumeProblem = input.onResumeProblem ?? (() => {});
+  const part: PlannedPart = input.part ?? wholeBucket;
+  const range = {
+    ...(part.after === undefined ? {} : { after: part.after }),
+    ...(part.upTo === undefined ? {} : { upTo: part.upTo }),
+  };
   const batcher = new Batcher<BatchEntry>(input.batchMaxObjects ?? 1000, input.batchMaxBytes ?? 1024 ** 3);
   await headSourceBucket(source, sourceBucket);
   // A retry must not leave the batches of an earlier attempt behind.
-  await clearVaultFolder(vault, vaultBucket, bucketWorkPrefix(backupId, sourceBucket));
+  await clearVaultFolder(vault, vaultBucket, partWorkPrefix(backupId, sourceBucket, part));
 
   const counts = {
     batches: 0,
@@ -463,30 +576,51 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
   // Entries the interrupted run copied (not those it carried itself): counted as resumed when carried.
   const resumedCopies = new WeakSet<ManifestEntry>();
   const previous = resumeSource
-    ? preferFirst(
-        interruptedRunEntries(vault, vaultBucket, resumeSource, sourceBucket, resumedCopies, onResumeProblem),
-        previousEntries(vault, vaultBucket, previousManifestKey),
+    ? withinRange(
+        preferFirst(
+          interruptedRunEntries(
+            vault,
+            vaultBucket,
+            resumeSource,
+            sourceBucket,
+            part,
+            resumedCopies,
+            onResumeProblem,
+          ),
+          previousEntries(vault, vaultBucket, previousManifestKey, range),
+        ),
+        range,
       )
-    : previousEntries(vault, vaultBucket, previousManifestKey);
+    : previousEntries(vault, vaultBucket, previousManifestKey, range);
   const unreadable: FailedObject[] = [];
   const writeBatch = async (entries: BatchEntry[] | undefined): Promise<void> => {
     if (!entries) return;
     counts.batches += 1;
-    await writeJsonLines(vault, vaultBucket, batchKeyOf(backupId, sourceBucket, counts.batches), entries);
+    await writeJsonLines(
+      vault,
+      vaultBucket,
+      batchKeyOf(backupId, sourceBucket, counts.batches, part),
+      entries,
+    );
   };
   // The carried file is written while the diff runs: its writer pulls carried entries from this
   // generator, which writes each batch file as it fills.
   async function* carried(): AsyncGenerator<ManifestEntry> {
     const decisions = diffAgainstPrevious(
-      listSourceObjects(source, sourceBucket, ({ shown, size }) => {
-        counts.unreadableKeys += 1;
-        unreadable.push({
-          bucket: sourceBucket,
-          key: shown,
-          error: 'InvalidObjectKey',
-          cause: `the listing names a key (shown URL-encoded) whose bytes are not valid UTF-8 (${size} bytes): no S3 request can name it, so it cannot be copied — rename the object on the source (e.g. with a tool that addresses it by its raw bytes) or remove it`,
-        });
-      }),
+      listSourceObjects(
+        source,
+        sourceBucket,
+        ({ shown, size }) => {
+          counts.unreadableKeys += 1;
+          unreadable.push({
+            bucket: sourceBucket,
+            key: shown,
+            error: 'InvalidObjectKey',
+            cause: `the listing names a key (shown URL-encoded) whose bytes are not valid UTF-8 (${size} bytes): no S3 request can name it, so it cannot be copied — rename the object on the source (e.g. with a tool that addresses it by its raw bytes) or remove it`,
+          });
+        },
+        range,
+      ),
       previous,
     );
     for await (const decision of decisions) {
@@ -509,21 +643,132 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
     }
     await writeBatch(batcher.flush());
   }
-  await writeJsonLines(vault, vaultBucket, carriedKeyOf(backupId, sourceBucket), carried(), { gzip: true });
+  await writeJsonLines(vault, vaultBucket, carriedKeyOf(backupId, sourceBucket, part), carried(), {
+    gzip: true,
+  });
   // Rare, and each is named in the failure: held in memory, written only when there are any.
   if (unreadable.length > 0) {
-    await writeJsonLines(vault, vaultBucket, unreadableKeysKeyOf(backupId, sourceBucket), unreadable);
+    await writeJsonLines(vault, vaultBucket, unreadableKeysKeyOf(backupId, sourceBucket, part), unreadable);
   }
 
   const plan: BucketBackupPlan = {
     bucket: sourceBucket,
-    batchPrefix: batchPrefixOf(backupId, sourceBucket),
+    part: part.part,
+    parts: part.parts,
+    batchPrefix: batchPrefixOf(backupId, sourceBucket, part),
     ...counts,
     resumedFrom: resumeSource?.backupId ?? null,
   };
-  const record: PlanRecord = { backupId, ...plan, ...(previousManifestKey ? { previousManifestKey } : {}) };
-  await writeJson(vault, vaultBucket, planKeyOf(backupId, sourceBucket), record);
+  const record: PlanRecord = {
+    backupId,
+    ...plan,
+    ...range,
+    ...(previousManifestKey ? { previousManifestKey } : {}),
+  };
+  await writeJson(vault, vaultBucket, planKeyOf(backupId, sourceBucket, part), record);
   return plan;
+}
+
+/**
+ * Parts. One Plan MinIO invocation lists and diffs a bucket at about 81 s per million objects
+ * (`docs/COST-MODEL.md`), so a bucket of 10 M would take most of a 900 s invocation, and a larger one
+ * would not fit. A bucket is therefore planned in parts, each a key range planned by its own invocation
+ * of the Plan MinIO Map, all at once. The ranges come from the previous backup: Finalize MinIO records
+ * every `minio.planPartObjects`th key of the bucket manifest it writes (`<bucket>.parts.json`), so the
+ * next backup splits the bucket into ranges of about that many objects without a listing of its own.
+ * Each part lists from its lower bound (`StartAfter`) to its upper bound, diffs against its slice of
+ * the previous manifest (read from the start, skipping what is before the slice on the key alone, and
+ * stopping after it) and writes its own batch, carried and plan files under `parts/<part>/`. Finalize
+ * MinIO reads the parts in order: they are consecutive key ranges, so their files concatenate into one
+ * stream in S3 key order, and the bucket keeps one manifest, as before. A bucket without a previous
+ * manifest (its first backup) or without a parts file (one written before parts existed) is planned
+ * whole, in one invocation.
+ */
+
+/** The Plan MinIO Map's items: every bucket, in as many parts as its previous backup's parts file says. */
+export async function planPartItems(
+  vault: S3Client,
+  vaultBucket: string,
+  buckets: readonly string[],
+  previousManifestKeys: Readonly<Record<string, string>>,
+  onProblem: (message: string) => void = () => {},
+): Promise<PlanPartItem[]> {
+  const items: PlanPartItem[] = [];
+  for (const bucket of buckets) {
+    const manifestKey = previousManifestKeys[bucket];
+    const parts = manifestKey ? await partsOf(vault, vaultBucket, bucket, manifestKey, onProblem) : undefined;
+    const count = parts ? parts.boundaries.length + 1 : 1;
+    for (let part = 1; part <= count; part++) items.push({ bucket, part, parts: count });
+  }
+  return items;
+}
+
+/** The parts file written with `manifestKey`, or undefined (none, or one that cannot be used: told to `onProblem`). */
+async function partsOf(
+  vault: S3Client,
+  vaultBucket: string,
+  bucket: string,
+  manifestKey: string,
+  onProblem: (message: string) => void,
+): Promise<PlanParts | undefined> {
+  const backupId = parseManifestKey(manifestKey)?.backupId;
+  if (!backupId) return undefined;
+  const key = planPartsKey(backupId, bucket);
+  let parts: PlanParts;
+  try {
+    parts = await readJson(vault, vaultBucket, key, (value) => planPartsSchema.parse(value));
+  } catch (error) {
+    if (isNotFoundError(error)) return undefined;
+    if (error instanceof VerificationFailedError) {
+      onProblem(`bucket ${bucket} is planned whole: ${error.message}`);
+      return undefined;
+    }
+    throw error;
+  }
+  if (parts.manifestKey !== manifestKey || parts.bucket !== bucket) {
+    onProblem(
+      `bucket ${bucket} is planned whole: s3://${vaultBucket}/${key} describes ${parts.manifestKey}, not ${manifestKey}`,
+    );
+    return undefined;
+  }
+  return parts;
+}
+
+/**
+ * The key range of part `part` of `parts` of a bucket, from the parts file written with its previous
+ * manifest (the one Prepare counted the parts from). Fails with {@link VerificationFailedError} if that
+ * file is gone or no longer has that many parts: the plan would miss or repeat keys.
+ */
+export async function plannedPartOf(
+  vault: S3Client,
+  vaultBucket: string,
+  input: {
+    readonly bucket: string;
+    readonly part: number;
+    readonly parts: number;
+    readonly previousManifestKey?: string;
+  },
+): Promise<PlannedPart> {
+  const { bucket, part, parts } = input;
+  if (parts === 1) return wholeBucket;
+  const fail = (why: string): never => {
+    throw new VerificationFailedError(
+      `bucket ${bucket}, part ${part} of ${parts}: ${why} — Prepare split the bucket from it; run the backup again (it is split afresh)`,
+    );
+  };
+  if (!input.previousManifestKey)
+    return fail('there is no previous manifest of the bucket, so no parts file');
+  let problem: string | undefined;
+  const found = await partsOf(vault, vaultBucket, bucket, input.previousManifestKey, (message) => {
+    problem = message;
+  });
+  if (!found) return fail(problem ?? `the parts file written with ${input.previousManifestKey} is missing`);
+  if (found.boundaries.length + 1 !== parts) {
+    return fail(
+      `the parts file written with ${input.previousManifestKey} now has ${found.boundaries.length + 1} parts`,
+    );
+  }
+  return { part, parts, ...partRange(found.boundaries, part) };
 }
 
 /** One batch file, as the copy Distributed Map reads it from the batches index. */
@@ -535,10 +780,11 @@ export interface BatchIndexItem {
 /** The batches index's lines: every batch file of every bucket, buckets in the order given. */
 export function* batchIndexItems(
   backupId: string,
-  plans: readonly Pick<BucketBackupPlan, 'bucket' | 'batches'>[],
+  plans: readonly Pick<BucketBackupPlan, 'bucket' | 'batches' | 'part' | 'parts'>[],
 ): Generator<BatchIndexItem> {
-  for (const { bucket, batches } of plans) {
-    for (let n = 1; n <= batches; n++) yield { bucket, batchKey: batchKeyOf(backupId, bucket, n) };
+  for (const { bucket, batches, part, parts } of plans) {
+    for (let n = 1; n <= batches; n++)
+      yield { bucket, batchKey: batchKeyOf(backupId, bucket, n, { part, parts }) };
   }
 }
 
@@ -551,7 +797,7 @@ export async function writeBatchIndex(
   vault: S3Client,
   vaultBucket: string,
   backupId: string,
-  plans: readonly Pick<BucketBackupPlan, 'bucket' | 'batches'>[],
+  plans: readonly Pick<BucketBackupPlan, 'bucket' | 'batches' | 'part' | 'parts'>[],
 ): Promise<{ batchesKey: string; batches: number }> {
   const batchesKey = minioBatchesKey(backupId);
   let batches = 0;

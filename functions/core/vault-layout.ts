@@ -19,7 +19,10 @@ import { createHash } from 'node:crypto';
  * backups/<id>/minio/<bucket>/carried.jsonl.gz        unchanged objects carried from the previous manifest
  * backups/<id>/minio/<bucket>/failed-objects.jsonl   objects that could not be copied (bucket, key, cause)
  * backups/<id>/minio/<bucket>/unreadable-keys.jsonl   listed keys that are not valid UTF-8
+ * backups/<id>/minio/<bucket>/parts/0002/…            a bucket planned in parts: each part's plan.json,
+ *                                                     batches/, carried.jsonl.gz, unreadable-keys.jsonl
  * backups/<id>/minio/<bucket>.manifest.jsonl.gz       the bucket manifest (source key → vault key + version)
+ * backups/<id>/minio/<bucket>.parts.json              every Nth key of that manifest: the next plan's parts
  * cassandra/<cluster>/<hostId>/<keyspace>/<table>/…   SSTables, shared by every backup that references them
  * minio/_keys/<bucket>/<sha256 of the source key>     MinIO objects (layout 2); versions are the history
  * minio/<bucket>/<key>                                MinIO objects of layout 1 (read, never written)
@@ -156,20 +159,46 @@ export const bucketManifestKey = (backupId: string, bucket: string): string =>
 /** Working folder of one bucket in one backup. */
 export const bucketWorkPrefix = (backupId: string, bucket: string): string =>
   `${minioBackupPrefix(backupId)}${bucket}/`;
-/** Folder of the batch files of one bucket (the Distributed Map's items). */
-export const batchPrefixOf = (backupId: string, bucket: string): string =>
-  `${bucketWorkPrefix(backupId, bucket)}batches/`;
-/** Batch file `n` (1-based, zero-padded to 5 digits). */
-export const batchKeyOf = (backupId: string, bucket: string, n: number): string =>
-  `${batchPrefixOf(backupId, bucket)}${batchFileName(n)}`;
+/**
+ * One part of a bucket's plan (`minio-plan.ts`, "Parts"): part `part` of `parts`, 1-based. A bucket
+ * planned in one part keeps its files in its working folder; one planned in several keeps each part's
+ * in `parts/<part, 4 digits>/` below it, so parts planned at the same time never touch each other's.
+ */
+export interface PlanPart {
+  readonly part: number;
+  readonly parts: number;
+}
+/** The plan of a bucket planned whole. */
+export const wholeBucket: PlanPart = { part: 1, parts: 1 };
+/** Working folder of one part of a bucket's plan (the bucket's own folder when it has one part). */
+export const partWorkPrefix = (backupId: string, bucket: string, part: PlanPart = wholeBucket): string =>
+  part.parts === 1
+    ? bucketWorkPrefix(backupId, bucket)
+    : `${bucketWorkPrefix(backupId, bucket)}parts/${String(part.part).padStart(4, '0')}/`;
+/** Folder of the batch files of one bucket (or part) (the Distributed Map's items). */
+export const batchPrefixOf = (backupId: string, bucket: string, part: PlanPart = wholeBucket): string =>
+  `${partWorkPrefix(backupId, bucket, part)}batches/`;
+/** Batch file `n` (1-based, zero-padded to 5 digits) of a bucket (or part). */
+export const batchKeyOf = (
+  backupId: string,
+  bucket: string,
+  n: number,
+  part: PlanPart = wholeBucket,
+): string => `${batchPrefixOf(backupId, bucket, part)}${batchFileName(n)}`;
 /** Result file of a batch file (backup or restore): next to it, `.result.jsonl`. */
 export const batchResultKeyOf = (batchKey: string): string => batchKey.replace(/\.jsonl$/, '.result.jsonl');
 /** Unchanged entries carried over from the previous manifest. */
-export const carriedKeyOf = (backupId: string, bucket: string): string =>
-  `${bucketWorkPrefix(backupId, bucket)}carried.jsonl.gz`;
+export const carriedKeyOf = (backupId: string, bucket: string, part: PlanPart = wholeBucket): string =>
+  `${partWorkPrefix(backupId, bucket, part)}carried.jsonl.gz`;
 /** The plan record (counts and number of batches). */
-export const planKeyOf = (backupId: string, bucket: string): string =>
-  `${bucketWorkPrefix(backupId, bucket)}plan.json`;
+export const planKeyOf = (backupId: string, bucket: string, part: PlanPart = wholeBucket): string =>
+  `${partWorkPrefix(backupId, bucket, part)}plan.json`;
+/**
+ * Every Nth key of a bucket manifest, written with it by Finalize MinIO: where the next backup's plan
+ * of the bucket splits into parts (`minio-plan.ts`, "Parts").
+ */
+export const planPartsKey = (backupId: string, bucket: string): string =>
+  `${minioBackupPrefix(backupId)}${bucket}.parts.json`;
 /**
  * MinIO object layouts. Layout 1 (until manifest format 2) stored a source object at
  * `minio/<bucket>/<source key>`, which cannot hold every key S3 accepts: a 1,024-byte source key
@@ -207,8 +236,8 @@ export const minioEntryVaultKey = (
 export const failedObjectsKeyOf = (backupId: string, bucket: string): string =>
   `${bucketWorkPrefix(backupId, bucket)}failed-objects.jsonl`;
 /** Source objects the listing could not name (key not valid UTF-8), found while planning. */
-export const unreadableKeysKeyOf = (backupId: string, bucket: string): string =>
-  `${bucketWorkPrefix(backupId, bucket)}unreadable-keys.jsonl`;
+export const unreadableKeysKeyOf = (backupId: string, bucket: string, part: PlanPart = wholeBucket): string =>
+  `${partWorkPrefix(backupId, bucket, part)}unreadable-keys.jsonl`;
 
 function batchFileName(n: number): string {
   return `${String(n).padStart(5, '0')}.jsonl`;
@@ -216,7 +245,7 @@ function batchFileName(n: number): string {
 
 const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 const batchKeyPattern = new RegExp(
-  `^${escaped(vaultPrefixes.backups)}([^/]+)/minio/([^/]+)/batches/(\\d+)\\.jsonl$`,
+  `^${escaped(vaultPrefixes.backups)}([^/]+)/minio/([^/]+)/(?:parts/\\d+/)?batches/(\\d+)\\.jsonl$`,
 );
 const manifestKeyPattern = new RegExp(
   `^${escaped(vaultPrefixes.backups)}([^/]+)/minio/([^/]+)\\.manifest\\.jsonl\\.gz$`,

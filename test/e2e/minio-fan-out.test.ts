@@ -149,4 +149,54 @@ describe('MinIO planning per bucket', () => {
     expect(failed.error).toBe('BackupNotFoundError');
     expect(failed.cause).toContain(lost);
   }, 600_000);
+
+  it('plans a bucket in parts once its previous backup recorded where to split it, IAM enforced', async () => {
+    // Arrange: the hidden manifest back; one backup recording a boundary every 2 objects (bucket a: 1
+    // object, none; b: 3, one; c: 5, two), then one object added to every bucket.
+    if (hidden) {
+      await vault.send(
+        new DeleteObjectCommand({ Bucket: stack.vault.bucket, Key: hidden.key, VersionId: hidden.versionId }),
+      );
+      hidden = undefined;
+    }
+    const inParts = () =>
+      runLocal({
+        stateMachine: 'wire-backup',
+        input: { components: ['minio'] },
+        stack,
+        config: localConfig(stack, { buckets, planPartObjects: 2 }),
+      });
+    const recording = await inParts();
+    expect(recording.status, `${recording.error}: ${recording.cause}`).toBe('SUCCEEDED');
+    for (const bucket of buckets) {
+      await source.send(
+        new PutObjectCommand({ Bucket: bucket, Key: 'v3/object-new', Body: `${bucket} new` }),
+      );
+    }
+
+    // Act
+    const result = await inParts();
+
+    // Assert: 1 + 2 + 3 Plan MinIO invocations; one Finalize per bucket; every bucket whole.
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
+    expect(iterationsOf(result, 'Plan MinIO')).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(iterationsOf(result, 'Finalize MinIO')).toEqual([0, 1, 2]);
+    const manifest = (result.output as unknown as BackupSummary).manifest;
+    expect(
+      manifest.minio?.buckets.map((b) => [b.bucket, b.objects, b.copiedObjects, b.carriedObjects]),
+    ).toEqual([
+      [buckets[0], 2, 1, 1],
+      [buckets[1], 4, 1, 3],
+      [buckets[2], 6, 1, 5],
+    ]);
+    const plan = await readVaultJson<{ part: number; parts: number; after: string; upTo: string }>(
+      vault,
+      stack.vault.bucket,
+      planKeyOf(manifest.backupId, buckets[2] ?? '', { part: 2, parts: 3 }),
+    );
+    expect(plan).toMatchObject({ part: 2, parts: 3, after: 'v3/object-1', upTo: 'v3/object-3' });
+    console.log(
+      `parts: ${iterationsOf(result, 'Plan MinIO').length} Plan MinIO invocations for ${buckets.length} buckets; ${result.historyEvents} history events`,
+    );
+  }, 900_000);
 });

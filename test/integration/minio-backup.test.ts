@@ -25,6 +25,8 @@ import {
   type BucketBackupPlan,
   type PlanBucketBackupInput,
   planBucketBackup,
+  plannedPartOf,
+  planPartItems,
 } from '../../functions/core/minio-plan.js';
 import { defaultPartSizeBytes } from '../../functions/core/object-transfer.js';
 import {
@@ -32,6 +34,7 @@ import {
   batchResultKeyOf,
   bucketManifestKey,
   minioObjectKey,
+  planPartsKey,
 } from '../../functions/core/vault-layout.js';
 import { isInSample } from '../../functions/core/verify-sample.js';
 import { readStackInfo } from '../../local/stack-info.js';
@@ -796,5 +799,208 @@ describe('verifyBucketManifest', () => {
     expect((error as Error).message).toMatch(
       /minio\/_keys\/.* \(key "keep"\) version .* has SHA-256 [0-9a-f]{64}, the manifest says/,
     );
+  });
+});
+
+describe('planning a bucket in parts (Plan MinIO per key range)', () => {
+  const keys = Array.from({ length: 20 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+  /**
+   * One backup as the state machine runs it with parts: Prepare's items, each part planned (and its
+   * batches copied) separately, then one Finalize that records a boundary every `planPartObjects` keys.
+   * `copyParts` names the parts whose batches are copied (default all; an interrupted run copies fewer
+   * and is not finalized).
+   */
+  async function backUpInParts(
+    bucket: string,
+    options: {
+      readonly previousManifestKey?: string;
+      readonly resumeCandidates?: readonly string[];
+      readonly copyParts?: readonly number[];
+      readonly finalize?: boolean;
+    } = {},
+  ) {
+    const backupId = newBackupId();
+    const previous = options.previousManifestKey ? { [bucket]: options.previousManifestKey } : {};
+    const items = await planPartItems(vault, vaultBucket, [bucket], previous);
+    const plans: BucketBackupPlan[] = [];
+    for (const item of items) {
+      const part = await plannedPartOf(vault, vaultBucket, {
+        ...item,
+        ...(options.previousManifestKey ? { previousManifestKey: options.previousManifestKey } : {}),
+      });
+      const plan = await planBucketBackup({
+        source,
+        vault,
+        sourceBucket: bucket,
+        vaultBucket,
+        backupId,
+        batchMaxObjects: 2,
+        part,
+        ...(options.previousManifestKey ? { previousManifestKey: options.previousManifestKey } : {}),
+        ...(options.resumeCandidates ? { resumeCandidates: options.resumeCandidates } : {}),
+      });
+      plans.push(plan);
+      if (options.copyParts && !options.copyParts.includes(item.part)) continue;
+      for (let n = 1; n <= plan.batches; n++) {
+        await copyBatch({
+          source,
+          vault,
+          sourceBucket: bucket,
+          vaultBucket,
+          batchKey: batchKeyOf(backupId, bucket, n, part),
+        });
+      }
+    }
+    const summary =
+      options.finalize === false
+        ? undefined
+        : await finalizeBucketManifest({ vault, vaultBucket, backupId, bucket, planPartObjects: 6 });
+    return { backupId, items, plans, summary };
+  }
+  const listedKeys = async (bucket: string): Promise<string[]> => {
+    const page = await source.send(new ListObjectsV2Command({ Bucket: bucket }));
+    return (page.Contents ?? []).map((o) => o.Key ?? '');
+  };
+
+  it('splits the next plan at every 6th key, each part plans its range, and the manifest is whole', async () => {
+    // Arrange: a first backup (no previous manifest: one part) of 20 objects; then a change in every
+    // range: a key before the first, one rewritten, one deleted and one added in the middle, one after the last.
+    const bucket = await createSourceBucket(keys.map((key) => ({ key, body: Buffer.from(`${key} v1`) })));
+    const first = await backUpInParts(bucket);
+    const firstManifest = first.summary?.manifestKey as string;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await putSource(bucket, { key: 'a00', body: Buffer.from('new, before every boundary') });
+    await putSource(bucket, { key: 'k07', body: Buffer.from('k07 v2') });
+    await source.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k13' }));
+    await putSource(bucket, { key: 'k11a', body: Buffer.from('new, on a boundary') });
+    await putSource(bucket, { key: 'z99', body: Buffer.from('new, after every boundary') });
+
+    // Act
+    const second = await backUpInParts(bucket, { previousManifestKey: firstManifest });
+
+    // Assert: four parts, split after k05, k11 and k17 (the boundary key belongs to the part it ends).
+    expect(first.items).toEqual([{ bucket, part: 1, parts: 1 }]);
+    expect(second.items.map((i) => `${i.part}/${i.parts}`)).toEqual(['1/4', '2/4', '3/4', '4/4']);
+    const counts = second.plans.map((p) => [p.toCopyObjects, p.carriedObjects, p.deletedObjects]);
+    expect(counts).toEqual([
+      [1, 6, 0], // a00 new; k00..k05 carried
+      [1, 5, 0], // k07 changed; k06, k08..k11 carried
+      [1, 5, 1], // k11a new; k12, k14..k17 carried; k13 deleted
+      [1, 2, 0], // z99 new; k18, k19 carried
+    ]);
+    // The same as one invocation planning the whole bucket against the same manifest.
+    const whole = await planBucketBackup({
+      source,
+      vault,
+      sourceBucket: bucket,
+      vaultBucket,
+      backupId: newBackupId(),
+      previousManifestKey: firstManifest,
+    });
+    expect(whole).toMatchObject({ toCopyObjects: 4, carriedObjects: 18, deletedObjects: 1 });
+    const manifest = await readManifest(second.summary?.manifestKey as string);
+    expect(manifest.map((e) => e.key)).toEqual(await listedKeys(bucket));
+    expect(second.summary).toMatchObject({ objects: 22, copiedObjects: 4, carriedObjects: 18 });
+    // Carried entries keep the first backup's vault versions (nothing copied twice).
+    const before = new Map((await readManifest(firstManifest)).map((e) => [e.key, e.versionId]));
+    for (const entry of manifest.filter((e) => !['a00', 'k07', 'k11a', 'z99'].includes(e.key)))
+      expect(entry.versionId, entry.key).toBe(before.get(entry.key));
+    await verifyBucketManifest({
+      vault,
+      vaultBucket,
+      manifestKey: second.summary?.manifestKey as string,
+      deep: true,
+    });
+  });
+
+  it('refuses to plan a part when the parts file no longer splits the bucket as Prepare counted', async () => {
+    // Arrange: a backup whose parts file says 4 parts.
+    const bucket = await createSourceBucket(keys.map((key) => ({ key, body: Buffer.from(key) })));
+    const first = await backUpInParts(bucket);
+    const previousManifestKey = first.summary?.manifestKey as string;
+
+    // Act: a part Prepare would not have counted.
+    const error = await plannedPartOf(vault, vaultBucket, {
+      bucket,
+      part: 2,
+      parts: 3,
+      previousManifestKey,
+    }).catch((e: unknown) => e);
+
+    // Assert
+    expect(error).toBeInstanceOf(VerificationFailedError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`bucket ${bucket}, part 2 of 3: the parts file .* now has 4 parts — .*run the backup again`),
+    );
+  });
+
+  it('plans a bucket whole, and says why, when its parts file is damaged or describes another manifest', async () => {
+    // Arrange: a backup's parts file replaced by one out of key order, then by one naming another manifest.
+    const bucket = await createSourceBucket(keys.map((key) => ({ key, body: Buffer.from(key) })));
+    const first = await backUpInParts(bucket);
+    const manifestKey = first.summary?.manifestKey as string;
+    const partsKey = planPartsKey(first.backupId, bucket);
+    const good = { bucket, manifestKey, everyObjects: 6, objects: 20, boundaries: ['k05', 'k11', 'k17'] };
+    const put = (body: unknown) =>
+      vault.send(new PutObjectCommand({ Bucket: vaultBucket, Key: partsKey, Body: JSON.stringify(body) }));
+    const itemsNow = async () => {
+      const problems: string[] = [];
+      const items = await planPartItems(vault, vaultBucket, [bucket], { [bucket]: manifestKey }, (m) =>
+        problems.push(m),
+      );
+      return { parts: items.map((i) => i.parts), problems };
+    };
+
+    // Act and assert: as written, four parts; damaged or foreign, one part and a message naming the file.
+    expect(await itemsNow()).toEqual({ parts: [4, 4, 4, 4], problems: [] });
+    await put({ ...good, boundaries: ['k11', 'k05'] });
+    const unordered = await itemsNow();
+    expect(unordered.parts).toEqual([1]);
+    expect(unordered.problems[0]).toMatch(new RegExp(`bucket ${bucket} is planned whole: .*${partsKey}`));
+    await put({ ...good, manifestKey: bucketManifestKey('another-backup', bucket) });
+    const foreign = await itemsNow();
+    expect(foreign.parts).toEqual([1]);
+    expect(foreign.problems[0]).toContain(
+      `describes ${bucketManifestKey('another-backup', bucket)}, not ${manifestKey}`,
+    );
+  });
+
+  it('resumes an interrupted run that was planned in parts, part by part', async () => {
+    // Arrange: a first backup; then a full copy's worth of change (every object rewritten) whose run
+    // is interrupted after copying only part 2's batches.
+    const bucket = await createSourceBucket(keys.map((key) => ({ key, body: Buffer.from(`${key} v1`) })));
+    const first = await backUpInParts(bucket);
+    const previousManifestKey = first.summary?.manifestKey as string;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    for (const key of keys) await putSource(bucket, { key, body: Buffer.from(`${key} v2`) });
+    const interrupted = await backUpInParts(bucket, { previousManifestKey, copyParts: [2], finalize: false });
+
+    // Act
+    const resumed = await backUpInParts(bucket, {
+      previousManifestKey,
+      resumeCandidates: [interrupted.backupId],
+    });
+
+    // Assert: part 2's six objects (k06..k11) are carried from the interrupted run, the rest copied.
+    expect(resumed.plans.map((p) => [p.resumedObjects, p.toCopyObjects])).toEqual([
+      [0, 6],
+      [6, 0],
+      [0, 6],
+      [0, 2],
+    ]);
+    expect(resumed.summary).toMatchObject({
+      objects: 20,
+      copiedObjects: 14,
+      carriedObjects: 6,
+      resumed: { from: interrupted.backupId, objects: 6 },
+    });
+    for (const key of ['k06', 'k11'])
+      expect(await vaultVersionCount(minioObjectKey(bucket, key)), key).toBe(2);
+    await verifyBucketManifest({
+      vault,
+      vaultBucket,
+      manifestKey: resumed.summary?.manifestKey as string,
+      deep: true,
+    });
   });
 });

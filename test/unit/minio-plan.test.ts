@@ -158,9 +158,9 @@ describe('batchIndexItems', () => {
   it('lists every batch file of every separately planned bucket, buckets in the order given', () => {
     // Arrange: three buckets, each planned by its own invocation; one has nothing to copy.
     const plans = [
-      { bucket: 'assets', batches: 2 },
-      { bucket: 'empty', batches: 0 },
-      { bucket: 'avatars', batches: 1 },
+      { bucket: 'assets', batches: 2, part: 1, parts: 1 },
+      { bucket: 'empty', batches: 0, part: 1, parts: 1 },
+      { bucket: 'avatars', batches: 1, part: 1, parts: 1 },
     ];
 
     // Act

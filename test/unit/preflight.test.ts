@@ -54,7 +54,14 @@ function plan(allowPartial: boolean): BackupPlan {
       compressionLevel: 6,
       expectedEntries: [],
     },
-    minio: { buckets: [], previousManifestKeys: {}, resumeCandidates: [], batchMaxObjects: 1 },
+    minio: {
+      buckets: [],
+      previousManifestKeys: {},
+      resumeCandidates: [],
+      batchMaxObjects: 1,
+      parts: [],
+      planPartObjects: 1,
+    },
     postgresql: null,
   };
 }

@@ -226,16 +226,21 @@ describe('WireBackupStack', () => {
   });
 
   it('keeps Prepare and Restore Prepare to manifests and markers, and the archive to its verifier and the hosts', () => {
+    // The markers of backups and restores: abandoned-runs.ts settles earlier runs of both kinds.
+    const markers = [
+      'backups/*/failed.json',
+      'backups/*/manifest.json',
+      'backups/*/started.json',
+      'restores/*/failed.json',
+      'restores/*/report.json',
+      'restores/*/started.json',
+    ];
+    // Prepare also reads the previous backup's parts files: where each bucket's plan splits.
+    expect(vaultKeys(template, 'Prepare', 's3:GetObject')).toEqual(
+      [...markers, 'backups/*/minio/*.parts.json'].sort(),
+    );
+    expect(vaultKeys(template, 'RestorePrepare', 's3:GetObject')).toEqual(markers);
     for (const prepare of ['Prepare', 'RestorePrepare']) {
-      // The markers of backups and restores: abandoned-runs.ts settles earlier runs of both kinds.
-      expect(vaultKeys(template, prepare, 's3:GetObject')).toEqual([
-        'backups/*/failed.json',
-        'backups/*/manifest.json',
-        'backups/*/started.json',
-        'restores/*/failed.json',
-        'restores/*/report.json',
-        'restores/*/started.json',
-      ]);
       expect(vaultKeys(template, prepare, 's3:PutObject')).toEqual(
         expect.arrayContaining(['backups/*/failed.json', 'restores/*/failed.json']),
       );

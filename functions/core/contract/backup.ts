@@ -87,6 +87,15 @@ export const postgresqlPreflightSchema = z.object({
 /** What the PostgreSQL preflight reports. */
 export type PostgresqlPreflight = z.infer<typeof postgresqlPreflightSchema>;
 
+/** One item of the Plan MinIO Map: part `part` of `parts` of a bucket. */
+export const planPartItemSchema = z.object({
+  bucket: z.string().min(1),
+  part: z.number().int().positive(),
+  parts: z.number().int().positive(),
+});
+/** One item of the Plan MinIO Map. */
+export type PlanPartItem = z.infer<typeof planPartItemSchema>;
+
 /** What Prepare hands to the rest of the state machine. */
 export const backupPlanSchema = z.object({
   backupId: z.string(),
@@ -128,6 +137,13 @@ export const backupPlanSchema = z.object({
      * newest of them that planned the bucket already copied (`minio-plan.ts`, "Resuming").
      */
     resumeCandidates: z.array(z.string()),
+    /**
+     * The Plan MinIO Map's items: each bucket in the parts the previous backup's `<bucket>.parts.json`
+     * splits it into (one part without one), each planned by its own invocation (`minio-plan.ts`, "Parts").
+     */
+    parts: z.array(planPartItemSchema),
+    /** Finalize MinIO records every this-many-th manifest key: the next backup's parts (configuration `minio.planPartObjects`). */
+    planPartObjects: z.number().int().positive(),
   }),
   postgresql: postgresqlPlanSchema.nullable(),
 });
@@ -257,6 +273,9 @@ export const minioCopiesCheckInputSchema = z.object({ buckets: z.array(bucketFin
  */
 export const minioBucketPlanInputSchema = z.object({
   bucket: z.string().min(1),
+  /** Which part of the bucket this iteration plans (1 of 1: the whole bucket). */
+  part: z.number().int().positive(),
+  parts: z.number().int().positive(),
   backupId: z.string().min(1),
   previousManifestKeys: z.record(z.string(), z.string()),
   batchMaxObjects: z.number().int().positive(),
@@ -268,6 +287,9 @@ export type MinioBucketPlanInput = z.infer<typeof minioBucketPlanInputSchema>;
 /** What Plan MinIO returns for one bucket (and `plan.json` records): counts and batch files, no keys. */
 export const bucketBackupPlanSchema = z.object({
   bucket: z.string(),
+  /** The part of the bucket planned (1 of 1: the whole bucket). */
+  part: z.number().int().positive(),
+  parts: z.number().int().positive(),
   /** Folder holding `00001.jsonl` … (and, once copied, their `.result.jsonl`). */
   batchPrefix: z.string(),
   /** Number of batch files, numbered 1…batches (`batchKeyOf`). */
@@ -289,7 +311,7 @@ export const bucketBackupPlanSchema = z.object({
 /** What Plan MinIO returns for one bucket. */
 export type BucketBackupPlan = z.infer<typeof bucketBackupPlanSchema>;
 
-/** Input of Index MinIO Batches: every bucket's plan, in the order of `minio.buckets`. */
+/** Input of Index MinIO Batches: every bucket's plan (each part's), in the order of `minio.parts`. */
 export const minioBatchIndexInputSchema = z.object({
   backupId: z.string().min(1),
   buckets: z.array(bucketBackupPlanSchema),
@@ -299,6 +321,8 @@ export const minioBatchIndexInputSchema = z.object({
 export const minioBucketFinalizeInputSchema = z.object({
   bucket: z.string().min(1),
   backupId: z.string().min(1),
+  /** Every this-many-th key of the manifest is recorded in `<bucket>.parts.json` for the next plan. */
+  planPartObjects: z.number().int().positive(),
   /** The backup's start: picks this run's rotating sample of carried objects. */
   startedAt: z.string(),
 });

@@ -37,9 +37,12 @@ export function pathsOf<T>() {
     `$.${keys.join('.')}` as TypedPath<ValueAt<T, P>>;
 }
 
-/** The item a Map state's iteration is on (`$$.Map.Item.Value`), typed as the list's element. */
-export function mapItem<T>(): TypedPath<T> {
-  return '$$.Map.Item.Value' as TypedPath<T>;
+/**
+ * The item a Map state's iteration is on (`$$.Map.Item.Value`), typed as the list's element, or one
+ * field of it (`$$.Map.Item.Value.<field>`).
+ */
+export function mapItem<T>(field?: string): TypedPath<T> {
+  return (field ? `$$.Map.Item.Value.${field}` : '$$.Map.Item.Value') as TypedPath<T>;
 }
 
 /**
