@@ -407,6 +407,12 @@ export async function main(): Promise<BenchRow[]> {
     return `checked: ${check.objects} keys and sizes, ${check.etagsCompared} MD5 ETags equal the source's`;
   };
   const rate = (seconds: number) => `${Math.round(n / seconds).toLocaleString('en')} obj/s`;
+  /** One plain listing of the source bucket: its keys and seconds. */
+  const timedListing = async () => {
+    const started = process.hrtime.bigint();
+    const keys = await listAll(source, bucket);
+    return { keys, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  };
   const record = (row: BenchRow) => {
     rows.push(row);
     const rss = row.peakRssMiB === undefined ? '' : `, peak RSS ${row.peakRssMiB.toFixed(0)} MiB`;
@@ -435,13 +441,12 @@ export async function main(): Promise<BenchRow[]> {
     // MinIO's object metadata from disk (one run here: wire-backup's no-change run, listing first, took
     // 358 s and the plain listing right after it 44 s; an earlier run 27 s and 4.9 s). One listing first,
     // recorded as the cold floor, so that every no-change run below lists from the same cache.
-    const cold0 = process.hrtime.bigint();
-    const coldListed = await listAll(source, bucket);
+    const cold = await timedListing();
     record({
       work: again,
       tool: 'one plain listing, cold (first after the full copies; not a peer)',
-      seconds: Number(process.hrtime.bigint() - cold0) / 1e9,
-      note: `${coldListed} keys, 1,000 a page, one client; warms MinIO's metadata for the rows below`,
+      seconds: cold.seconds,
+      note: `${cold.keys} keys, 1,000 a page, one client; warms MinIO's metadata for the rows below`,
     });
     console.error('bench small: wire-backup no-change run…');
     const wb2 = wireBackupRun(bucket, false, join(dir, 'wb-again.time'));
@@ -454,14 +459,12 @@ export async function main(): Promise<BenchRow[]> {
       reference: true,
       note: `incremental: list + diff against the previous manifest, ${wb2.events} runner events`,
     });
-    const t0 = process.hrtime.bigint();
-    const listed = await listAll(source, bucket);
-    const listSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const listing = await timedListing();
     record({
       work: again,
       tool: 'one plain listing (ListObjectsV2)',
-      seconds: listSeconds,
-      note: `${listed} keys, 1,000 a page, one client`,
+      seconds: listing.seconds,
+      note: `${listing.keys} keys, 1,000 a page, one client`,
     });
     for (const peer of peers) {
       console.error(`bench small: ${peer.tool} (no change)…`);

@@ -23,7 +23,8 @@ export interface HistoryScale {
  * of the inline Maps over nodes (preflight, snapshot, clear; target checks, restore, recheck), the
  * only states that repeat per node — and the rest, so the history of the same run with more nodes
  * follows. The Maps over MinIO buckets (Plan MinIO, per part of a bucket; Finalize MinIO) repeat per
- * bucket and count with the rest. Distributed Map children (MinIO batches) have histories of their own and are not counted.
+ * bucket and count with the rest. Distributed Map children (MinIO batches) have histories of their own
+ * and are not counted.
  */
 export function historyScale(
   result: RunResult,
@@ -34,7 +35,8 @@ export function historyScale(
   const machine = synthesizeLocal(config).stateMachines.find((m) => m.name === stateMachine);
   if (!machine) throw new Error(`no state machine ${stateMachine}`);
   const shape = historyShapeOf(machine.definition);
-  // The Maps over MinIO buckets (Plan MinIO: per part of a bucket; Finalize MinIO) repeat per bucket, not per node.
+  // The Maps over MinIO buckets (Plan MinIO: per part of a bucket; Finalize MinIO) repeat per bucket,
+  // not per node.
   const states = listStates(machine.definition);
   const bucketMaps = new Set(
     states

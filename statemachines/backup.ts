@@ -21,8 +21,9 @@ import type {
   MinioBucketFinalizeInput,
   MinioBucketPlanInput,
   PlannedNode,
+  PlanPartItem,
 } from '../functions/core/contract/backup.js';
-import { mapItem, pathsOf, selectFields } from '../functions/core/contract/json-path.js';
+import { mapItem, mapItemFieldsOf, pathsOf, selectFields } from '../functions/core/contract/json-path.js';
 import type {
   BackupState,
   ClearSnapshotItem,
@@ -343,12 +344,13 @@ export function backupDefinition(scope: Construct, props: BackupDefinitionProps)
   // ---- 3c. MinIO: plan each bucket (list + diff + batch files), index every bucket's batches,
   // Distributed Map over them, then each bucket's manifest; the lists stay in the vault.
   const planBucket = step('Plan MinIO', fns.planMinio, undefined, '$');
+  const planPartItem = mapItemFieldsOf<PlanPartItem>();
   const planBuckets = new MapState(scope, 'Plan MinIO Buckets', {
     itemsPath: $('plan', 'minio', 'parts'),
     itemSelector: selectFields<MinioBucketPlanInput>({
-      bucket: mapItem<string>('bucket'),
-      part: mapItem<number>('part'),
-      parts: mapItem<number>('parts'),
+      bucket: planPartItem('bucket'),
+      part: planPartItem('part'),
+      parts: planPartItem('parts'),
       backupId: $('plan', 'backupId'),
       previousManifestKeys: $('plan', 'minio', 'previousManifestKeys'),
       batchMaxObjects: $('plan', 'minio', 'batchMaxObjects'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PlanPart } from './vault-layout.js';
 
 /**
  * The shapes of the lines of a MinIO bucket backup's working files and manifests, and the S3 key
@@ -171,13 +172,17 @@ export const planRecordSchema = z.object({
 /** What `plan.json` holds. */
 export type PlanRecord = z.infer<typeof planRecordSchema>;
 
-/** The part a plan record covers, with its key range (a record without one: the whole bucket). */
-export function partOfRecord(plan: PlanRecord): {
-  readonly part: number;
-  readonly parts: number;
+/** A range of keys in S3 order: after `after` (excluded) up to `upTo` (included); an absent bound is open. */
+export interface KeyRange {
   readonly after?: string;
   readonly upTo?: string;
-} {
+}
+
+/** A part of a bucket's plan (`minio-plan.ts`, "Parts") with its key range. */
+export interface PlannedPart extends PlanPart, KeyRange {}
+
+/** The part a plan record covers, with its key range (a record without one: the whole bucket). */
+export function partOfRecord(plan: PlanRecord): PlannedPart {
   return {
     part: plan.part ?? 1,
     parts: plan.parts ?? 1,
@@ -211,10 +216,7 @@ export const planPartsSchema = z
 export type PlanParts = z.infer<typeof planPartsSchema>;
 
 /** The key range of part `part` (1-based) of a bucket split at `boundaries`. */
-export function partRange(
-  boundaries: readonly string[],
-  part: number,
-): { readonly after?: string; readonly upTo?: string } {
+export function partRange(boundaries: readonly string[], part: number): KeyRange {
   if (!Number.isInteger(part) || part < 1 || part > boundaries.length + 1) {
     throw new RangeError(`part ${part} does not exist: the bucket is split into ${boundaries.length + 1}`);
   }
@@ -223,8 +225,8 @@ export function partRange(
   return { ...(after === undefined ? {} : { after }), ...(upTo === undefined ? {} : { upTo }) };
 }
 
-/** True when `key` is in the range (`after` excluded, `upTo` included; an absent bound is open). */
-export function inRange(key: string, range: { readonly after?: string; readonly upTo?: string }): boolean {
+/** True when `key` is in the range. */
+export function inRange(key: string, range: KeyRange): boolean {
   return (
     (range.after === undefined || compareKeys(key, range.after) > 0) &&
     (range.upTo === undefined || compareKeys(key, range.upTo) <= 0)
@@ -237,7 +239,7 @@ export function inRange(key: string, range: { readonly after?: string; readonly 
  */
 export async function* withinRange<T extends { readonly key: string }>(
   entries: AsyncIterable<T>,
-  range: { readonly after?: string; readonly upTo?: string },
+  range: KeyRange,
 ): AsyncGenerator<T> {
   for await (const entry of entries) {
     if (range.after !== undefined && compareKeys(entry.key, range.after) <= 0) continue;

@@ -21,7 +21,7 @@ import {
   type PlanRecord,
   partOfRecord,
 } from './minio-layout.js';
-import { readPlanRecordOrUndefined } from './minio-plan.js';
+import { readBucketPlans } from './minio-plan.js';
 import { forEachConcurrent } from './streams.js';
 import {
   batchKeyOf,
@@ -30,12 +30,10 @@ import {
   carriedKeyOf,
   failedObjectsKeyOf,
   minioEntryVaultKey,
-  type PlanPart,
   parseManifestKey,
   planKeyOf,
   planPartsKey,
   unreadableKeysKeyOf,
-  wholeBucket,
 } from './vault-layout.js';
 import { isInSample, type VerifySample } from './verify-sample.js';
 
@@ -121,29 +119,20 @@ async function readPlans(
   backupId: string,
   bucket: string,
 ): Promise<PlanRecord[]> {
-  const read = (part: PlanPart) => readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, part);
-  const whole = await read(wholeBucket);
-  if (whole) return [whole];
-  const first = await read({ part: 1, parts: 2 });
-  const parts = first?.parts ?? 1;
-  if (!first || parts < 2) {
+  const plans = await readBucketPlans(vault, vaultBucket, backupId, bucket);
+  if (!plans) {
     const key = planKeyOf(backupId, bucket);
     throw new VerificationFailedError(
       `bucket ${bucket}: plan s3://${vaultBucket}/${key} is missing — planBucketBackup did not complete for backup ${backupId}`,
     );
   }
-  const plans = [first];
-  for (let part = 2; part <= parts; part++) {
-    const plan = await read({ part, parts });
-    if (!plan) {
-      const key = planKeyOf(backupId, bucket, { part, parts });
-      throw new VerificationFailedError(
-        `bucket ${bucket}: plan s3://${vaultBucket}/${key} of part ${part} of ${parts} is missing — that part was not planned for backup ${backupId}`,
-      );
-    }
-    plans.push(plan);
-  }
-  return plans;
+  return plans.map((plan, i) => {
+    if (plan) return plan;
+    const part = { part: i + 1, parts: plans.length };
+    throw new VerificationFailedError(
+      `bucket ${bucket}: plan s3://${vaultBucket}/${planKeyOf(backupId, bucket, part)} of part ${part.part} of ${part.parts} is missing — that part was not planned for backup ${backupId}`,
+    );
+  });
 }
 
 /** One batch's results, reconciled with its plan. */

@@ -18,11 +18,12 @@ import {
   batchResultLineSchema,
   compareKeys,
   type FailedObject,
-  inRange,
   isCopied,
+  type KeyRange,
   type ManifestEntry,
   manifestEntrySchema,
   normalizeEtag,
+  type PlannedPart,
   type PlanParts,
   type PlanRecord,
   partOfRecord,
@@ -84,12 +85,6 @@ export interface PlanBucketBackupInput {
   readonly onResumeProblem?: (message: string) => void;
   /** The part of the bucket to plan and its key range (see "Parts"). @default the whole bucket */
   readonly part?: PlannedPart;
-}
-
-/** A part of a bucket's plan with its key range: keys after `after` (excluded) up to `upTo` (included). */
-export interface PlannedPart extends PlanPart {
-  readonly after?: string;
-  readonly upTo?: string;
 }
 
 /** Outcome of {@link planBucketBackup} (also stored as `plan.json`): the contract's schema. */
@@ -191,13 +186,14 @@ export async function* diffAgainstPrevious(
  * copied MinIO, and younger than the purge's grace period, so no purge can have deleted its
  * versions), reads that run's carried file and its batches' result files (each in S3 key order,
  * batch after batch) and offers those entries to the diff ahead of the previous manifest's: an object
- * still listed with the same ETag, size and last-modified second is carried, not copied again. So a run that stops at 60 % leaves only the
- * other 40 % to the next. The resumed entries come from our own files; one that does not parse or is
- * out of order ends the resume there (its objects are copied again), never the backup.
+ * still listed with the same ETag, size and last-modified second is carried, not copied again. So a
+ * run that stops at 60 % leaves only the other 40 % to the next. The resumed entries come from our own
+ * files; one that does not parse or is out of order ends the resume there (its objects are copied
+ * again), never the backup.
  */
 
 /** The plan of part `part` of `bucket` in `backupId`, or undefined where it has none. */
-export async function readPlanRecordOrUndefined(
+async function readPlanRecordOrUndefined(
   vault: S3Client,
   vaultBucket: string,
   backupId: string,
@@ -212,6 +208,29 @@ export async function readPlanRecordOrUndefined(
     if (isNotFoundError(error)) return undefined;
     throw error;
   }
+}
+
+/**
+ * A run's plans of one bucket, in part (so key) order: `plans[i]` is part i + 1's, undefined where that
+ * part was not planned. Undefined when the run planned none of the bucket: neither `plan.json` nor,
+ * planned in parts, the first part's (which says how many parts there are).
+ */
+export async function readBucketPlans(
+  vault: S3Client,
+  vaultBucket: string,
+  backupId: string,
+  bucket: string,
+): Promise<(PlanRecord | undefined)[] | undefined> {
+  const read = (part: PlanPart) => readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, part);
+  const whole = await read(wholeBucket);
+  if (whole) return [whole];
+  // Part 1's folder is the same whatever the number of parts above 1.
+  const first = await read({ part: 1, parts: 2 });
+  const parts = first?.parts;
+  if (!first || parts === undefined || parts < 2) return undefined;
+  const plans: (PlanRecord | undefined)[] = [first];
+  for (let part = 2; part <= parts; part++) plans.push(await read({ part, parts }));
+  return plans;
 }
 
 /** An interrupted run's plans of one bucket: one per part it planned, in part (so key) order. */
@@ -233,22 +252,9 @@ async function resumeSourceOf(
 ): Promise<ResumeSource | undefined> {
   for (const backupId of candidates) {
     try {
-      const whole = await readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, wholeBucket);
-      if (whole) return { backupId, plans: [whole] };
-      // Planned in parts: the first part's plan says how many; a part it did not finish is left out
-      // (its objects are copied again).
-      const first = await readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, {
-        part: 1,
-        parts: 2,
-      });
-      const parts = first?.parts;
-      if (!first || parts === undefined || parts < 2) continue;
-      const plans: PlanRecord[] = [first];
-      for (let part = 2; part <= parts; part++) {
-        const plan = await readPlanRecordOrUndefined(vault, vaultBucket, backupId, bucket, { part, parts });
-        if (plan) plans.push(plan);
-      }
-      return { backupId, plans };
+      // A part it did not plan is left out (its objects are copied again).
+      const plans = await readBucketPlans(vault, vaultBucket, backupId, bucket);
+      if (plans) return { backupId, plans: plans.filter((plan) => plan !== undefined) };
     } catch (error) {
       if (error instanceof VerificationFailedError) {
         onProblem(`interrupted backup ${backupId} is not resumed for bucket ${bucket}: ${error.message}`);
@@ -446,7 +452,7 @@ export async function* listSourceObjects(
   source: SourceLister,
   bucket: string,
   onUnreadable: (key: UnreadableKey) => void = () => {},
-  range: { readonly after?: string; readonly upTo?: string } = {},
+  range: KeyRange = {},
 ): AsyncGenerator<ListedObject> {
   const upToBytes = range.upTo === undefined ? undefined : Buffer.from(range.upTo, 'utf8');
   let continuationToken: string | undefined;
@@ -479,11 +485,9 @@ export async function* listSourceObjects(
         onUnreadable({ shown: object.Key, size: object.Size ?? 0 });
         continue;
       }
-      if (!inRange(key, range)) {
-        // Before `after` only from a server that ignores StartAfter; past `upTo`: the part ends here.
-        if (range.upTo !== undefined && compareKeys(key, range.upTo) > 0) return;
-        continue;
-      }
+      // Past `upTo` the part ends; a key up to `after` comes only from a server that ignores StartAfter.
+      if (range.upTo !== undefined && compareKeys(key, range.upTo) > 0) return;
+      if (range.after !== undefined && compareKeys(key, range.after) <= 0) continue;
       yield {
         key,
         size: object.Size ?? 0,
@@ -507,9 +511,10 @@ async function* previousEntries(
   vault: S3Client,
   vaultBucket: string,
   previousManifestKey: string | undefined,
-  range: { readonly after?: string; readonly upTo?: string } = {},
+  range: KeyRange = {},
 ): AsyncGenerator<ManifestEntry> {
   if (!previousManifestKey) return;
+  const manifestKey = previousManifestKey;
   const { after } = range;
   const parse = (value: unknown): ManifestEntry | typeof beforeRange => {
     if (after !== undefined && typeof value === 'object' && value !== null && 'key' in value) {
@@ -519,7 +524,7 @@ async function* previousEntries(
     return manifestEntrySchema.parse(value);
   };
   async function* entries(): AsyncGenerator<ManifestEntry> {
-    for await (const line of readJsonLines(vault, vaultBucket, previousManifestKey as string, { parse })) {
+    for await (const line of readJsonLines(vault, vaultBucket, manifestKey, { parse })) {
       if (line !== beforeRange) yield line;
     }
   }
@@ -546,10 +551,6 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
   const { source, vault, sourceBucket, vaultBucket, backupId, previousManifestKey } = input;
   const onResumeProblem = input.onResumeProblem ?? (() => {});
   const part: PlannedPart = input.part ?? wholeBucket;
-  const range = {
-    ...(part.after === undefined ? {} : { after: part.after }),
-    ...(part.upTo === undefined ? {} : { upTo: part.upTo }),
-  };
   const batcher = new Batcher<BatchEntry>(input.batchMaxObjects ?? 1000, input.batchMaxBytes ?? 1024 ** 3);
   await headSourceBucket(source, sourceBucket);
   // A retry must not leave the batches of an earlier attempt behind.
@@ -587,11 +588,11 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
             resumedCopies,
             onResumeProblem,
           ),
-          previousEntries(vault, vaultBucket, previousManifestKey, range),
+          previousEntries(vault, vaultBucket, previousManifestKey, part),
         ),
-        range,
+        part,
       )
-    : previousEntries(vault, vaultBucket, previousManifestKey, range);
+    : previousEntries(vault, vaultBucket, previousManifestKey, part);
   const unreadable: FailedObject[] = [];
   const writeBatch = async (entries: BatchEntry[] | undefined): Promise<void> => {
     if (!entries) return;
@@ -619,7 +620,7 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
             cause: `the listing names a key (shown URL-encoded) whose bytes are not valid UTF-8 (${size} bytes): no S3 request can name it, so it cannot be copied — rename the object on the source (e.g. with a tool that addresses it by its raw bytes) or remove it`,
           });
         },
-        range,
+        part,
       ),
       previous,
     );
@@ -659,10 +660,11 @@ export async function planBucketBackup(input: PlanBucketBackupInput): Promise<Bu
     ...counts,
     resumedFrom: resumeSource?.backupId ?? null,
   };
+  // The part (number, count and key range) is recorded for a resume and for Finalize.
   const record: PlanRecord = {
     backupId,
     ...plan,
-    ...range,
+    ...part,
     ...(previousManifestKey ? { previousManifestKey } : {}),
   };
   await writeJson(vault, vaultBucket, planKeyOf(backupId, sourceBucket, part), record);

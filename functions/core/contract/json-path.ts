@@ -37,12 +37,15 @@ export function pathsOf<T>() {
     `$.${keys.join('.')}` as TypedPath<ValueAt<T, P>>;
 }
 
-/**
- * The item a Map state's iteration is on (`$$.Map.Item.Value`), typed as the list's element, or one
- * field of it (`$$.Map.Item.Value.<field>`).
- */
-export function mapItem<T>(field?: string): TypedPath<T> {
-  return (field ? `$$.Map.Item.Value.${field}` : '$$.Map.Item.Value') as TypedPath<T>;
+/** The item a Map state's iteration is on (`$$.Map.Item.Value`), typed as the list's element. */
+export function mapItem<T>(): TypedPath<T> {
+  return '$$.Map.Item.Value' as TypedPath<T>;
+}
+
+/** Builds typed paths to the fields of a Map state's item (`$$.Map.Item.Value.<field>`). */
+export function mapItemFieldsOf<Item>() {
+  return <const K extends keyof Item & string>(field: K): TypedPath<Item[K]> =>
+    `$$.Map.Item.Value.${field}` as TypedPath<Item[K]>;
 }
 
 /**
