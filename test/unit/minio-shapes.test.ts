@@ -11,6 +11,19 @@ describe('decodeListedKey', () => {
     expect(decodeListedKey('a+b%2Bc%25d.txt')).toBe('a b+c%d.txt');
     expect(decodeListedKey('%C3%A9/%E6%97%A5%E6%9C%AC')).toBe('é/日本');
     expect(decodeListedKey('dir/')).toBe('dir/');
+    // A literal "%" not followed by two hex digits is itself; text between escapes keeps its characters.
+    expect(decodeListedKey('50%off+%C3%A9t%C3%A9/%zz%4')).toBe('50%off été/%zz%4');
+  });
+
+  it('keeps a character outside the BMP that a listing sent unescaped (not two U+FFFD)', () => {
+    expect(decodeListedKey('😀/a')).toBe('😀/a');
+    expect(decodeListedKey('x+😀%2By')).toBe('x 😀+y');
+  });
+
+  it('inverts encodeURIComponent for every key shape it produces', () => {
+    for (const key of ['plain/key.bin', 'sp ace+plus', 'é/日本/😀', '%25 literal', 'a%2Fb', "~!*()'", '']) {
+      expect(decodeListedKey(encodeURIComponent(key))).toBe(key);
+    }
   });
 
   it('returns undefined for a key whose bytes are not UTF-8, instead of a text naming another object', () => {
