@@ -140,9 +140,20 @@ pg_start() {
 }
 
 pg_stop() {
-  local which=$1 dir; dir=$(pg_dir "$which")
-  pg_postmaster_pid "$which" >/dev/null || return 0
-  pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+  local which=$1 dir pid _; dir=$(pg_dir "$which")
+  pid=$(pg_postmaster_pid "$which") || return 0
+  # pg_ctl can be missing (the stack started with another WIRE_BACKUP_CACHE) or time out (a primary
+  # waits for its archiver, which fails while the vault is down): then the same fast shutdown by signal.
+  # "stopped" is said only once the postmaster is gone.
+  if [[ -x $PG_BIN/pg_ctl ]]; then pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true; fi
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -INT "$pid" 2>/dev/null || true
+    for _ in $(seq 1 90); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  fi
+  if kill -0 "$pid" 2>/dev/null; then
+    printf 'wire-stack: postgresql-%s still running (pid %s) 90 s after a fast shutdown; see %s\n' "$which" "$pid" "$dir/postgres.log" >&2
+    return 1
+  fi
   say "postgresql-$which: stopped"
 }
 
@@ -251,7 +262,12 @@ pg_up() {
   done
 }
 
-pg_down() { pg_stop standby; pg_stop primary; }
+pg_down() { # both are tried; fails when one is still running
+  local rc=0
+  pg_stop standby || rc=1
+  pg_stop primary || rc=1
+  return $rc
+}
 
 pg_status() { # prints lines; returns 1 when a server is down
   local w pid ok=0
