@@ -140,21 +140,13 @@ pg_start() {
 }
 
 pg_stop() {
-  local which=$1 dir pid _; dir=$(pg_dir "$which")
+  local which=$1 pid
   pid=$(pg_postmaster_pid "$which") || return 0
-  # pg_ctl can be missing (the stack started with another WIRE_BACKUP_CACHE) or time out (a primary
-  # waits for its archiver, which fails while the vault is down): then the same fast shutdown by signal.
-  # "stopped" is said only once the postmaster is gone.
-  if [[ -x $PG_BIN/pg_ctl ]]; then pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true; fi
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -INT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 90); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-  fi
-  if kill -0 "$pid" 2>/dev/null; then
-    printf 'wire-stack: postgresql-%s still running (pid %s) 90 s after a fast shutdown; see %s\n' "$which" "$pid" "$dir/postgres.log" >&2
-    return 1
-  fi
-  say "postgresql-$which: stopped"
+  # SIGINT is pg_ctl's fast shutdown, sent directly, so stopping needs no pg_ctl from the tools cache (a
+  # stack started with another WIRE_BACKUP_CACHE). A postmaster is never KILLed: still up after 90 s (a
+  # primary waits for its archiver, which fails while the vault is down) is an error.
+  stop_pid "postgresql-$which" "$pid" 90 INT none ||
+    { printf 'wire-stack: see %s\n' "$(pg_dir "$which")/postgres.log" >&2; return 1; }
 }
 
 pg_init_primary() {
