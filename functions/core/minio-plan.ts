@@ -430,26 +430,17 @@ export function decodeListedKey(encoded: string): string | undefined {
 
 /**
  * The bytes of a key of a listing requested with `encoding-type=url` (`+` is a space, `%XX` a byte).
- * Text between escapes is encoded a run at a time, never a UTF-16 unit at a time (which would turn a
- * character outside the BMP into two U+FFFD); a key with no escape, the common case, is one
- * `Buffer.from`. A CPU profile of a no-change run over 100,000 keys had the old per-character loop at
- * 1.5 of Plan MinIO's 9 CPU s, plus garbage collection (2026-12-04).
+ * The text between escapes is encoded a run at a time, never a UTF-16 unit at a time (which turns a
+ * character outside the BMP into two U+FFFD); a key with no escape, the common case, is one `Buffer.from`.
  */
 function listedKeyBytes(encoded: string): Uint8Array {
   if (!encoded.includes('%') && !encoded.includes('+')) return Buffer.from(encoded, 'utf8');
   const pieces: Buffer[] = [];
   let text = 0;
-  for (let i = 0; i < encoded.length; i++) {
-    const c = encoded[i];
-    const escaped =
-      c === '+' ? 0x20 : c === '%' && /^[0-9a-fA-F]{2}$/.test(encoded.slice(i + 1, i + 3)) ? -1 : undefined;
-    if (escaped === undefined) continue;
-    pieces.push(Buffer.from(encoded.slice(text, i), 'utf8'));
-    if (escaped === -1) {
-      pieces.push(Buffer.of(Number.parseInt(encoded.slice(i + 1, i + 3), 16)));
-      i += 2;
-    } else pieces.push(Buffer.of(escaped));
-    text = i + 1;
+  for (const found of encoded.matchAll(/\+|%[0-9a-fA-F]{2}/g)) {
+    const byte = found[0] === '+' ? 0x20 : Number.parseInt(found[0].slice(1), 16);
+    pieces.push(Buffer.from(encoded.slice(text, found.index), 'utf8'), Buffer.of(byte));
+    text = found.index + found[0].length;
   }
   pieces.push(Buffer.from(encoded.slice(text), 'utf8'));
   return Buffer.concat(pieces);
