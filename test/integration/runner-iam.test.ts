@@ -20,6 +20,7 @@ import {
   vaultPrefixes,
   wireServerArchiveKey,
 } from '../../functions/core/vault-layout.js';
+import { S3FaultInjector } from '../../local/faults/s3-fault-injector.js';
 import { localConfig, localMinioSecretName, writeLocalSecrets } from '../../local/local-config.js';
 import { synthesizedTemplate, synthesizeLocal } from '../../local/local-run.js';
 import { localControlPlane } from '../../local/runner/control-plane.js';
@@ -33,7 +34,7 @@ import { readStackInfo, type StackInfo } from '../../local/stack-info.js';
 import { deleteVersions } from '../support/vault.js';
 
 /** The vault client a function's bundle builds in its container, from its (local) Lambda environment. */
-function clientsOf(environment: Record<string, string>) {
+function clientsOf(environment: Record<string, string>, maxAttempts?: number) {
   const credentials = {
     accessKeyId: environment.AWS_ACCESS_KEY_ID ?? '',
     secretAccessKey: environment.AWS_SECRET_ACCESS_KEY ?? '',
@@ -44,6 +45,7 @@ function clientsOf(environment: Record<string, string>) {
       region: environment.AWS_REGION,
       forcePathStyle: true,
       credentials,
+      ...(maxAttempts === undefined ? {} : { maxAttempts }),
     }),
     secrets: new SecretsManagerClient({
       endpoint: environment.AWS_ENDPOINT_URL_SECRETS_MANAGER,
@@ -319,6 +321,49 @@ describe('IAM enforcement of the local runner', () => {
       await expect(read(purgePlan, key)).rejects.toMatchObject(kmsDenied);
       const verifier = clientsOf(enforcement.functionEnvironment(fn('verify-archive'))).s3;
       await expect(read(verifier, key)).resolves.toEqual({ body: 'one part', keyId: archiveKeyArn() });
+    });
+
+    it('answers a read whose key lookup the vault fails with a retryable 500, not AccessDenied', async () => {
+      // The proxy HEADs the version first to learn its KMS key. When the vault fails that HEAD (a 500
+      // InternalError, as the CI fault matrix injects), the read must fail as S3 would, retryably, not
+      // be checked against the bucket's default key (which Verify wire-server Archive may not use).
+      const key = wireServerArchiveKey(`${runId}-lookup-fails`);
+      await hostS3().send(
+        new PutObjectCommand({
+          Bucket: stack.vault.bucket,
+          Key: key,
+          Body: 'secret values',
+          ServerSideEncryption: 'aws:kms',
+          SSEKMSKeyId: archiveKeyArn(),
+        }),
+      );
+      const injector = await S3FaultInjector.start(stack.vault.endpoint);
+      const faulty = await IamEnforcement.start(
+        synthesizedTemplate(extracted).template,
+        { ...stack, vault: { ...stack.vault, endpoint: injector.url } },
+        { stackName: synthesizedTemplate(extracted).stackName },
+      );
+      try {
+        const environment = faulty.functionEnvironment(fn('verify-archive'));
+        const verifier = (maxAttempts: number) => clientsOf(environment, maxAttempts).s3;
+        injector.arm({ kind: 'internalError', count: 1, match: (method) => method === 'HEAD' });
+        await expect(read(verifier(1), key)).rejects.toMatchObject({
+          name: 'InternalError',
+          $metadata: { httpStatusCode: 500 },
+        });
+        expect(injector.injected.internalError).toBe(1);
+        expect(faulty.proxy.refused).toEqual([]);
+        // The SDK's retry then reads it under its own key.
+        injector.arm({ kind: 'internalError', count: 1, match: (method) => method === 'HEAD' });
+        await expect(read(verifier(3), key)).resolves.toEqual({
+          body: 'secret values',
+          keyId: archiveKeyArn(),
+        });
+        expect(injector.injected.internalError).toBe(2);
+      } finally {
+        await faulty.close();
+        await injector.stop();
+      }
     });
 
     it('refuses the archive under the vault key, SSE-S3 or aws/s3 by bucket policy, writing nothing', async () => {

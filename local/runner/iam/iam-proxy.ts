@@ -31,6 +31,16 @@ import { authorizationOf, type S3Permission } from './s3-request.js';
  * stand-in for AWS's authorization, not for its authentication.
  */
 
+/** The vault answered the proxy's own request with `status`. */
+class VaultStatusError extends Error {
+  constructor(
+    readonly status: number,
+    request: string,
+  ) {
+    super(`the vault answered ${request} (the object's KMS key) with HTTP ${status}`);
+  }
+}
+
 /** Where the proxy forwards S3 requests. */
 export interface ProxyTarget {
   /** `http://127.0.0.1:9100`. */
@@ -83,8 +93,13 @@ export class LocalIamProxy {
     let proxy: LocalIamProxy | undefined;
     const server = createServer((req, res) => {
       proxy?.handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/xml' });
-        res.end(s3Error('InternalError', `local IAM proxy: ${(error as Error).message}`));
+        // A vault answer the proxy could not act on reaches the caller as S3 would give it: 503
+        // SlowDown, else 500 InternalError (both retried by the SDK and the AWS CLI).
+        const slowDown = error instanceof VaultStatusError && error.status === 503;
+        if (!res.headersSent) res.writeHead(slowDown ? 503 : 500, { 'content-type': 'application/xml' });
+        res.end(
+          s3Error(slowDown ? 'SlowDown' : 'InternalError', `local IAM proxy: ${(error as Error).message}`),
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -213,8 +228,15 @@ export class LocalIamProxy {
         { host: target.hostname, port: target.port, method: 'HEAD', path: `${path}${search}`, headers },
         (response) => {
           response.resume();
+          const status = response.statusCode ?? 0;
           const value = response.headers[kmsKeyMetadata];
-          resolve(response.statusCode === 200 && typeof value === 'string' ? value : undefined);
+          if (status === 200) resolve(typeof value === 'string' ? value : undefined);
+          // No such object or version (405: a delete marker): the read itself gets the vault's answer.
+          else if (status === 404 || status === 405) resolve(undefined);
+          // Anything else (500, 503…) says nothing about the object's key: checking the read against
+          // the bucket's default key instead would refuse a reader of the archive key with AccessDenied
+          // where S3 answers a retryable error.
+          else reject(new VaultStatusError(status, `HEAD ${path}${search}`));
         },
       );
       head.on('error', reject);
