@@ -365,8 +365,8 @@ describe('hostile inputs', () => {
 
 /**
  * The vault's object versions, less the archived WAL: the stack's PostgreSQL primary archives a
- * segment (`archive_timeout` 60 s) after any write by an earlier test, whatever this test does, and
- * one that landed mid-test failed CI once (240 versions for 239).
+ * segment (`archive_timeout` 60 s) after any write by an earlier test, whatever this test does. A
+ * whole-vault count failed CI once (240 versions for 239), most likely on such a segment.
  */
 async function vaultVersionsLessWal(s3: S3Client, stack: StackInfo): Promise<number> {
   const wal = postgresqlWalPrefix(stack.clusterName);
